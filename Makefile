@@ -1,0 +1,51 @@
+# Tether: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
+
+.PHONY: demo test deps npm vet fmt-check unit fuzz cross
+
+demo: npm
+	$(GO) run ./cmd/tetherd -demo
+
+# test runs everything CI runs: formatting, vet, the whole suite under the race
+# detector (integration tests start Node socket.io and Chromium themselves),
+# a short run of every fuzz target, and the cross-architecture checks.
+test: npm fmt-check vet unit fuzz cross
+
+npm:
+	@for d in $(NPM_DIRS); do \
+	  if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+	    echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	  fi; \
+	done
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# fuzz runs each Fuzz target briefly (FUZZTIME, default 10s).
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	  pkg=./$$(dirname $$f); \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# cross builds everything for the boards we ship and runs the ABI-sensitive
+# packages' tests under qemu-user when binfmt is set up.
+cross:
+	GOOS=linux GOARCH=arm64 $(GO) build ./...
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build ./...
+	@if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then \
+	  GOOS=linux GOARCH=arm64 $(GO) test -count=1 $(CROSS_PKGS); \
+	  GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 $(CROSS_PKGS); \
+	else echo "cross: qemu-user binfmt not registered; tests skipped (CI registers it)"; fi
+CROSS_PKGS ?= ./signaling/... ./store/...
