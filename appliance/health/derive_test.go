@@ -1,0 +1,156 @@
+package health
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// inService is the fact set of a healthy appliance waiting for a customer.
+func inService() Facts {
+	return Facts{
+		Network: NetworkStatus{State: NetworkUp},
+		Socket:  SocketStatus{State: SocketConnected, Transport: "websocket", RTT: 60 * time.Millisecond},
+		Peer:    PeerStatus{State: PeerWaiting, RTT: 80 * time.Millisecond},
+		Media:   MediaStatus{Camera: DeviceOK, Mic: DeviceOK},
+	}
+}
+
+func TestDerive(t *testing.T) {
+	th, err := Thresholds{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := func(fn func(*Facts)) Facts {
+		f := inService()
+		fn(&f)
+		return f
+	}
+	tests := []struct {
+		name       string
+		facts      Facts
+		want       State
+		wantReason string // substring
+	}{
+		{"zero facts are booting", Facts{Booting: true}, StateBooting, "starting"},
+		{"ready", inService(), StateReadyWaiting, "waiting"},
+		{"network unknown counts as up", mod(func(f *Facts) { f.Network = NetworkStatus{} }), StateReadyWaiting, ""},
+		{"in call", mod(func(f *Facts) { f.Peer.State = PeerConnected; f.Peer.Path = PathRelay }), StateInCall, "via relay"},
+		{"negotiating is in call", mod(func(f *Facts) { f.Peer.State = PeerNegotiating }), StateInCall, "connecting"},
+		{"restarting beats everything", mod(func(f *Facts) {
+			f.Restarting = "stuck for 5m0s"
+			f.Fault = "x"
+			f.Booting = true
+			f.Network.State = NetworkDown
+		}), StateRestarting, "stuck"},
+		{"fault beats booting", mod(func(f *Facts) { f.Fault = "store unusable"; f.Booting = true }), StateFault, "store unusable"},
+		{"camera failed is fault", mod(func(f *Facts) { f.Media.Camera = DeviceFailed; f.Media.LastError = "ENODEV" }), StateFault, "camera failed: ENODEV"},
+		{"mic failed is fault", mod(func(f *Facts) { f.Media.Mic = DeviceFailed }), StateFault, "microphone failed"},
+		{"mic off is fine", mod(func(f *Facts) { f.Media.Mic = DeviceOff }), StateReadyWaiting, ""},
+		{"booting beats no network", mod(func(f *Facts) { f.Booting = true; f.Network.State = NetworkDown }), StateBooting, ""},
+		{"no network beats login needed", mod(func(f *Facts) {
+			f.Network = NetworkStatus{State: NetworkDown, Detail: "no default route"}
+			f.Socket.State = SocketSessionExpired
+		}), StateNoNetwork, "no default route"},
+		{"login needed", mod(func(f *Facts) { f.Socket.State = SocketSessionExpired }), StateLoginNeeded, "session expired"},
+		{"login needed beats degraded peer", mod(func(f *Facts) {
+			f.Socket.State = SocketSessionExpired
+			f.Peer.State = PeerRestarting
+		}), StateLoginNeeded, ""},
+		{"backoff", mod(func(f *Facts) {
+			f.Socket = SocketStatus{State: SocketBackoff, Attempt: 3, LastError: "dial tcp: connection refused"}
+		}), StateHubUnreachable, "socket backoff, attempt 3: dial tcp: connection refused"},
+		{"connecting", mod(func(f *Facts) { f.Socket.State = SocketConnecting }), StateHubUnreachable, "connecting"},
+		{"disconnected during call", mod(func(f *Facts) { f.Socket.State = SocketDisconnected; f.Peer.State = PeerConnected }), StateHubUnreachable, "disconnected"},
+		{"connected but not in room", mod(func(f *Facts) { f.Peer.State = PeerIdle }), StateHubUnreachable, "joining"},
+		{"ice restart", mod(func(f *Facts) { f.Peer.State = PeerRestarting }), StateDegraded, "ICE restart"},
+		{"peer degraded", mod(func(f *Facts) { f.Peer.State = PeerDegraded }), StateDegraded, "peer degraded"},
+		{"peer RTT high in call", mod(func(f *Facts) { f.Peer.State = PeerConnected; f.Peer.RTT = 900 * time.Millisecond }), StateDegraded, "peer RTT 900ms"},
+		{"peer RTT at threshold is fine", mod(func(f *Facts) { f.Peer.RTT = DefaultDegradedRTT }), StateReadyWaiting, ""},
+		{"socket RTT high", mod(func(f *Facts) { f.Socket.RTT = time.Second }), StateDegraded, "socket RTT 1s"},
+		{"missed heartbeats", mod(func(f *Facts) { f.Peer.MissedHeartbeats = 2 }), StateDegraded, "2 heartbeats missed"},
+		{"one missed heartbeat is fine", mod(func(f *Facts) { f.Peer.MissedHeartbeats = 1 }), StateReadyWaiting, ""},
+		{"loss", mod(func(f *Facts) { f.Peer.State = PeerConnected; f.Peer.Loss = 0.1 }), StateDegraded, "packet loss 10.0%"},
+		{"camera reopening", mod(func(f *Facts) { f.Media.Camera = DeviceReopening }), StateDegraded, "camera reopening"},
+		{"mic reopening", mod(func(f *Facts) { f.Media.Mic = DeviceReopening }), StateDegraded, "microphone reopening"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reason := Derive(tc.facts, th)
+			if got != tc.want {
+				t.Fatalf("Derive = %v (%q), want %v", got, reason, tc.want)
+			}
+			if !strings.Contains(reason, tc.wantReason) {
+				t.Fatalf("reason %q does not contain %q", reason, tc.wantReason)
+			}
+			if reason == "" {
+				t.Fatal("empty reason")
+			}
+		})
+	}
+}
+
+func TestThresholds(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Thresholds
+		ok   bool
+	}{
+		{"zero takes defaults", Thresholds{}, true},
+		{"custom", Thresholds{DegradedRTT: time.Second, MaxMissedHeartbeats: 5, DegradedLoss: 0.2}, true},
+		{"negative rtt", Thresholds{DegradedRTT: -1}, false},
+		{"negative heartbeats", Thresholds{MaxMissedHeartbeats: -1}, false},
+		{"loss above 1", Thresholds{DegradedLoss: 1.5}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := New(Config{Thresholds: tc.in})
+			if (err == nil) != tc.ok {
+				t.Fatalf("New err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil {
+				return
+			}
+			got := tr.Thresholds()
+			if got.DegradedRTT <= 0 || got.MaxMissedHeartbeats <= 0 || got.DegradedLoss <= 0 {
+				t.Fatalf("defaults not filled: %+v", got)
+			}
+		})
+	}
+	// A custom threshold changes the derivation.
+	f := inService()
+	f.Peer.RTT = 500 * time.Millisecond
+	if st, _ := Derive(f, Thresholds{DegradedRTT: time.Second, MaxMissedHeartbeats: 2, DegradedLoss: 0.05}); st != StateReadyWaiting {
+		t.Fatalf("500ms under a 1s threshold = %v", st)
+	}
+}
+
+func TestStrings(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range States() {
+		n := s.String()
+		if n == "" || strings.HasPrefix(n, "State(") || seen[n] {
+			t.Fatalf("bad or duplicate name %q for %d", n, int(s))
+		}
+		seen[n] = true
+	}
+	if len(States()) != 9 {
+		t.Fatalf("%d states, want 9", len(States()))
+	}
+	if State(42).String() != "State(42)" || SocketState(9).String() != "SocketState(9)" ||
+		PeerState(9).String() != "PeerState(9)" || Path(9).String() != "Path(9)" ||
+		DeviceState(9).String() != "DeviceState(9)" || NetworkState(9).String() != "NetworkState(9)" {
+		t.Fatal("out-of-range String")
+	}
+	for _, s := range []interface{ String() string }{
+		SocketDisconnected, SocketConnecting, SocketConnected, SocketBackoff, SocketSessionExpired,
+		PeerIdle, PeerWaiting, PeerNegotiating, PeerConnected, PeerDegraded, PeerRestarting,
+		PathUnknown, PathHost, PathSrflx, PathPrflx, PathRelay,
+		DeviceUnknown, DeviceOK, DeviceReopening, DeviceFailed, DeviceOff,
+		NetworkUnknown, NetworkUp, NetworkDown,
+	} {
+		if strings.Contains(s.String(), "(") {
+			t.Fatalf("%v has no name", s)
+		}
+	}
+}
