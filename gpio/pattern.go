@@ -1,0 +1,132 @@
+package gpio
+
+import (
+	"fmt"
+	"time"
+
+	"tether/appliance/health"
+)
+
+// Step is one segment of a pattern: the LED on or off for Dur. A Dur of 0
+// holds the step for ever.
+type Step struct {
+	On  bool
+	Dur time.Duration
+}
+
+// Pattern is a sequence of steps played from the moment it is selected and
+// repeated, unless Once is set, in which case the last step is held.
+type Pattern struct {
+	Name  string
+	Steps []Step
+	Once  bool
+}
+
+// At returns whether the LED is on at elapsed time into the pattern, and how
+// long until the next step boundary (0: the value never changes again).
+func (p Pattern) At(elapsed time.Duration) (on bool, next time.Duration) {
+	if len(p.Steps) == 0 {
+		return false, 0
+	}
+	if elapsed < 0 {
+		elapsed = 0
+	}
+	var cycle time.Duration
+	for _, s := range p.Steps {
+		if s.Dur <= 0 {
+			// A hold step ends the cycle: the pattern never repeats.
+			cycle = -1
+			break
+		}
+		cycle += s.Dur
+	}
+	if cycle > 0 && !p.Once {
+		elapsed %= cycle
+	}
+	var t time.Duration
+	for i, s := range p.Steps {
+		if s.Dur <= 0 {
+			return s.On, 0
+		}
+		if elapsed < t+s.Dur {
+			return s.On, t + s.Dur - elapsed
+		}
+		t += s.Dur
+		if i == len(p.Steps)-1 {
+			// Only reachable with Once: hold the last step.
+			return s.On, 0
+		}
+	}
+	return false, 0
+}
+
+// String returns the pattern's name.
+func (p Pattern) String() string { return p.Name }
+
+// The patterns of docs/leds.md. Blink rates are the issue's: slow 1 Hz,
+// fast 4 Hz; the heartbeat is a double pulse every 1.2 s.
+var (
+	Off        = Pattern{Name: "off", Steps: []Step{{false, 0}}}
+	Solid      = Pattern{Name: "solid", Steps: []Step{{true, 0}}}
+	SlowBlink  = Pattern{Name: "slow blink (1 Hz)", Steps: []Step{{true, 500 * time.Millisecond}, {false, 500 * time.Millisecond}}}
+	FastBlink  = Pattern{Name: "fast blink (4 Hz)", Steps: []Step{{true, 125 * time.Millisecond}, {false, 125 * time.Millisecond}}}
+	FastBlinkB = Pattern{Name: "fast blink (4 Hz, opposite phase)", Steps: []Step{{false, 125 * time.Millisecond}, {true, 125 * time.Millisecond}}}
+	// DoubleBlink: two 200 ms blinks, then 1.4 s dark (2 s period).
+	DoubleBlink = Pattern{Name: "double blink", Steps: []Step{
+		{true, 200 * time.Millisecond}, {false, 200 * time.Millisecond},
+		{true, 200 * time.Millisecond}, {false, 1400 * time.Millisecond},
+	}}
+	// Heartbeat: two short 100 ms pulses 150 ms apart, every 1.2 s.
+	Heartbeat = Pattern{Name: "heartbeat", Steps: []Step{
+		{true, 100 * time.Millisecond}, {false, 150 * time.Millisecond},
+		{true, 100 * time.Millisecond}, {false, 850 * time.Millisecond},
+	}}
+)
+
+// Look is what both LEDs show for one state.
+type Look struct {
+	Link, Status Pattern
+}
+
+// Scheme maps every overall state to a Look.
+type Scheme map[health.State]Look
+
+// DefaultScheme is the table in docs/leds.md. Every state has a distinct
+// pair, so the two LEDs alone tell a field tech the state.
+func DefaultScheme() Scheme {
+	return Scheme{
+		health.StateBooting:        {Link: Solid, Status: Solid},
+		health.StateNoNetwork:      {Link: Off, Status: SlowBlink},
+		health.StateHubUnreachable: {Link: FastBlink, Status: Off},
+		health.StateLoginNeeded:    {Link: Off, Status: DoubleBlink},
+		health.StateReadyWaiting:   {Link: Solid, Status: Off},
+		health.StateInCall:         {Link: Heartbeat, Status: Off},
+		health.StateDegraded:       {Link: Solid, Status: SlowBlink},
+		health.StateRestarting:     {Link: FastBlink, Status: FastBlinkB},
+		health.StateFault:          {Link: Off, Status: Solid},
+	}
+}
+
+// Validate checks that the scheme covers every state.
+func (s Scheme) Validate() error {
+	for _, st := range health.States() {
+		if _, ok := s[st]; !ok {
+			return fmt.Errorf("gpio: scheme: %v: %w", st, ErrIncompleteScheme)
+		}
+	}
+	return nil
+}
+
+// SelfTestDuration is how long the LED test of the setup page runs.
+const SelfTestDuration = 4 * time.Second
+
+// SelfTest is the LED test: link alone (1 s), status alone (1 s), both
+// (1 s), both dark (1 s); then the player returns to the current state.
+var SelfTest = Look{
+	Link: Pattern{Name: "self-test link", Once: true, Steps: []Step{
+		{true, time.Second}, {false, time.Second}, {true, time.Second}, {false, 0},
+	}},
+	Status: Pattern{Name: "self-test status", Once: true, Steps: []Step{
+		{false, time.Second}, {true, 2 * time.Second}, {false, 0},
+	}},
+}
