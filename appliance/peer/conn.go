@@ -1,0 +1,246 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Why a customer change needs a new PeerConnection, and what "the same
+// peer connection" of the seed becomes here.
+//
+// A PeerConnection's DTLS association (RFC 5763, RFC 8842) is bound to the
+// remote end by the a=fingerprint line of the remote SDP: the browser's
+// self-signed certificate hash is checked during the DTLS handshake, and the
+// SRTP keys are exported from that one handshake (RFC 5764 §4.2). A second
+// browser has a different certificate and would fail the fingerprint check;
+// and JSEP (RFC 8829 §5.2.1, RFC 8843) allows no new DTLS handshake with a
+// new fingerprint on a live transport, only ICE restarts within it. pion
+// follows that: SetRemoteDescription with a changed fingerprint on a
+// started DTLS transport is not supported. So one PeerConnection serves one
+// browser.
+//
+// What the seed calls "the peer connection is KEPT ... the same peer
+// connection" therefore becomes: the things that were expensive to redo are
+// kept (camera, microphone, encoder and the local tracks, which are shared
+// by every PeerConnection and never closed here; the socket and room
+// membership), and a standby PeerConnection with the tracks attached,
+// the heartbeat channel created, the offer applied and ICE gathering
+// finished is always waiting. On room:user:joined its complete offer leaves
+// at once; the customer change costs one answer and the ICE/DTLS handshake.
+
+type evKind int
+
+const (
+	evSignal evKind = iota
+	evUserJoined
+	evCallEnded
+	evSocketReconnected
+	evICEServers
+	evRestartNow
+	evCandidate
+	evPCState
+	evNegotiationNeeded
+	evPong
+	evRestartTimer
+	evGraceTimer
+	evSync // closes done once handled (tests)
+)
+
+// event is one input to the Run goroutine.
+type event struct {
+	kind    evKind
+	connID  uint64
+	gen     uint64 // ICE generation of connID when the callback fired
+	user    string
+	sig     Signal
+	servers []webrtc.ICEServer
+	cand    *webrtc.ICECandidate
+	pcState webrtc.PeerConnectionState
+	beat    Beat
+	at      time.Time
+	timer   uint64
+	done    chan struct{}
+}
+
+// conn is one PeerConnection: the standby, then one customer's. Fields are
+// owned by the Run goroutine unless marked.
+type conn struct {
+	id  uint64
+	gen atomic.Uint64 // ICE generation; read by pion callbacks, bumped by restart
+	pc  *webrtc.PeerConnection
+	dc  *webrtc.DataChannel
+
+	dcOpen atomic.Bool // set by the data channel's OnOpen
+
+	user      string // customer userId; "" while standby
+	gathered  bool   // ICE gathering of the prepared offer completed
+	closed    bool
+	createdAt time.Time
+	joinedAt  time.Time
+
+	// Perfect Negotiation (W3C webrtc-pc §10.7 example), impolite side.
+	makingOffer bool
+	ignoreOffer bool
+	pending     []webrtc.ICECandidateInit // remote candidates before a remote description
+
+	pcUp          bool
+	connectedOnce bool
+	connectedAt   time.Time
+	relayOnly     bool
+	attempts      int       // restart attempts since the last connected
+	troubleSince  time.Time // first moment without a path; zero while up
+	restarts      uint64
+
+	restartT, graceT         *clock.Timer
+	restartTimer, graceTimer uint64 // tokens of the armed timers
+
+	beat beatState
+
+	lastBytes   uint64
+	lastBytesAt time.Time
+
+	wg sync.WaitGroup // RTCP readers
+}
+
+func (c *conn) up() bool { return c.pcUp }
+
+// newConn builds a PeerConnection with the local tracks and the heartbeat
+// channel, creates and applies its offer, and lets ICE gathering run; the
+// offer is sent only when a customer joins. Run goroutine only.
+func (p *Peer) newConn() (*conn, error) {
+	pc, err := p.api.NewPeerConnection(webrtc.Configuration{
+		ICEServers:   p.iceServers,
+		BundlePolicy: webrtc.BundlePolicyMaxBundle,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("peer: new peer connection: %w", err)
+	}
+	p.nextConnID++
+	c := &conn{id: p.nextConnID, pc: pc, createdAt: p.cfg.Clock.Now()}
+	fail := func(op string, err error) (*conn, error) {
+		p.closeConn(c)
+		return nil, fmt.Errorf("peer: %s: %w", op, err)
+	}
+
+	// Send-only transceivers: the tracks are shared by every
+	// PeerConnection (TrackLocalStatic* fan out to all bindings).
+	for _, t := range p.cfg.Tracks {
+		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return fail("add track", err)
+		}
+		c.wg.Add(1)
+		go p.readRTCP(c, tr.Sender())
+	}
+
+	dc, err := pc.CreateDataChannel(HeartbeatChannelLabel, heartbeatChannelInit())
+	if err != nil {
+		return fail("create heartbeat channel", err)
+	}
+	c.dc = dc
+	p.wireCallbacks(c)
+
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fail("create offer", err)
+	}
+	c.makingOffer = true
+	err = pc.SetLocalDescription(offer) // starts ICE gathering
+	c.makingOffer = false
+	if err != nil {
+		return fail("set local offer", err)
+	}
+	return c, nil
+}
+
+// wireCallbacks connects pion's callbacks to the event queue. Each callback
+// only enqueues (never blocks), tagged with the conn id and, where it
+// matters, the ICE generation at the time it fired.
+func (p *Peer) wireCallbacks(c *conn) {
+	id := c.id
+	c.pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		p.enqueue(event{kind: evCandidate, connID: id, gen: c.gen.Load(), cand: cand})
+	})
+	c.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.enqueue(event{kind: evPCState, connID: id, gen: c.gen.Load(), pcState: s})
+	})
+	c.pc.OnNegotiationNeeded(func() {
+		p.enqueue(event{kind: evNegotiationNeeded, connID: id})
+	})
+	c.pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		if p.cfg.OnTrack != nil {
+			p.cfg.OnTrack(t, r)
+			return
+		}
+		// Drain so the receive buffers do not fill; ends when the
+		// PeerConnection closes. pion runs this handler on its own goroutine.
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := t.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	c.dc.OnOpen(func() { c.dcOpen.Store(true) })
+	c.dc.OnClose(func() { c.dcOpen.Store(false) })
+	c.dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		b, err := DecodeBeat(m.Data)
+		if err != nil {
+			p.log.Debug("heartbeat", "err", err)
+			return
+		}
+		if b.Type == BeatPing {
+			// Echo at once, here, so the customer's RTT does not include
+			// our queue.
+			b.Type = BeatPong
+			_ = c.dc.Send(EncodeBeat(b))
+			return
+		}
+		p.enqueue(event{kind: evPong, connID: id, beat: b, at: p.cfg.Clock.Now()})
+	})
+}
+
+// readRTCP reads the customer's RTCP for one sender and turns PLI/FIR into
+// keyframe requests. It ends when the PeerConnection closes.
+func (p *Peer) readRTCP(c *conn, s *webrtc.RTPSender) {
+	defer c.wg.Done()
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+				p.log.Debug("rtcp read", "err", err)
+			}
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.requestKeyframe()
+			}
+		}
+	}
+}
+
+// closeConn closes c's PeerConnection and waits for its goroutines. The
+// local tracks are only unbound, never closed. Run goroutine only.
+func (p *Peer) closeConn(c *conn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.restartTimer, c.graceTimer = 0, 0
+	p.stopTimer(&c.restartT)
+	p.stopTimer(&c.graceT)
+	if err := c.pc.GracefulClose(); err != nil {
+		p.log.Debug("close peer connection", "err", err)
+	}
+	c.wg.Wait()
+}

@@ -1,0 +1,602 @@
+package peer
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/pion/logging"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/transport/v5/vnet"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+)
+
+// Test harness: one appliance Peer and polite "customer" peers, all pion,
+// on a pion vnet WAN, with a fake signaller in between.
+
+const (
+	applianceIP = "1.2.3.4"
+	customerIP  = "1.2.3.5"
+	reboundIP   = "1.2.3.6"
+	turnIP      = "1.2.3.10"
+	waitLimit   = 20 * time.Second
+)
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn + 100 // silent
+	if os.Getenv("PEER_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// network is a vnet WAN with the appliance and customers on it. Every
+// chunk passes drop(); tests flip the filters.
+type network struct {
+	wan       *vnet.Router
+	appNet    *vnet.Net
+	custNet   *vnet.Net
+	dropAll   atomic.Bool
+	dropPeers atomic.Bool // appliance <-> customer direct only (TURN still reachable)
+	dropTURN  atomic.Bool
+}
+
+func newNetwork(tb testing.TB) *network {
+	tb.Helper()
+	n := &network{}
+	var err error
+	n.wan, err = vnet.NewRouter(&vnet.RouterConfig{CIDR: "1.2.3.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
+	must(tb, err)
+	n.appNet, err = vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{applianceIP}})
+	must(tb, err)
+	must(tb, n.wan.AddNet(n.appNet))
+	n.custNet, err = vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{customerIP}})
+	must(tb, err)
+	must(tb, n.wan.AddNet(n.custNet))
+	n.wan.AddChunkFilter(func(c vnet.Chunk) bool {
+		if n.dropAll.Load() {
+			return false
+		}
+		src, dst := hostOf(c.SourceAddr()), hostOf(c.DestinationAddr())
+		if n.dropPeers.Load() && src != turnIP && dst != turnIP {
+			return false
+		}
+		if n.dropTURN.Load() && (src == turnIP || dst == turnIP) {
+			return false
+		}
+		return true
+	})
+	must(tb, n.wan.Start())
+	tb.Cleanup(func() { _ = n.wan.Stop() })
+	return n
+}
+
+func hostOf(a net.Addr) string {
+	h, _, _ := net.SplitHostPort(a.String())
+	return h
+}
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// testTrack is a VP8 camera stand-in: it writes a 20 ms frame until
+// stopped, a keyframe when asked (the KeyframeRequester) and every 50th.
+type testTrack struct {
+	track   *webrtc.TrackLocalStaticSample
+	wantKey atomic.Bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newTestTrack(tb testing.TB) *testTrack {
+	tb.Helper()
+	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "tether")
+	must(tb, err)
+	t := &testTrack{track: tr, stop: make(chan struct{}), done: make(chan struct{})}
+	t.wantKey.Store(true)
+	go t.run()
+	tb.Cleanup(t.close)
+	return t
+}
+
+// vp8Frame returns a frame whose first byte carries the VP8 key-frame bit
+// (RFC 6386 §9.1: bit 0 of the frame tag is 0 for a key frame) and, for
+// key frames, the start code 9d 01 2a and a 320x240 size.
+func vp8Frame(key bool, n int) []byte {
+	size := 300
+	if key {
+		size = 1200
+	}
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i + n)
+	}
+	b[0] = 0x11 // show_frame, inter frame
+	if key {
+		b[0] = 0x10
+		copy(b[3:], []byte{0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
+	}
+	return b
+}
+
+func (t *testTrack) run() {
+	defer close(t.done)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+		}
+		key := t.wantKey.Swap(false) || n%50 == 0
+		_ = t.track.WriteSample(media.Sample{Data: vp8Frame(key, n), Duration: 20 * time.Millisecond})
+	}
+}
+
+func (t *testTrack) close() {
+	select {
+	case <-t.stop:
+	default:
+		close(t.stop)
+	}
+	<-t.done
+}
+
+// hub is the fake signalling server: it routes the appliance's signals to
+// customers by userId and customers' signals to the appliance. With hold
+// set, messages wait in order until release (to force glare).
+type hub struct {
+	mu        sync.Mutex
+	app       *Peer
+	customers map[string]*customer
+	hold      bool
+	held      []func()
+	sent      atomic.Int64
+	// heldOffers gets a token for each offer put on hold.
+	heldOffers chan struct{}
+}
+
+func newHub() *hub {
+	return &hub{customers: map[string]*customer{}, heldOffers: make(chan struct{}, 16)}
+}
+
+func (h *hub) signaller() Signaller {
+	return SignallerFunc(func(_ context.Context, to string, s Signal) error {
+		h.sent.Add(1)
+		h.deliver(s, func() {
+			h.mu.Lock()
+			c := h.customers[to]
+			h.mu.Unlock()
+			if c != nil {
+				c.inbox(s)
+			}
+		})
+		return nil
+	})
+}
+
+func (h *hub) fromCustomer(from string, s Signal) {
+	h.deliver(s, func() { h.app.HandleSignal(from, s) })
+}
+
+func (h *hub) deliver(s Signal, f func()) {
+	h.mu.Lock()
+	if h.hold {
+		h.held = append(h.held, f)
+		h.mu.Unlock()
+		if s.Description != nil && s.Description.Type == webrtc.SDPTypeOffer {
+			h.heldOffers <- struct{}{}
+		}
+		return
+	}
+	h.mu.Unlock()
+	f()
+}
+
+func (h *hub) setHold(on bool) {
+	h.mu.Lock()
+	h.hold = on
+	held := h.held
+	h.held = nil
+	h.mu.Unlock()
+	for _, f := range held {
+		f()
+	}
+}
+
+// rig is an appliance on the vnet with its track, hub and state feed.
+type rig struct {
+	tb     testing.TB
+	net    *network
+	track  *testTrack
+	hub    *hub
+	peer   *Peer
+	clock  clock.Clock
+	states chan State
+	// standbyReady gets a token each time a standby's gathering completes.
+	standbyReady chan struct{}
+	cancel       context.CancelFunc
+	done         chan error
+}
+
+type rigOption func(*Config)
+
+func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
+	tb.Helper()
+	r := &rig{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096)}
+	cfg := Config{
+		Tracks:            []webrtc.TrackLocal{r.track.track},
+		Signaller:         r.hub.signaller(),
+		KeyframeRequester: func() { r.track.wantKey.Store(true) },
+		OnStateChange: func(_, to State) {
+			select {
+			case r.states <- to:
+			default:
+			}
+		},
+		Clock:  clk,
+		Logger: testLogger(),
+		Net:    r.net.appNet,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := New(cfg)
+	must(tb, err)
+	r.peer = p
+	r.hub.app = p
+	r.standbyReady = make(chan struct{}, 1)
+	p.hookStandbyReady = func() {
+		select {
+		case r.standbyReady <- struct{}{}:
+		default:
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.done = make(chan error, 1)
+	go func() { r.done <- p.Run(ctx) }()
+	tb.Cleanup(r.stop)
+	return r
+}
+
+func (r *rig) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	if err := <-r.done; err != nil {
+		r.tb.Errorf("Run: %v", err)
+	}
+}
+
+// waitState reads the state feed until want appears.
+func (r *rig) waitState(want State) {
+	r.tb.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case s := <-r.states:
+			if s == want {
+				return
+			}
+		case <-deadline:
+			r.tb.Fatalf("state %s not reached; now %s; stats %+v", want, r.peer.State(), r.peer.Stats())
+		}
+	}
+}
+
+// waitStandby waits until the prepared offer is complete.
+func (r *rig) waitStandby() {
+	r.tb.Helper()
+	select {
+	case <-r.standbyReady:
+	case <-time.After(waitLimit):
+		r.tb.Fatal("standby never ready")
+	}
+}
+
+// join brings a new customer in and sends room:user:joined.
+func (r *rig) join(id string) *customer {
+	r.tb.Helper()
+	c := newCustomer(r.tb, id, r.net.custNet, r.hub)
+	r.peer.UserJoined(id)
+	return c
+}
+
+// customer is a small polite peer following the W3C Perfect Negotiation
+// example. pion cannot roll back a local offer (pion/webrtc#2133), so this
+// browser stand-in keeps its own offer un-applied until the answer comes
+// (CreateOffer, send, and SetLocalDescription only just before
+// SetRemoteDescription(answer)); "rollback" on glare is then dropping the
+// un-applied offer, which leaves pion's state exactly where a browser's
+// rollback would. Its change stays wanted and is offered again once stable,
+// as a browser's negotiationneeded would fire again.
+type customer struct {
+	tb  testing.TB
+	id  string
+	pc  *webrtc.PeerConnection
+	hub *hub
+
+	mu      sync.Mutex
+	queue   []func()
+	notify  chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	readers sync.WaitGroup
+
+	// owned by the customer goroutine
+	pendingOffer *webrtc.SessionDescription
+	wantOffer    bool
+	pendingCands []webrtc.ICECandidateInit
+	rollbacks    int
+
+	noEcho     atomic.Bool
+	frames     atomic.Int64
+	keyframes  atomic.Int64
+	frameCh    chan struct{}
+	firstFrame chan struct{}
+	firstOnce  sync.Once
+	gotTrack   chan *webrtc.TrackRemote
+	answers    atomic.Int64
+}
+
+func newCustomer(tb testing.TB, id string, vn *vnet.Net, h *hub) *customer {
+	tb.Helper()
+	se := webrtc.SettingEngine{}
+	se.SetNet(vn)
+	se.SetICETimeouts(DefaultICEDisconnected, DefaultICEFailed, DefaultICEKeepAlive)
+	se.SetICEMulticastDNSMode(0)
+	se.LoggerFactory = slogFactory{log: testLogger().With("component", "customer")}
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	must(tb, err)
+	c := &customer{
+		tb: tb, id: id, pc: pc, hub: h,
+		notify: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		frameCh: make(chan struct{}, 1), firstFrame: make(chan struct{}), gotTrack: make(chan *webrtc.TrackRemote, 4),
+	}
+	dc, err := pc.CreateDataChannel(HeartbeatChannelLabel, heartbeatChannelInit())
+	must(tb, err)
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		b, err := DecodeBeat(m.Data)
+		if err != nil || b.Type != BeatPing || c.noEcho.Load() {
+			return
+		}
+		b.Type = BeatPong
+		_ = dc.Send(EncodeBeat(b))
+	})
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			h.fromCustomer(id, Signal{EndOfCandidates: true})
+			return
+		}
+		init := cand.ToJSON()
+		h.fromCustomer(id, Signal{Candidate: &init})
+	})
+	pc.OnNegotiationNeeded(func() { c.post(func() { c.wantOffer = true; c.maybeOffer() }) })
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		select {
+		case c.gotTrack <- t:
+		default:
+		}
+		if t.Kind() == webrtc.RTPCodecTypeVideo {
+			c.readVideo(t)
+		} else {
+			_, _ = io.Copy(io.Discard, rtpReader{t})
+		}
+	})
+	h.mu.Lock()
+	h.customers[id] = c
+	h.mu.Unlock()
+	go c.loop()
+	return c
+}
+
+type rtpReader struct{ t *webrtc.TrackRemote }
+
+func (r rtpReader) Read(b []byte) (int, error) { n, _, err := r.t.Read(b); return n, err }
+
+// readVideo assembles VP8 frames (RFC 7741 depacketisation) and counts them.
+func (c *customer) readVideo(t *webrtc.TrackRemote) {
+	sb := samplebuilder.New(64, &codecs.VP8Packet{}, 90000)
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			if len(s.Data) == 0 {
+				continue
+			}
+			if s.Data[0]&1 == 0 {
+				c.keyframes.Add(1)
+				c.firstOnce.Do(func() { close(c.firstFrame) })
+			}
+			if c.keyframes.Load() > 0 {
+				c.frames.Add(1)
+				select {
+				case c.frameCh <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (c *customer) inbox(s Signal) { c.post(func() { c.onSignal(s) }) }
+
+func (c *customer) post(f func()) {
+	c.mu.Lock()
+	c.queue = append(c.queue, f)
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *customer) loop() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.notify:
+		}
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, f := range q {
+			f()
+		}
+	}
+}
+
+func (c *customer) send(s Signal) { c.hub.fromCustomer(c.id, s) }
+
+// maybeOffer is the polite side's negotiationneeded handler.
+func (c *customer) maybeOffer() {
+	if !c.wantOffer || c.pendingOffer != nil || c.pc.SignalingState() != webrtc.SignalingStateStable || c.pc.RemoteDescription() == nil {
+		return
+	}
+	offer, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		c.tb.Errorf("customer create offer: %v", err)
+		return
+	}
+	c.wantOffer = false
+	c.pendingOffer = &offer
+	c.send(Signal{Description: &offer})
+}
+
+func (c *customer) onSignal(s Signal) {
+	switch {
+	case s.Description != nil:
+		d := *s.Description
+		collision := d.Type == webrtc.SDPTypeOffer && (c.pendingOffer != nil || c.pc.SignalingState() != webrtc.SignalingStateStable)
+		if collision {
+			// Polite: roll back our offer and take theirs. Our change is
+			// still needed, so pion fires negotiationneeded again once
+			// the answer leaves us stable, as a browser would.
+			c.rollbacks++
+			c.pendingOffer = nil
+		}
+		if d.Type == webrtc.SDPTypeOffer {
+			c.wantOffer = false // re-raised by negotiationneeded if still needed
+		}
+		if d.Type == webrtc.SDPTypeAnswer {
+			if c.pendingOffer == nil {
+				c.tb.Errorf("customer: answer without an offer")
+				return
+			}
+			if err := c.pc.SetLocalDescription(*c.pendingOffer); err != nil {
+				c.tb.Errorf("customer apply offer: %v", err)
+				return
+			}
+			c.pendingOffer = nil
+		}
+		if err := c.pc.SetRemoteDescription(d); err != nil {
+			c.tb.Errorf("customer set remote %s: %v", d.Type, err)
+			return
+		}
+		for _, cand := range c.pendingCands {
+			_ = c.pc.AddICECandidate(cand)
+		}
+		c.pendingCands = nil
+		if d.Type == webrtc.SDPTypeOffer {
+			answer, err := c.pc.CreateAnswer(nil)
+			if err != nil {
+				c.tb.Errorf("customer answer: %v", err)
+				return
+			}
+			if err := c.pc.SetLocalDescription(answer); err != nil {
+				c.tb.Errorf("customer set answer: %v", err)
+				return
+			}
+			c.answers.Add(1)
+			c.send(Signal{Description: c.pc.LocalDescription()})
+		}
+		c.maybeOffer()
+	case s.Candidate != nil:
+		if c.pc.RemoteDescription() == nil {
+			c.pendingCands = append(c.pendingCands, *s.Candidate)
+			return
+		}
+		_ = c.pc.AddICECandidate(*s.Candidate)
+	}
+}
+
+// addAudio adds a microphone track (triggers negotiationneeded).
+func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
+	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic", "customer")
+	must(c.tb, err)
+	done := make(chan struct{})
+	c.post(func() {
+		defer close(done)
+		if _, err := c.pc.AddTrack(tr); err != nil {
+			c.tb.Errorf("customer add track: %v", err)
+		}
+	})
+	<-done
+	c.readers.Add(1)
+	go func() {
+		defer c.readers.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-tick.C:
+				_ = tr.WriteSample(media.Sample{Data: []byte{0xfc, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+			}
+		}
+	}()
+	return tr
+}
+
+// waitFrames waits until n more frames than now have been assembled.
+func (c *customer) waitFrames(n int64) {
+	c.tb.Helper()
+	target := c.frames.Load() + n
+	deadline := time.After(waitLimit)
+	for c.frames.Load() < target {
+		select {
+		case <-c.frameCh:
+		case <-deadline:
+			c.tb.Fatalf("customer %s: %d frames, want %d", c.id, c.frames.Load(), target)
+		}
+	}
+}
+
+func (c *customer) close() {
+	select {
+	case <-c.stop:
+		return
+	default:
+	}
+	close(c.stop)
+	<-c.done
+	c.readers.Wait()
+	_ = c.pc.GracefulClose()
+	c.hub.mu.Lock()
+	delete(c.hub.customers, c.id)
+	c.hub.mu.Unlock()
+}

@@ -1,0 +1,146 @@
+package peer
+
+import (
+	"github.com/pion/webrtc/v4"
+)
+
+// Perfect Negotiation, impolite side (W3C webrtc-pc §10.7 "Perfect
+// Negotiation Example"; docs/protocol.md makes the browser polite).
+//
+// The appliance must be the impolite peer because pion cannot roll back a
+// local offer (pion/webrtc#2133, #2416: SetLocalDescription({type:
+// rollback}) in have-local-offer is rejected by checkNextSignalingState), and
+// the polite peer is the one that rolls back on glare. In the W3C example
+// makingOffer spans the awaits of setLocalDescription; here everything runs
+// on the Run goroutine, so makingOffer is only true inside makeOffer and the
+// "signalingState != stable" half of the collision test does the work: an
+// offer that arrives while ours is unanswered is a collision, and we ignore
+// it. The polite browser rolls its offer back, answers ours and fires
+// negotiationneeded again, so its change arrives as a fresh offer after.
+
+// onSignal handles one signal from the customer. Run goroutine only.
+func (p *Peer) onSignal(from string, s Signal) {
+	c := p.active
+	if c == nil || c.user != from {
+		p.log.Debug("signal from someone not in a call", "from", from)
+		return
+	}
+	switch {
+	case s.Description != nil:
+		p.onRemoteDescription(c, *s.Description)
+	case s.Candidate != nil:
+		p.onRemoteCandidate(c, *s.Candidate)
+	case s.EndOfCandidates:
+		// RFC 8838 §4 end-of-candidates: pion keeps checking whatever it
+		// has, so there is nothing to do beyond noting it.
+		p.log.Debug("remote end of candidates", "customer", c.user)
+	}
+}
+
+func (p *Peer) onRemoteDescription(c *conn, d webrtc.SessionDescription) {
+	offerCollision := d.Type == webrtc.SDPTypeOffer &&
+		(c.makingOffer || c.pc.SignalingState() != webrtc.SignalingStateStable)
+	c.ignoreOffer = offerCollision // polite == false
+	if c.ignoreOffer {
+		p.stats.ignoredOffers++
+		p.log.Info("glare: ignoring the customer's offer (we are impolite)", "customer", c.user,
+			"signaling", c.pc.SignalingState().String())
+		return
+	}
+	if err := c.pc.SetRemoteDescription(d); err != nil {
+		p.log.Warn("set remote description", "customer", c.user, "type", d.Type.String(), "err", err)
+		return
+	}
+	// Candidates that arrived before any remote description (signalling
+	// may reorder; W3C addIceCandidate needs a remote description).
+	for _, cand := range c.pending {
+		p.addRemoteCandidate(c, cand)
+	}
+	c.pending = nil
+	if d.Type != webrtc.SDPTypeOffer {
+		return
+	}
+	answer, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		p.log.Warn("create answer", "err", err)
+		return
+	}
+	if err := c.pc.SetLocalDescription(answer); err != nil {
+		p.log.Warn("set local answer", "err", err)
+		return
+	}
+	p.send(c, Signal{Description: c.pc.LocalDescription()})
+}
+
+func (p *Peer) onRemoteCandidate(c *conn, cand webrtc.ICECandidateInit) {
+	if c.pc.RemoteDescription() == nil {
+		if c.ignoreOffer {
+			// It belongs to the offer we ignored and no description of
+			// the customer's is applied: drop it.
+			p.stats.droppedCands++
+			return
+		}
+		c.pending = append(c.pending, cand)
+		return
+	}
+	p.addRemoteCandidate(c, cand)
+}
+
+func (p *Peer) addRemoteCandidate(c *conn, cand webrtc.ICECandidateInit) {
+	if err := c.pc.AddICECandidate(cand); err != nil {
+		if c.ignoreOffer {
+			// W3C example: "if (!ignoreOffer) throw err" — a candidate of
+			// the ignored offer (another ufrag) is dropped silently.
+			p.stats.droppedCands++
+			return
+		}
+		p.log.Warn("add ice candidate", "customer", c.user, "err", err)
+	}
+}
+
+// onLocalCandidate trickles a local candidate to the customer; nil means
+// gathering completed. Run goroutine only.
+func (p *Peer) onLocalCandidate(c *conn, cand *webrtc.ICECandidate) {
+	if cand == nil {
+		c.gathered = true
+		if c == p.standby && p.hookStandbyReady != nil {
+			p.hookStandbyReady()
+		}
+		if c.user != "" {
+			p.send(c, Signal{EndOfCandidates: true})
+		}
+		return
+	}
+	if c.user == "" {
+		return // standby: the candidate is in the offer's SDP when it leaves
+	}
+	init := cand.ToJSON()
+	p.send(c, Signal{Candidate: &init})
+}
+
+// onNegotiationNeeded: W3C "negotiationneeded" -> makingOffer, send offer.
+func (p *Peer) onNegotiationNeeded(c *conn) {
+	if c != p.active || c.pc.SignalingState() != webrtc.SignalingStateStable || c.pc.RemoteDescription() == nil {
+		// The standby's offer is made by newConn; an unanswered offer is
+		// re-sent by the restart path; pion fires again once stable.
+		return
+	}
+	p.makeOffer(c, false)
+}
+
+// makeOffer creates, applies and sends an offer; iceRestart asks for new
+// ICE credentials (RFC 8445 §9, JSEP §5.2.1 IceRestart).
+func (p *Peer) makeOffer(c *conn, iceRestart bool) {
+	c.makingOffer = true
+	defer func() { c.makingOffer = false }()
+	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err != nil {
+		p.log.Warn("create offer", "customer", c.user, "restart", iceRestart, "err", err)
+		return
+	}
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		p.log.Warn("set local offer", "customer", c.user, "err", err)
+		return
+	}
+	p.send(c, Signal{Description: c.pc.LocalDescription()})
+}

@@ -1,0 +1,518 @@
+package peer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Peer is the appliance's WebRTC layer. Create it with New, run it with Run;
+// the signalling layer feeds it with HandleSignal, UserJoined, CallEnded,
+// SocketReconnected and SetICEServers, which only enqueue events.
+//
+// Channels and queues, all drained by the Run goroutine:
+//
+//	queue   (events) <- HandleSignal, UserJoined, CallEnded, SocketReconnected,
+//	                    SetICEServers, RestartICE, pion callbacks, timers
+//	notify  (chan)   <- enqueue, one pending wake-up
+//	ticker  (clock)  -> heartbeat and stats every HeartbeatInterval
+type Peer struct {
+	cfg Config
+	log *slog.Logger
+	api *webrtc.API
+
+	running atomic.Bool
+
+	// qmu guards queue; any goroutine appends, Run drains.
+	qmu    sync.Mutex
+	queue  []event
+	notify chan struct{}
+
+	// smu guards snap, the published Stats.
+	smu  sync.Mutex
+	snap Stats
+
+	// Owned by the Run goroutine.
+	ctx        context.Context
+	state      State
+	active     *conn // the customer's PeerConnection, nil when none
+	standby    *conn // prepared in advance for the next customer
+	iceServers []webrtc.ICEServer
+	nextConnID uint64
+	timerSeq   uint64
+	stats      counters
+
+	// hookStandbyReady, if set before Run, is called by the Run goroutine
+	// when a standby's gathering completes (tests wait on it).
+	hookStandbyReady func()
+}
+
+// counters are the Run goroutine's running totals, copied into Stats.
+type counters struct {
+	transitions     uint64
+	entered         [numStates]uint64
+	restarts        uint64
+	customers       uint64
+	ignoredOffers   uint64
+	droppedCands    uint64
+	keyframeReqs    atomic.Uint64 // written by RTCP readers
+	standbyPrepared uint64
+}
+
+// New validates cfg and builds the pion API shared by every PeerConnection.
+func New(cfg Config) (*Peer, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("component", "peer")
+
+	se := webrtc.SettingEngine{LoggerFactory: slogFactory{log: log}}
+	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepAliveInterval)
+	if cfg.Net != nil {
+		se.SetNet(cfg.Net)
+	}
+	if cfg.IncludeLoopback {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	// No mDNS: the appliance's host candidates are not private to a
+	// browser user, and mDNS resolution would add a round trip.
+	se.SetICEMulticastDNSMode(0)
+
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("peer: register codecs: %w", err)
+	}
+	// Default interceptors: NACK responder, RTCP sender/receiver reports
+	// (remote packet loss in GetStats), TWCC headers, stats.
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+		return nil, fmt.Errorf("peer: register interceptors: %w", err)
+	}
+
+	p := &Peer{
+		cfg:        cfg,
+		log:        log,
+		api:        webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg)),
+		notify:     make(chan struct{}, 1),
+		iceServers: cfg.ICEServers,
+	}
+	p.snap.State = Idle
+	return p, nil
+}
+
+// Run owns the layer until ctx ends: it prepares the standby
+// PeerConnection, processes events and ticks the heartbeat. On return every
+// PeerConnection it made is closed and every goroutine it started has ended.
+func (p *Peer) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	p.ctx = ctx
+	ticker := p.cfg.Clock.Ticker(p.cfg.HeartbeatInterval)
+	defer ticker.Stop()
+	defer p.shutdown()
+
+	p.setState(Waiting, "start")
+	p.ensureStandby()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.notify:
+			for _, ev := range p.drain() {
+				p.handle(ev)
+			}
+		case <-ticker.C:
+			p.onTick()
+		}
+		p.publish()
+	}
+}
+
+func (p *Peer) shutdown() {
+	if p.active != nil {
+		p.closeConn(p.active)
+		p.active = nil
+	}
+	if p.standby != nil {
+		p.closeConn(p.standby)
+		p.standby = nil
+	}
+	p.setState(Idle, "stop")
+	p.publish()
+}
+
+// HandleSignal delivers a `signal` message from the room layer.
+func (p *Peer) HandleSignal(from string, s Signal) {
+	p.enqueue(event{kind: evSignal, user: from, sig: s})
+}
+
+// UserJoined reports `room:user:joined` for a customer: the standby offer
+// leaves for userID at once.
+func (p *Peer) UserJoined(userID string) { p.enqueue(event{kind: evUserJoined, user: userID}) }
+
+// CallEnded reports `call:ended` (or the customer's `room:user:left`): the
+// customer's PeerConnection is closed; local tracks stay untouched. An
+// empty userID ends whatever call is active.
+func (p *Peer) CallEnded(userID string) { p.enqueue(event{kind: evCallEnded, user: userID}) }
+
+// SocketReconnected reports that the Socket.IO link came back; a peer that
+// is not connected restarts ICE at once, and the standby offer is rebuilt
+// (the network may have changed under it).
+func (p *Peer) SocketReconnected() { p.enqueue(event{kind: evSocketReconnected}) }
+
+// SetICEServers replaces the STUN/TURN servers (a new session:verify
+// reply). They apply to the standby at once and to the active
+// PeerConnection at its next ICE restart.
+func (p *Peer) SetICEServers(servers []webrtc.ICEServer) {
+	cp := append([]webrtc.ICEServer(nil), servers...)
+	p.enqueue(event{kind: evICEServers, servers: cp})
+}
+
+// RestartICE asks for an ICE restart of the active PeerConnection now (an
+// operator's "reconnect" on the setup page or console).
+func (p *Peer) RestartICE() { p.enqueue(event{kind: evRestartNow}) }
+
+func (p *Peer) enqueue(ev event) {
+	p.qmu.Lock()
+	p.queue = append(p.queue, ev)
+	p.qmu.Unlock()
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Peer) drain() []event {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	q := p.queue
+	p.queue = nil
+	return q
+}
+
+// setState records a transition; Run goroutine only.
+func (p *Peer) setState(to State, reason string) {
+	from := p.state
+	if from == to {
+		return
+	}
+	p.state = to
+	p.stats.transitions++
+	p.stats.entered[to]++
+	p.log.Info("state", "from", from.String(), "to", to.String(), "reason", reason)
+	if p.cfg.OnStateChange != nil {
+		p.cfg.OnStateChange(from, to)
+	}
+}
+
+func (p *Peer) handle(ev event) {
+	switch ev.kind {
+	case evSignal:
+		p.onSignal(ev.user, ev.sig)
+	case evUserJoined:
+		p.onUserJoined(ev.user)
+	case evCallEnded:
+		p.onCallEnded(ev.user)
+	case evSocketReconnected:
+		p.onSocketReconnected()
+	case evICEServers:
+		p.onICEServers(ev.servers)
+	case evSync:
+		p.publish()
+		close(ev.done)
+	case evRestartNow:
+		if c := p.active; c != nil {
+			p.restart(c, "requested")
+		}
+	default:
+		c := p.connByID(ev.connID)
+		if c == nil {
+			return // a dropped customer's or replaced standby's late callback
+		}
+		p.handleConnEvent(c, ev)
+	}
+}
+
+func (p *Peer) connByID(id uint64) *conn {
+	switch {
+	case p.active != nil && p.active.id == id:
+		return p.active
+	case p.standby != nil && p.standby.id == id:
+		return p.standby
+	}
+	return nil
+}
+
+func (p *Peer) handleConnEvent(c *conn, ev event) {
+	switch ev.kind {
+	case evCandidate:
+		if ev.gen != c.gen.Load() {
+			return // candidate of an ICE generation we restarted away from
+		}
+		p.onLocalCandidate(c, ev.cand)
+	case evPCState:
+		if ev.gen != c.gen.Load() {
+			return
+		}
+		p.onPCState(c, ev.pcState)
+	case evNegotiationNeeded:
+		p.onNegotiationNeeded(c)
+	case evPong:
+		if c.beat.pong(ev.beat, ev.at) {
+			p.refreshHealth(c, "heartbeat answered")
+		}
+	case evRestartTimer:
+		if ev.timer != c.restartTimer || c != p.active {
+			return
+		}
+		if p.healthy(c) {
+			p.refreshHealth(c, "restart done")
+		} else {
+			p.restart(c, "backoff")
+		}
+	case evGraceTimer:
+		if ev.timer == c.graceTimer && c == p.active && !p.healthy(c) && p.state != Restarting {
+			reason := "disconnected"
+			if c.pcUp {
+				reason = "heartbeat"
+			}
+			p.restart(c, reason)
+		}
+	}
+}
+
+func (p *Peer) onUserJoined(user string) {
+	if c := p.active; c != nil {
+		if c.user == user {
+			// The same customer joined again (their socket reconnected
+			// within the recovery window, docs/protocol.md): keep the
+			// PeerConnection, restart ICE if it is not up.
+			if !c.up() {
+				p.restart(c, "customer rejoined")
+			}
+			return
+		}
+		// One customer at a time; a new one replaces a stale call.
+		p.log.Warn("customer joined while another is active; dropping the old one", "old", c.user, "new", user)
+		p.onCallEnded(c.user)
+	}
+	c := p.standby
+	p.standby = nil
+	if c == nil {
+		var err error
+		if c, err = p.newConn(); err != nil {
+			p.log.Error("customer change: no PeerConnection", "err", err)
+			return
+		}
+	}
+	p.stats.customers++
+	c.user = user
+	c.joinedAt = p.cfg.Clock.Now()
+	c.troubleSince = c.joinedAt
+	p.active = c
+	p.setState(Negotiating, "customer joined")
+	// The offer was created and applied in advance (newConn); its SDP
+	// already carries every candidate gathered so far.
+	p.send(c, Signal{Description: c.pc.LocalDescription()})
+	if c.gathered {
+		p.send(c, Signal{EndOfCandidates: true})
+	}
+	// First deadline: if nothing connects in RelayFallbackAfter, restart
+	// (and, with TURN configured, go relay-only).
+	p.armRestartTimer(c, p.cfg.RelayFallbackAfter)
+	p.log.Info("offer sent", "customer", user, "prepared", c.gathered)
+}
+
+func (p *Peer) onCallEnded(user string) {
+	c := p.active
+	if c == nil || (user != "" && c.user != user) {
+		return
+	}
+	p.log.Info("call ended", "customer", c.user)
+	p.active = nil
+	p.closeConn(c)
+	p.setState(Waiting, "call ended")
+	p.ensureStandby()
+}
+
+func (p *Peer) onSocketReconnected() {
+	if c := p.active; c != nil && !c.up() {
+		p.restart(c, "socket reconnected")
+	}
+	p.rebuildStandby("socket reconnected")
+}
+
+func (p *Peer) onICEServers(servers []webrtc.ICEServer) {
+	p.iceServers = servers
+	if c := p.active; c != nil {
+		cfg := c.pc.GetConfiguration()
+		cfg.ICEServers = servers
+		if err := c.pc.SetConfiguration(cfg); err != nil {
+			p.log.Warn("update ice servers", "err", err)
+		}
+	}
+	p.rebuildStandby("ice servers changed")
+}
+
+func (p *Peer) rebuildStandby(reason string) {
+	if p.standby != nil {
+		p.log.Debug("rebuilding standby", "reason", reason)
+		p.closeConn(p.standby)
+		p.standby = nil
+	}
+	p.ensureStandby()
+}
+
+// ensureStandby prepares the next customer's PeerConnection if there is
+// none. Run goroutine only.
+func (p *Peer) ensureStandby() {
+	if p.standby != nil || p.ctx.Err() != nil {
+		return
+	}
+	c, err := p.newConn()
+	if err != nil {
+		p.log.Error("prepare standby", "err", err) // retried on the next tick
+		return
+	}
+	p.standby = c
+	p.stats.standbyPrepared++
+}
+
+func (p *Peer) onPCState(c *conn, s webrtc.PeerConnectionState) {
+	if c != p.active {
+		return
+	}
+	p.log.Debug("peer connection state", "customer", c.user, "state", s.String())
+	switch s {
+	case webrtc.PeerConnectionStateConnected:
+		wasUp := c.pcUp
+		c.pcUp = true
+		if !wasUp {
+			p.requestKeyframe()
+			p.updatePath(c)
+		}
+		p.refreshHealth(c, "connected")
+		// The call is up: now prepare the next customer's connection so it
+		// does not compete with this one's first handshake.
+		p.ensureStandby()
+	case webrtc.PeerConnectionStateDisconnected:
+		c.pcUp = false
+		if c.troubleSince.IsZero() {
+			c.troubleSince = p.cfg.Clock.Now()
+		}
+		if p.state != Restarting {
+			p.setState(Degraded, "ice disconnected")
+			p.armGraceTimer(c)
+		}
+	case webrtc.PeerConnectionStateFailed:
+		c.pcUp = false
+		if c.troubleSince.IsZero() {
+			c.troubleSince = p.cfg.Clock.Now()
+		}
+		// Restart at once, unless a restart is already waiting on its
+		// backoff timer (a failed check of the attempt in progress).
+		if p.state != Restarting {
+			p.restart(c, "ice failed")
+		}
+	}
+}
+
+// healthy: path up and heartbeats answered.
+func (p *Peer) healthy(c *conn) bool {
+	return c.pcUp && c.beat.missed < p.cfg.HeartbeatMisses
+}
+
+// refreshHealth moves between Connected and Degraded from the path and
+// heartbeat state. Run goroutine only.
+func (p *Peer) refreshHealth(c *conn, reason string) {
+	if c != p.active || !c.pcUp {
+		return
+	}
+	if p.healthy(c) {
+		if p.state != Connected {
+			// Back up: reset the backoff and the TURN fallback clock and
+			// disarm pending restart/grace checks.
+			recovered := c.attempts > 0
+			c.attempts = 0
+			c.troubleSince = time.Time{}
+			c.restartTimer, c.graceTimer = 0, 0
+			p.stopTimer(&c.restartT)
+			p.stopTimer(&c.graceT)
+			p.setState(Connected, reason)
+			if !c.connectedOnce {
+				c.connectedOnce = true
+				c.connectedAt = p.cfg.Clock.Now()
+			}
+			if recovered {
+				// The path had died: the network may have changed (new
+				// address, NAT rebinding), so the standby's pre-gathered
+				// candidates may be stale. Gather them again.
+				p.rebuildStandby("path recovered")
+			}
+		}
+		return
+	}
+	if p.state == Connected {
+		p.setState(Degraded, "heartbeats missed")
+		p.armGraceTimer(c)
+	}
+}
+
+func (p *Peer) onTick() {
+	if p.standby == nil {
+		p.ensureStandby()
+	}
+	c := p.active
+	if c == nil {
+		return
+	}
+	if c.dcOpen.Load() {
+		seq := c.beat.tick()
+		b := Beat{Type: BeatPing, Seq: seq, T: p.cfg.Clock.Now().UnixMilli()}
+		if err := c.dc.Send(EncodeBeat(b)); err != nil {
+			p.log.Debug("heartbeat send", "err", err)
+		}
+		if c.beat.missed >= p.cfg.HeartbeatMisses {
+			p.log.Warn("heartbeats missed", "customer", c.user, "missed", c.beat.missed)
+			p.refreshHealth(c, "heartbeats missed")
+		}
+	}
+	p.collectStats(c)
+}
+
+func (p *Peer) requestKeyframe() {
+	if p.cfg.KeyframeRequester != nil {
+		p.stats.keyframeReqs.Add(1)
+		p.cfg.KeyframeRequester()
+	}
+}
+
+// send delivers a signal to c's customer. Run goroutine only.
+func (p *Peer) send(c *conn, s Signal) {
+	if c.user == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.SendTimeout)
+	defer cancel()
+	if err := p.cfg.Signaller.Send(ctx, c.user, s); err != nil {
+		// Not fatal: the backoff timer re-sends (restart) until an answer
+		// comes, and the socket layer reports reconnects.
+		p.log.Warn("signal send", "customer", c.user, "err", err)
+	}
+}
+
+func (p *Peer) stopTimer(t **clock.Timer) {
+	if *t != nil {
+		(*t).Stop()
+		*t = nil
+	}
+}

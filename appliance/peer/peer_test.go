@@ -1,0 +1,228 @@
+package peer
+
+import (
+	"net"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"testing"
+
+	"github.com/benbjohnson/clock"
+)
+
+// TestConnectAndMedia: a customer joins, gets the prepared offer, and
+// assembles keyframes; the path is reported as host; heartbeats give an RTT.
+func TestConnectAndMedia(t *testing.T) {
+	mock := clock.NewMock()
+	r := newRig(t, mock)
+	r.waitStandby()
+	c := r.join("cust-1")
+	defer c.close()
+	r.waitState(Connected)
+	c.waitFrames(10)
+
+	st := r.peer.Stats()
+	if st.Customer != "cust-1" || st.Path != PathHost {
+		t.Fatalf("stats after connect: customer %q path %q", st.Customer, st.Path)
+	}
+	if !strings.Contains(st.LocalCandidate, applianceIP) || !strings.Contains(st.RemoteCandidate, customerIP) {
+		t.Fatalf("candidate pair %q -> %q", st.LocalCandidate, st.RemoteCandidate)
+	}
+	if st.KeyframeReqs == 0 {
+		t.Fatal("no keyframe requested when the path came up")
+	}
+	if c.answers.Load() != 1 {
+		t.Fatalf("customer answered %d offers, want 1", c.answers.Load())
+	}
+}
+
+// driveUntil advances the mock clock by step every tick of real time until
+// want is reached: pion's own timers run in real time, ours on the mock.
+func (r *rig) driveUntil(mock *clock.Mock, want State, step time.Duration) {
+	r.tb.Helper()
+	deadline := time.After(waitLimit)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case s := <-r.states:
+			if s == want {
+				return
+			}
+		case <-tick.C:
+			mock.Add(step)
+		case <-deadline:
+			r.tb.Fatalf("state %s not reached; now %s; stats %+v", want, r.peer.State(), r.peer.Stats())
+		}
+	}
+}
+
+func connectedRig(t *testing.T, mock *clock.Mock, opts ...rigOption) (*rig, *customer) {
+	t.Helper()
+	r := newRig(t, mock, opts...)
+	r.waitStandby()
+	c := r.join("cust-1")
+	t.Cleanup(c.close)
+	r.waitState(Connected)
+	c.waitFrames(5)
+	return r, c
+}
+
+// TestPathLossAndReturn: the whole path drops (vnet filter), ICE reports
+// disconnected, the grace runs out on the injected clock, the appliance
+// restarts ICE; when the path returns media flows again.
+func TestPathLossAndReturn(t *testing.T) {
+	mock := clock.NewMock()
+	r, c := connectedRig(t, mock)
+	answers := c.answers.Load()
+
+	r.net.dropAll.Store(true)
+	r.waitState(Degraded) // pion: disconnected after 1.5–2 s of silence
+	mock.Add(DefaultDisconnectedGrace)
+	r.waitState(Restarting)
+	r.net.dropAll.Store(false)
+	r.driveUntil(mock, Connected, time.Second)
+	c.waitFrames(10)
+
+	st := r.peer.Stats()
+	if st.Restarts == 0 || c.answers.Load() <= answers {
+		t.Fatalf("no ICE restart seen: restarts %d answers %d->%d", st.Restarts, answers, c.answers.Load())
+	}
+	if st.Entered[Degraded] == 0 || st.Entered[Restarting] == 0 {
+		t.Fatalf("transitions not counted: %+v", st.Entered)
+	}
+}
+
+// TestEndlessRestartBackoff: while the path stays down the appliance
+// restarts again and again on the 1, 2, 4, 8, 8 s schedule of the
+// injected clock, and never gives up.
+func TestEndlessRestartBackoff(t *testing.T) {
+	mock := clock.NewMock()
+	r, c := connectedRig(t, mock)
+	r.net.dropAll.Store(true)
+	r.waitState(Degraded)
+	mock.Add(DefaultDisconnectedGrace)
+	r.waitState(Restarting)
+	base := r.syncStats().Restarts
+	for i, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second} {
+		sent := r.hub.sent.Load()
+		mock.Add(d - time.Millisecond)
+		if got := r.syncStats().Restarts; got != base+uint64(i) {
+			t.Fatalf("attempt %d: restarted early (%d restarts after %v)", i+1, got-base, d-time.Millisecond)
+		}
+		mock.Add(time.Millisecond)
+		if got := r.syncStats().Restarts; got != base+uint64(i)+1 {
+			t.Fatalf("attempt %d: %d restarts after the %v backoff, want %d", i+1, got-base, d, i+1)
+		}
+		if r.hub.sent.Load() == sent {
+			t.Fatalf("attempt %d sent no offer", i+1)
+		}
+	}
+	r.net.dropAll.Store(false)
+	r.driveUntil(mock, Connected, time.Second)
+	c.waitFrames(5)
+}
+
+// syncStats waits until the Run goroutine has handled everything queued
+// so far (timer callbacks of the mock run on their own goroutines) and
+// returns the snapshot.
+func (r *rig) syncStats() Stats {
+	r.tb.Helper()
+	done := make(chan struct{})
+	r.peer.enqueue(event{kind: evSync, done: done})
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		r.tb.Fatal("Run goroutine stuck")
+	}
+	return r.peer.Stats()
+}
+
+// TestNATRebinding: the appliance's address changes (DHCP renew, LTE
+// re-attach): the old path dies, the restart gathers the new address and
+// media flows from it.
+func TestNATRebinding(t *testing.T) {
+	mock := clock.NewMock()
+	r, c := connectedRig(t, mock)
+	// The standby gathers once the call is up; let it finish: vnet's
+	// Interfaces() hands out the interface it mutates in AddAddress, so
+	// gathering and re-addressing at once is a race inside vnet itself.
+	r.waitStandby()
+	must(t, r.net.appNet.AddAddress("eth0", &net.IPNet{IP: net.ParseIP(reboundIP), Mask: net.CIDRMask(24, 32)}))
+	must(t, r.net.appNet.RemoveAddress("eth0", net.ParseIP(applianceIP)))
+
+	r.waitState(Degraded)
+	mock.Add(DefaultDisconnectedGrace)
+	r.driveUntil(mock, Connected, time.Second)
+	c.waitFrames(10)
+	if st := r.syncStats(); !strings.Contains(st.LocalCandidate, reboundIP) {
+		t.Fatalf("local candidate %q, want the new address %s", st.LocalCandidate, reboundIP)
+	}
+	// The standby's offer was gathered on the old address: it is rebuilt
+	// after the restart, and the next customer connects from the new one.
+	r.waitStandby()
+	r.peer.CallEnded("cust-1")
+	c.close()
+	r.waitState(Waiting)
+	c2 := r.join("cust-2")
+	defer c2.close()
+	r.waitState(Connected)
+	c2.waitFrames(5)
+	if st := r.syncStats(); !strings.Contains(st.LocalCandidate, reboundIP) {
+		t.Fatalf("next customer: local candidate %q, want %s", st.LocalCandidate, reboundIP)
+	}
+}
+
+// TestGlare: the appliance restarts ICE while the customer adds its
+// microphone; both offers cross. The impolite appliance ignores the
+// customer's offer, the polite customer rolls back and answers, then
+// offers again; both tracks flow.
+func TestGlare(t *testing.T) {
+	mock := clock.NewMock()
+	gotAudio := make(chan struct{}, 1)
+	r, c := connectedRig(t, mock, func(cfg *Config) {
+		cfg.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			select {
+			case gotAudio <- struct{}{}:
+			default:
+			}
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := tr.Read(buf); err != nil {
+					return
+				}
+			}
+		}
+	})
+	r.hub.setHold(true)
+	r.peer.RestartICE()
+	c.addAudio()
+	for i := 0; i < 2; i++ { // both offers are in flight, neither delivered
+		select {
+		case <-r.hub.heldOffers:
+		case <-time.After(waitLimit):
+			t.Fatal("offers did not cross")
+		}
+	}
+	r.hub.setHold(false)
+
+	select {
+	case <-gotAudio:
+	case <-time.After(waitLimit):
+		t.Fatalf("customer's audio never arrived; stats %+v", r.peer.Stats())
+	}
+	c.waitFrames(10)
+	st := r.syncStats()
+	if st.IgnoredOffers != 1 {
+		t.Fatalf("appliance ignored %d offers, want 1", st.IgnoredOffers)
+	}
+	done := make(chan int, 1)
+	c.post(func() { done <- c.rollbacks })
+	if rb := <-done; rb != 1 {
+		t.Fatalf("customer rolled back %d times, want 1", rb)
+	}
+	if s := r.peer.State(); s != Connected && s != Restarting {
+		t.Fatalf("state %s after glare", s)
+	}
+}
