@@ -1,0 +1,35 @@
+package health
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSnapshotLine(t *testing.T) {
+	tests := []struct {
+		name string
+		snap Snapshot
+		want string
+	}{
+		{"booting", Snapshot{Overall: StateBooting, Reason: "starting", Uptime: 1500 * time.Millisecond, Facts: Facts{Booting: true}},
+			"booting (starting) | socket disconnected | peer idle | up 2s"},
+		{"in call", Snapshot{Overall: StateInCall, Reason: "in call via relay", Uptime: time.Hour + 2*time.Minute,
+			Facts: Facts{
+				Socket: SocketStatus{State: SocketConnected, Transport: "websocket", RTT: 61400 * time.Microsecond, LastError: "EOF"},
+				Peer:   PeerStatus{State: PeerConnected, Path: PathRelay, RTT: 80 * time.Millisecond, Loss: 0.012},
+			}},
+			"in-call (in call via relay) | socket connected websocket rtt 61ms | peer connected relay rtt 80ms loss 1.2% | up 1h2m0s | last error: EOF"},
+		{"backoff", Snapshot{Overall: StateHubUnreachable, Reason: "socket backoff, attempt 4: refused",
+			Facts: Facts{Socket: SocketStatus{State: SocketBackoff, Attempt: 4, LastError: "refused"}, Media: MediaStatus{LastError: "cam"}}},
+			"hub-unreachable (socket backoff, attempt 4: refused) | socket backoff attempt 4 | peer idle | up 0s | last error: refused"},
+		{"media error only", Snapshot{Overall: StateDegraded, Reason: "camera reopening: cam", Facts: Facts{Media: MediaStatus{Camera: DeviceReopening, LastError: "cam"}}},
+			"degraded (camera reopening: cam) | socket disconnected | peer idle | up 0s | last error: cam"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.snap.Line(); got != tc.want {
+				t.Fatalf("Line =\n %q\nwant\n %q", got, tc.want)
+			}
+		})
+	}
+}
