@@ -49,9 +49,10 @@ type Tracker struct {
 	log *slog.Logger
 	th  Thresholds
 
-	mu   sync.Mutex // guards snap and subs
-	snap Snapshot
-	subs map[*Subscription]struct{}
+	mu      sync.Mutex // guards snap, subs and entered
+	snap    Snapshot
+	subs    map[*Subscription]struct{}
+	entered [numStates]uint64
 }
 
 // New returns a Tracker in StateBooting.
@@ -76,6 +77,7 @@ func New(cfg Config) (*Tracker, error) {
 	f := Facts{Booting: true}
 	st, reason := Derive(f, th)
 	t.snap = Snapshot{Seq: 1, At: now, Overall: st, Reason: reason, OverallSince: now, Started: now, Facts: f}
+	t.entered[st]++
 	return t, nil
 }
 
@@ -144,6 +146,18 @@ func (t *Tracker) Snapshot() Snapshot {
 	return s
 }
 
+// Entered counts how often the overall state has entered st (the initial
+// Booting counts once). Unlike snapshots, which a slow subscriber may see
+// coalesced, these counts miss nothing: metrics read them.
+func (t *Tracker) Entered(st State) uint64 {
+	if st < 0 || st >= numStates {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.entered[st]
+}
+
 // update applies fn to a copy of the facts and publishes if anything changed.
 func (t *Tracker) update(fn func(f *Facts, now time.Time)) {
 	now := t.clk.Now()
@@ -168,6 +182,7 @@ func (t *Tracker) update(fn func(f *Facts, now time.Time)) {
 	}
 	if st != prev.Overall {
 		s.OverallSince = now
+		t.entered[st]++
 		t.log.Info("state change", "from", prev.Overall.String(), "to", st.String(), "reason", reason)
 	}
 	t.snap = s

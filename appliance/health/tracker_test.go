@@ -83,6 +83,20 @@ func TestTrackerSequence(t *testing.T) {
 		{"network down", func() { tr.ReportNetwork(NetworkStatus{State: NetworkDown}) }, StateNoNetwork, time.Second},
 		{"restart", func() { tr.SetRestarting("stuck") }, StateRestarting, time.Second},
 	}
+	t.Cleanup(func() {
+		for _, st := range []State{StateBooting, StateReadyWaiting, StateInCall, StateDegraded, StateLoginNeeded, StateNoNetwork, StateRestarting} {
+			if n := tr.Entered(st); n != 1 {
+				t.Errorf("Entered(%v) = %d, want 1", st, n)
+			}
+		}
+		// Hub unreachable: after boot, and again when the socket dropped.
+		if n := tr.Entered(StateHubUnreachable); n != 2 {
+			t.Errorf("Entered(hub-unreachable) = %d, want 2", n)
+		}
+		if tr.Entered(StateFault) != 0 || tr.Entered(State(99)) != 0 {
+			t.Error("fault/out-of-range entered")
+		}
+	})
 	var lastSeq uint64 = 1
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
