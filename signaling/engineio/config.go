@@ -55,6 +55,10 @@ type Config struct {
 	// Proxy selects a proxy per request; default http.ProxyFromEnvironment.
 	Proxy func(*http.Request) (*url.URL, error)
 
+	// OnUpgrade is called (from the Conn's goroutine; it must not block)
+	// when a polling session has moved to WebSocket.
+	OnUpgrade func()
+
 	// Clock drives the ping watchdog; default the real clock.
 	Clock clock.Clock
 	// Logger receives debug logs; default slog.Default().

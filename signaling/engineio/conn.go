@@ -609,6 +609,9 @@ func (c *Conn) upgrader() {
 		return
 	}
 	c.log.Debug("upgraded to websocket", "sid", c.hs.SID)
+	if c.cfg.OnUpgrade != nil {
+		c.cfg.OnUpgrade()
+	}
 	c.wg.Add(1)
 	go c.readWebSocket(ws)
 }

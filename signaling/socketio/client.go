@@ -249,7 +249,8 @@ type Client struct {
 
 	cmds chan func(*loop) // run by the owner goroutine
 
-	done chan struct{} // closed when Run returns
+	done     chan struct{} // closed when Run returns
+	upgraded chan struct{} // an Engine.IO session moved to WebSocket
 
 	statusMu sync.Mutex
 	status   Status
@@ -261,7 +262,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{
+	c := &Client{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "socketio"),
 		clk:      cfg.Clock,
@@ -269,7 +270,19 @@ func New(cfg Config) (*Client, error) {
 		handlers: make(map[string]Handler),
 		cmds:     make(chan func(*loop), 16),
 		done:     make(chan struct{}),
-	}, nil
+		upgraded: make(chan struct{}, 1),
+	}
+	user := c.cfg.Engine.OnUpgrade
+	c.cfg.Engine.OnUpgrade = func() {
+		select {
+		case c.upgraded <- struct{}{}:
+		default:
+		}
+		if user != nil {
+			user()
+		}
+	}
+	return c, nil
 }
 
 // On registers the handler for an event, replacing any earlier one.
@@ -377,6 +390,17 @@ func (c *Client) emit(ctx context.Context, event string, args []any, volatile bo
 // Resume restarts connecting after SessionExpired (a new login). It is a
 // no-op in other states. Auth is called again, so it sees the new token.
 func (c *Client) Resume() { c.do(func(l *loop) { l.resume() }) }
+
+// ExpireSession stops the client as a session_expired CONNECT_ERROR would
+// (for the server's `session:expired` event): it disconnects and waits for
+// Resume.
+func (c *Client) ExpireSession() {
+	c.do(func(l *loop) {
+		if l.state != SessionExpired {
+			l.sessionExpired(fmt.Errorf("server event: %w", ErrSessionExpired))
+		}
+	})
+}
 
 // Reconnect drops the current connection (if any) and connects again at
 // once, without backoff.

@@ -129,6 +129,13 @@ func (c *Client) Run(ctx context.Context) error {
 			l.onLiveness(r)
 		case <-c.cfg.NetworkChanged:
 			l.onNetwork()
+		case <-c.upgraded:
+			if l.conn != nil && l.conn.Transport() != l.transport {
+				l.transport = l.conn.Transport()
+				l.preferred = l.transport
+				l.c.log.Info("upgraded", "transport", l.transport)
+				l.setState(l.state)
+			}
 		}
 	}
 	err := l.fatal

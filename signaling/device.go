@@ -1,0 +1,387 @@
+package signaling
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"tether/signaling/engineio"
+	"tether/signaling/socketio"
+)
+
+// Handlers receive what the room tells the appliance. They run one at a
+// time on the socket's dispatch goroutine and must not block for long (the
+// WebRTC layer only enqueues). Nil handlers are skipped.
+type Handlers struct {
+	// Verified is called after every successful session:verify, with the
+	// ICE servers the WebRTC layer must use from now on.
+	Verified func(VerifyReply)
+	// Joined is called after every successful room:join, with the members
+	// present (a customer already waiting shows up here after a reconnect).
+	Joined func(JoinReply)
+	// Reconnected is called after every connect, recovered or not; the
+	// WebRTC layer ICE-restarts if its peer is not connected.
+	Reconnected   func(recovered bool)
+	UserJoined    func(RoomEvent)
+	UserLeft      func(RoomEvent)
+	CallEnded     func(RoomEvent)
+	Signal        func(Signal)
+	SessionExpire func()
+}
+
+// DeviceConfig configures the appliance side of the room protocol.
+type DeviceConfig struct {
+	HubURL string
+	// Token returns the stored session token; called on every connect.
+	Token func() string
+	// RoomID overrides the room from session:verify when set.
+	RoomID string
+	// RootCAs verifies a private hub's certificate.
+	RootCAs *x509.CertPool
+	// Transports in order; default websocket then polling. Preferred, when
+	// set, is tried first (the last working transport from the store).
+	Transports []string
+	Preferred  string
+	// KeepaliveInterval (default 25 s, the seed's keepAliveInterval) and
+	// KeepaliveTimeout (default 5 s; a missed keep-alive reconnects).
+	KeepaliveInterval time.Duration
+	KeepaliveTimeout  time.Duration
+	// StatusInterval for device:status (default 30 s); Status builds it.
+	StatusInterval time.Duration
+	Status         func() any
+	// NetworkChanged delivers link/route events (package netwatch).
+	NetworkChanged <-chan struct{}
+	// OnSocketStatus and OnSocketEvent observe the socket for health.
+	OnSocketStatus func(socketio.Status)
+	OnSocketEvent  func(socketio.ManagerEvent)
+	// OnRTT receives every keep-alive round trip.
+	OnRTT func(time.Duration)
+
+	Handlers Handlers
+	// Engine and socket tuning for tests; zero values are the defaults.
+	Engine engineio.Config
+	Socket socketio.Config
+
+	Clock  clock.Clock
+	Logger *slog.Logger
+}
+
+// Device is the appliance's persistent connection to the room: it never
+// gives up except on session_expired, re-verifies and re-joins after every
+// reconnect that did not recover the session, and keeps the socket alive.
+type Device struct {
+	cfg    DeviceConfig
+	client *socketio.Client
+	clk    clock.Clock
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	verified VerifyReply // last successful verify (guarded by mu)
+	roomID   string
+	rtt      time.Duration
+	kick     chan struct{} // status change: send device:status now
+}
+
+// NewDevice validates cfg and builds the client.
+func NewDevice(cfg DeviceConfig) (*Device, error) {
+	if cfg.HubURL == "" {
+		return nil, fmt.Errorf("signaling: hub URL is empty")
+	}
+	if cfg.Token == nil {
+		return nil, fmt.Errorf("signaling: no token source")
+	}
+	if cfg.KeepaliveInterval <= 0 {
+		cfg.KeepaliveInterval = 25 * time.Second
+	}
+	if cfg.KeepaliveTimeout <= 0 {
+		cfg.KeepaliveTimeout = 5 * time.Second
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	d := &Device{cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "signaling"), kick: make(chan struct{}, 1)}
+	sc := cfg.Socket
+	sc.Engine = cfg.Engine
+	sc.Engine.URL = cfg.HubURL
+	if cfg.RootCAs != nil {
+		sc.Engine.RootCAs = cfg.RootCAs
+	}
+	sc.Transports = cfg.Transports
+	if cfg.Preferred != "" {
+		sc.Transports = preferFirst(sc.Transports, cfg.Preferred)
+	}
+	sc.Persistent = true
+	sc.Auth = func() map[string]any { return map[string]any{"role": "device", "token": cfg.Token()} }
+	sc.OnConnect = d.onConnect
+	sc.OnStatus = cfg.OnSocketStatus
+	sc.OnEvent = cfg.OnSocketEvent
+	sc.NetworkChanged = cfg.NetworkChanged
+	sc.Liveness = func(ctx context.Context) error {
+		_, err := d.keepalive(ctx, time.Second)
+		return err
+	}
+	sc.Clock, sc.Logger = cfg.Clock, cfg.Logger
+	c, err := socketio.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	d.client = c
+	d.registerHandlers()
+	return d, nil
+}
+
+func preferFirst(list []string, t string) []string {
+	if len(list) == 0 {
+		list = []string{engineio.TransportWebSocket, engineio.TransportPolling}
+	}
+	out := []string{t}
+	for _, v := range list {
+		if v != t {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Client exposes the socket for status and tests.
+func (d *Device) Client() *socketio.Client { return d.client }
+
+// Run keeps the device connected until ctx ends. It owns the socket, the
+// keep-alive and the status timers.
+func (d *Device) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); wg.Wait() }()
+	wg.Add(1)
+	go func() { defer wg.Done(); d.keepaliveLoop(ctx) }()
+	return d.client.Run(ctx)
+}
+
+// onConnect is the connect hook: session verify, then room:join (the seed's
+// "Admin start-up" steps 2 and 4, again after every reconnect).
+func (d *Device) onConnect(ctx context.Context, recovered bool) error {
+	vctx, cancel := d.clk.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args, err := d.client.EmitWithAck(vctx, EvSessionVerify, map[string]any{"token": d.cfg.Token()})
+	if err != nil {
+		return fmt.Errorf("session:verify: %w", err)
+	}
+	var v VerifyReply
+	if err := args.Decode(0, &v); err != nil {
+		return fmt.Errorf("session:verify answer: %w", err)
+	}
+	if !v.OK {
+		if v.Error == ErrCodeSessionExpired {
+			return fmt.Errorf("session:verify: %w", socketio.ErrSessionExpired)
+		}
+		return fmt.Errorf("session:verify: %w: %s", ErrRefused, v.Error)
+	}
+	room := d.cfg.RoomID
+	if room == "" {
+		room = v.RoomID
+	}
+	if room == "" {
+		return fmt.Errorf("session:verify: no roomId and none configured: %w", ErrBadMessage)
+	}
+	d.mu.Lock()
+	d.verified, d.roomID = v, room
+	d.mu.Unlock()
+	if h := d.cfg.Handlers.Verified; h != nil {
+		h(v)
+	}
+	jctx, cancel2 := d.clk.WithTimeout(ctx, 10*time.Second)
+	defer cancel2()
+	args, err = d.client.EmitWithAck(jctx, EvRoomJoin, map[string]any{"roomId": room})
+	if err != nil {
+		return fmt.Errorf("room:join: %w", err)
+	}
+	var j JoinReply
+	if err := args.Decode(0, &j); err != nil {
+		return fmt.Errorf("room:join answer: %w", err)
+	}
+	if !j.OK {
+		if j.Error == ErrCodeSessionExpired {
+			return fmt.Errorf("room:join: %w", socketio.ErrSessionExpired)
+		}
+		return fmt.Errorf("room:join: %w: %s", ErrRefused, j.Error)
+	}
+	d.log.Info("joined room", "room", room, "members", len(j.Members), "recovered", recovered)
+	if h := d.cfg.Handlers.Joined; h != nil {
+		h(j)
+	}
+	if h := d.cfg.Handlers.Reconnected; h != nil {
+		h(recovered)
+	}
+	d.StatusChanged()
+	return nil
+}
+
+func (d *Device) registerHandlers() {
+	h := d.cfg.Handlers
+	room := func(f func(RoomEvent)) socketio.Handler {
+		return func(args socketio.Args, _ func(...any)) {
+			var e RoomEvent
+			if err := args.Decode(0, &e); err != nil {
+				d.log.Warn("bad room event", "err", err)
+				return
+			}
+			if f != nil {
+				f(e)
+			}
+		}
+	}
+	d.client.On(EvUserJoined, room(h.UserJoined))
+	d.client.On(EvUserLeft, room(h.UserLeft))
+	d.client.On(EvCallEnded, room(h.CallEnded))
+	d.client.On(EvSignal, func(args socketio.Args, _ func(...any)) {
+		var s Signal
+		if err := args.Decode(0, &s); err != nil {
+			d.log.Warn("bad signal", "err", err)
+			return
+		}
+		if h.Signal != nil {
+			h.Signal(s)
+		}
+	})
+	d.client.On(EvSessionExpired, func(socketio.Args, func(...any)) {
+		d.log.Warn("hub says the session expired")
+		d.client.ExpireSession()
+		if h.SessionExpire != nil {
+			h.SessionExpire()
+		}
+	})
+}
+
+// Verified returns the last successful session:verify answer.
+func (d *Device) Verified() VerifyReply {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.verified
+}
+
+// RTT returns the last keep-alive round trip.
+func (d *Device) RTT() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rtt
+}
+
+// Resume reconnects after a new login stored a new token.
+func (d *Device) Resume() { d.client.Resume() }
+
+// SendSignal forwards a Perfect Negotiation message to a room member. It is
+// not buffered across a disconnect (signalling goes stale; the WebRTC layer
+// renegotiates after the reconnect).
+func (d *Device) SendSignal(ctx context.Context, s Signal) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	return d.client.EmitVolatile(ctx, EvSignal, s)
+}
+
+// EndCall tells the room the call with userID ended.
+func (d *Device) EndCall(ctx context.Context, userID, reason string) error {
+	d.mu.Lock()
+	room := d.roomID
+	d.mu.Unlock()
+	args, err := d.client.EmitWithAck(ctx, EvCallEnded, RoomEvent{RoomID: room, UserID: userID, Reason: reason})
+	if err != nil {
+		return err
+	}
+	var r struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := args.Decode(0, &r); err != nil {
+		return err
+	}
+	if !r.OK {
+		return fmt.Errorf("call:ended: %w: %s", ErrRefused, r.Error)
+	}
+	return nil
+}
+
+// StatusChanged sends device:status soon (coalesced).
+func (d *Device) StatusChanged() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Device) keepalive(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	kctx, cancel := d.clk.WithTimeout(ctx, timeout)
+	defer cancel()
+	sent := d.clk.Now()
+	args, err := d.client.EmitWithAck(kctx, EvKeepalive, map[string]any{"t": sent.UnixMilli()})
+	if err != nil {
+		return 0, err
+	}
+	var r KeepaliveReply
+	if err := args.Decode(0, &r); err != nil {
+		return 0, err
+	}
+	rtt := d.clk.Since(sent)
+	d.mu.Lock()
+	d.rtt = rtt
+	d.mu.Unlock()
+	if d.cfg.OnRTT != nil {
+		d.cfg.OnRTT(rtt)
+	}
+	return rtt, nil
+}
+
+// keepaliveLoop sends keepalive every KeepaliveInterval while connected
+// (the seed's 25 s socket keep-alive) and device:status on change and every
+// StatusInterval. A keep-alive without answer drops the socket: the
+// Engine.IO watchdog would notice too, but only after pingInterval +
+// pingTimeout.
+func (d *Device) keepaliveLoop(ctx context.Context) {
+	ka := d.clk.Ticker(d.cfg.KeepaliveInterval)
+	defer ka.Stop()
+	st := d.clk.Ticker(d.cfg.StatusInterval)
+	defer st.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ka.C:
+			if d.client.Status().State != socketio.Connected {
+				continue
+			}
+			if _, err := d.keepalive(ctx, d.cfg.KeepaliveTimeout); err != nil && ctx.Err() == nil {
+				if errors.Is(err, socketio.ErrAckTimeout) {
+					d.log.Warn("keep-alive unanswered; reconnecting", "err", err)
+					d.client.Reconnect()
+				} else {
+					d.log.Debug("keep-alive", "err", err)
+				}
+			}
+		case <-st.C:
+			d.sendStatus(ctx)
+		case <-d.kick:
+			d.sendStatus(ctx)
+		}
+	}
+}
+
+func (d *Device) sendStatus(ctx context.Context) {
+	if d.cfg.Status == nil || d.client.Status().State != socketio.Connected {
+		return
+	}
+	if err := d.client.EmitVolatile(ctx, EvDeviceStatus, d.cfg.Status()); err != nil {
+		d.log.Debug("device:status", "err", err)
+	}
+}
