@@ -110,3 +110,23 @@ func (p *Panel) Close() error {
 	}
 	return nil
 }
+
+// OpenBoardChip opens the chip a board profile names: board.SimChip gives a
+// FakeChip drawn by term (which may be nil), "" gives (nil, nil) because the
+// board has no front panel, and anything else is opened with OpenChip.
+func OpenBoardChip(g board.GPIO, clk clock.Clock, term *Terminal) (Chip, error) {
+	switch g.Chip {
+	case "":
+		return nil, nil
+	case board.SimChip:
+		if term == nil {
+			return NewFakeChip(clk), nil
+		}
+		return NewSimChip(clk, term), nil
+	}
+	c, err := OpenChip(g.Chip, "tetherd")
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -149,3 +149,31 @@ func TestPanelButtonHeldAtBoot(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestOpenBoardChip(t *testing.T) {
+	generic, _ := board.Lookup(board.NameGeneric)
+	if c, err := OpenBoardChip(generic.GPIO, nil, nil); c != nil || err != nil {
+		t.Fatalf("generic: %v, %v; want no chip", c, err)
+	}
+	term := NewTerminal(nil, false)
+	c, err := OpenBoardChip(simPins(t), clock.NewMock(), term)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Output(LEDStatus, simPins(t).StatusLED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetValue(1); err != nil {
+		t.Fatal(err)
+	}
+	if term.String() != "LED link ○ status ●" {
+		t.Fatalf("sim chip not drawn: %q", term.String())
+	}
+	_ = c.Close()
+	// A chip that does not exist here: a clear error, not a panic.
+	_, err = OpenBoardChip(board.GPIO{Chip: "no-such-chip-label"}, nil, nil)
+	if !errors.Is(err, ErrNoChip) && !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("err = %v, want ErrNoChip or ErrUnsupported", err)
+	}
+}
