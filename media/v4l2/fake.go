@@ -1,6 +1,7 @@
 package v4l2
 
 import (
+	"errors"
 	"sync"
 	"syscall"
 	"time"
@@ -917,6 +918,9 @@ func (f *Fake) ready(events int16) int16 {
 func (f *Fake) Poll(events int16, timeout time.Duration) (int16, error) {
 	if err := f.begin(OpPoll); err != nil {
 		f.mu.Unlock()
+		if errors.Is(err, syscall.ENODEV) {
+			return PollErr | PollHup, nil // poll(2) on an unregistered node
+		}
 		return 0, err
 	}
 	r := f.ready(events)

@@ -733,26 +733,6 @@ func TestEncodeWhenIdle(t *testing.T) {
 	if !released {
 		t.Error("refused frame not released")
 	}
-	// A Run that fails during setup ends the wait of a pending Encode.
-	h.fake.SetFail(func(op v4l2.Op) error {
-		if op == v4l2.OpQueryCap {
-			return syscall.ENODEV
-		}
-		return nil
-	})
-	errc := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		errc <- h.enc.Encode(ctx, Frame{Data: h.frame})
-	}()
-	h.start()
-	if err := h.result(); !errors.Is(err, ErrDeviceGone) {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := <-errc; !errors.Is(err, ErrNotRunning) && !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Encode: %v", err)
-	}
 }
 
 func TestConfigValidation(t *testing.T) {
