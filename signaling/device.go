@@ -128,8 +128,15 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	sc.OnStatus = cfg.OnSocketStatus
 	sc.OnEvent = cfg.OnSocketEvent
 	sc.NetworkChanged = cfg.NetworkChanged
+	// After a network change a socket that no longer answers within a
+	// few round trips is replaced at once: its TCP connection sits in
+	// retransmission backoff, and a new one is faster than waiting it out.
 	sc.Liveness = func(ctx context.Context) error {
-		_, err := d.keepalive(ctx, time.Second)
+		timeout := 3 * d.RTT()
+		if timeout < 300*time.Millisecond {
+			timeout = 300 * time.Millisecond
+		}
+		_, err := d.keepalive(ctx, timeout)
 		return err
 	}
 	sc.Clock, sc.Logger = cfg.Clock, cfg.Logger

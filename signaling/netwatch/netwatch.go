@@ -1,0 +1,79 @@
+// Package netwatch reports network changes — a link coming up, an address
+// or a default route appearing — so the socket layer can retry at once
+// instead of sleeping out its backoff. On Linux it listens to rtnetlink
+// multicast groups (rtnetlink(7)); elsewhere it reports nothing.
+package netwatch
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Watcher coalesces kernel network events into a channel of "something
+// changed, try now" ticks.
+type Watcher struct {
+	// Settle waits this long after the first event of a burst before
+	// reporting (a link coming up brings several messages: link, address,
+	// routes); default 50 ms.
+	Settle time.Duration
+	Clock  clock.Clock
+	Logger *slog.Logger
+
+	c chan struct{}
+}
+
+// New returns a Watcher; Run starts it.
+func New() *Watcher {
+	return &Watcher{Settle: 50 * time.Millisecond, Clock: clock.New(), Logger: slog.Default(), c: make(chan struct{}, 1)}
+}
+
+// C delivers one tick per settled burst of changes that can restore
+// connectivity (never blocks the watcher; ticks coalesce).
+func (w *Watcher) C() <-chan struct{} { return w.c }
+
+func (w *Watcher) notify() {
+	select {
+	case w.c <- struct{}{}:
+	default:
+	}
+}
+
+// Run watches until ctx ends. It returns an error only if the kernel
+// interface cannot be opened at all; callers may ignore it and run without
+// fast retries.
+func (w *Watcher) Run(ctx context.Context) error {
+	events := make(chan struct{}, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- listen(ctx, events) }()
+	var settle *clock.Timer
+	var settleC <-chan time.Time
+	defer func() {
+		if settle != nil {
+			settle.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			<-errc
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-events:
+			if settleC == nil {
+				settle = w.Clock.Timer(w.Settle)
+				settleC = settle.C
+			}
+		case <-settleC:
+			settleC = nil
+			w.Logger.Debug("network changed", "component", "netwatch")
+			w.notify()
+		}
+	}
+}
