@@ -118,7 +118,7 @@ func (f *file) Munmap(b []byte) error { return unix.Munmap(b) }
 // Poll waits with poll(2). An EINTR counts as a timeout: callers loop anyway.
 func (f *file) Poll(events int16, timeout time.Duration) (int16, error) {
 	f.pfd[0] = unix.PollFd{Fd: int32(f.fd), Events: events}
-	ms := int(timeout / time.Millisecond)
+	ms := max(int(timeout/time.Millisecond), 1) // never 0 (busy) nor negative (forever)
 	n, err := unix.Poll(f.pfd[:], ms)
 	if err == unix.EINTR || n == 0 {
 		return 0, nil

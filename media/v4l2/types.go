@@ -18,7 +18,9 @@ import "unsafe"
 // v4l2-ioctl.c on 32-bit kernels, v4l2_buffer32_time32 in
 // v4l2-compat-ioctl32.c on arm64 kernels running 32-bit userspace, both under
 // CONFIG_COMPAT_32BIT_TIME, which defaults to y), and kernels before 5.6 know
-// only the old layout. Go's own syscall ABI on arm is time32 as well. In a
+// only the old layout (struct v4l2_buffer is 68 bytes and VIDIOC_QBUF is
+// 0xc044560f; the time64 layout would be 80 bytes, 0xc050560f — the golden
+// generator prints both). Go's own syscall ABI on arm is time32 as well. In a
 // mem2mem encoder the timestamp is a cookie copied from the OUTPUT buffer to
 // the CAPTURE buffer (V4L2_BUF_FLAG_TIMESTAMP_COPY), so the 2038 limit of a
 // 32-bit tv_sec does not matter as long as callers use a monotonic origin.
