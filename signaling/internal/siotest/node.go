@@ -191,7 +191,16 @@ type proc struct {
 // startProc starts `node script arg` in dir. The process exits by itself
 // when its stdin closes, so a crashed test cannot leave it behind.
 func startProc(t testing.TB, node, dir, script, arg, prefix string, onLine func(line []byte)) (*proc, error) {
+	return startProcIn(t, "", node, dir, script, arg, prefix, onLine)
+}
+
+// startProcIn is startProc inside network namespace netns when it is not
+// empty (`ip netns exec` execs node itself, so signals reach it directly).
+func startProcIn(t testing.TB, netns, node, dir, script, arg, prefix string, onLine func(line []byte)) (*proc, error) {
 	cmd := exec.Command(node, script, arg)
+	if netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", netns, node, script, arg)
+	}
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NODE_NO_WARNINGS=1")
 	p := &proc{cmd: cmd, stderr: &lineLogger{t: t, prefix: prefix}, done: make(chan struct{})}

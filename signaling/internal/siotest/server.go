@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -43,6 +44,12 @@ type ServerOptions struct {
 	Port int
 	// NoUpgrades sets allowUpgrades=false (polling clients never upgrade).
 	NoUpgrades bool
+	// Netns runs the server inside that network namespace (ip netns exec)
+	// listening on Host; the control port then stays inside the namespace,
+	// so only Kill, Restart, Stop, Cont and URL work from the test.
+	Netns string
+	// Host is the listen address; default 127.0.0.1.
+	Host string
 	// Welcome makes the server broadcast a "welcome" event to each new
 	// socket's own room, giving every client a recovery offset (see the
 	// package doc).
@@ -60,6 +67,7 @@ type serverJSON struct {
 	MaxHTTPBufferSize int      `json:"maxHttpBufferSize,omitempty"`
 	AllowUpgrades     bool     `json:"allowUpgrades"`
 	Welcome           bool     `json:"welcome,omitempty"`
+	Host              string   `json:"host,omitempty"`
 }
 
 // Server is a running official socket.io server on 127.0.0.1.
@@ -112,6 +120,7 @@ func (s *Server) start(port int, busyRetry time.Duration) error {
 		MaxHTTPBufferSize: o.MaxHTTPBufferSize,
 		AllowUpgrades:     !o.NoUpgrades,
 		Welcome:           o.Welcome,
+		Host:              o.Host,
 	}
 	arg, err := json.Marshal(cfg)
 	if err != nil {
@@ -154,7 +163,7 @@ func (s *Server) startOnce(arg []byte) error {
 		}
 		s.t.Logf("node server stdout: %s", line)
 	}
-	p, err := startProc(s.t, s.node, s.dir, "server.js", string(arg), "node server: ", onLine)
+	p, err := startProcIn(s.t, s.opts.Netns, s.node, s.dir, "server.js", string(arg), "node server: ", onLine)
 	if err != nil {
 		return err
 	}
@@ -178,7 +187,13 @@ func (s *Server) startOnce(arg []byte) error {
 }
 
 // URL is the server's base URL, "http://127.0.0.1:PORT".
-func (s *Server) URL() string { return "http://127.0.0.1:" + strconv.Itoa(s.Port()) }
+func (s *Server) URL() string {
+	host := s.opts.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(s.Port()))
+}
 
 // Port is the socket.io listening port (stable across Restart).
 func (s *Server) Port() int {

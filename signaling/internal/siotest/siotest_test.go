@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,11 +13,14 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 )
 
 // testTimeout bounds every wait of one test; the seed's backoff tops out at
 // 5 s, so each step completes in a few seconds when things work.
 const testTimeout = 20 * time.Second
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func ctxFor(t *testing.T) context.Context {
 	t.Helper()
@@ -68,7 +72,7 @@ func TestOfficialClientJoins(t *testing.T) {
 		name          string
 		server        ServerOptions
 		client        ClientOptions
-		wantConnect   string // transport at connect
+		wantConnect   string // transport Engine.IO opens with
 		wantUpgradeTo string // "" when no upgrade is expected
 	}{
 		{name: "websocket", wantConnect: "websocket"},
@@ -85,9 +89,14 @@ func TestOfficialClientJoins(t *testing.T) {
 			ctx := ctxFor(t)
 			s := StartServer(t, tc.server)
 			c := StartClient(t, s.URL(), tc.client)
+			// "open" reports the transport Engine.IO opened with; by
+			// "connect" a fast upgrade may already have happened.
+			if open := next(t, ctx, c, "open"); open.Transport != tc.wantConnect {
+				t.Errorf("open transport=%q, want %q", open.Transport, tc.wantConnect)
+			}
 			conn := next(t, ctx, c, "connect")
-			if conn.Transport != tc.wantConnect || conn.Recovered {
-				t.Errorf("connect transport=%q recovered=%v, want %q, false", conn.Transport, conn.Recovered, tc.wantConnect)
+			if conn.Recovered {
+				t.Errorf("connect recovered on a fresh server")
 			}
 			v := ackOK(t, next(t, ctx, c, "verified").Ack)
 			if v["ok"] != true || v["deviceId"] != "dev-1" || v["roomId"] != "room-1" {
@@ -374,6 +383,7 @@ func TestAuthErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			ctx := ctxFor(t)
 			c := StartClient(t, s.URL(), tc.opts)
 			ce := next(t, ctx, c, "connect_error")
@@ -383,6 +393,7 @@ func TestAuthErrors(t *testing.T) {
 		})
 	}
 	t.Run("customer with invite", func(t *testing.T) {
+		t.Parallel()
 		ctx := ctxFor(t)
 		c := StartClient(t, s.URL(), ClientOptions{NoVerify: true,
 			Auth: map[string]any{"role": "customer", "invite": "good-invite", "name": "Ada"}})
@@ -392,17 +403,37 @@ func TestAuthErrors(t *testing.T) {
 		}
 	})
 	t.Run("expire", func(t *testing.T) {
+		t.Parallel()
 		ctx := ctxFor(t)
+		s := StartServer(t, ServerOptions{}) // Expire changes server state
 		if err := s.Expire(false, false); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = s.Reset() })
 		c := StartClient(t, s.URL(), ClientOptions{})
 		v := ackOK(t, next(t, ctx, c, "verified").Ack)
 		if v["ok"] != false || v["error"] != "session_expired" {
 			t.Errorf("verify after expire = %v", v)
 		}
 		nextEvent(t, ctx, c, "session:expired")
+		if err := s.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		c2 := StartClient(t, s.URL(), ClientOptions{})
+		if v := ackOK(t, next(t, ctx, c2, "verified").Ack); v["ok"] != true {
+			t.Errorf("verify after reset = %v", v)
+		}
+	})
+	t.Run("expire on connect", func(t *testing.T) {
+		t.Parallel()
+		ctx := ctxFor(t)
+		s := StartServer(t, ServerOptions{})
+		if err := s.Expire(true, false); err != nil {
+			t.Fatal(err)
+		}
+		c := StartClient(t, s.URL(), ClientOptions{})
+		if ce := next(t, ctx, c, "connect_error"); ce.Error != "session_expired" {
+			t.Errorf("connect_error %q, want session_expired", ce.Error)
+		}
 	})
 }
 
@@ -482,5 +513,34 @@ func TestGarbageWSServer(t *testing.T) {
 	_ = hr.Body.Close()
 	if err != nil || !bytes.Equal(body, bytes.Join(frames, []byte{0x1e})) {
 		t.Errorf("polling body len %d, %v", len(body), err)
+	}
+}
+
+// TestRestartWaitsForBusyPort holds the server's port while it restarts;
+// Restart retries until the port is free again (node needs ~0.5 s to fail
+// with EADDRINUSE, so the port is held for longer than that).
+func TestRestartWaitsForBusyPort(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, ServerOptions{})
+	port := s.Port()
+	s.Kill()
+	ln, err := net.Listen("tcp", s.URL()[len("http://"):])
+	if err != nil {
+		t.Fatalf("hold port %d: %v", port, err)
+	}
+	release := time.AfterFunc(1500*time.Millisecond, func() { _ = ln.Close() })
+	t.Cleanup(func() { release.Stop(); _ = ln.Close() })
+	s.Restart()
+	if s.Port() != port {
+		t.Errorf("port %d, want %d", s.Port(), port)
+	}
+	var r struct {
+		OK bool `json:"ok"`
+	}
+	if err := s.Ctl("ping", nil, &r); err != nil || !r.OK {
+		t.Errorf("ctl ping = %+v, %v", r, err)
+	}
+	if err := s.Ctl("nosuch", nil, nil); !errors.Is(err, ErrCtl) {
+		t.Errorf("unknown ctl command: %v, want ErrCtl", err)
 	}
 }

@@ -19,7 +19,7 @@ const http = require("http");
 const { Server } = require("socket.io");
 
 const opts = JSON.parse(process.argv[2] || process.env.SIOTEST_SERVER || "{}");
-const HOST = "127.0.0.1";
+const HOST = opts.host || "127.0.0.1";
 
 function log(...a) {
   process.stderr.write("server: " + a.join(" ") + "\n");
