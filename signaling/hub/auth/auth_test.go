@@ -1,0 +1,357 @@
+package auth
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+func openTest(t *testing.T, path string, clk clock.Clock) *Store {
+	t.Helper()
+	s, err := Open(Config{Path: path, KDF: TestKDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newMock() *clock.Mock {
+	m := clock.NewMock()
+	m.Set(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	return m
+}
+
+func TestAddAccount(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "hub.db"), newMock())
+	defer s.Close()
+	if _, err := s.AddAccount("counter-1", "secret-pw", RoleCounter, ""); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, user, pw, room string
+		role                 Role
+		want                 error
+	}{
+		{"duplicate name", "counter-1", "secret-pw", "", RoleCounter, ErrExists},
+		{"room taken", "counter-2", "secret-pw", "counter-1", RoleCounter, ErrExists},
+		{"short password", "counter-3", "short", "", RoleCounter, ErrBadInput},
+		{"bad name", "a b", "secret-pw", "", RoleCounter, ErrBadInput},
+		{"bad room", "counter-4", "secret-pw", "x/y", RoleCounter, ErrBadInput},
+		{"operator with room", "op", "secret-pw", "r", RoleOperator, ErrBadInput},
+		{"bad role", "x", "secret-pw", "", Role("admin"), ErrBadInput},
+		{"ok second counter", "counter-2", "secret-pw", "lobby", RoleCounter, nil},
+		{"ok operator", "op", "secret-pw", "", RoleOperator, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.AddAccount(tt.user, tt.pw, tt.role, tt.room)
+			if !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
+				t.Fatalf("err %v, want %v", err, tt.want)
+			}
+		})
+	}
+	list, err := s.Accounts()
+	if err != nil || len(list) != 3 {
+		t.Fatalf("accounts %v %v", list, err)
+	}
+	a, err := s.RoomOwner("lobby")
+	if err != nil || a.Name != "counter-2" || a.DeviceID != "dev-counter-2" {
+		t.Fatalf("room owner %+v %v", a, err)
+	}
+}
+
+func TestLoginVerifySlideRevoke(t *testing.T) {
+	clk := newMock()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s := openTest(t, path, clk)
+	if _, err := s.AddAccount("c1", "password-1", RoleCounter, "room-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ user, pw string }{{"c1", "wrong-password"}, {"nobody", "password-1"}, {"c1", ""}} {
+		if _, _, err := s.Login(tc.user, tc.pw); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("login %v: %v", tc, err)
+		}
+	}
+	sess, token, err := s.Login("c1", "password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(token) != 43 || sess.DeviceID != "dev-c1" || sess.RoomID != "room-1" || !sess.ExpiresAt.Equal(clk.Now().Add(30*24*time.Hour)) {
+		t.Fatalf("session %+v token %q", sess, token)
+	}
+	// Sliding: 20 days later a verify moves the expiry to 50 days from login.
+	clk.Add(20 * 24 * time.Hour)
+	v, err := s.Verify(token, true)
+	if err != nil || !v.ExpiresAt.Equal(clk.Now().Add(30*24*time.Hour)) {
+		t.Fatalf("verify %+v %v", v, err)
+	}
+	// A check without slide leaves it.
+	clk.Add(29 * 24 * time.Hour)
+	if _, err := s.Verify(token, false); err != nil {
+		t.Fatalf("verify before expiry: %v", err)
+	}
+	clk.Add(2 * 24 * time.Hour)
+	if _, err := s.Verify(token, true); !errors.Is(err, ErrSessionExpired) {
+		t.Fatalf("verify after expiry: %v", err)
+	}
+	for _, bad := range []string{"", "garbage", string(bytes.Repeat([]byte("x"), 500))} {
+		if _, err := s.Verify(bad, true); !errors.Is(err, ErrSessionExpired) {
+			t.Fatalf("verify %q: %v", bad, err)
+		}
+	}
+
+	// Revocation kills every session of the account; a new login works.
+	_, t1, _ := s.Login("c1", "password-1")
+	_, t2, _ := s.Login("c1", "password-1")
+	n, err := s.Revoke("c1")
+	if err != nil || n != 2 {
+		t.Fatalf("revoke %d %v", n, err)
+	}
+	for _, tok := range []string{t1, t2} {
+		if _, err := s.Verify(tok, true); !errors.Is(err, ErrSessionExpired) {
+			t.Fatalf("verify revoked: %v", err)
+		}
+	}
+	_, t3, err := s.Login("c1", "password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Revoke("nobody"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+
+	// Restart: the session and the secrets survive; the file holds no token.
+	sec, _ := s.Secret("turn")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(t3)) {
+		t.Fatal("data file holds a live token in clear")
+	}
+	s = openTest(t, path, clk)
+	defer s.Close()
+	if _, err := s.Verify(t3, true); err != nil {
+		t.Fatalf("verify after restart: %v", err)
+	}
+	if sec2, _ := s.Secret("turn"); !bytes.Equal(sec, sec2) || len(sec) != 32 {
+		t.Fatal("secret changed across restart")
+	}
+}
+
+func TestLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s := openTest(t, path, newMock())
+	defer s.Close()
+	_, err := Open(Config{Path: path, KDF: TestKDF, LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	clk := newMock()
+	s := openTest(t, filepath.Join(t.TempDir(), "hub.db"), clk)
+	defer s.Close()
+	s.AddAccount("c1", "password-1", RoleCounter, "")
+	s.Login("c1", "password-1")
+	clk.Add(10 * 24 * time.Hour)
+	_, live, _ := s.Login("c1", "password-1")
+	clk.Add(25 * 24 * time.Hour)
+	if n, err := s.PruneSessions(); err != nil || n != 1 {
+		t.Fatalf("pruned %d %v", n, err)
+	}
+	if _, err := s.Verify(live, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInvites(t *testing.T) {
+	clk := newMock()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s := openTest(t, path, clk)
+	s.AddAccount("c1", "password-1", RoleCounter, "room-1")
+	if _, err := s.NewInvite("no-such-room", time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("invite to unknown room: %v", err)
+	}
+	inv, err := s.NewInvite("room-1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, _ := s.NewInvite("room-1", time.Hour)
+	if err := s.RevokeInvite(revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CheckInvite(inv.Code)
+	if err != nil || got.RoomID != "room-1" || got.ID != inv.ID {
+		t.Fatalf("check %+v %v", got, err)
+	}
+	tampered := []byte(inv.Code)
+	tampered[10] ^= 1
+	if tampered[10] == '-' || tampered[10] == '_' {
+		tampered[10] = 'A'
+	}
+	for name, code := range map[string]string{
+		"empty": "", "garbage": "!!!", "tampered": string(tampered), "revoked": revoked.Code,
+		"too long": string(bytes.Repeat([]byte("A"), MaxInviteCodeLen+1)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.CheckInvite(code); !errors.Is(err, ErrInviteInvalid) {
+				t.Fatalf("check: %v", err)
+			}
+		})
+	}
+	// Another hub's secret does not validate our codes.
+	other := openTest(t, filepath.Join(t.TempDir(), "other.db"), clk)
+	other.AddAccount("c1", "password-1", RoleCounter, "room-1")
+	if _, err := other.CheckInvite(inv.Code); !errors.Is(err, ErrInviteInvalid) {
+		t.Fatalf("foreign hub accepted: %v", err)
+	}
+	other.Close()
+	// Survives a restart; expires on time.
+	s.Close()
+	s = openTest(t, path, clk)
+	defer s.Close()
+	if _, err := s.CheckInvite(inv.Code); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	clk.Add(time.Hour)
+	if _, err := s.CheckInvite(inv.Code); !errors.Is(err, ErrInviteInvalid) {
+		t.Fatalf("expired: %v", err)
+	}
+	list, _ := s.Invites("room-1")
+	if len(list) != 2 {
+		t.Fatalf("invites %v", list)
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	clk := newMock()
+	l := NewLimiter(LimiterConfig{PerUser: 3, PerAddr: 5, Window: 10 * time.Minute, Clock: clk})
+	for i := 0; i < 3; i++ {
+		if _, ok := l.Allow("alice", "1.1.1.1"); !ok {
+			t.Fatalf("attempt %d refused", i)
+		}
+		l.Fail("alice", "1.1.1.1")
+	}
+	wait, ok := l.Allow("alice", "2.2.2.2")
+	if ok || wait != 10*time.Minute {
+		t.Fatalf("alice locked from any address: %v %v", wait, ok)
+	}
+	// The address has 3 failures; 2 more on other names lock it too.
+	l.Fail("bob", "1.1.1.1")
+	if _, ok := l.Allow("carol", "1.1.1.1"); !ok {
+		t.Fatal("address locked too early")
+	}
+	l.Fail("bob", "1.1.1.1")
+	if _, ok := l.Allow("carol", "1.1.1.1"); ok {
+		t.Fatal("address not locked after 5 failures")
+	}
+	if _, ok := l.Allow("carol", "3.3.3.3"); !ok {
+		t.Fatal("other address locked")
+	}
+	clk.Add(4 * time.Minute)
+	if w, _ := l.Allow("alice", "9.9.9.9"); w != 6*time.Minute {
+		t.Fatalf("wait %v", w)
+	}
+	clk.Add(6 * time.Minute)
+	if _, ok := l.Allow("alice", "1.1.1.1"); !ok {
+		t.Fatal("window did not end")
+	}
+	l.Fail("dave", "4.4.4.4")
+	l.Succeed("dave")
+	if l.m["u:dave"] != nil || l.m["a:4.4.4.4"] == nil {
+		t.Fatalf("entries %v", l.m)
+	}
+}
+
+func TestLimiterBounded(t *testing.T) {
+	clk := newMock()
+	l := NewLimiter(LimiterConfig{MaxKeys: 10, Clock: clk})
+	for i := 0; i < 100; i++ {
+		l.Fail(string(rune('a'+i%26))+string(rune('a'+i/26)), "1.1.1.1")
+	}
+	if len(l.m) > 10 {
+		t.Fatalf("limiter holds %d keys", len(l.m))
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := hashPassword("pw", TestKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pw, hash string
+		ok       bool
+		bad      bool
+	}{
+		{"pw", h, true, false}, {"px", h, false, false},
+		{"pw", "$argon2i$v=19$m=64,t=1,p=1$AAAA$AAAA", false, true},
+		{"pw", "$argon2id$v=19$m=64,t=0,p=1$AAAA$AAAA", false, true},
+		{"pw", "nonsense", false, true},
+	} {
+		ok, err := checkPassword(tc.pw, tc.hash)
+		if ok != tc.ok || (err != nil) != tc.bad {
+			t.Errorf("check(%q, %q) = %v, %v", tc.pw, tc.hash, ok, err)
+		}
+	}
+}
+
+func FuzzParseInviteCode(f *testing.F) {
+	dir := f.TempDir()
+	s, err := Open(Config{Path: filepath.Join(dir, "hub.db"), KDF: TestKDF, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	s.AddAccount("c1", "password-1", RoleCounter, "room-1")
+	inv, err := s.NewInvite("room-1", time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(inv.Code)
+	f.Add("")
+	f.Add("AQAAAAAAAAAAAAAAAHJvb20tMQ")
+	f.Add(inv.Code[:len(inv.Code)-2])
+	f.Fuzz(func(t *testing.T, code string) {
+		got, err := s.CheckInvite(code)
+		if err == nil && (code != inv.Code || got.RoomID != "room-1") {
+			t.Fatalf("accepted forged code %q as %+v", code, got)
+		}
+		if err != nil && !errors.Is(err, ErrInviteInvalid) {
+			t.Fatalf("unexpected error class: %v", err)
+		}
+	})
+}
+
+func BenchmarkLogin(b *testing.B) {
+	for _, k := range []struct {
+		name string
+		kdf  KDF
+	}{{"default", DefaultKDF}, {"test", TestKDF}} {
+		b.Run(k.name, func(b *testing.B) {
+			s, err := Open(Config{Path: filepath.Join(b.TempDir(), "hub.db"), KDF: k.kdf, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			s.AddAccount("c1", "password-1", RoleCounter, "")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := s.Login("c1", "password-1"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

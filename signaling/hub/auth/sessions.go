@@ -1,0 +1,176 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Session is a logged-in account. The token itself is never stored: the
+// session is found by the SHA-256 of the token, so a copy of the data file
+// yields no live tokens.
+type Session struct {
+	Account   string    `json:"account"`
+	Role      Role      `json:"role"`
+	DeviceID  string    `json:"deviceId,omitempty"`
+	RoomID    string    `json:"roomId,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+type sessionRecord = Session
+
+// tokenLen is 256 bits of randomness.
+const tokenLen = 32
+
+// maxTokenLen bounds what Verify looks at (a base64url 32-byte token is 43).
+const maxTokenLen = 128
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func tokenKey(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return []byte(hex.EncodeToString(sum[:]))
+}
+
+// Login checks the password and starts a session. It answers
+// ErrInvalidCredentials for an unknown name and a wrong password alike,
+// after the same argon2id work. Rate limiting is the caller's (Limiter).
+func (s *Store) Login(name, password string) (Session, string, error) {
+	var r accountRecord
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		found, err = getJSON(tx.Bucket(bucketAccounts), []byte(name), &r)
+		return err
+	})
+	if err != nil {
+		return Session{}, "", err
+	}
+	hash := s.dummy
+	if found {
+		hash = r.Hash
+	}
+	ok, err := checkPassword(password, hash)
+	if err != nil {
+		return Session{}, "", err
+	}
+	if !found || !ok {
+		return Session{}, "", ErrInvalidCredentials
+	}
+	raw := make([]byte, tokenLen)
+	if _, err := rand.Read(raw); err != nil {
+		return Session{}, "", fmt.Errorf("auth: token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.clk.Now().UTC()
+	sess := Session{Account: r.Name, Role: r.Role, DeviceID: r.DeviceID, RoomID: r.RoomID,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketSessions), tokenKey(token), sess)
+	})
+	if err != nil {
+		return Session{}, "", fmt.Errorf("auth: store session: %w", err)
+	}
+	s.log.Info("login", "account", name, "expires", sess.ExpiresAt)
+	return sess, token, nil
+}
+
+// Verify returns the token's session and, when slide is set, moves its
+// expiry to now + SessionTTL (session:verify's sliding extension). An
+// unknown, expired or revoked token is ErrSessionExpired; an expired one is
+// deleted.
+func (s *Store) Verify(token string, slide bool) (Session, error) {
+	if token == "" || len(token) > maxTokenLen {
+		return Session{}, ErrSessionExpired
+	}
+	key := tokenKey(token)
+	now := s.clk.Now().UTC()
+	var sess Session
+	var live bool
+	check := func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketSessions), key, &sess)
+		if err != nil || !ok {
+			return err
+		}
+		var a accountRecord
+		aok, err := getJSON(tx.Bucket(bucketAccounts), []byte(sess.Account), &a)
+		if err != nil {
+			return err
+		}
+		// An account removed, or revoked after the session began, or a
+		// session past its expiry: dead.
+		live = aok && now.Before(sess.ExpiresAt) && !a.RevokedAt.After(sess.CreatedAt)
+		return nil
+	}
+	if !slide {
+		if err := s.db.View(check); err != nil {
+			return Session{}, err
+		}
+		if !live {
+			return Session{}, ErrSessionExpired
+		}
+		return sess, nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketSessions)
+		if !live {
+			if sess.Account != "" {
+				return b.Delete(key)
+			}
+			return nil
+		}
+		sess.ExpiresAt = now.Add(s.cfg.SessionTTL)
+		return putJSON(b, key, sess)
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	if !live {
+		return Session{}, ErrSessionExpired
+	}
+	return sess, nil
+}
+
+// Logout ends one session.
+func (s *Store) Logout(token string) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Delete(tokenKey(token)) })
+}
+
+// PruneSessions deletes expired sessions and returns how many.
+func (s *Store) PruneSessions() (int, error) {
+	now := s.clk.Now()
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var dead [][]byte
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var r sessionRecord
+			if err := jsonUnmarshal(v, &r); err != nil || !now.Before(r.ExpiresAt) {
+				dead = append(dead, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range dead {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(dead)
+		return nil
+	})
+	return n, err
+}
+
+// IsSessionExpired reports whether err means the token is no good.
+func IsSessionExpired(err error) bool { return errors.Is(err, ErrSessionExpired) }
