@@ -80,6 +80,10 @@ type Fake struct {
 	ControlErr func(id uint32, value int64) error
 	// OnFrame, if set, sees each raw frame as the fake encodes it.
 	OnFrame func(data []byte, ts Timeval)
+	// Corrupt, if set, marks the CAPTURE buffer of frame n (counted from
+	// 0 since STREAMON) with V4L2_BUF_FLAG_ERROR, as a driver does when the
+	// hardware fails on one frame.
+	Corrupt func(n int) bool
 
 	once   sync.Once
 	notify chan struct{} // cap 1: state changed, wakes Poll
@@ -1058,6 +1062,9 @@ func (f *Fake) encode(cb *fakeBuf) {
 		cb.flags = BufFlagKeyframe
 		f.stats.Keyframes++
 		f.sinceKey = 0
+	}
+	if f.Corrupt != nil && f.Corrupt(f.frames) {
+		cb.flags |= BufFlagError
 	}
 	f.sinceKey++
 	f.frames++

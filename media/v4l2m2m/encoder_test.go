@@ -771,3 +771,32 @@ func TestRunTwice(t *testing.T) {
 		t.Fatalf("second Run: %v", err)
 	}
 }
+
+func TestCorruptBuffer(t *testing.T) {
+	fake := v4l2.NewFake()
+	fake.Corrupt = func(n int) bool { return n == 3 }
+	h := newHarness(t, fake, nil)
+	h.start()
+	for i := 0; i < 10; i++ {
+		h.mustEncode(1)
+		if i != 3 {
+			h.sink.wait(t, 1)
+		}
+	}
+	aus := h.sink.units()
+	if len(aus) != 9 {
+		t.Fatalf("%d units, want 9 (the corrupt one dropped)", len(aus))
+	}
+	for _, au := range aus {
+		if au.Sequence == 3 {
+			t.Error("corrupt unit reached the sink")
+		}
+	}
+	if st := h.enc.Stats(); st.Errors != 1 || st.Frames != 10 {
+		t.Errorf("stats %+v", st)
+	}
+	if err := h.finish(); err != nil {
+		t.Fatal(err)
+	}
+	h.assertReleased()
+}
