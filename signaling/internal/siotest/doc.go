@@ -27,4 +27,16 @@
 //     event to each new socket's own room so every client holds an offset.
 //   - With recovery, middlewares are skipped (skipMiddlewares) and the
 //     recovered socket still fires the server's "connection" handler.
+//   - A message over maxHttpBufferSize: server reason "transport error",
+//     client reason "transport close", then the client reconnects.
+//   - A SIGSTOPped server (Server.Stop): the client reports "ping timeout"
+//     after pingInterval + pingTimeout and retries on its backoff.
+//   - transports ["polling"] on the server refuses websocket; the seed's
+//     client (websocket first, tryAllTransports) then opens over polling.
+//
+// The control server (Server.Ctl) takes POST /ctl/<cmd> with a JSON body:
+// ping, sockets, joins, events, connections, disconnects, replies,
+// disconnectAll {id?}, disconnect {id?}, closeTransports {id?, terminate?},
+// emit {event, args, binary?, id?, room?}, expire {connect?, now?}, reset.
+// testdata/node/server.js and client.js document their options and output.
 package siotest

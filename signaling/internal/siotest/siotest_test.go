@@ -82,6 +82,8 @@ func TestOfficialClientJoins(t *testing.T) {
 			wantConnect: "polling"},
 		{name: "polling upgrades to websocket", client: ClientOptions{Transports: []string{"polling", "websocket"}},
 			wantConnect: "polling", wantUpgradeTo: "websocket"},
+		{name: "upgrades disabled", server: ServerOptions{NoUpgrades: true},
+			client: ClientOptions{Transports: []string{"polling", "websocket"}}, wantConnect: "polling"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -543,4 +545,30 @@ func TestRestartWaitsForBusyPort(t *testing.T) {
 	if err := s.Ctl("nosuch", nil, nil); !errors.Is(err, ErrCtl) {
 		t.Errorf("unknown ctl command: %v, want ErrCtl", err)
 	}
+}
+
+// TestMaxHTTPBufferSize sends a message over the server's limit: socket.io
+// closes the connection and the official client reconnects.
+func TestMaxHTTPBufferSize(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	s := StartServer(t, ServerOptions{MaxHTTPBufferSize: 1000})
+	c := StartClient(t, s.URL(), ClientOptions{})
+	next(t, ctx, c, "joined")
+	if _, err := c.EmitWithAck(ctx, "echo", strings.Repeat("x", 900)); err != nil {
+		t.Fatalf("under the limit: %v", err)
+	}
+	if err := c.Emit("echo", strings.Repeat("x", 2000)); err != nil {
+		t.Fatal(err)
+	}
+	d := next(t, ctx, c, "disconnect")
+	ds, err := s.Disconnects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("oversize message: client reason %q, server %+v", d.Reason, ds)
+	if d.Reason != "transport close" || len(ds) != 1 || ds[0].Reason != "transport error" {
+		t.Errorf("client reason %q, server disconnects %+v; want transport close / transport error", d.Reason, ds)
+	}
+	next(t, ctx, c, "joined")
 }
