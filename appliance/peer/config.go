@@ -64,6 +64,10 @@ type Config struct {
 	ICEDisconnectedTimeout time.Duration
 	ICEFailedTimeout       time.Duration
 	ICEKeepAliveInterval   time.Duration
+
+	// disableStandby makes every customer get a PeerConnection created on
+	// room:user:joined: the "cold" baseline the benchmarks compare with.
+	disableStandby bool
 }
 
 func (c *Config) setDefaults() {

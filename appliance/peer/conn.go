@@ -229,8 +229,11 @@ func (p *Peer) readRTCP(c *conn, s *webrtc.RTPSender) {
 	}
 }
 
-// closeConn closes c's PeerConnection and waits for its goroutines. The
-// local tracks are only unbound, never closed. Run goroutine only.
+// closeConn closes c's PeerConnection on a goroutine of its own (a graceful
+// close waits up to ~100 ms for the far end's DTLS/SCTP goodbyes, which
+// must not delay the next customer's offer); Run waits for all of them
+// before it returns. The local tracks are only unbound, never closed. Run
+// goroutine only.
 func (p *Peer) closeConn(c *conn) {
 	if c.closed {
 		return
@@ -239,8 +242,12 @@ func (p *Peer) closeConn(c *conn) {
 	c.restartTimer, c.graceTimer = 0, 0
 	p.stopTimer(&c.restartT)
 	p.stopTimer(&c.graceT)
-	if err := c.pc.GracefulClose(); err != nil {
-		p.log.Debug("close peer connection", "err", err)
-	}
-	c.wg.Wait()
+	p.closers.Add(1)
+	go func() {
+		defer p.closers.Done()
+		if err := c.pc.GracefulClose(); err != nil {
+			p.log.Debug("close peer connection", "err", err)
+		}
+		c.wg.Wait()
+	}()
 }

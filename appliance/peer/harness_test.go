@@ -293,6 +293,10 @@ func (r *rig) waitState(want State) {
 		select {
 		case s := <-r.states:
 			if s == want {
+				// The callback runs inside the transition; let the Run
+				// goroutine finish that event (it may arm a timer the
+				// test is about to fire with the mock clock).
+				r.syncStats()
 				return
 			}
 		case <-deadline:

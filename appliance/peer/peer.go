@@ -29,6 +29,7 @@ type Peer struct {
 	api *webrtc.API
 
 	running atomic.Bool
+	closers sync.WaitGroup // PeerConnections being closed
 
 	// qmu guards queue; any goroutine appends, Run drains.
 	qmu    sync.Mutex
@@ -79,6 +80,13 @@ func New(cfg Config) (*Peer, error) {
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}
+	// pion's controlling agent waits this long before nominating a relay
+	// pair in case a better one succeeds (RFC 8445 §8.1.1 leaves the moment
+	// to the controlling agent; pion's default is 2 s). Host pairs succeed
+	// within a round trip and srflx pairs keep pion's 500 ms, so 500 ms
+	// loses little on a direct path and keeps a relay-only recovery under
+	// the 1 s ICE restart goal.
+	se.SetRelayAcceptanceMinWait(500 * time.Millisecond)
 	if cfg.IncludeLoopback {
 		se.SetIncludeLoopbackCandidate(true)
 	}
@@ -146,6 +154,7 @@ func (p *Peer) shutdown() {
 		p.closeConn(p.standby)
 		p.standby = nil
 	}
+	p.closers.Wait()
 	p.setState(Idle, "stop")
 	p.publish()
 }
@@ -375,7 +384,7 @@ func (p *Peer) rebuildStandby(reason string) {
 // ensureStandby prepares the next customer's PeerConnection if there is
 // none. Run goroutine only.
 func (p *Peer) ensureStandby() {
-	if p.standby != nil || p.ctx.Err() != nil {
+	if p.standby != nil || p.ctx.Err() != nil || p.cfg.disableStandby {
 		return
 	}
 	c, err := p.newConn()

@@ -1,0 +1,155 @@
+package peer
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Benchmarks run on the real clock over vnet (pion's timers are real
+// anyway). Each reports milliseconds and a ratio against a "cold" customer
+// change measured in the same run: a PeerConnection created on
+// room:user:joined, as the seed does, with trickle ICE.
+//
+//	go test -run XXX -bench . -benchtime 10x ./appliance/peer/
+
+func (r *rig) drainStates() {
+	for {
+		select {
+		case <-r.states:
+		default:
+			return
+		}
+	}
+}
+
+// changeOnce runs one customer change and returns room:user:joined ->
+// first assembled keyframe at the customer.
+func (r *rig) changeOnce(id string) time.Duration {
+	r.tb.Helper()
+	r.drainStates()
+	t0 := time.Now()
+	c := r.join(id)
+	select {
+	case <-c.firstFrame:
+	case <-time.After(waitLimit):
+		r.tb.Fatalf("%s: no frame", id)
+	}
+	d := time.Since(t0)
+	r.waitState(Connected)
+	c.close()
+	r.peer.CallEnded(id)
+	r.waitState(Waiting)
+	return d
+}
+
+// coldChange measures n customer changes with no standby.
+func coldChange(b *testing.B, n int) time.Duration {
+	b.Helper()
+	r := newRig(b, clock.New(), func(c *Config) { c.disableStandby = true })
+	defer r.stop()
+	r.changeOnce("cold-warmup")
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		ds = append(ds, r.changeOnce(fmt.Sprintf("cold-%d", i)))
+	}
+	return median(ds)
+}
+
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkCustomerChange: room:user:joined -> first keyframe assembled at
+// the customer, with the standby offer, against a cold PeerConnection.
+func BenchmarkCustomerChange(b *testing.B) {
+	b.ReportAllocs()
+	r := newRig(b, clock.New())
+	r.waitStandby()
+	r.changeOnce("warmup")
+	var ds []time.Duration
+	notReady := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !r.syncStats().StandbyReady {
+			notReady++
+		}
+		ds = append(ds, r.changeOnce(fmt.Sprintf("warm-%d", i)))
+	}
+	b.StopTimer()
+	r.stop()
+	warm := median(ds)
+	cold := coldChange(b, 5)
+	b.ReportMetric(ms(warm), "change_ms")
+	b.ReportMetric(ms(cold), "cold_ms")
+	b.ReportMetric(float64(warm)/float64(cold), "ratio_vs_cold")
+	b.ReportMetric(float64(notReady), "standby_not_ready")
+}
+
+// BenchmarkDeadPathDetection: path cut -> Degraded (ICE disconnected) and
+// -> Restarting (restart offer sent).
+func BenchmarkDeadPathDetection(b *testing.B) {
+	r := newRig(b, clock.New())
+	r.waitStandby()
+	c := r.join("cust")
+	defer c.close()
+	r.waitState(Connected)
+	c.waitFrames(5)
+	var det, rst []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.drainStates()
+		t0 := time.Now()
+		r.net.dropAll.Store(true)
+		r.waitState(Degraded)
+		det = append(det, time.Since(t0))
+		r.waitState(Restarting)
+		rst = append(rst, time.Since(t0))
+		r.net.dropAll.Store(false)
+		r.waitState(Connected)
+		c.waitFrames(5)
+	}
+	b.StopTimer()
+	r.stop()
+	cold := coldChange(b, 5)
+	b.ReportMetric(ms(median(det)), "detect_ms")
+	b.ReportMetric(ms(median(rst)), "restart_begins_ms")
+	b.ReportMetric(ms(cold), "cold_ms")
+}
+
+// BenchmarkICERestart: the path comes back the moment the restart begins;
+// time until frames are assembled at the customer again.
+func BenchmarkICERestart(b *testing.B) {
+	r := newRig(b, clock.New())
+	r.waitStandby()
+	c := r.join("cust")
+	defer c.close()
+	r.waitState(Connected)
+	c.waitFrames(5)
+	var ds []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.drainStates()
+		r.net.dropAll.Store(true)
+		r.waitState(Restarting)
+		t0 := time.Now()
+		r.net.dropAll.Store(false)
+		c.waitFrames(1)
+		ds = append(ds, time.Since(t0))
+		r.waitState(Connected)
+		c.waitFrames(5)
+	}
+	b.StopTimer()
+	r.stop()
+	cold := coldChange(b, 5)
+	restart := median(ds)
+	b.ReportMetric(ms(restart), "restart_ms")
+	b.ReportMetric(ms(cold), "cold_ms")
+	b.ReportMetric(float64(restart)/float64(cold), "ratio_vs_cold")
+}

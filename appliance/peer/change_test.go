@@ -1,0 +1,74 @@
+package peer
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/benbjohnson/clock"
+	"go.uber.org/goleak"
+)
+
+// TestCustomerChanges: many customers in a row, each joining, getting
+// frames and leaving with call:ended, with no growth in goroutines, open
+// files or heap, and no goroutine left behind once Run returns.
+func TestCustomerChanges(t *testing.T) {
+	n := 1000
+	if testing.Short() {
+		n = 50
+	}
+	// Registered first so it runs last, after the rig's cleanups.
+	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+
+	r := newRig(t, clock.New())
+	change := func(i int) {
+		id := fmt.Sprintf("cust-%d", i)
+		c := r.join(id)
+		r.waitState(Connected)
+		c.waitFrames(1)
+		c.close() // the customer hangs up; the room then reports call:ended
+		r.peer.CallEnded(id)
+		r.waitState(Waiting)
+	}
+	const warm = 10
+	for i := 0; i < warm; i++ {
+		change(i)
+	}
+	g0, f0, h0 := resources(t)
+	for i := warm; i < warm+n; i++ {
+		change(i)
+	}
+	g1, f1, h1 := resources(t)
+	t.Logf("%d changes: goroutines %d -> %d, fds %d -> %d, heap %d KiB -> %d KiB", n, g0, g1, f0, f1, h0>>10, h1>>10)
+	if g1 > g0+25 {
+		t.Errorf("goroutines grew %d -> %d", g0, g1)
+	}
+	if f1 > f0+10 {
+		t.Errorf("open files grew %d -> %d", f0, f1)
+	}
+	if h1 > h0+32<<20 {
+		t.Errorf("heap grew %d KiB -> %d KiB", h0>>10, h1>>10)
+	}
+	st := r.syncStats()
+	t.Logf("stats: %+v", st)
+	if st.Customers != uint64(warm+n) {
+		t.Errorf("customers %d, want %d", st.Customers, warm+n)
+	}
+}
+
+// resources counts goroutines, open file descriptors and live heap.
+func resources(t *testing.T) (goroutines, fds int, heap uint64) {
+	t.Helper()
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		fds = -1 // not Linux: only goroutines and heap are checked
+	} else {
+		fds = len(ents)
+	}
+	return runtime.NumGoroutine(), fds, ms.HeapAlloc
+}

@@ -1,0 +1,87 @@
+package peer
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/pion/turn/v5"
+	"github.com/pion/transport/v5/vnet"
+	"github.com/pion/webrtc/v4"
+)
+
+const (
+	turnUser  = "tether"
+	turnPass  = "secret"
+	turnRealm = "tether.test"
+)
+
+// startTURN runs a pion TURN server at turnIP:3478 on the rig's WAN.
+func startTURN(t *testing.T, r *rig) []webrtc.ICEServer {
+	t.Helper()
+	tn, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{turnIP}})
+	must(t, err)
+	must(t, r.net.wan.AddNet(tn))
+	pc, err := tn.ListenPacket("udp4", turnIP+":3478")
+	must(t, err)
+	key := turn.GenerateAuthKey(turnUser, turnRealm, turnPass)
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm: turnRealm,
+		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
+			return ra.Username, key, ra.Username == turnUser
+		},
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn:            pc,
+			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.ParseIP(turnIP), Address: turnIP, Net: tn},
+		}},
+	})
+	must(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	return []webrtc.ICEServer{{URLs: []string{"turn:" + turnIP + ":3478?transport=udp"}, Username: turnUser, Credential: turnPass}}
+}
+
+// TestTURNRelayPath: UDP between appliance and customer is blocked, the
+// TURN server is reachable: the call comes up through the relay and the
+// path is reported as relay.
+func TestTURNRelayPath(t *testing.T) {
+	mock := clock.NewMock()
+	r := newRig(t, mock)
+	r.net.dropPeers.Store(true)
+	r.peer.SetICEServers(startTURN(t, r))
+	r.waitStandby() // the standby is rebuilt with the TURN server
+	c := r.join("cust-1")
+	defer c.close()
+	r.waitState(Connected)
+	c.waitFrames(5)
+	st := r.syncStats()
+	if st.Path != PathRelay {
+		t.Fatalf("path %q (%s -> %s), want relay", st.Path, st.LocalCandidate, st.RemoteCandidate)
+	}
+}
+
+// TestTURNFallback: the TURN server was unreachable while the offer was
+// prepared and UDP between the peers is blocked, so no pair can succeed.
+// After RelayFallbackAfter (injected clock) the restart gathers relay
+// candidates only, and the call comes up through TURN.
+func TestTURNFallback(t *testing.T) {
+	mock := clock.NewMock()
+	r := newRig(t, mock)
+	r.net.dropPeers.Store(true)
+	r.net.dropTURN.Store(true)
+	r.peer.SetICEServers(startTURN(t, r))
+	c := r.join("cust-1")
+	defer c.close()
+	r.waitState(Negotiating)
+	r.net.dropTURN.Store(false)
+	mock.Add(DefaultRelayFallbackAfter)
+	r.waitState(Restarting)
+	// Drive the backoff at about real speed: a relay attempt needs a TURN
+	// allocation and pion's relay acceptance wait, both in real time.
+	r.driveUntil(mock, Connected, 250*time.Millisecond)
+	c.waitFrames(5)
+	st := r.syncStats()
+	if !st.RelayOnly || st.Path != PathRelay {
+		t.Fatalf("relay only %v, path %q (%s -> %s)", st.RelayOnly, st.Path, st.LocalCandidate, st.RemoteCandidate)
+	}
+}
