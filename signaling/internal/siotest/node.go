@@ -135,6 +135,11 @@ func setup() {
 // returns the node binary and the testdata/node directory.
 func requireNode(t testing.TB) (node, dir string) {
 	t.Helper()
+	if testing.Short() {
+		// -short is how the cross-architecture runs under qemu-user keep
+		// to the ABI-sensitive unit tests; interop runs natively.
+		t.Skip("siotest: -short: not starting node")
+	}
 	setupOnce.Do(setup)
 	if setupSkip != "" {
 		t.Skip(setupSkip)
