@@ -47,6 +47,9 @@ func NewPair(t testing.TB) *Pair {
 	if why := Available(); why != "" {
 		t.Skip("netns: " + why)
 	}
+	if testing.Short() {
+		t.Skip("netns: -short: not building namespaces")
+	}
 	var rb [3]byte
 	_, _ = rand.Read(rb[:])
 	id := hex.EncodeToString(rb[:])
