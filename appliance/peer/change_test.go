@@ -35,11 +35,11 @@ func TestCustomerChanges(t *testing.T) {
 	for i := 0; i < warm; i++ {
 		change(i)
 	}
-	g0, f0, h0 := resources(t)
+	g0, f0, h0 := r.resources(t)
 	for i := warm; i < warm+n; i++ {
 		change(i)
 	}
-	g1, f1, h1 := resources(t)
+	g1, f1, h1 := r.resources(t)
 	t.Logf("%d changes: goroutines %d -> %d, fds %d -> %d, heap %d KiB -> %d KiB", n, g0, g1, f0, f1, h0>>10, h1>>10)
 	if g1 > g0+25 {
 		t.Errorf("goroutines grew %d -> %d", g0, g1)
@@ -57,9 +57,13 @@ func TestCustomerChanges(t *testing.T) {
 	}
 }
 
-// resources counts goroutines, open file descriptors and live heap.
-func resources(t *testing.T) (goroutines, fds int, heap uint64) {
+// resources counts goroutines, open file descriptors and live heap once
+// the PeerConnections being closed in the background are gone.
+func (r *rig) resources(t *testing.T) (goroutines, fds int, heap uint64) {
 	t.Helper()
+	done := make(chan struct{})
+	r.peer.enqueue(event{kind: evSync, done: done, hook: r.peer.closers.Wait}) // Run is the only Add-er
+	<-done
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats

@@ -68,6 +68,7 @@ type event struct {
 	at      time.Time
 	timer   uint64
 	done    chan struct{}
+	hook    func() // evSync: run on the Run goroutine first (tests)
 }
 
 // conn is one PeerConnection: the standby, then one customer's. Fields are
@@ -95,6 +96,7 @@ type conn struct {
 	connectedOnce bool
 	connectedAt   time.Time
 	relayOnly     bool
+	serversStale  bool      // ICE servers changed but not yet applied (see applyConfig)
 	attempts      int       // restart attempts since the last connected
 	troubleSince  time.Time // first moment without a path; zero while up
 	restarts      uint64

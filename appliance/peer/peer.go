@@ -53,6 +53,9 @@ type Peer struct {
 	// hookStandbyReady, if set before Run, is called by the Run goroutine
 	// when a standby's gathering completes (tests wait on it).
 	hookStandbyReady func()
+	// hookPong, if set before Run, is called by the Run goroutine after a
+	// heartbeat answer is processed.
+	hookPong func()
 }
 
 // counters are the Run goroutine's running totals, copied into Stats.
@@ -236,6 +239,9 @@ func (p *Peer) handle(ev event) {
 	case evICEServers:
 		p.onICEServers(ev.servers)
 	case evSync:
+		if ev.hook != nil {
+			ev.hook()
+		}
 		p.publish()
 		close(ev.done)
 	case evRestartNow:
@@ -278,6 +284,9 @@ func (p *Peer) handleConnEvent(c *conn, ev event) {
 	case evPong:
 		if c.beat.pong(ev.beat, ev.at) {
 			p.refreshHealth(c, "heartbeat answered")
+		}
+		if p.hookPong != nil {
+			p.hookPong()
 		}
 	case evRestartTimer:
 		if ev.timer != c.restartTimer || c != p.active {
@@ -363,11 +372,8 @@ func (p *Peer) onSocketReconnected() {
 func (p *Peer) onICEServers(servers []webrtc.ICEServer) {
 	p.iceServers = servers
 	if c := p.active; c != nil {
-		cfg := c.pc.GetConfiguration()
-		cfg.ICEServers = servers
-		if err := c.pc.SetConfiguration(cfg); err != nil {
-			p.log.Warn("update ice servers", "err", err)
-		}
+		// Used from the next ICE restart on (W3C setConfiguration).
+		p.applyConfig(c, false)
 	}
 	p.rebuildStandby("ice servers changed")
 }

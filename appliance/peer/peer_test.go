@@ -226,3 +226,30 @@ func TestGlare(t *testing.T) {
 		t.Fatalf("state %s after glare", s)
 	}
 }
+
+// TestSocketReconnectRestarts: after a socket reconnect a peer that is not
+// connected restarts ICE at once (no timer), and the standby offer is
+// gathered again.
+func TestSocketReconnectRestarts(t *testing.T) {
+	mock := clock.NewMock()
+	r, c := connectedRig(t, mock)
+	r.waitStandby()
+	before := r.syncStats()
+
+	r.peer.SocketReconnected() // connected: nothing to restart
+	if st := r.syncStats(); st.Restarts != before.Restarts || st.State != Connected {
+		t.Fatalf("restarted a connected peer: %+v", st)
+	}
+
+	r.net.dropAll.Store(true)
+	r.waitState(Degraded)
+	r.peer.SocketReconnected()
+	r.waitState(Restarting)
+	st := r.syncStats()
+	if st.Restarts != before.Restarts+1 || st.StandbyPrepared <= before.StandbyPrepared+1 {
+		t.Fatalf("restarts %d->%d, standby prepared %d->%d", before.Restarts, st.Restarts, before.StandbyPrepared, st.StandbyPrepared)
+	}
+	r.net.dropAll.Store(false)
+	r.driveUntil(mock, Connected, time.Second)
+	c.waitFrames(5)
+}

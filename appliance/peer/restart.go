@@ -67,17 +67,10 @@ func (p *Peer) restart(c *conn, reason string) {
 	// TURN fallback: if nothing has connected for RelayFallbackAfter since
 	// the trouble began, gather relay candidates only from now on (the W3C
 	// iceTransportPolicy "relay", applied at the next gathering).
-	if !c.relayOnly && p.hasTURN() && !c.troubleSince.IsZero() &&
-		p.cfg.Clock.Since(c.troubleSince) >= p.cfg.RelayFallbackAfter {
-		cfg := c.pc.GetConfiguration()
-		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
-		cfg.ICEServers = p.iceServers
-		if err := c.pc.SetConfiguration(cfg); err != nil {
-			p.log.Warn("relay fallback", "err", err)
-		} else {
-			c.relayOnly = true
-			p.log.Info("falling back to TURN relay", "customer", c.user)
-		}
+	wantRelay := !c.relayOnly && p.hasTURN() && !c.troubleSince.IsZero() &&
+		p.cfg.Clock.Since(c.troubleSince) >= p.cfg.RelayFallbackAfter
+	if wantRelay || c.serversStale {
+		p.applyConfig(c, wantRelay)
 	}
 
 	p.log.Info("ice restart", "customer", c.user, "attempt", attempt+1, "reason", reason,
@@ -128,4 +121,34 @@ func (p *Peer) hasTURN() bool {
 		}
 	}
 	return false
+}
+
+// applyConfig gives c the current ICE servers and, with relay, the relay-only
+// policy; both take effect at the gathering that the restart starts.
+//
+// pion v4.2.26 races SetConfiguration against a gathering that is starting
+// (ice Agent.UpdateOptions writes the URL list that gatherCandidatesInternal
+// hands to a new goroutine without a lock; seen with -race). So the change
+// is made only while no gathering runs; otherwise it waits for the next
+// restart attempt (at most 8 s later). Run goroutine only.
+func (p *Peer) applyConfig(c *conn, relay bool) {
+	if c.pc.ICEGatheringState() == webrtc.ICEGatheringStateGathering {
+		c.serversStale = true
+		p.log.Debug("ice config change deferred: gathering in progress", "customer", c.user, "relay", relay)
+		return
+	}
+	cfg := c.pc.GetConfiguration()
+	cfg.ICEServers = p.iceServers
+	if relay {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	if err := c.pc.SetConfiguration(cfg); err != nil {
+		p.log.Warn("update ice configuration", "customer", c.user, "err", err)
+		return
+	}
+	c.serversStale = false
+	if relay {
+		c.relayOnly = true
+		p.log.Info("falling back to TURN relay", "customer", c.user)
+	}
 }

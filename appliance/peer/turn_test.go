@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/pion/turn/v5"
 	"github.com/pion/transport/v5/vnet"
+	"github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -60,20 +60,21 @@ func TestTURNRelayPath(t *testing.T) {
 	}
 }
 
-// TestTURNFallback: the TURN server was unreachable while the offer was
-// prepared and UDP between the peers is blocked, so no pair can succeed.
-// After RelayFallbackAfter (injected clock) the restart gathers relay
-// candidates only, and the call comes up through TURN.
+// TestTURNFallback: UDP between the peers is blocked and the TURN server
+// arrives only after the call started (a later session:verify), so the
+// first attempt has no pair that can succeed. After RelayFallbackAfter on
+// the injected clock the restart gathers relay candidates only, and the
+// call comes up through TURN.
 func TestTURNFallback(t *testing.T) {
 	mock := clock.NewMock()
 	r := newRig(t, mock)
 	r.net.dropPeers.Store(true)
-	r.net.dropTURN.Store(true)
-	r.peer.SetICEServers(startTURN(t, r))
+	r.waitStandby()
 	c := r.join("cust-1")
 	defer c.close()
 	r.waitState(Negotiating)
-	r.net.dropTURN.Store(false)
+	r.peer.SetICEServers(startTURN(t, r))
+	r.syncStats()
 	mock.Add(DefaultRelayFallbackAfter)
 	r.waitState(Restarting)
 	// Drive the backoff at about real speed: a relay attempt needs a TURN

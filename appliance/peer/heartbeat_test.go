@@ -1,0 +1,61 @@
+package peer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// TestHeartbeat: pings every HeartbeatInterval of the injected clock are
+// answered; when the customer stops answering (ICE still fine), two missed
+// beats make the link Degraded and, after the grace, an ICE restart;
+// answers coming back make it Connected again.
+func TestHeartbeat(t *testing.T) {
+	mock := clock.NewMock()
+	pongs := make(chan struct{}, 16)
+	r, c := connectedRig(t, mock)
+	// Install the hook on the Run goroutine, which reads it.
+	setHook := make(chan struct{})
+	r.peer.enqueue(event{kind: evSync, done: setHook, hook: func() {
+		r.peer.hookPong = func() {
+			select {
+			case pongs <- struct{}{}:
+			default:
+			}
+		}
+	}})
+	<-setHook
+	waitPong := func() {
+		t.Helper()
+		select {
+		case <-pongs:
+		case <-time.After(waitLimit):
+			t.Fatalf("no pong; stats %+v", r.peer.Stats())
+		}
+	}
+
+	mock.Add(DefaultHeartbeatInterval)
+	waitPong()
+	mock.Add(DefaultHeartbeatInterval)
+	waitPong()
+	st := r.syncStats()
+	if st.BeatsSent != 2 || st.BeatsLost != 0 || st.MissedBeats != 0 {
+		t.Fatalf("after two answered beats: sent %d lost %d missed %d", st.BeatsSent, st.BeatsLost, st.MissedBeats)
+	}
+
+	c.noEcho.Store(true)
+	mock.Add(DefaultHeartbeatInterval) // beat 2 was answered; beat 3 goes out
+	mock.Add(DefaultHeartbeatInterval) // beat 3 missed
+	mock.Add(DefaultHeartbeatInterval) // beat 4 missed: 2 in a row
+	r.waitState(Degraded)
+	if st := r.syncStats(); st.MissedBeats != 2 || st.BeatsLost != 2 {
+		t.Fatalf("missed %d lost %d, want 2 and 2", st.MissedBeats, st.BeatsLost)
+	}
+	mock.Add(DefaultDisconnectedGrace)
+	r.waitState(Restarting)
+
+	c.noEcho.Store(false)
+	r.driveUntil(mock, Connected, DefaultHeartbeatInterval)
+	c.waitFrames(5)
+}

@@ -1,0 +1,218 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+func TestBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		attempt int
+		want    time.Duration
+	}{
+		{-1, time.Second}, {0, time.Second}, {1, 2 * time.Second}, {2, 4 * time.Second},
+		{3, 8 * time.Second}, {4, 8 * time.Second}, {1000, 8 * time.Second},
+	} {
+		t.Run(itoaTest(tc.attempt), func(t *testing.T) {
+			if got := backoff(tc.attempt); got != tc.want {
+				t.Fatalf("backoff(%d) = %v, want %v", tc.attempt, got, tc.want)
+			}
+		})
+	}
+}
+
+func itoaTest(n int) string {
+	return strings.TrimSpace(strings.Replace(time.Duration(n).String(), "ns", "", 1))
+}
+
+func TestStateString(t *testing.T) {
+	for _, tc := range []struct {
+		s    State
+		want string
+	}{
+		{Idle, "idle"}, {Waiting, "waiting"}, {Negotiating, "negotiating"}, {Connected, "connected"},
+		{Degraded, "degraded"}, {Restarting, "restarting"}, {numStates, "unknown"}, {-1, "unknown"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.s.String(); got != tc.want {
+				t.Fatalf("%d.String() = %q, want %q", int(tc.s), got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeBeat(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want Beat
+		err  bool
+	}{
+		{"ping", `{"type":"ping","seq":7,"t":1700000000000}`, Beat{BeatPing, 7, 1700000000000}, false},
+		{"pong", `{"type":"pong","seq":1,"t":5}`, Beat{BeatPong, 1, 5}, false},
+		{"unknown type", `{"type":"pang","seq":1,"t":5}`, Beat{}, true},
+		{"no type", `{"seq":1,"t":5}`, Beat{}, true},
+		{"not json", `ping`, Beat{}, true},
+		{"negative seq", `{"type":"ping","seq":-1,"t":5}`, Beat{}, true},
+		{"too long", `{"type":"ping","seq":1,"t":5,"pad":"` + strings.Repeat("x", maxBeatSize) + `"}`, Beat{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeBeat([]byte(tc.in))
+			if tc.err {
+				if !errors.Is(err, ErrBadBeat) {
+					t.Fatalf("err = %v, want ErrBadBeat", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+			if back, err := DecodeBeat(EncodeBeat(got)); err != nil || back != got {
+				t.Fatalf("round trip: %+v, %v", back, err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeBeat(f *testing.F) {
+	f.Add([]byte(`{"type":"ping","seq":7,"t":1700000000000}`))
+	f.Add([]byte(`{"type":"pong","seq":1,"t":5}`))
+	f.Add([]byte(`{"type":"ping","seq":18446744073709551615,"t":-9223372036854775808}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		beat, err := DecodeBeat(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadBeat) {
+				t.Fatalf("error not wrapping ErrBadBeat: %v", err)
+			}
+			return
+		}
+		back, err := DecodeBeat(EncodeBeat(beat))
+		if err != nil || back != beat {
+			t.Fatalf("re-encode of %+v: %+v, %v", beat, back, err)
+		}
+	})
+}
+
+func TestBeatState(t *testing.T) {
+	t0 := time.UnixMilli(1_000_000)
+	for _, tc := range []struct {
+		name       string
+		run        func(s *beatState)
+		missed     int
+		sent, lost uint64
+		rtt        time.Duration
+	}{
+		{"answered", func(s *beatState) {
+			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(40*time.Millisecond))
+			s.tick()
+		}, 0, 2, 0, 40 * time.Millisecond},
+		{"two missed", func(s *beatState) { s.tick(); s.tick(); s.tick() }, 2, 3, 2, 0},
+		{"late pong resets misses", func(s *beatState) {
+			s.tick()
+			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(time.Second))
+		}, 0, 2, 1, time.Second},
+		{"stale and future pongs ignored", func(s *beatState) {
+			s.tick()
+			s.tick()
+			s.pong(Beat{BeatPong, 9, t0.UnixMilli()}, t0)
+			s.pong(Beat{BeatPong, 0, t0.UnixMilli()}, t0)
+		}, 1, 2, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s beatState
+			tc.run(&s)
+			if s.missed != tc.missed || s.sent != tc.sent || s.lost != tc.lost || s.rtt != tc.rtt {
+				t.Fatalf("missed %d sent %d lost %d rtt %v; want %d %d %d %v", s.missed, s.sent, s.lost, s.rtt, tc.missed, tc.sent, tc.lost, tc.rtt)
+			}
+		})
+	}
+}
+
+func TestNewValidation(t *testing.T) {
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	must(t, err)
+	sig := SignallerFunc(func(context.Context, string, Signal) error { return nil })
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want error
+	}{
+		{"ok", Config{Tracks: []webrtc.TrackLocal{track}, Signaller: sig}, nil},
+		{"no signaller", Config{Tracks: []webrtc.TrackLocal{track}}, ErrNoSignaller},
+		{"no tracks", Config{Signaller: sig}, ErrNoTracks},
+		{"nil track", Config{Tracks: []webrtc.TrackLocal{nil}, Signaller: sig}, ErrBadConfig},
+		{"negative grace", Config{Tracks: []webrtc.TrackLocal{track}, Signaller: sig, DisconnectedGrace: -1}, ErrBadConfig},
+		{"negative misses", Config{Tracks: []webrtc.TrackLocal{track}, Signaller: sig, HeartbeatMisses: -1}, ErrBadConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(tc.cfg)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (p != nil) {
+				t.Fatalf("New: %v, %v; want %v", p, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunTwice(t *testing.T) {
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	must(t, err)
+	p, err := New(Config{Tracks: []webrtc.TrackLocal{track}, Signaller: SignallerFunc(func(context.Context, string, Signal) error { return nil }), Logger: testLogger()})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	p.syncForTest(t)
+	if err := p.Run(ctx); !errors.Is(err, ErrAlreadyRunning) {
+		t.Fatalf("second Run: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if s := p.State(); s != Idle {
+		t.Fatalf("state after Run: %s", s)
+	}
+}
+
+func (p *Peer) syncForTest(t *testing.T) {
+	t.Helper()
+	done := make(chan struct{})
+	p.enqueue(event{kind: evSync, done: done})
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("Run goroutine stuck")
+	}
+}
+
+// TestLoggerBridge: pion's scoped loggers land in slog with component and
+// scope attributes and the right levels; trace stays below debug.
+func TestLoggerBridge(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "peer")
+	l := slogFactory{log: log}.NewLogger("ice")
+	l.Tracef("trace %d", 1)
+	l.Debugf("debug %d", 2)
+	l.Warn("warned")
+	l.Errorf("failed %s", "x")
+	out := buf.String()
+	for _, want := range []string{"level=DEBUG msg=\"debug 2\" component=peer pion=ice", "level=WARN msg=warned", "level=ERROR msg=\"failed x\""} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "trace 1") {
+		t.Errorf("trace logged at debug level:\n%s", out)
+	}
+}
