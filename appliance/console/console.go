@@ -157,6 +157,20 @@ func (c *Console) Announce(line string) {
 func (c *Console) Run(ctx context.Context) error {
 	sub := c.cfg.Health.Subscribe()
 	defer sub.Close()
+	timer := c.clk.Timer(c.cfg.Interval)
+	defer timer.Stop()
+	var lastSeq uint64
+	status := func(s health.Snapshot) {
+		// Re-arm before writing, so whoever sees the line (the tests) can
+		// rely on the next periodic line being scheduled from now.
+		timer.Reset(c.cfg.Interval)
+		lastSeq = s.Seq
+		s.Uptime = c.clk.Since(s.Started)
+		c.writeLine(c.statusLine(s))
+	}
+	// The first line is always the current status (Subscribe delivers it
+	// at once), before any command's answer.
+	status(<-sub.C())
 
 	cmds := make(chan string)
 	var wg sync.WaitGroup
@@ -181,15 +195,6 @@ func (c *Console) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 
-	timer := c.clk.Timer(c.cfg.Interval)
-	defer timer.Stop()
-	var lastSeq uint64
-	status := func(s health.Snapshot) {
-		s.Uptime = c.clk.Since(s.Started)
-		c.writeLine(c.statusLine(s))
-		lastSeq = s.Seq
-		timer.Reset(c.cfg.Interval)
-	}
 	for {
 		select {
 		case <-ctx.Done():
