@@ -1,0 +1,25 @@
+package hub
+
+import "errors"
+
+var (
+	// ErrConfig is an invalid Config.
+	ErrConfig = errors.New("hub: bad config")
+	// ErrClosed is an operation on a hub whose Run has returned.
+	ErrClosed = errors.New("hub: closed")
+)
+
+// Machine-readable error strings in replies (the contract's `error`). The
+// first three are the contract's; the rest are the hub's (docs/protocol.md).
+const (
+	codeSessionExpired = "session_expired"
+	codeUnauthorized   = "unauthorized"
+	codeInviteInvalid  = "invite_invalid"
+	codeBadRequest     = "bad_request"
+	codeForbidden      = "forbidden"      // room:join for a room that is not the caller's
+	codeNotJoined      = "not_joined"     // an event that needs room:join first
+	codeNotInCall      = "not_in_call"    // signal or call:ended outside the current call
+	codeRateLimited    = "rate_limited"   // POST /api/login after too many wrong passwords
+	codeInvalidCreds   = "invalid_credentials"
+	codeInternal       = "internal"
+)

@@ -1,0 +1,531 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/benbjohnson/clock"
+
+	"tether/signaling"
+	"tether/signaling/hub/auth"
+)
+
+// Config configures a Hub. Zero values are the defaults noted.
+type Config struct {
+	// Listen is the HTTP address (default 127.0.0.1:8080); ":0" picks a
+	// port, see Hub.Addr.
+	Listen string
+	// Listener, when set, is used instead of Listen (tests, socket
+	// activation).
+	Listener net.Listener
+	// DataPath is the bbolt file (required unless Store is set).
+	DataPath string
+	// Store, when set, is used instead of opening DataPath; the hub does
+	// not close it.
+	Store *auth.Store
+	// KDF for new passwords (default auth.DefaultKDF).
+	KDF auth.KDF
+	// SessionTTL (default 30 days), sliding on session:verify.
+	SessionTTL time.Duration
+	// PublicURL is how customers reach the hub, for invite links
+	// (default http://<listen address>).
+	PublicURL string
+	// AllowedOrigins for the customer page when it is served elsewhere.
+	AllowedOrigins []string
+	// RecoveryWindow is how long a dropped socket keeps its userId and its
+	// place in the room (default 2 min, the issue's).
+	RecoveryWindow time.Duration
+	// PingInterval and PingTimeout of Engine.IO (defaults 25 s and 20 s).
+	PingInterval, PingTimeout time.Duration
+	// MaxPayload of one Engine.IO message (default 64 KiB: an SDP offer
+	// with many candidates fits many times).
+	MaxPayload int64
+	// RateLimit of packets per second per socket (default 50).
+	RateLimit float64
+	// Login limits for wrong passwords.
+	Limiter auth.LimiterConfig
+	// TrustProxy takes the client address for login rate limits from
+	// X-Forwarded-For (only behind a reverse proxy you run).
+	TrustProxy bool
+	// TURN is the embedded TURN server; ICE lists external STUN/TURN
+	// servers handed out as well (or instead).
+	TURN TURNConfig
+	ICE  []ICEConfig
+	// AdminSocket is the unix socket of the admin API (default
+	// DataPath + ".sock"; "-" disables it).
+	AdminSocket string
+
+	Clock  clock.Clock
+	Logger *slog.Logger
+}
+
+// Hub is the signalling hub. Build it with New, start it with Run.
+type Hub struct {
+	cfg   Config
+	clk   clock.Clock
+	log   *slog.Logger
+	store *auth.Store
+	lim   *auth.Limiter
+	m     *metrics
+	turn  *turnServer
+	ln    net.Listener
+	http  *http.Server
+	sio   socketServer
+
+	ops  chan func(*state)
+	done chan struct{} // closed when the loop has stopped
+	st   *state        // owned by the loop goroutine
+
+	runOnce sync.Once
+	ownsDB  bool
+}
+
+// socketServer is what the hub needs of the Socket.IO server: an HTTP
+// handler and a way to stop it.
+type socketServer interface {
+	http.Handler
+	Close() error
+}
+
+// New validates cfg, opens the store, binds the listeners (so Addr is known
+// before Run) and builds the hub.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.RecoveryWindow == 0 {
+		cfg.RecoveryWindow = 2 * time.Minute
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = 64 << 10
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = 50
+	}
+	if cfg.Limiter.Clock == nil {
+		cfg.Limiter.Clock = cfg.Clock
+	}
+	if cfg.Store == nil && cfg.DataPath == "" {
+		return nil, fmt.Errorf("hub: no data path: %w", ErrConfig)
+	}
+	if cfg.AdminSocket == "" && cfg.DataPath != "" {
+		cfg.AdminSocket = cfg.DataPath + ".sock"
+	}
+	for _, e := range cfg.ICE {
+		if err := e.validate(); err != nil {
+			return nil, err
+		}
+	}
+	h := &Hub{cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "hub"),
+		ops: make(chan func(*state), 256), done: make(chan struct{})}
+	h.store = cfg.Store
+	if h.store == nil {
+		s, err := auth.Open(auth.Config{Path: cfg.DataPath, KDF: cfg.KDF, SessionTTL: cfg.SessionTTL, Clock: cfg.Clock, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		h.store, h.ownsDB = s, true
+	}
+	h.lim = auth.NewLimiter(cfg.Limiter)
+	h.m = newMetrics(h.connCounts)
+	h.st = newState(cfg.Clock, h.log, h.m)
+	h.st.recovery = max(cfg.RecoveryWindow, 0)
+	h.st.ice = h.iceServers
+	h.st.after = h.after
+	var err error
+	if cfg.TURN.enabled() {
+		secret, err2 := h.store.Secret("turn")
+		if err2 != nil {
+			h.closeDB()
+			return nil, err2
+		}
+		if h.turn, err = newTURNServer(cfg.TURN, secret, cfg.Clock, cfg.Logger); err != nil {
+			h.closeDB()
+			return nil, err
+		}
+	}
+	h.ln = cfg.Listener
+	if h.ln == nil {
+		if h.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			h.closeAll()
+			return nil, fmt.Errorf("hub: listen %s: %w", cfg.Listen, err)
+		}
+	}
+	if h.cfg.PublicURL == "" {
+		h.cfg.PublicURL = "http://" + h.ln.Addr().String()
+	}
+	h.cfg.PublicURL = strings.TrimRight(h.cfg.PublicURL, "/")
+	if h.sio, err = newSocketServer(h); err != nil {
+		h.closeAll()
+		return nil, err
+	}
+	h.http = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelDebug)}
+	return h, nil
+}
+
+func (h *Hub) closeDB() {
+	if h.ownsDB {
+		h.store.Close()
+	}
+}
+
+func (h *Hub) closeAll() {
+	if h.turn != nil {
+		h.turn.Close()
+	}
+	if h.ln != nil && h.cfg.Listener == nil {
+		h.ln.Close()
+	}
+	h.closeDB()
+}
+
+// Addr is the HTTP listener's address.
+func (h *Hub) Addr() net.Addr { return h.ln.Addr() }
+
+// URL is the hub's base URL (PublicURL).
+func (h *Hub) URL() string { return h.cfg.PublicURL }
+
+// Store is the hub's durable state.
+func (h *Hub) Store() *auth.Store { return h.store }
+
+// TURNAddrs are the embedded TURN server's UDP and TCP addresses (nil
+// when it is off).
+func (h *Hub) TURNAddrs() (udp, tcp net.Addr) {
+	if h.turn == nil {
+		return nil, nil
+	}
+	return h.turn.udpAddr, h.turn.tcpAddr
+}
+
+// Run serves until ctx ends, then shuts everything down and waits for it.
+// It may be called once.
+func (h *Hub) Run(ctx context.Context) error {
+	err := ErrClosed
+	h.runOnce.Do(func() { err = h.run(ctx) })
+	return err
+}
+
+func (h *Hub) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(1)
+	go func() { defer wg.Done(); h.loop(ctx) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := h.http.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("hub: http: %w", err)
+		}
+	}()
+	if h.cfg.AdminSocket != "-" && h.cfg.AdminSocket != "" {
+		adm, err := h.listenAdmin()
+		if err != nil {
+			h.log.Warn("admin socket unavailable; the CLI will need the hub stopped", "path", h.cfg.AdminSocket, "err", err)
+		} else {
+			wg.Add(1)
+			go func() { defer wg.Done(); adm.serve(ctx) }()
+		}
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); h.janitor(ctx) }()
+	h.log.Info("hub serving", "addr", h.ln.Addr().String(), "url", h.cfg.PublicURL, "turn", h.turn != nil)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_ = h.sio.Close()
+	_ = h.http.Shutdown(sctx)
+	wg.Wait()
+	if h.turn != nil {
+		h.turn.Close()
+	}
+	h.closeDB()
+	return err
+}
+
+// loop owns the rooms: every change runs here, one at a time.
+func (h *Hub) loop(ctx context.Context) {
+	defer close(h.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-h.ops:
+			f(h.st)
+		}
+	}
+}
+
+// do runs f on the loop and returns false when the loop has stopped.
+func (h *Hub) do(f func(*state)) bool {
+	select {
+	case h.ops <- f:
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+// call runs f on the loop and waits for it.
+func (h *Hub) call(f func(*state)) bool {
+	ch := make(chan struct{})
+	if !h.do(func(st *state) { defer close(ch); f(st) }) {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+// after runs f on the loop after d of the hub's clock.
+func (h *Hub) after(d time.Duration, f func(*state)) {
+	h.clk.AfterFunc(d, func() { h.do(f) })
+}
+
+// janitor prunes expired sessions hourly.
+func (h *Hub) janitor(ctx context.Context) {
+	t := h.clk.Ticker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := h.store.PruneSessions(); err != nil {
+			h.log.Warn("prune sessions", "err", err)
+		} else if n > 0 {
+			h.log.Info("pruned expired sessions", "n", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (h *Hub) connCounts() map[[2]string]int {
+	out := map[[2]string]int{}
+	h.call(func(st *state) {
+		for _, m := range st.members {
+			if !m.away {
+				out[[2]string{string(m.p.Role), m.conn.Transport()}]++
+			}
+		}
+	})
+	return out
+}
+
+// ConnectError is a refused CONNECT; Message is the CONNECT_ERROR message.
+type ConnectError struct{ Message string }
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// Authenticate is the Socket.IO auth middleware: it maps the CONNECT
+// payload to a Principal or to a CONNECT_ERROR with the contract's
+// session_expired, unauthorized or invite_invalid.
+func (h *Hub) Authenticate(raw json.RawMessage) (Principal, error) {
+	p, err := h.authenticate(raw)
+	if err != nil {
+		var ce *ConnectError
+		if errors.As(err, &ce) {
+			h.m.refused.WithLabelValues(ce.Message).Inc()
+		}
+	}
+	return p, err
+}
+
+func (h *Hub) authenticate(raw json.RawMessage) (Principal, error) {
+	var a connectAuth
+	if err := decodeArg(raw, &a); err != nil {
+		return Principal{}, &ConnectError{codeUnauthorized}
+	}
+	switch a.Role {
+	case RoleDevice:
+		if a.Token == "" {
+			return Principal{}, &ConnectError{codeUnauthorized}
+		}
+		s, err := h.store.Verify(a.Token, false)
+		if err != nil {
+			if auth.IsSessionExpired(err) {
+				return Principal{}, &ConnectError{codeSessionExpired}
+			}
+			h.log.Error("verify at connect", "err", err)
+			return Principal{}, &ConnectError{codeInternal}
+		}
+		if s.Role != auth.RoleCounter {
+			return Principal{}, &ConnectError{codeUnauthorized}
+		}
+		return Principal{Role: RoleDevice, Account: s.Account, DeviceID: s.DeviceID, RoomID: s.RoomID}, nil
+	case RoleCustomer:
+		inv, err := h.store.CheckInvite(a.Invite)
+		if err != nil {
+			if errors.Is(err, auth.ErrInviteInvalid) {
+				return Principal{}, &ConnectError{codeInviteInvalid}
+			}
+			h.log.Error("check invite", "err", err)
+			return Principal{}, &ConnectError{codeInternal}
+		}
+		return Principal{Role: RoleCustomer, RoomID: inv.RoomID, Name: displayName(a.Name), InviteID: inv.ID}, nil
+	}
+	return Principal{}, &ConnectError{codeUnauthorized}
+}
+
+// displayName keeps a customer's name printable and short (64 bytes).
+func displayName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	for len(s) > auth.MaxNameLen {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	if s == "" {
+		s = "Customer"
+	}
+	return s
+}
+
+// Connected registers an authenticated socket (recovered: the server
+// restored a dropped session with the same socket id).
+func (h *Hub) Connected(c Conn, p Principal, recovered bool) {
+	h.do(func(st *state) { st.connected(c, p, recovered) })
+}
+
+// Disconnected unregisters a socket; recoverable is true when the server
+// keeps the session for recovery (a transport close or ping timeout).
+func (h *Hub) Disconnected(c Conn, recoverable bool) {
+	h.do(func(st *state) { st.disconnected(c.ID(), recoverable) })
+}
+
+// Event handles one event of the contract from socket c. It runs on the
+// socket's reader goroutine; store work happens here, room work on the loop.
+func (h *Hub) Event(c Conn, p Principal, name string, arg json.RawMessage, ack Ack) {
+	switch name {
+	case signaling.EvSessionVerify, signaling.EvRoomJoin, signaling.EvCallEnded, signaling.EvSignal,
+		signaling.EvKeepalive, signaling.EvDeviceStatus:
+		h.m.events.WithLabelValues(name).Inc()
+	default:
+		h.m.events.WithLabelValues("other").Inc()
+		answer(ack, fail(codeBadRequest))
+		return
+	}
+	switch name {
+	case signaling.EvSessionVerify:
+		h.onVerify(c, p, arg, ack)
+	case signaling.EvRoomJoin:
+		var req struct {
+			RoomID string `json:"roomId"`
+		}
+		if decodeArg(arg, &req) != nil {
+			answer(ack, fail(codeBadRequest))
+			return
+		}
+		h.do(func(st *state) { st.join(c.ID(), req.RoomID, ack) })
+	case signaling.EvCallEnded:
+		var ev signaling.RoomEvent
+		if decodeArg(arg, &ev) != nil {
+			answer(ack, fail(codeBadRequest))
+			return
+		}
+		h.do(func(st *state) { st.callEnded(c.ID(), ev, ack) })
+	case signaling.EvSignal:
+		var s signaling.Signal
+		if decodeArg(arg, &s) != nil {
+			h.m.signals.WithLabelValues("malformed").Inc()
+			answer(ack, fail(codeBadRequest))
+			return
+		}
+		h.do(func(st *state) { st.signal(c.ID(), s, ack) })
+	case signaling.EvKeepalive:
+		var req struct {
+			T int64 `json:"t"`
+		}
+		if decodeArg(arg, &req) != nil {
+			answer(ack, fail(codeBadRequest))
+			return
+		}
+		answer(ack, signaling.KeepaliveReply{OK: true, T: req.T, ServerTime: h.clk.Now().UnixMilli()})
+	case signaling.EvDeviceStatus:
+		if len(arg) > maxStatusLen || decodeArg(arg, &json.RawMessage{}) != nil {
+			return
+		}
+		raw := append(json.RawMessage(nil), arg...)
+		h.do(func(st *state) { st.deviceStatus(c.ID(), raw) })
+	}
+}
+
+// maxStatusLen bounds a stored device:status.
+const maxStatusLen = 8 << 10
+
+// onVerify answers session:verify: the token must be a live session of the
+// socket's own device; the expiry slides.
+func (h *Hub) onVerify(c Conn, p Principal, arg json.RawMessage, ack Ack) {
+	var req struct {
+		Token string `json:"token"`
+	}
+	if p.Role != RoleDevice || decodeArg(arg, &req) != nil {
+		answer(ack, fail(codeUnauthorized))
+		return
+	}
+	s, err := h.store.Verify(req.Token, true)
+	switch {
+	case auth.IsSessionExpired(err):
+		answer(ack, fail(codeSessionExpired))
+		return
+	case err != nil:
+		h.log.Error("session:verify", "err", err)
+		answer(ack, fail(codeInternal))
+		return
+	case s.DeviceID != p.DeviceID:
+		answer(ack, fail(codeUnauthorized))
+		return
+	}
+	h.do(func(st *state) {
+		if !st.verified(c.ID()) {
+			answer(ack, fail(codeUnauthorized))
+			return
+		}
+		answer(ack, signaling.VerifyReply{OK: true, DeviceID: s.DeviceID, RoomID: s.RoomID,
+			ExpiresAt: s.ExpiresAt, ICEServers: h.iceServers(s.DeviceID)})
+	})
+}
+
+// RevokeAccount ends the account's sessions, pushes session:expired to its
+// connected device and disconnects it. It returns the sessions ended.
+func (h *Hub) RevokeAccount(name string) (int, error) {
+	n, err := h.store.Revoke(name)
+	if err != nil {
+		return 0, err
+	}
+	h.call(func(st *state) { st.expireAccount(name) })
+	return n, nil
+}
+
+// InviteLink is the customer's URL for an invite code.
+func (h *Hub) InviteLink(code string) string { return h.cfg.PublicURL + "/c/" + code }

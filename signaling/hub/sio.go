@@ -1,0 +1,128 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"tether/signaling"
+	"tether/signaling/engineio"
+	"tether/signaling/socketio"
+)
+
+// sioConn adapts a socket of socketio.Server to Conn. It holds the socket
+// id, not the *Socket, because a recovered reconnection is a new *Socket
+// with the same id; emits go to the socket's own room so that they are
+// logged for recovery and replayed to a socket that comes back in time
+// (Socket.IO connection state recovery).
+type sioConn struct {
+	srv *socketio.Server
+	id  string
+	wg  *sync.WaitGroup
+}
+
+func (c sioConn) ID() string { return c.id }
+
+func (c sioConn) Transport() string {
+	if s := c.srv.Socket(c.id); s != nil {
+		return s.Transport()
+	}
+	return "none"
+}
+
+func (c sioConn) Emit(event string, arg any) { _ = c.srv.To(c.id).Emit(event, arg) }
+
+// Disconnect runs on its own goroutine: Socket.Disconnect calls the
+// server's OnDisconnect synchronously, which enters the hub's loop — the
+// caller of Disconnect.
+func (c sioConn) Disconnect() {
+	s := c.srv.Socket(c.id)
+	if s == nil {
+		return
+	}
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); s.Disconnect(false) }()
+}
+
+// sioServer is the Socket.IO server with the hub's handlers.
+type sioServer struct {
+	srv    *socketio.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (s *sioServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.srv.ServeHTTP(w, r) }
+
+func (s *sioServer) Close() error {
+	s.cancel()
+	err := s.srv.Close()
+	s.wg.Wait()
+	return err
+}
+
+// events of the contract the hub handles.
+var hubEvents = []string{
+	signaling.EvSessionVerify, signaling.EvRoomJoin, signaling.EvCallEnded, signaling.EvSignal,
+	signaling.EvKeepalive, signaling.EvDeviceStatus,
+}
+
+func newSocketServer(h *Hub) (socketServer, error) {
+	s := &sioServer{}
+	conn := func(sock *socketio.Socket) Conn { return sioConn{srv: s.srv, id: sock.ID(), wg: &s.wg} }
+	principal := func(sock *socketio.Socket) (Principal, bool) {
+		p, ok := sock.Data().(Principal)
+		return p, ok
+	}
+	cfg := socketio.ServerConfig{
+		Engine: engineio.ServerConfig{
+			PingInterval: h.cfg.PingInterval, PingTimeout: h.cfg.PingTimeout,
+			MaxPayload: h.cfg.MaxPayload, AllowedOrigins: h.cfg.AllowedOrigins,
+			RateLimit: h.cfg.RateLimit,
+		},
+		Authorize: func(raw json.RawMessage, _ *http.Request) (any, error) {
+			p, err := h.Authenticate(raw)
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		},
+		Recovery: socketio.RecoveryConfig{Disabled: h.cfg.RecoveryWindow < 0, Window: h.cfg.RecoveryWindow},
+		OnConnection: func(sock *socketio.Socket) {
+			p, ok := principal(sock)
+			if !ok {
+				sock.Disconnect(true)
+				return
+			}
+			h.Connected(conn(sock), p, sock.Recovered())
+		},
+		OnDisconnect: func(sock *socketio.Socket, reason socketio.DisconnectReason) {
+			h.Disconnected(conn(sock), reason.Recoverable())
+		},
+		Clock:  h.clk,
+		Logger: h.cfg.Logger,
+	}
+	srv, err := socketio.NewServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.srv = srv
+	for _, name := range hubEvents {
+		srv.On(name, func(sock *socketio.Socket, args socketio.Args, ack func(...any)) {
+			p, ok := principal(sock)
+			if !ok {
+				return
+			}
+			var a Ack
+			if ack != nil {
+				a = func(v any) { ack(v) }
+			}
+			h.Event(conn(sock), p, name, args.Raw(0), a)
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); _ = srv.Run(ctx) }()
+	return s, nil
+}
