@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -523,14 +524,35 @@ func (c *Conn) pollHandshake(ctx context.Context) (Handshake, []Packet, error) {
 // server's open packet is read and returned; with sid it joins an existing
 // polling session for an upgrade.
 func (c *Conn) dialWebSocket(ctx context.Context, sid string) (*websocket.Conn, Handshake, error) {
+	// gorilla bounds the handshake (and a proxy's CONNECT) by deadline
+	// only; closing the TCP connection when ctx ends makes cancellation
+	// immediate too, so Close never waits out a HandshakeTimeout.
+	var mu sync.Mutex
+	var stops []func() bool
+	base := c.cfg.netDialer()
 	d := websocket.Dialer{
-		Proxy:             c.cfg.Proxy,
-		NetDialContext:    c.cfg.netDialer().DialContext,
+		Proxy: c.cfg.Proxy,
+		NetDialContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := base.DialContext(dctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			stop := context.AfterFunc(ctx, func() { conn.Close() })
+			mu.Lock()
+			stops = append(stops, stop)
+			mu.Unlock()
+			return conn, nil
+		},
 		HandshakeTimeout:  c.cfg.HandshakeTimeout,
 		TLSClientConfig:   c.cfg.tlsConfig(),
 		EnableCompression: false,
 	}
 	ws, resp, err := d.DialContext(ctx, c.cfg.endpoint(TransportWebSocket, sid), c.cfg.Header)
+	mu.Lock()
+	for _, stop := range stops {
+		stop()
+	}
+	mu.Unlock()
 	if err != nil {
 		if resp != nil {
 			return nil, Handshake{}, fmt.Errorf("engineio: websocket dial: status %d: %w: %w", resp.StatusCode, ErrHandshake, err)
@@ -546,7 +568,9 @@ func (c *Conn) dialWebSocket(ctx context.Context, sid string) (*websocket.Conn, 
 		ws.SetReadDeadline(dl)
 	}
 	ws.SetReadLimit(c.cfg.MaxReadPayload)
+	stop := context.AfterFunc(ctx, func() { ws.Close() })
 	_, data, err := ws.ReadMessage()
+	stop()
 	if err != nil {
 		ws.Close()
 		return nil, Handshake{}, fmt.Errorf("engineio: websocket handshake: %w", err)
@@ -624,6 +648,8 @@ func (c *Conn) probe(ctx context.Context) (*websocket.Conn, error) {
 	dl, _ := ctx.Deadline()
 	ws.SetWriteDeadline(dl)
 	ws.SetReadDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { ws.Close() })
+	defer stop()
 	if err := ws.WriteMessage(websocket.TextMessage, []byte("2probe")); err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("engineio: probe: %w: %w", ErrUpgrade, err)
