@@ -16,10 +16,10 @@ const (
 	codeUnauthorized   = "unauthorized"
 	codeInviteInvalid  = "invite_invalid"
 	codeBadRequest     = "bad_request"
-	codeForbidden      = "forbidden"      // room:join for a room that is not the caller's
-	codeNotJoined      = "not_joined"     // an event that needs room:join first
-	codeNotInCall      = "not_in_call"    // signal or call:ended outside the current call
-	codeRateLimited    = "rate_limited"   // POST /api/login after too many wrong passwords
+	codeForbidden      = "forbidden"    // room:join for a room that is not the caller's
+	codeNotJoined      = "not_joined"   // an event that needs room:join first
+	codeNotInCall      = "not_in_call"  // signal or call:ended outside the current call
+	codeRateLimited    = "rate_limited" // POST /api/login after too many wrong passwords
 	codeInvalidCreds   = "invalid_credentials"
 	codeInternal       = "internal"
 )

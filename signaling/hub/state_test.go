@@ -220,14 +220,13 @@ func TestQueuePromotion(t *testing.T) {
 	eq(t, "device unaware", names(dev.take()))
 }
 
-
 func TestSignalRouting(t *testing.T) {
 	ts := newTestState()
 	d1 := ts.device("s-d1", "r1")
 	d2 := ts.device("s-d2", "r2")
-	a, _ := ts.customer(t, "s-a", "r1")  // active in r1
-	q, _ := ts.customer(t, "s-q", "r1")  // queued in r1
-	x, _ := ts.customer(t, "s-x", "r2")  // active in r2
+	a, _ := ts.customer(t, "s-a", "r1") // active in r1
+	q, _ := ts.customer(t, "s-q", "r1") // queued in r1
+	x, _ := ts.customer(t, "s-x", "r2") // active in r2
 	for _, c := range []*fakeConn{d1, d2, a, q, x} {
 		c.take()
 	}
@@ -392,7 +391,7 @@ func TestDisplayName(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "Customer", "  Ann  ": "Ann", "a\x00b\nc": "abc",
 		string(make([]byte, 100)): "Customer",
-		strings.Repeat("é", 40): strings.Repeat("é", 32),
+		strings.Repeat("é", 40):   strings.Repeat("é", 32),
 	} {
 		if got := displayName(in); got != want {
 			t.Errorf("displayName(%q) = %q, want %q", in, got, want)
