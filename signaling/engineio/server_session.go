@@ -1,0 +1,615 @@
+package engineio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+)
+
+// Server-side sentinel errors (the client's are in errors.go).
+var (
+	// ErrBufferFull reports a session whose peer does not take its packets:
+	// more than ServerConfig.MaxBuffered bytes queued. The session is closed.
+	ErrBufferFull = errors.New("engineio: send buffer full")
+	// ErrRateLimited reports a peer sending above ServerConfig.RateLimit.
+	ErrRateLimited = errors.New("engineio: rate limit exceeded")
+)
+
+type sessionState int
+
+const (
+	stateOpen    sessionState = iota
+	stateClosing              // closed for the user; a websocket flusher may still drain
+	stateClosed
+)
+
+func (s sessionState) String() string {
+	switch s {
+	case stateOpen:
+		return "open"
+	case stateClosing:
+		return "closing"
+	case stateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("sessionState(%d)", int(s))
+}
+
+// Session is one Engine.IO session on the server. Its methods are safe
+// from any goroutine.
+type Session struct {
+	srv    *Server
+	id     string
+	req    *http.Request // the handshake request, without body or context
+	lim    *rate.Limiter // nil without a rate limit; used by the reader only
+	recvMu sync.Mutex    // serializes OnMessage calls (websocket reader, POSTs)
+	done   chan struct{}
+
+	mu           sync.Mutex // guards the fields below
+	data         any
+	state        sessionState
+	reason       CloseReason
+	transport    string
+	ws           *websocket.Conn // the session's websocket once on it
+	probe        *websocket.Conn // an upgrade probe in progress
+	upgrading    bool            // the probe was answered; the client pauses polling
+	queue        []Packet        // packets the peer has not taken yet
+	queued       int64           // their encoded size
+	flushing     bool            // a websocket flusher goroutine runs
+	getWaiting   bool            // a polling GET is held
+	postActive   bool            // a polling POST is being read
+	wake         chan struct{}   // wakes the held GET (capacity 1)
+	hb           *clock.Timer    // the heartbeat timer
+	hbSeq        uint64          // drops a stale heartbeat callback
+	awaitingPong bool
+	closeFrame   bool // graceful close: the flusher sends a close frame after the queue
+}
+
+func newSession(s *Server, r *http.Request, transport string, ws *websocket.Conn) *Session {
+	req := r.WithContext(context.Background())
+	req.Body = http.NoBody
+	ss := &Session{
+		srv:       s,
+		id:        newSID(),
+		req:       req,
+		done:      make(chan struct{}),
+		transport: transport,
+		ws:        ws,
+		wake:      make(chan struct{}, 1),
+	}
+	if s.cfg.RateLimit > 0 {
+		ss.lim = rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)
+	}
+	return ss
+}
+
+// ID is the Engine.IO session id (sid).
+func (ss *Session) ID() string { return ss.id }
+
+// Request is the handshake request: headers, URL with query, RemoteAddr.
+// Its body and context are gone; treat it as read-only.
+func (ss *Session) Request() *http.Request { return ss.req }
+
+// RemoteAddr is the peer address of the handshake request.
+func (ss *Session) RemoteAddr() string { return ss.req.RemoteAddr }
+
+// Transport is the transport in use now: "polling" or "websocket".
+func (ss *Session) Transport() string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.transport
+}
+
+// Data returns what SetData stored.
+func (ss *Session) Data() any {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.data
+}
+
+// SetData stores a value for the user of the session (the Socket.IO layer
+// keeps its connection state here).
+func (ss *Session) SetData(v any) {
+	ss.mu.Lock()
+	ss.data = v
+	ss.mu.Unlock()
+}
+
+// Done is closed when the session has closed.
+func (ss *Session) Done() <-chan struct{} { return ss.done }
+
+// Reason says why the session closed; empty while open.
+func (ss *Session) Reason() CloseReason {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.reason
+}
+
+// Send queues packets to the peer as one unit: no other Send's packets come
+// between them (a Socket.IO packet and its binary attachments). It never
+// blocks on the network. It returns ErrClosed once the session has closed,
+// ErrTooLarge for a packet above MaxPayload, and ErrBufferFull (closing
+// the session) when the peer has left too much unread.
+func (ss *Session) Send(pkts ...Packet) error {
+	n := int64(0)
+	for _, p := range pkts {
+		l := int64(p.EncodedLen())
+		if l > ss.srv.cfg.MaxPayload {
+			return fmt.Errorf("engineio: send %d bytes (max %d): %w", l, ss.srv.cfg.MaxPayload, ErrTooLarge)
+		}
+		n += l + 1
+	}
+	ss.mu.Lock()
+	if ss.state != stateOpen {
+		ss.mu.Unlock()
+		return fmt.Errorf("engineio: send to %s: %w", ss.id, ErrClosed)
+	}
+	if ss.queued+n > ss.srv.cfg.MaxBuffered {
+		queued := ss.queued
+		ss.mu.Unlock()
+		// Closed on another goroutine: Send must never call OnClose from
+		// inside its caller (which may hold its own locks).
+		ss.srv.wg.Add(1)
+		go func() {
+			defer ss.srv.wg.Done()
+			ss.closeWith(ReasonTransportError, false)
+		}()
+		return fmt.Errorf("engineio: send to %s: %d bytes unread: %w", ss.id, queued, ErrBufferFull)
+	}
+	ss.queue = append(ss.queue, pkts...)
+	ss.queued += n
+	ss.kick()
+	ss.mu.Unlock()
+	return nil
+}
+
+// Close ends the session (ReasonForcedClose) after the packets already
+// queued: a websocket gets them and a close frame, a held polling GET gets
+// them and a close packet.
+func (ss *Session) Close() error {
+	ss.closeWith(ReasonForcedClose, true)
+	return nil
+}
+
+// kick makes the transport take the queue: it wakes a held GET, or starts
+// the websocket flusher. ss.mu is held.
+func (ss *Session) kick() {
+	select {
+	case ss.wake <- struct{}{}:
+	default:
+	}
+	if ss.transport == TransportWebSocket && ss.ws != nil && !ss.flushing &&
+		(len(ss.queue) > 0 || ss.closeFrame) {
+		ss.flushing = true
+		ss.srv.wg.Add(1)
+		go ss.flushWebSocket(ss.ws)
+	}
+}
+
+// closeWith closes the session once. graceful keeps the queue for the
+// peer (then a close frame or close packet); otherwise the transport is
+// dropped at once. OnClose runs on the calling goroutine.
+func (ss *Session) closeWith(reason CloseReason, graceful bool) {
+	ss.mu.Lock()
+	if ss.state != stateOpen {
+		ss.mu.Unlock()
+		return
+	}
+	ss.state = stateClosing
+	ss.reason = reason
+	ss.hbSeq++
+	if ss.hb != nil {
+		ss.hb.Stop()
+		ss.hb = nil
+	}
+	probe := ss.probe
+	ss.probe = nil
+	var drop *websocket.Conn
+	if ss.transport == TransportWebSocket {
+		if graceful {
+			ss.closeFrame = true
+			ss.kick()
+		} else {
+			drop = ss.ws
+			ss.queue, ss.queued = nil, 0
+		}
+	} else {
+		if !graceful {
+			ss.queue, ss.queued = nil, 0
+		}
+		// A held GET answers with the queue and a close packet; the
+		// Engine.IO client reads it as "transport closed by the server".
+		ss.queue = append(ss.queue, Packet{Type: Close})
+		ss.kick()
+	}
+	ss.mu.Unlock()
+	if probe != nil {
+		_ = probe.Close()
+	}
+	if drop != nil {
+		_ = drop.Close()
+	}
+	ss.srv.remove(ss)
+	close(ss.done)
+	ss.srv.log.Debug("session closed", "sid", ss.id, "reason", reason)
+	if ss.srv.cfg.OnClose != nil {
+		ss.srv.cfg.OnClose(ss, reason)
+	}
+}
+
+// armHeartbeat (re)starts the heartbeat timer. ss.mu is held.
+func (ss *Session) armHeartbeat(d time.Duration) {
+	ss.hbSeq++
+	seq := ss.hbSeq
+	if ss.hb != nil {
+		ss.hb.Stop()
+	}
+	ss.hb = ss.srv.clk.AfterFunc(d, func() { ss.onHeartbeat(seq) })
+}
+
+// onHeartbeat runs on a timer: ping every pingInterval, close when the pong
+// is missing after pingTimeout (Engine.IO v4 "Heartbeat": the server pings).
+func (ss *Session) onHeartbeat(seq uint64) {
+	ss.mu.Lock()
+	if seq != ss.hbSeq || ss.state != stateOpen {
+		ss.mu.Unlock()
+		return
+	}
+	if ss.awaitingPong {
+		ss.mu.Unlock()
+		ss.closeWith(ReasonPingTimeout, false)
+		return
+	}
+	ss.awaitingPong = true
+	ss.queue = append(ss.queue, Packet{Type: Ping})
+	ss.queued += 2
+	ss.kick()
+	ss.armHeartbeat(ss.srv.cfg.PingTimeout)
+	ss.mu.Unlock()
+}
+
+// receive handles one packet from the peer on its reader (a websocket
+// reader or a POST). A non-nil error has closed the session.
+func (ss *Session) receive(p Packet) error {
+	if err := ss.limit(); err != nil {
+		return err
+	}
+	switch p.Type {
+	case Message:
+		ss.recvMu.Lock()
+		defer ss.recvMu.Unlock()
+		if ss.srv.cfg.OnMessage != nil {
+			select {
+			case <-ss.done:
+				return ErrClosed
+			default:
+			}
+			ss.srv.cfg.OnMessage(ss, p)
+		}
+	case Pong:
+		ss.mu.Lock()
+		if ss.state == stateOpen && ss.awaitingPong {
+			ss.awaitingPong = false
+			ss.armHeartbeat(ss.srv.cfg.PingInterval)
+		}
+		ss.mu.Unlock()
+	case Close:
+		ss.closeWith(ReasonTransportClose, false)
+		return ErrClosed
+	case Noop, Upgrade:
+		// A late upgrade packet or a noop carries nothing.
+	default:
+		// Ping from a v4 client is "invalid heartbeat direction"; open is
+		// never sent by a client.
+		ss.closeWith(ReasonParseError, false)
+		return fmt.Errorf("engineio: unexpected %v packet from client: %w", p.Type, ErrMalformed)
+	}
+	return nil
+}
+
+// limit applies the rate limit: it waits for a token (pushing back on the
+// peer) or closes the session when the wait would exceed MaxRateDelay.
+func (ss *Session) limit() error {
+	if ss.lim == nil {
+		return nil
+	}
+	now := ss.srv.clk.Now()
+	r := ss.lim.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if d == 0 {
+		return nil
+	}
+	if !r.OK() || d > ss.srv.cfg.MaxRateDelay {
+		r.CancelAt(now)
+		ss.srv.log.Warn("rate limit exceeded; closing", "sid", ss.id, "remote", ss.req.RemoteAddr)
+		ss.closeWith(ReasonRateLimited, false)
+		return fmt.Errorf("engineio: session %s: %w", ss.id, ErrRateLimited)
+	}
+	t := ss.srv.clk.Timer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ss.done:
+		return ErrClosed
+	}
+}
+
+// ---- websocket ----
+
+// readWebSocket reads the session's websocket until it fails. A text frame
+// is one packet; a binary frame is a binary message (Engine.IO v4 over
+// WebSocket). Runs on the goroutine of the HTTP request that opened it.
+func (ss *Session) readWebSocket(ws *websocket.Conn) {
+	ws.SetReadLimit(ss.srv.cfg.MaxPayload)
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			reason := ReasonTransportError
+			switch {
+			case errors.Is(err, websocket.ErrReadLimit):
+				ss.srv.log.Info("websocket message above maxPayload; closing", "sid", ss.id, "max", ss.srv.cfg.MaxPayload)
+			case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived),
+				errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+				reason = ReasonTransportClose
+			}
+			ss.closeWith(reason, false)
+			_ = ws.Close()
+			return
+		}
+		var p Packet
+		if mt == websocket.BinaryMessage {
+			p = Packet{Type: Message, Data: data, Binary: true}
+		} else if p, err = DecodeText(data); err != nil {
+			ss.srv.log.Debug("bad packet; closing", "sid", ss.id, "err", err)
+			ss.closeWith(ReasonParseError, false)
+			_ = ws.Close()
+			return
+		}
+		if err := ss.receive(p); err != nil {
+			_ = ws.Close()
+			return
+		}
+	}
+}
+
+// flushWebSocket writes the queue until it is empty and then exits, so an
+// idle session has no writer goroutine. On a graceful close it ends with a
+// close frame.
+func (ss *Session) flushWebSocket(ws *websocket.Conn) {
+	defer ss.srv.wg.Done()
+	var batch []Packet
+	var buf []byte
+	for {
+		ss.mu.Lock()
+		if len(ss.queue) == 0 {
+			ss.flushing = false
+			closing := ss.closeFrame && ss.state != stateOpen
+			if cap(ss.queue) > 64 {
+				ss.queue = nil
+			}
+			ss.mu.Unlock()
+			if closing {
+				_ = ws.WriteControl(websocket.CloseMessage,
+					websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				_ = ws.Close()
+			}
+			return
+		}
+		batch, ss.queue = ss.queue, batch[:0]
+		ss.queued = 0
+		ss.mu.Unlock()
+		_ = ws.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+		for i, p := range batch {
+			var err error
+			if p.Binary {
+				err = ws.WriteMessage(websocket.BinaryMessage, p.Data)
+			} else {
+				buf = p.AppendText(buf[:0])
+				err = ws.WriteMessage(websocket.TextMessage, buf)
+			}
+			batch[i] = Packet{}
+			if err != nil {
+				ss.srv.log.Debug("websocket write failed", "sid", ss.id, "err", err)
+				ss.mu.Lock()
+				ss.flushing = false
+				ss.mu.Unlock()
+				ss.closeWith(ReasonTransportError, false)
+				_ = ws.Close()
+				return
+			}
+		}
+		if cap(buf) > 4096 {
+			buf = nil
+		}
+	}
+}
+
+// runProbe runs the server side of the upgrade on a probe websocket until
+// the upgrade packet switched the session to it.
+func (ss *Session) runProbe(ws *websocket.Conn) error {
+	_ = ws.SetReadDeadline(time.Now().Add(ss.srv.cfg.UpgradeTimeout))
+	ws.SetReadLimit(ss.srv.cfg.MaxPayload)
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("engineio: upgrade probe: %w", err)
+		}
+		if mt != websocket.TextMessage {
+			return fmt.Errorf("engineio: binary frame during upgrade: %w", errUpgradeProtocol)
+		}
+		p, err := DecodeText(data)
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.Type == Ping && string(p.Data) == "probe":
+			_ = ws.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
+				return fmt.Errorf("engineio: upgrade probe answer: %w", err)
+			}
+			ss.mu.Lock()
+			ss.upgrading = ss.probe == ws
+			// A held GET answers now (with a noop when nothing is queued)
+			// so the client can pause polling and send the upgrade packet.
+			ss.kick()
+			ss.mu.Unlock()
+		case p.Type == Upgrade:
+			ss.mu.Lock()
+			if !ss.upgrading || ss.probe != ws || ss.state != stateOpen {
+				ss.mu.Unlock()
+				return fmt.Errorf("engineio: upgrade packet before probe: %w", errUpgradeProtocol)
+			}
+			ss.transport, ss.ws, ss.probe, ss.upgrading = TransportWebSocket, ws, nil, false
+			ss.kick()
+			ss.mu.Unlock()
+			_ = ws.SetReadDeadline(time.Time{})
+			return nil
+		case p.Type == Noop:
+		default:
+			return fmt.Errorf("engineio: %v packet during upgrade: %w", p.Type, errUpgradeProtocol)
+		}
+	}
+}
+
+// ---- polling ----
+
+// servePoll answers one long-polling GET: at once when packets are queued,
+// otherwise when some are (a ping comes every pingInterval at the latest),
+// the session closes or upgrades. Never more than one GET per session: an
+// overlapping GET is answered 400 and closes the session, as the Node
+// server does.
+func (ss *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	ss.mu.Lock()
+	if ss.transport != TransportPolling {
+		ss.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: session is on websocket")
+		return
+	}
+	if ss.getWaiting {
+		ss.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: overlapping GET")
+		ss.closeWith(ReasonTransportError, false)
+		return
+	}
+	ss.getWaiting = true
+	for len(ss.queue) == 0 && ss.state == stateOpen && !ss.upgrading && ss.transport == TransportPolling {
+		ss.mu.Unlock()
+		select {
+		case <-ss.wake:
+		case <-ss.done:
+		case <-r.Context().Done():
+			ss.mu.Lock()
+			ss.getWaiting = false
+			ss.mu.Unlock()
+			// "poll connection closed prematurely" in the Node server.
+			ss.closeWith(ReasonTransportError, false)
+			return
+		}
+		ss.mu.Lock()
+	}
+	var pkts []Packet
+	if ss.transport != TransportPolling || len(ss.queue) == 0 {
+		pkts = []Packet{{Type: Noop}}
+	} else {
+		size := int64(-1)
+		n := 0
+		for n < len(ss.queue) {
+			l := int64(ss.queue[n].EncodedLen()) + 1
+			if n > 0 && size+l > ss.srv.cfg.MaxPayload {
+				break
+			}
+			size += l
+			n++
+		}
+		pkts = append(pkts, ss.queue[:n]...)
+		clear(ss.queue[:n])
+		ss.queue = ss.queue[n:]
+		ss.queued -= size + 1
+		if len(ss.queue) == 0 {
+			ss.queue, ss.queued = nil, 0
+		}
+	}
+	ss.getWaiting = false
+	ss.mu.Unlock()
+	body := AppendPayload(make([]byte, 0, 64), pkts)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+// servePost reads one polling POST: a payload of packets bounded by
+// MaxPayload. Overlapping POSTs, oversize bodies (413) and malformed
+// payloads close the session.
+func (ss *Session) servePost(w http.ResponseWriter, r *http.Request) {
+	ss.mu.Lock()
+	switch {
+	case ss.transport != TransportPolling:
+		ss.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: session is on websocket")
+		return
+	case ss.postActive:
+		ss.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: overlapping POST")
+		ss.closeWith(ReasonTransportError, false)
+		return
+	}
+	ss.postActive = true
+	ss.mu.Unlock()
+	defer func() {
+		ss.mu.Lock()
+		ss.postActive = false
+		ss.mu.Unlock()
+	}()
+	max := ss.srv.cfg.MaxPayload
+	if r.ContentLength > max {
+		ss.payloadTooLarge(w, r.ContentLength)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: "+err.Error())
+		ss.closeWith(ReasonTransportError, false)
+		return
+	}
+	if int64(len(body)) > max {
+		ss.payloadTooLarge(w, int64(len(body)))
+		return
+	}
+	err = DecodePayload(body, ss.receive)
+	switch {
+	case errors.Is(err, ErrMalformed):
+		ss.srv.log.Debug("bad payload; closing", "sid", ss.id, "err", err)
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: "+err.Error())
+		ss.closeWith(ReasonParseError, false)
+		return
+	case errors.Is(err, ErrRateLimited):
+		writeError(w, http.StatusTooManyRequests, codeBadRequest, "Too many packets")
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: "+err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", "2")
+	_, _ = io.WriteString(w, "ok")
+}
+
+func (ss *Session) payloadTooLarge(w http.ResponseWriter, n int64) {
+	ss.srv.log.Info("POST above maxPayload; closing", "sid", ss.id, "bytes", n, "max", ss.srv.cfg.MaxPayload)
+	writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest,
+		fmt.Sprintf("Payload too large: %d bytes above maxPayload %d", n, ss.srv.cfg.MaxPayload))
+	ss.closeWith(ReasonTransportError, false)
+}
