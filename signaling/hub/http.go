@@ -54,7 +54,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /c/{code}/qr.png", h.handleQR)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.Handle("GET /", h.webHandler())
+	mux.Handle("/", h.webHandler())
 	return mux
 }
 
@@ -274,6 +274,10 @@ func (h *Hub) webHandler() http.Handler {
 	}
 	files := http.FileServer(http.FS(dist))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
 		p := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 		if p != "" && !strings.HasPrefix(path.Base(p), ".") {
 			if st, err := fs.Stat(dist, p); err == nil && !st.IsDir() {
