@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -145,8 +146,9 @@ type memBackend struct {
 }
 
 type memBucket struct {
-	kv  map[string][]byte
-	seq uint64
+	kv   map[string][]byte
+	keys []string // sorted byte-wise, as bbolt iterates
+	seq  uint64
 }
 
 func newMemBackend() *memBackend { return &memBackend{buckets: map[string]*memBucket{}} }
@@ -168,7 +170,7 @@ func (m *memBackend) update(fn func(kvTx) error) error {
 	}
 	cp := make(map[string]*memBucket, len(m.buckets))
 	for name, b := range m.buckets {
-		nb := &memBucket{kv: make(map[string][]byte, len(b.kv)), seq: b.seq}
+		nb := &memBucket{kv: make(map[string][]byte, len(b.kv)), keys: slices.Clone(b.keys), seq: b.seq}
 		for k, v := range b.kv {
 			nb.kv[k] = v // values are never mutated in place, sharing is safe
 		}
@@ -246,7 +248,12 @@ func (b memBucketTx) put(key, value []byte) error {
 	if len(key) == 0 {
 		return bolt.ErrKeyRequired
 	}
-	b.b.kv[string(key)] = bytes.Clone(value)
+	k := string(key)
+	if _, ok := b.b.kv[k]; !ok {
+		i, _ := slices.BinarySearch(b.b.keys, k)
+		b.b.keys = slices.Insert(b.b.keys, i, k)
+	}
+	b.b.kv[k] = bytes.Clone(value)
 	return nil
 }
 
@@ -254,7 +261,12 @@ func (b memBucketTx) del(key []byte) error {
 	if b.readOnly {
 		return errMemReadOnly
 	}
-	delete(b.b.kv, string(key))
+	k := string(key)
+	if _, ok := b.b.kv[k]; ok {
+		i, _ := slices.BinarySearch(b.b.keys, k)
+		b.b.keys = slices.Delete(b.b.keys, i, i+1)
+		delete(b.b.kv, k)
+	}
 	return nil
 }
 
@@ -266,14 +278,9 @@ func (b memBucketTx) nextSequence() (uint64, error) {
 	return b.b.seq, nil
 }
 
-func (b memBucketTx) sortedKeys() []string {
-	keys := make([]string, 0, len(b.b.kv))
-	for k := range b.b.kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // Go string order is byte order, as in bbolt
-	return keys
-}
+// sortedKeys is the bucket's key list; Go string order is byte order, as in
+// bbolt. Callers only read it.
+func (b memBucketTx) sortedKeys() []string { return b.b.keys }
 
 func (b memBucketTx) forEach(fn func(k, v []byte) error) error {
 	for _, k := range b.sortedKeys() {

@@ -445,3 +445,5 @@ func mustOpen(t testing.TB, path string, opts Options) *Store {
 	}
 	return s
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

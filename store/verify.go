@@ -25,7 +25,8 @@ func verifyFile(data []byte) error {
 	if err != nil {
 		return err
 	}
-	v := &verifier{data: data, pageSize: uint64(m.pageSize), hwm: m.pgid, seen: map[uint64]bool{0: true, 1: true}}
+	v := &verifier{data: data, pageSize: uint64(m.pageSize), hwm: m.pgid, seen: map[uint64]bool{0: true, 1: true},
+		budget: len(data)/elemSize + 1}
 	if m.pgid < 3 || m.pgid > uint64(len(data))/v.pageSize {
 		return fmt.Errorf("truncated: meta says %d pages of %d bytes, file has %d bytes", m.pgid, m.pageSize, len(data))
 	}
@@ -117,6 +118,11 @@ type verifier struct {
 	pageSize uint64
 	hwm      uint64
 	seen     map[uint64]bool
+	// budget bounds the elements visited. Every element of a healthy file
+	// occupies 16 bytes of it (inline pages live inside their parent's
+	// value), so a walk that needs more is going in circles: damaged inline
+	// pages can alias each other and would otherwise blow up exponentially.
+	budget int
 }
 
 // page returns the bytes of page id including its overflow pages, after
@@ -219,6 +225,9 @@ func (v *verifier) elements(p []byte, branch bool, depth int) error {
 	}
 	if branch && count == 0 {
 		return fmt.Errorf("empty branch page")
+	}
+	if v.budget -= count; v.budget < 0 {
+		return fmt.Errorf("more elements than the file can hold")
 	}
 	for i := 0; i < count; i++ {
 		off := uint64(pageHeaderSize + i*elemSize)
