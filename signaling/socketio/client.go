@@ -402,6 +402,25 @@ func (c *Client) ExpireSession() {
 	})
 }
 
+// Ping returns once the owner goroutine has run a no-op: a supervisor's
+// proof that the state machine is not deadlocked.
+func (c *Client) Ping(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case c.cmds <- func(*loop) { close(done) }:
+	case <-c.done:
+		return ErrNotConnected
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Reconnect drops the current connection (if any) and connects again at
 // once, without backoff.
 func (c *Client) Reconnect() {
