@@ -1,0 +1,312 @@
+package appliance
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"tether/board"
+	"tether/store"
+)
+
+// ErrConfig reports a setting that cannot be used; the message names the
+// setting and the layer it came from.
+var ErrConfig = errors.New("config")
+
+// Config is the appliance's configuration after layering (house style
+// point 7): code defaults → board profile → stored settings → config file →
+// environment (TETHER_*) → flags. It is validated once, in Resolve.
+type Config struct {
+	HubURL      string        // hub: the hub's base URL
+	RoomID      string        // room: overrides the room from session:verify
+	DataPath    string        // data: the bbolt file
+	Board       string        // board: profile name, or "" to detect
+	SetupAddr   string        // setup-addr: listen address of the setup page ("" disables)
+	Console     string        // console: tty for the status line, "-" for stdout, "" for none
+	Camera      string        // camera: V4L2 capture device, "test" for the test pattern
+	Microphone  string        // mic: ALSA device, "test" for the test tone
+	Width       int           // width
+	Height      int           // height
+	FPS         int           // fps
+	BitrateKbps int           // bitrate: kbit/s
+	CAFile      string        // ca-file: PEM CA for a private hub
+	Stuck       time.Duration // stuck-timeout: no progress for this long → self-restart
+	LogLevel    string        // log-level: debug, info, warn, error
+
+	Profile board.Profile     // the resolved board profile
+	Sources map[string]string // setting → the layer that set it, for messages
+}
+
+// setting describes one configurable value.
+type setting struct {
+	name, help string
+}
+
+var settings = []setting{
+	{"hub", "hub base URL (http or https)"},
+	{"room", "room id (default: the one session:verify gives)"},
+	{"data", "bbolt state file"},
+	{"board", "board profile: " + strings.Join(board.Names(), ", ") + " (default: detect)"},
+	{"setup-addr", "setup page listen address (empty disables)"},
+	{"console", "serial console tty for status lines, - for stdout, empty for none"},
+	{"camera", "V4L2 capture device, or test"},
+	{"mic", "ALSA capture device, or test"},
+	{"width", "video width"},
+	{"height", "video height"},
+	{"fps", "video frame rate"},
+	{"bitrate", "video bitrate in kbit/s"},
+	{"ca-file", "PEM file with the CA of a private hub"},
+	{"stuck-timeout", "restart the process when nothing progresses for this long"},
+	{"log-level", "debug, info, warn or error"},
+}
+
+func defaults() map[string]string {
+	return map[string]string{
+		"data":          "/var/lib/tether/tetherd.db",
+		"setup-addr":    ":8080",
+		"console":       "",
+		"stuck-timeout": "10m",
+		"log-level":     "info",
+	}
+}
+
+// RegisterFlags defines one flag per setting on fs; Resolve reads only the
+// flags that were set.
+func RegisterFlags(fs *flag.FlagSet) {
+	for _, s := range settings {
+		fs.String(s.name, "", s.help)
+	}
+}
+
+// ConfigFile is the default config file; -config or TETHER_CONFIG replace it.
+const ConfigFile = "/etc/tether/tetherd.json"
+
+// Resolve layers the configuration. getenv reads the environment; readFile
+// reads the config file (a missing default file is fine, a missing named one
+// is not); openStore returns the stored settings for the resolved data path
+// (nil skips that layer).
+func Resolve(fs *flag.FlagSet, getenv func(string) string, readFile func(string) ([]byte, error),
+	storedSettings func(dataPath string) (store.Settings, error), detect func() (board.Profile, error)) (Config, error) {
+	vals := defaults()
+	src := map[string]string{}
+	for k := range vals {
+		src[k] = "default"
+	}
+	set := func(layer string, m map[string]string) {
+		for k, v := range m {
+			vals[k], src[k] = v, layer
+		}
+	}
+
+	// The file, environment and flags are read first because they decide
+	// the board and the data file; they are applied again after the board
+	// and the store so that they win.
+	file := getenv("TETHER_CONFIG")
+	named := file != ""
+	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+		file, named = f.Value.String(), true
+	}
+	if file == "" {
+		file = ConfigFile
+	}
+	fileVals := map[string]string{}
+	if b, err := readFile(file); err == nil {
+		var raw map[string]any
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return Config{}, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+		}
+		for k, v := range raw {
+			if !known(k) {
+				return Config{}, fmt.Errorf("%w: file %s: unknown setting %q", ErrConfig, file, k)
+			}
+			fileVals[k] = fmt.Sprint(v)
+		}
+	} else if named || !errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+	}
+	envVals := map[string]string{}
+	for _, s := range settings {
+		key := "TETHER_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+		if v := getenv(key); v != "" {
+			envVals[s.name] = v
+		}
+	}
+	flagVals := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if known(f.Name) {
+			flagVals[f.Name] = f.Value.String()
+		}
+	})
+	pre := map[string]string{}
+	for _, m := range []map[string]string{vals, fileVals, envVals, flagVals} {
+		for k, v := range m {
+			pre[k] = v
+		}
+	}
+
+	// Board profile.
+	var prof board.Profile
+	var err error
+	if name := pre["board"]; name != "" {
+		prof, err = board.Lookup(name)
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: board %q: %v", ErrConfig, name, err)
+		}
+	} else if detect != nil {
+		if prof, err = detect(); err != nil {
+			return Config{}, fmt.Errorf("%w: board detection: %v", ErrConfig, err)
+		}
+	} else {
+		prof, _ = board.Lookup(board.NameGeneric)
+	}
+	set("board profile "+prof.Name, profileValues(prof))
+
+	// Stored settings (the setup page writes them).
+	if storedSettings != nil {
+		st, err := storedSettings(pre["data"])
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: stored settings in %s: %v", ErrConfig, pre["data"], err)
+		}
+		set("stored settings", storedValues(st))
+	}
+	set("file "+file, fileVals)
+	set("environment", envVals)
+	set("flag", flagVals)
+
+	c := Config{Profile: prof, Sources: src}
+	return c, c.parse(vals)
+}
+
+func known(name string) bool {
+	for _, s := range settings {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func profileValues(p board.Profile) map[string]string {
+	m := map[string]string{"board": p.Name}
+	if p.Camera.Device != "" {
+		m["camera"] = p.Camera.Device
+	}
+	if p.Video.Width > 0 {
+		m["width"] = strconv.Itoa(p.Video.Width)
+		m["height"] = strconv.Itoa(p.Video.Height)
+	}
+	if p.Video.FPS > 0 {
+		m["fps"] = strconv.Itoa(p.Video.FPS)
+	}
+	if p.Video.BitrateKbps > 0 {
+		m["bitrate"] = strconv.Itoa(p.Video.BitrateKbps)
+	}
+	if p.TestSources {
+		m["camera"], m["mic"] = "test", "test"
+	}
+	return m
+}
+
+func storedValues(s store.Settings) map[string]string {
+	m := map[string]string{}
+	put := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	put("hub", s.HubURL)
+	put("room", s.RoomID)
+	put("camera", s.Camera)
+	put("mic", s.Microphone)
+	for k, v := range map[string]int{"width": s.Width, "height": s.Height, "fps": s.FPS, "bitrate": s.BitrateKbps} {
+		if v > 0 {
+			m[k] = strconv.Itoa(v)
+		}
+	}
+	return m
+}
+
+// parse fills c from the layered values and validates every field.
+func (c *Config) parse(v map[string]string) error {
+	bad := func(name, why string) error {
+		return fmt.Errorf("%w: %s %q (from %s): %s", ErrConfig, name, v[name], c.Sources[name], why)
+	}
+	c.HubURL = v["hub"]
+	if c.HubURL != "" {
+		u, err := url.Parse(c.HubURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("hub", "must be an http:// or https:// URL with a host")
+		}
+	}
+	c.RoomID, c.DataPath, c.Board = v["room"], v["data"], v["board"]
+	if c.DataPath == "" {
+		return bad("data", "must name a file")
+	}
+	c.SetupAddr, c.Console = v["setup-addr"], v["console"]
+	if c.SetupAddr != "" {
+		if _, port, err := net.SplitHostPort(c.SetupAddr); err != nil || port == "" {
+			return bad("setup-addr", "must be host:port or :port")
+		}
+	}
+	c.Camera, c.Microphone, c.CAFile = v["camera"], v["mic"], v["ca-file"]
+	ints := []struct {
+		name     string
+		dst      *int
+		min, max int
+	}{
+		{"width", &c.Width, 16, 7680}, {"height", &c.Height, 16, 4320},
+		{"fps", &c.FPS, 1, 120}, {"bitrate", &c.BitrateKbps, 50, 100_000},
+	}
+	for _, f := range ints {
+		s := v[f.name]
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < f.min || n > f.max {
+			return bad(f.name, fmt.Sprintf("must be a whole number from %d to %d", f.min, f.max))
+		}
+		*f.dst = n
+	}
+	d, err := time.ParseDuration(v["stuck-timeout"])
+	if err != nil || d < 10*time.Second {
+		return bad("stuck-timeout", "must be a duration of at least 10s")
+	}
+	c.Stuck = d
+	switch v["log-level"] {
+	case "debug", "info", "warn", "error":
+		c.LogLevel = v["log-level"]
+	default:
+		return bad("log-level", "must be debug, info, warn or error")
+	}
+	return nil
+}
+
+// Describe lists every setting with its value and source, for `tetherd
+// status` and the console.
+func (c Config) Describe() []string {
+	vals := map[string]string{
+		"hub": c.HubURL, "room": c.RoomID, "data": c.DataPath, "board": c.Profile.Name, "setup-addr": c.SetupAddr,
+		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "width": strconv.Itoa(c.Width),
+		"height": strconv.Itoa(c.Height), "fps": strconv.Itoa(c.FPS), "bitrate": strconv.Itoa(c.BitrateKbps),
+		"ca-file": c.CAFile, "stuck-timeout": c.Stuck.String(), "log-level": c.LogLevel,
+	}
+	var out []string
+	for k, v := range vals {
+		s := c.Sources[k]
+		if s == "" {
+			s = "unset"
+		}
+		out = append(out, fmt.Sprintf("%-13s %-40s (%s)", k, v, s))
+	}
+	sort.Strings(out)
+	return out
+}
