@@ -20,6 +20,11 @@ const (
 	DefaultICEFailed          = 1500 * time.Millisecond
 	DefaultICEKeepAlive       = 500 * time.Millisecond
 	DefaultSendTimeout        = 5 * time.Second
+	// DefaultStandbyMaxAge: a prepared offer's server-reflexive candidates
+	// are NAT mappings nobody keeps alive. RFC 4787 REQ-5 says a NAT UDP
+	// mapping must live at least 2 min, but many NATs drop idle ones after
+	// 30-60 s; so the standby is rebuilt every minute while it waits.
+	DefaultStandbyMaxAge = time.Minute
 )
 
 // Config configures a Peer. Tracks and Signaller are required; zero
@@ -60,6 +65,7 @@ type Config struct {
 	DisconnectedGrace  time.Duration
 	RelayFallbackAfter time.Duration
 	SendTimeout        time.Duration
+	StandbyMaxAge      time.Duration
 	// ICE consent timers passed to SettingEngine.SetICETimeouts.
 	ICEDisconnectedTimeout time.Duration
 	ICEFailedTimeout       time.Duration
@@ -80,6 +86,7 @@ func (c *Config) setDefaults() {
 	def(&c.DisconnectedGrace, DefaultDisconnectedGrace)
 	def(&c.RelayFallbackAfter, DefaultRelayFallbackAfter)
 	def(&c.SendTimeout, DefaultSendTimeout)
+	def(&c.StandbyMaxAge, DefaultStandbyMaxAge)
 	def(&c.ICEDisconnectedTimeout, DefaultICEDisconnected)
 	def(&c.ICEFailedTimeout, DefaultICEFailed)
 	def(&c.ICEKeepAliveInterval, DefaultICEKeepAlive)
@@ -103,7 +110,7 @@ func (c *Config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"HeartbeatInterval": c.HeartbeatInterval, "DisconnectedGrace": c.DisconnectedGrace,
-		"RelayFallbackAfter": c.RelayFallbackAfter, "SendTimeout": c.SendTimeout,
+		"RelayFallbackAfter": c.RelayFallbackAfter, "SendTimeout": c.SendTimeout, "StandbyMaxAge": c.StandbyMaxAge,
 		"ICEDisconnectedTimeout": c.ICEDisconnectedTimeout, "ICEFailedTimeout": c.ICEFailedTimeout,
 		"ICEKeepAliveInterval": c.ICEKeepAliveInterval,
 	} {

@@ -106,6 +106,7 @@ type conn struct {
 
 	beat beatState
 
+	counter     *sendCounter // nil only if pion skipped the interceptor
 	lastBytes   uint64
 	lastBytesAt time.Time
 
@@ -126,7 +127,7 @@ func (p *Peer) newConn() (*conn, error) {
 		return nil, fmt.Errorf("peer: new peer connection: %w", err)
 	}
 	p.nextConnID++
-	c := &conn{id: p.nextConnID, pc: pc, createdAt: p.cfg.Clock.Now()}
+	c := &conn{id: p.nextConnID, pc: pc, createdAt: p.cfg.Clock.Now(), counter: p.counters.take(pc.ID())}
 	fail := func(op string, err error) (*conn, error) {
 		p.closeConn(c)
 		return nil, fmt.Errorf("peer: %s: %w", op, err)

@@ -165,13 +165,18 @@ type hub struct {
 	customers map[string]*customer
 	hold      bool
 	held      []func()
-	sent      atomic.Int64
+	// holdFromCustomer keeps only customer -> appliance messages, with
+	// their signals, for reordering.
+	holdFromCustomer bool
+	heldFromCust     []Signal
+	heldAnswer       chan struct{}
+	sent             atomic.Int64
 	// heldOffers gets a token for each offer put on hold.
 	heldOffers chan struct{}
 }
 
 func newHub() *hub {
-	return &hub{customers: map[string]*customer{}, heldOffers: make(chan struct{}, 16)}
+	return &hub{customers: map[string]*customer{}, heldOffers: make(chan struct{}, 16), heldAnswer: make(chan struct{}, 4)}
 }
 
 func (h *hub) signaller() Signaller {
@@ -190,7 +195,36 @@ func (h *hub) signaller() Signaller {
 }
 
 func (h *hub) fromCustomer(from string, s Signal) {
+	h.mu.Lock()
+	if h.holdFromCustomer {
+		h.heldFromCust = append(h.heldFromCust, s)
+		h.mu.Unlock()
+		if s.EndOfCandidates {
+			h.heldAnswer <- struct{}{}
+		}
+		return
+	}
+	h.mu.Unlock()
 	h.deliver(s, func() { h.app.HandleSignal(from, s) })
+}
+
+// releaseCandidatesFirst delivers the held customer messages with every
+// candidate ahead of the descriptions: the worst reordering signalling can do.
+func (h *hub) releaseCandidatesFirst(from string) {
+	h.mu.Lock()
+	held := h.heldFromCust
+	h.heldFromCust, h.holdFromCustomer = nil, false
+	h.mu.Unlock()
+	for _, s := range held {
+		if s.Description == nil {
+			h.app.HandleSignal(from, s)
+		}
+	}
+	for _, s := range held {
+		if s.Description != nil {
+			h.app.HandleSignal(from, s)
+		}
+	}
 }
 
 func (h *hub) deliver(s Signal, f func()) {
@@ -227,6 +261,7 @@ type rig struct {
 	peer   *Peer
 	clock  clock.Clock
 	states chan State
+	keyReq chan struct{}
 	// standbyReady gets a token each time a standby's gathering completes.
 	standbyReady chan struct{}
 	cancel       context.CancelFunc
@@ -237,11 +272,17 @@ type rigOption func(*Config)
 
 func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
 	tb.Helper()
-	r := &rig{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096)}
+	r := &rig{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096), keyReq: make(chan struct{}, 1)}
 	cfg := Config{
-		Tracks:            []webrtc.TrackLocal{r.track.track},
-		Signaller:         r.hub.signaller(),
-		KeyframeRequester: func() { r.track.wantKey.Store(true) },
+		Tracks:    []webrtc.TrackLocal{r.track.track},
+		Signaller: r.hub.signaller(),
+		KeyframeRequester: func() {
+			r.track.wantKey.Store(true)
+			select {
+			case r.keyReq <- struct{}{}:
+			default:
+			}
+		},
 		OnStateChange: func(_, to State) {
 			select {
 			case r.states <- to:

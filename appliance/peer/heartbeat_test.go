@@ -43,6 +43,10 @@ func TestHeartbeat(t *testing.T) {
 	if st.BeatsSent != 2 || st.BeatsLost != 0 || st.MissedBeats != 0 {
 		t.Fatalf("after two answered beats: sent %d lost %d missed %d", st.BeatsSent, st.BeatsLost, st.MissedBeats)
 	}
+	// The ticks also read GetStats and the selected pair.
+	if st.BytesSent == 0 || st.PacketsSent == 0 || st.Path != PathHost || st.BitrateBps < 0 {
+		t.Fatalf("GetStats figures missing: %+v", st)
+	}
 
 	c.noEcho.Store(true)
 	mock.Add(DefaultHeartbeatInterval) // beat 2 was answered; beat 3 goes out

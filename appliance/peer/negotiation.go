@@ -1,6 +1,8 @@
 package peer
 
 import (
+	"strings"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -51,12 +53,7 @@ func (p *Peer) onRemoteDescription(c *conn, d webrtc.SessionDescription) {
 		p.log.Warn("set remote description", "customer", c.user, "type", d.Type.String(), "err", err)
 		return
 	}
-	// Candidates that arrived before any remote description (signalling
-	// may reorder; W3C addIceCandidate needs a remote description).
-	for _, cand := range c.pending {
-		p.addRemoteCandidate(c, cand)
-	}
-	c.pending = nil
+	p.flushPending(c)
 	if d.Type != webrtc.SDPTypeOffer {
 		return
 	}
@@ -73,29 +70,70 @@ func (p *Peer) onRemoteDescription(c *conn, d webrtc.SessionDescription) {
 }
 
 func (p *Peer) onRemoteCandidate(c *conn, cand webrtc.ICECandidateInit) {
-	if c.pc.RemoteDescription() == nil {
-		if c.ignoreOffer {
-			// It belongs to the offer we ignored and no description of
-			// the customer's is applied: drop it.
-			p.stats.droppedCands++
-			return
-		}
+	if c.ignoreOffer || c.pc.RemoteDescription() == nil {
+		// Early (signalling overtook the description; pion's own
+		// OnICECandidate can even fire before the answer is sent), or
+		// arriving after an offer we ignored, when it may belong to that
+		// offer or to the answer still on its way. Hold it until the next
+		// remote description is applied; flushPending then keeps it only
+		// if its ICE generation matches.
 		c.pending = append(c.pending, cand)
+		p.stats.earlyCands++
 		return
 	}
 	p.addRemoteCandidate(c, cand)
 }
 
+// flushPending adds the held candidates after a remote description was
+// applied, dropping those of another ICE generation: the candidates of an
+// ignored offer (W3C addIceCandidate rejects a ufrag that no applied
+// remote description carries).
+func (p *Peer) flushPending(c *conn) {
+	ufrags := sdpUfrags(c.pc.RemoteDescription())
+	for _, cand := range c.pending {
+		if u := candidateUfrag(cand); u != "" && !ufrags[u] {
+			p.stats.droppedCands++
+			continue
+		}
+		p.addRemoteCandidate(c, cand)
+	}
+	c.pending = nil
+}
+
 func (p *Peer) addRemoteCandidate(c *conn, cand webrtc.ICECandidateInit) {
 	if err := c.pc.AddICECandidate(cand); err != nil {
-		if c.ignoreOffer {
-			// W3C example: "if (!ignoreOffer) throw err" — a candidate of
-			// the ignored offer (another ufrag) is dropped silently.
-			p.stats.droppedCands++
-			return
-		}
 		p.log.Warn("add ice candidate", "customer", c.user, "err", err)
 	}
+}
+
+// candidateUfrag returns the ICE username fragment a candidate names
+// (usernameFragment, or the "ufrag" extension of RFC 8839 §5.1 candidate
+// syntax), or "" if it names none.
+func candidateUfrag(c webrtc.ICECandidateInit) string {
+	if c.UsernameFragment != nil && *c.UsernameFragment != "" {
+		return *c.UsernameFragment
+	}
+	f := strings.Fields(c.Candidate)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "ufrag" {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+// sdpUfrags returns the a=ice-ufrag values of a description (RFC 8839 §5.4).
+func sdpUfrags(d *webrtc.SessionDescription) map[string]bool {
+	out := map[string]bool{}
+	if d == nil {
+		return out
+	}
+	for _, line := range strings.Split(d.SDP, "\n") {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			out[u] = true
+		}
+	}
+	return out
 }
 
 // onLocalCandidate trickles a local candidate to the customer; nil means

@@ -27,6 +27,8 @@ type Peer struct {
 	cfg Config
 	log *slog.Logger
 	api *webrtc.API
+	// counters hands out each PeerConnection's sendCounter.
+	counters *counterFactory
 
 	running atomic.Bool
 	closers sync.WaitGroup // PeerConnections being closed
@@ -66,6 +68,7 @@ type counters struct {
 	customers       uint64
 	ignoredOffers   uint64
 	droppedCands    uint64
+	earlyCands      uint64
 	keyframeReqs    atomic.Uint64 // written by RTCP readers
 	standbyPrepared uint64
 }
@@ -107,6 +110,8 @@ func New(cfg Config) (*Peer, error) {
 	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
 		return nil, fmt.Errorf("peer: register interceptors: %w", err)
 	}
+	counters := &counterFactory{byID: map[string]*sendCounter{}}
+	reg.Add(counters)
 
 	p := &Peer{
 		cfg:        cfg,
@@ -114,6 +119,7 @@ func New(cfg Config) (*Peer, error) {
 		api:        webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg)),
 		notify:     make(chan struct{}, 1),
 		iceServers: cfg.ICEServers,
+		counters:   counters,
 	}
 	p.snap.State = Idle
 	return p, nil
@@ -483,6 +489,9 @@ func (p *Peer) refreshHealth(c *conn, reason string) {
 }
 
 func (p *Peer) onTick() {
+	if s := p.standby; s != nil && p.cfg.Clock.Since(s.createdAt) >= p.cfg.StandbyMaxAge {
+		p.rebuildStandby("standby too old")
+	}
 	if p.standby == nil {
 		p.ensureStandby()
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"testing"
 
@@ -34,6 +35,48 @@ func TestConnectAndMedia(t *testing.T) {
 	}
 	if c.answers.Load() != 1 {
 		t.Fatalf("customer answered %d offers, want 1", c.answers.Load())
+	}
+
+	// A PLI from the customer (RFC 4585 §6.3.1) reaches the encoder.
+	select {
+	case <-r.keyReq: // the one from connecting
+	default:
+	}
+	var ssrc uint32
+	for _, tr := range c.pc.GetReceivers() {
+		if t := tr.Track(); t != nil && t.Kind() == webrtc.RTPCodecTypeVideo {
+			ssrc = uint32(t.SSRC())
+		}
+	}
+	must(t, c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}))
+	select {
+	case <-r.keyReq:
+	case <-time.After(waitLimit):
+		t.Fatal("PLI did not reach the KeyframeRequester")
+	}
+}
+
+// TestEarlyCandidatesQueued: the customer's candidates overtake its answer
+// (signalling may reorder); they wait for the remote description and the
+// call connects.
+func TestEarlyCandidatesQueued(t *testing.T) {
+	r := newRig(t, clock.NewMock())
+	r.waitStandby()
+	r.hub.mu.Lock()
+	r.hub.holdFromCustomer = true
+	r.hub.mu.Unlock()
+	c := r.join("cust-1")
+	defer c.close()
+	select {
+	case <-r.hub.heldAnswer: // answer, candidates and end-of-candidates held
+	case <-time.After(waitLimit):
+		t.Fatal("customer never finished gathering")
+	}
+	r.hub.releaseCandidatesFirst("cust-1")
+	r.waitState(Connected)
+	c.waitFrames(5)
+	if st := r.syncStats(); st.EarlyCands == 0 {
+		t.Fatal("no candidate was queued")
 	}
 }
 
@@ -205,6 +248,10 @@ func TestGlare(t *testing.T) {
 			t.Fatal("offers did not cross")
 		}
 	}
+	// A candidate of the customer's (about to be ignored) offer, from an
+	// ICE generation the appliance never applies: it must be dropped.
+	stray := webrtc.ICECandidateInit{Candidate: "candidate:1 1 udp 2130706431 " + customerIP + " 9 typ host ufrag strayufrag"}
+	r.hub.fromCustomer("cust-1", Signal{Candidate: &stray})
 	r.hub.setHold(false)
 
 	select {
@@ -214,8 +261,8 @@ func TestGlare(t *testing.T) {
 	}
 	c.waitFrames(10)
 	st := r.syncStats()
-	if st.IgnoredOffers != 1 {
-		t.Fatalf("appliance ignored %d offers, want 1", st.IgnoredOffers)
+	if st.IgnoredOffers != 1 || st.DroppedCands != 1 {
+		t.Fatalf("appliance ignored %d offers and dropped %d candidates, want 1 and 1", st.IgnoredOffers, st.DroppedCands)
 	}
 	done := make(chan int, 1)
 	c.post(func() { done <- c.rollbacks })

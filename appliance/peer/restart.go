@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"strings"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -115,7 +116,7 @@ func (p *Peer) armGraceTimer(c *conn) {
 func (p *Peer) hasTURN() bool {
 	for _, s := range p.iceServers {
 		for _, u := range s.URLs {
-			if len(u) >= 5 && (u[:5] == "turn:" || (len(u) >= 6 && u[:6] == "turns:")) {
+			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
 				return true
 			}
 		}

@@ -2,7 +2,14 @@ package peer
 
 import (
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -52,7 +59,8 @@ type Stats struct {
 	Transitions     uint64
 	Entered         map[State]uint64
 	IgnoredOffers   uint64
-	DroppedCands    uint64
+	DroppedCands    uint64 // remote candidates of an ignored offer
+	EarlyCands      uint64 // remote candidates queued for a remote description
 	KeyframeReqs    uint64
 	StandbyPrepared uint64
 }
@@ -88,6 +96,7 @@ func (p *Peer) publish() {
 	s.Transitions = p.stats.transitions
 	s.IgnoredOffers = p.stats.ignoredOffers
 	s.DroppedCands = p.stats.droppedCands
+	s.EarlyCands = p.stats.earlyCands
 	s.KeyframeReqs = p.stats.keyframeReqs.Load()
 	s.StandbyPrepared = p.stats.standbyPrepared
 	if s.Entered == nil {
@@ -140,22 +149,20 @@ func (p *Peer) collectStats(c *conn) {
 	if c.pcUp {
 		p.updatePath(c)
 	}
-	report := c.pc.GetStats()
+	// pion v4.2.26's GetStats reports no outbound-rtp or remote-inbound-rtp
+	// entries for senders, so those figures come from sendCounter, an
+	// interceptor on this PeerConnection's RTP writer and RTCP reader.
 	var bytes, packets, frames uint64
 	var lost int64
 	var fraction float64
+	if sc := c.counter; sc != nil {
+		bytes, packets, frames = sc.bytes.Load(), sc.packets.Load(), sc.frames.Load()
+		lost = sc.lost.Load()
+		fraction = float64(sc.fraction.Load()) / 256 // RFC 3550 §6.4.1: fixed point /256
+	}
 	var iceRTT time.Duration
-	for _, st := range report {
+	for _, st := range c.pc.GetStats() {
 		switch s := st.(type) {
-		case webrtc.OutboundRTPStreamStats:
-			bytes += s.BytesSent
-			packets += uint64(s.PacketsSent)
-			frames += uint64(s.FramesSent)
-		case webrtc.RemoteInboundRTPStreamStats:
-			lost += int64(s.PacketsLost)
-			if s.FractionLost > fraction {
-				fraction = s.FractionLost
-			}
 		case webrtc.ICECandidatePairStats:
 			if s.Nominated && s.State == webrtc.StatsICECandidatePairStateSucceeded {
 				iceRTT = time.Duration(s.CurrentRoundTripTime * float64(time.Second))
@@ -175,4 +182,80 @@ func (p *Peer) collectStats(c *conn) {
 	p.snap.PacketsLost, p.snap.FractionLost, p.snap.BitrateBps = lost, fraction, rate
 	p.snap.ICERoundTrip = iceRTT
 	p.smu.Unlock()
+}
+
+// sendCounter counts what one PeerConnection sends (RTP packets, payload
+// bytes, video frames by the RTP marker bit, RFC 3551 §4.1 / RFC 7741 §4.1)
+// and the loss its receiver reports (RFC 3550 §6.4.2). Its fields are
+// written by pion's writer and RTCP goroutines and read by Run.
+type sendCounter struct {
+	interceptor.NoOp
+	packets, bytes, frames atomic.Uint64
+	lost                   atomic.Int64
+	fraction               atomic.Uint32
+}
+
+func (s *sendCounter) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	video := strings.HasPrefix(strings.ToLower(info.MimeType), "video/")
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		n, err := w.Write(h, payload, a)
+		if err == nil {
+			s.packets.Add(1)
+			s.bytes.Add(uint64(len(payload)))
+			if video && h.Marker {
+				s.frames.Add(1)
+			}
+		}
+		return n, err
+	})
+}
+
+func (s *sendCounter) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err != nil {
+			return n, a, err
+		}
+		pkts, perr := rtcp.Unmarshal(b[:n])
+		if perr != nil {
+			return n, a, nil
+		}
+		for _, pkt := range pkts {
+			var reports []rtcp.ReceptionReport
+			switch rr := pkt.(type) {
+			case *rtcp.ReceiverReport:
+				reports = rr.Reports
+			case *rtcp.SenderReport:
+				reports = rr.Reports
+			}
+			for _, rep := range reports {
+				s.lost.Store(int64(rep.TotalLost))
+				s.fraction.Store(uint32(rep.FractionLost))
+			}
+		}
+		return n, a, nil
+	})
+}
+
+// counterFactory hands each new PeerConnection its sendCounter; newConn
+// collects it by the PeerConnection's id.
+type counterFactory struct {
+	mu   sync.Mutex
+	byID map[string]*sendCounter
+}
+
+func (f *counterFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	s := &sendCounter{}
+	f.mu.Lock()
+	f.byID[id] = s
+	f.mu.Unlock()
+	return s, nil
+}
+
+func (f *counterFactory) take(id string) *sendCounter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.byID[id]
+	delete(f.byID, id)
+	return s
 }

@@ -216,3 +216,27 @@ func TestLoggerBridge(t *testing.T) {
 		t.Errorf("trace logged at debug level:\n%s", out)
 	}
 }
+
+func TestCandidateUfrag(t *testing.T) {
+	u := "fromfield"
+	for _, tc := range []struct {
+		name string
+		in   webrtc.ICECandidateInit
+		want string
+	}{
+		{"extension", webrtc.ICECandidateInit{Candidate: "candidate:1 1 udp 2130706431 1.2.3.5 9 typ host ufrag abcd"}, "abcd"},
+		{"field wins", webrtc.ICECandidateInit{Candidate: "candidate:1 1 udp 1 1.2.3.5 9 typ host ufrag abcd", UsernameFragment: &u}, "fromfield"},
+		{"none", webrtc.ICECandidateInit{Candidate: "candidate:1 1 udp 1 1.2.3.5 9 typ host"}, ""},
+		{"dangling", webrtc.ICECandidateInit{Candidate: "candidate:1 1 udp 1 1.2.3.5 9 typ host ufrag"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := candidateUfrag(tc.in); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	got := sdpUfrags(&webrtc.SessionDescription{SDP: "v=0\r\na=ice-ufrag:one\r\nm=video 9\r\na=ice-ufrag:two\r\n"})
+	if len(got) != 2 || !got["one"] || !got["two"] {
+		t.Fatalf("sdpUfrags = %v", got)
+	}
+}
