@@ -55,8 +55,9 @@ type Conn struct {
 	err     error // first fatal error; set once, read after done
 	done    chan struct{}
 
-	wsMu sync.Mutex
-	ws   *websocket.Conn // current WebSocket, nil while polling
+	wsMu   sync.Mutex
+	ws     *websocket.Conn // current WebSocket, nil while polling
+	failed bool            // fail has run; no new socket may be installed
 }
 
 // Dial opens an Engine.IO session over the named transport and completes its
@@ -194,6 +195,7 @@ func (c *Conn) fail(err error) {
 		// instead of after its ping timeout.
 		c.wsMu.Lock()
 		ws := c.ws
+		c.failed = true
 		c.wsMu.Unlock()
 		if ws != nil {
 			_ = ws.WriteControl(websocket.CloseMessage, nil, c.clk.Now().Add(100*time.Millisecond))
@@ -296,6 +298,13 @@ func (c *Conn) writer() {
 					return
 				}
 				c.wsMu.Lock()
+				if c.failed {
+					// fail ran before the switch: it could not see
+					// this socket, so close it here.
+					c.wsMu.Unlock()
+					ws.Close()
+					return
+				}
 				c.ws = ws
 				c.wsMu.Unlock()
 				c.transport.Store(TransportWebSocket)

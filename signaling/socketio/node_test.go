@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -154,7 +155,8 @@ func start(t *testing.T, url string, o opts) *testClient {
 		select {
 		case <-tc.done:
 		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10 s of cancel")
+			buf := make([]byte, 1<<20)
+			t.Errorf("Run did not return within 10 s of cancel:\n%s", buf[:runtime.Stack(buf, true)])
 		}
 	})
 	return tc
@@ -424,7 +426,7 @@ func TestNodeServerDisconnect(t *testing.T) {
 	srv := siotest.StartServer(t, siotest.ServerOptions{})
 	t.Run("persistent reconnects", func(t *testing.T) {
 		c := start(t, srv.URL(), opts{join: true, persistent: true})
-		c.rec.wait(t, socketio.EventConnect, 10*time.Second)
+		c.waitJoins(t, 1)
 		if _, err := srv.DisconnectAll(); err != nil {
 			t.Fatal(err)
 		}
