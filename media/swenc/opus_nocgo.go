@@ -1,0 +1,12 @@
+//go:build !cgo
+
+package swenc
+
+type opusImpl struct{}
+
+func newOpusImpl(*OpusConfig) (*opusImpl, error) { return nil, ErrNoSoftwareEncoder }
+
+func (*opusImpl) encode([]int16, []byte) (int, error) { return 0, ErrNoSoftwareEncoder }
+func (*opusImpl) setBitrate(int) error                { return ErrNoSoftwareEncoder }
+func (*opusImpl) fec() bool                           { return false }
+func (*opusImpl) close()                              {}
