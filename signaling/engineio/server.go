@@ -232,6 +232,10 @@ func (s *Server) Stats() ServerStats {
 	var st ServerStats
 	for _, ss := range list {
 		ss.mu.Lock()
+		if ss.state != stateOpen {
+			ss.mu.Unlock()
+			continue
+		}
 		st.Sessions++
 		if ss.transport == TransportWebSocket {
 			st.WebSocket++

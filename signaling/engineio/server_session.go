@@ -24,6 +24,10 @@ var (
 	ErrRateLimited = errors.New("engineio: rate limit exceeded")
 )
 
+// closeLinger is how long a gracefully closed polling session waits for
+// the GET that takes its close packet (the Node server's closeTimeout).
+const closeLinger = 30 * time.Second
+
 type sessionState int
 
 const (
@@ -231,6 +235,11 @@ func (ss *Session) closeWith(reason CloseReason, graceful bool) {
 		ss.queue = append(ss.queue, Packet{Type: Close})
 		ss.kick()
 	}
+	// A graceful polling close keeps the sid reachable until a GET took
+	// the close packet (or closeLinger passed), as the Node server's
+	// polling doClose does: otherwise the client's next GET would meet
+	// "Session ID unknown" and report a transport error.
+	linger := graceful && ss.transport == TransportPolling && !ss.getWaiting
 	ss.mu.Unlock()
 	if probe != nil {
 		_ = probe.Close()
@@ -238,7 +247,11 @@ func (ss *Session) closeWith(reason CloseReason, graceful bool) {
 	if drop != nil {
 		_ = drop.Close()
 	}
-	ss.srv.remove(ss)
+	if linger {
+		ss.srv.clk.AfterFunc(closeLinger, func() { ss.srv.remove(ss) })
+	} else {
+		ss.srv.remove(ss)
+	}
 	close(ss.done)
 	ss.srv.log.Debug("session closed", "sid", ss.id, "reason", reason)
 	if ss.srv.cfg.OnClose != nil {
@@ -518,9 +531,14 @@ func (ss *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		ss.mu.Lock()
 	}
 	var pkts []Packet
-	if ss.transport != TransportPolling || len(ss.queue) == 0 {
+	switch {
+	case ss.transport != TransportPolling:
 		pkts = []Packet{{Type: Noop}}
-	} else {
+	case len(ss.queue) == 0 && ss.state != stateOpen:
+		pkts = []Packet{{Type: Close}}
+	case len(ss.queue) == 0:
+		pkts = []Packet{{Type: Noop}}
+	default:
 		size := int64(-1)
 		n := 0
 		for n < len(ss.queue) {
@@ -540,7 +558,11 @@ func (ss *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ss.getWaiting = false
+	gone := ss.state != stateOpen && len(ss.queue) == 0
 	ss.mu.Unlock()
+	if gone {
+		ss.srv.remove(ss)
+	}
 	body := AppendPayload(make([]byte, 0, 64), pkts)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
@@ -558,6 +580,12 @@ func (ss *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	case ss.transport != TransportPolling:
 		ss.mu.Unlock()
 		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: session is on websocket")
+		return
+	case ss.state != stateOpen:
+		// Closing: the close packet waits for the next GET; data is dropped.
+		ss.mu.Unlock()
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, ss.srv.cfg.MaxPayload))
+		_, _ = io.WriteString(w, "ok")
 		return
 	case ss.postActive:
 		ss.mu.Unlock()

@@ -215,14 +215,16 @@ func (s *Socket) takeAck(id int64) *pendingAck {
 // namespace disconnect", never recovered). With close the whole Engine.IO
 // connection is closed too, after what was queued.
 func (s *Socket) Disconnect(close bool) {
-	if s.connected.Load() {
-		_ = s.c.sendPacket(&Packet{Type: Disconnect, Namespace: "/", ID: NoID})
-	}
+	// Detach first: a transport closing in reaction to the DISCONNECT must
+	// not make the socket leave with a recoverable reason.
 	s.c.mu.Lock()
 	if s.c.sock == s {
 		s.c.sock = nil
 	}
 	s.c.mu.Unlock()
+	if s.connected.Load() {
+		_ = s.c.sendPacket(&Packet{Type: Disconnect, Namespace: "/", ID: NoID})
+	}
 	s.leave(ReasonServerDisconnect)
 	if close {
 		_ = s.c.es.Close()
