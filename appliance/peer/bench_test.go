@@ -27,8 +27,8 @@ func (r *rig) drainStates() {
 }
 
 // changeOnce runs one customer change and returns room:user:joined ->
-// first assembled keyframe at the customer.
-func (r *rig) changeOnce(id string) time.Duration {
+// first assembled keyframe at the customer, and -> offer sent.
+func (r *rig) changeOnce(id string) (frame, offer time.Duration) {
 	r.tb.Helper()
 	r.drainStates()
 	t0 := time.Now()
@@ -38,25 +38,28 @@ func (r *rig) changeOnce(id string) time.Duration {
 	case <-time.After(waitLimit):
 		r.tb.Fatalf("%s: no frame", id)
 	}
-	d := time.Since(t0)
+	frame = time.Since(t0)
+	offer = time.Unix(0, r.hub.lastOffer.Load()).Sub(t0)
 	r.waitState(Connected)
 	c.close()
 	r.peer.CallEnded(id)
 	r.waitState(Waiting)
-	return d
+	return frame, offer
 }
 
-// coldChange measures n customer changes with no standby.
-func coldChange(b *testing.B, n int) time.Duration {
+// coldChange measures n customer changes with no standby: medians of
+// join -> first frame and join -> offer sent.
+func coldChange(b *testing.B, n int) (frame, offer time.Duration) {
 	b.Helper()
 	r := newRig(b, clock.New(), func(c *Config) { c.disableStandby = true })
 	defer r.stop()
 	r.changeOnce("cold-warmup")
-	var ds []time.Duration
+	var fs, os []time.Duration
 	for i := 0; i < n; i++ {
-		ds = append(ds, r.changeOnce(fmt.Sprintf("cold-%d", i)))
+		f, o := r.changeOnce(fmt.Sprintf("cold-%d", i))
+		fs, os = append(fs, f), append(os, o)
 	}
-	return median(ds)
+	return median(fs), median(os)
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -73,28 +76,32 @@ func BenchmarkCustomerChange(b *testing.B) {
 	r := newRig(b, clock.New())
 	r.waitStandby()
 	r.changeOnce("warmup")
-	var ds []time.Duration
+	var fs, os []time.Duration
 	notReady := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if !r.syncStats().StandbyReady {
 			notReady++
 		}
-		ds = append(ds, r.changeOnce(fmt.Sprintf("warm-%d", i)))
+		f, o := r.changeOnce(fmt.Sprintf("warm-%d", i))
+		fs, os = append(fs, f), append(os, o)
 	}
 	b.StopTimer()
 	r.stop()
-	warm := median(ds)
-	cold := coldChange(b, 5)
+	warm, warmOffer := median(fs), median(os)
+	cold, coldOffer := coldChange(b, 5)
 	b.ReportMetric(ms(warm), "change_ms")
 	b.ReportMetric(ms(cold), "cold_ms")
 	b.ReportMetric(float64(warm)/float64(cold), "ratio_vs_cold")
+	b.ReportMetric(ms(warmOffer), "offer_leaves_ms")
+	b.ReportMetric(ms(coldOffer), "cold_offer_leaves_ms")
 	b.ReportMetric(float64(notReady), "standby_not_ready")
 }
 
 // BenchmarkDeadPathDetection: path cut -> Degraded (ICE disconnected) and
 // -> Restarting (restart offer sent).
 func BenchmarkDeadPathDetection(b *testing.B) {
+	b.ReportAllocs()
 	r := newRig(b, clock.New())
 	r.waitStandby()
 	c := r.join("cust")
@@ -117,7 +124,7 @@ func BenchmarkDeadPathDetection(b *testing.B) {
 	}
 	b.StopTimer()
 	r.stop()
-	cold := coldChange(b, 5)
+	cold, _ := coldChange(b, 5)
 	b.ReportMetric(ms(median(det)), "detect_ms")
 	b.ReportMetric(ms(median(rst)), "restart_begins_ms")
 	b.ReportMetric(ms(cold), "cold_ms")
@@ -126,6 +133,7 @@ func BenchmarkDeadPathDetection(b *testing.B) {
 // BenchmarkICERestart: the path comes back the moment the restart begins;
 // time until frames are assembled at the customer again.
 func BenchmarkICERestart(b *testing.B) {
+	b.ReportAllocs()
 	r := newRig(b, clock.New())
 	r.waitStandby()
 	c := r.join("cust")
@@ -147,7 +155,7 @@ func BenchmarkICERestart(b *testing.B) {
 	}
 	b.StopTimer()
 	r.stop()
-	cold := coldChange(b, 5)
+	cold, _ := coldChange(b, 5)
 	restart := median(ds)
 	b.ReportMetric(ms(restart), "restart_ms")
 	b.ReportMetric(ms(cold), "cold_ms")

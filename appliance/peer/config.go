@@ -74,6 +74,8 @@ type Config struct {
 	// disableStandby makes every customer get a PeerConnection created on
 	// room:user:joined: the "cold" baseline the benchmarks compare with.
 	disableStandby bool
+	// tweak, if set, adjusts the SettingEngine (tests: loopback only).
+	tweak func(*webrtc.SettingEngine)
 }
 
 func (c *Config) setDefaults() {

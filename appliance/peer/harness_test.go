@@ -17,7 +17,6 @@ import (
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
 // Test harness: one appliance Peer and polite "customer" peers, all pion,
@@ -171,6 +170,8 @@ type hub struct {
 	heldFromCust     []Signal
 	heldAnswer       chan struct{}
 	sent             atomic.Int64
+	// lastOffer is when the appliance last sent an offer (UnixNano).
+	lastOffer atomic.Int64
 	// heldOffers gets a token for each offer put on hold.
 	heldOffers chan struct{}
 }
@@ -182,6 +183,9 @@ func newHub() *hub {
 func (h *hub) signaller() Signaller {
 	return SignallerFunc(func(_ context.Context, to string, s Signal) error {
 		h.sent.Add(1)
+		if s.Description != nil && s.Description.Type == webrtc.SDPTypeOffer {
+			h.lastOffer.Store(time.Now().UnixNano())
+		}
 		h.deliver(s, func() {
 			h.mu.Lock()
 			c := h.customers[to]
@@ -403,8 +407,13 @@ type customer struct {
 
 func newCustomer(tb testing.TB, id string, vn *vnet.Net, h *hub) *customer {
 	tb.Helper()
+	return newCustomerWith(tb, id, func(se *webrtc.SettingEngine) { se.SetNet(vn) }, h)
+}
+
+func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngine), h *hub) *customer {
+	tb.Helper()
 	se := webrtc.SettingEngine{}
-	se.SetNet(vn)
+	netSetup(&se)
 	se.SetICETimeouts(DefaultICEDisconnected, DefaultICEFailed, DefaultICEKeepAlive)
 	se.SetICEMulticastDNSMode(0)
 	se.LoggerFactory = slogFactory{log: testLogger().With("component", "customer")}
@@ -456,29 +465,52 @@ type rtpReader struct{ t *webrtc.TrackRemote }
 
 func (r rtpReader) Read(b []byte) (int, error) { n, _, err := r.t.Read(b); return n, err }
 
-// readVideo assembles VP8 frames (RFC 7741 depacketisation) and counts them.
+// readVideo reassembles VP8 frames (RFC 7741 §4: a frame starts with the
+// S bit on partition 0 and ends at the RTP marker) and counts them, the way
+// a decoder gets them: complete at the marker, with no jitter-buffer delay.
+// A sequence gap discards the frame in progress.
 func (c *customer) readVideo(t *webrtc.TrackRemote) {
-	sb := samplebuilder.New(64, &codecs.VP8Packet{}, 90000)
+	var (
+		frame   []byte
+		inFrame bool
+		lastSeq uint16
+		haveSeq bool
+		vp8     codecs.VP8Packet
+	)
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
-		sb.Push(pkt)
-		for s := sb.Pop(); s != nil; s = sb.Pop() {
-			if len(s.Data) == 0 {
-				continue
-			}
-			if s.Data[0]&1 == 0 {
-				c.keyframes.Add(1)
-				c.firstOnce.Do(func() { close(c.firstFrame) })
-			}
-			if c.keyframes.Load() > 0 {
-				c.frames.Add(1)
-				select {
-				case c.frameCh <- struct{}{}:
-				default:
-				}
+		if haveSeq && pkt.SequenceNumber != lastSeq+1 {
+			inFrame = false
+		}
+		lastSeq, haveSeq = pkt.SequenceNumber, true
+		payload, err := vp8.Unmarshal(pkt.Payload)
+		if err != nil {
+			inFrame = false
+			continue
+		}
+		if vp8.S == 1 && vp8.PID == 0 {
+			frame, inFrame = frame[:0], true
+		}
+		if !inFrame {
+			continue
+		}
+		frame = append(frame, payload...)
+		if !pkt.Marker {
+			continue
+		}
+		inFrame = false
+		if len(frame) > 0 && frame[0]&1 == 0 {
+			c.keyframes.Add(1)
+			c.firstOnce.Do(func() { close(c.firstFrame) })
+		}
+		if c.keyframes.Load() > 0 {
+			c.frames.Add(1)
+			select {
+			case c.frameCh <- struct{}{}:
+			default:
 			}
 		}
 	}

@@ -100,6 +100,10 @@ func New(cfg Config) (*Peer, error) {
 	// browser user, and mDNS resolution would add a round trip.
 	se.SetICEMulticastDNSMode(0)
 
+	if cfg.tweak != nil {
+		cfg.tweak(&se)
+	}
+
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("peer: register codecs: %w", err)
