@@ -89,3 +89,18 @@ func BenchmarkBoltPutBaseline(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckSetupPassword is one argon2id verification with
+// DefaultArgon2, the cost of a setup-page login attempt.
+func BenchmarkCheckSetupPassword(b *testing.B) {
+	opts, _ := testOptions(b)
+	opts.Argon2 = DefaultArgon2
+	s := NewMem(opts)
+	must(b, s.SetSetupPassword("correct horse battery staple"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := s.CheckSetupPassword("correct horse battery staple"); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

@@ -17,8 +17,9 @@ type Argon2Params struct {
 }
 
 // DefaultArgon2 follows the OWASP password storage minimum for argon2id
-// (19 MiB, 2 passes, 1 lane): affordable on a Pi Zero 2 W with 512 MB, and the
-// setup page rate-limits logins on top.
+// (19 MiB, 2 passes, 1 lane): the memory fits a Pi Zero 2 W with 512 MB, one
+// check costs ~70 ms on an amd64 build machine (BenchmarkCheckSetupPassword;
+// a Pi is slower), and the setup page rate-limits logins on top.
 var DefaultArgon2 = Argon2Params{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
 
 // check bounds the parameters, for our own options and for stored records:

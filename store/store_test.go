@@ -447,3 +447,53 @@ func mustOpen(t testing.TB, path string, opts Options) *Store {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestConcurrentUse(t *testing.T) {
+	opts, _ := testOptions(t)
+	opts.EventLimit = 1000
+	backends(t, opts, func(t *testing.T, s *Store) {
+		const writers, each = 4, 25
+		errs := make(chan error, writers*2)
+		for w := 0; w < writers; w++ {
+			go func() {
+				for i := 0; i < each; i++ {
+					if err := s.AppendEvent(Event{Component: fmt.Sprint("w", w)}); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := s.IncrCounter(CounterICERestart, ""); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+			go func() {
+				for i := 0; i < each; i++ {
+					if _, err := s.Events(10); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for i := 0; i < writers*2; i++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev, err := s.Events(1000)
+		if err != nil || len(ev) != writers*each {
+			t.Fatalf("%d events, %v", len(ev), err)
+		}
+		for i, e := range ev {
+			if e.Seq != uint64(i+1) {
+				t.Fatalf("event %d has seq %d", i, e.Seq)
+			}
+		}
+		if ls, _ := s.LinkState(); ls.ICERestarts != writers*each {
+			t.Fatalf("counter %d, want %d (lost updates)", ls.ICERestarts, writers*each)
+		}
+	})
+}
