@@ -91,6 +91,7 @@ type conn struct {
 	makingOffer bool
 	ignoreOffer bool
 	pending     []webrtc.ICECandidateInit // remote candidates before a remote description
+	offerSentAt time.Time                 // when our last offer left
 
 	pcUp          bool
 	connectedOnce bool

@@ -396,6 +396,7 @@ type customer struct {
 	rollbacks    int
 
 	noEcho     atomic.Bool
+	allowOffer atomic.Bool
 	frames     atomic.Int64
 	keyframes  atomic.Int64
 	frameCh    chan struct{}
@@ -442,7 +443,14 @@ func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngi
 		init := cand.ToJSON()
 		h.fromCustomer(id, Signal{Candidate: &init})
 	})
-	pc.OnNegotiationNeeded(func() { c.post(func() { c.wantOffer = true; c.maybeOffer() }) })
+	// Offers only once the test adds a track: pion also fires for the
+	// negotiated data channel before the appliance's offer arrives, and
+	// that stale event would start a pointless renegotiation.
+	pc.OnNegotiationNeeded(func() {
+		if c.allowOffer.Load() {
+			c.post(func() { c.wantOffer = true; c.maybeOffer() })
+		}
+	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		select {
 		case c.gotTrack <- t:
@@ -624,6 +632,7 @@ func (c *customer) onSignal(s Signal) {
 func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic", "customer")
 	must(c.tb, err)
+	c.allowOffer.Store(true)
 	done := make(chan struct{})
 	c.post(func() {
 		defer close(done)

@@ -180,5 +180,6 @@ func (p *Peer) makeOffer(c *conn, iceRestart bool) {
 		p.log.Warn("set local offer", "customer", c.user, "err", err)
 		return
 	}
+	c.offerSentAt = p.cfg.Clock.Now()
 	p.send(c, Signal{Description: c.pc.LocalDescription()})
 }

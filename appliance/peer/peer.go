@@ -350,6 +350,7 @@ func (p *Peer) onUserJoined(user string) {
 	p.setState(Negotiating, "customer joined")
 	// The offer was created and applied in advance (newConn); its SDP
 	// already carries every candidate gathered so far.
+	c.offerSentAt = c.joinedAt
 	p.send(c, Signal{Description: c.pc.LocalDescription()})
 	if c.gathered {
 		p.send(c, Signal{EndOfCandidates: true})

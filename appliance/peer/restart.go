@@ -38,6 +38,10 @@ import (
 // therefore starts ≈ 3 s after the path died, the same moment pion would
 // report "failed". On "failed" the restart is immediate.
 
+// resendAfter is how long an unanswered offer must have been out before a
+// restart attempt sends it again.
+const resendAfter = 500 * time.Millisecond
+
 // backoff returns the wait after restart attempt n (0-based) before the
 // next one if the path has not come back: 1, 2, 4, 8, 8, ... s, the seed's
 // "ICE restart (1 s, 2 s, 4 s, 8 s ...)". It never gives up; reaching
@@ -86,7 +90,10 @@ func (p *Peer) restart(c *conn, reason string) {
 		// second one over it (pion/webrtc#2133; checkNextSignalingState
 		// rejects have-local-offer -> SetLocal), so the impolite side
 		// re-sends the pending offer; the polite peer answers it.
-		if pend := c.pc.PendingLocalDescription(); pend != nil {
+		// Not if it left only just now: its answer may be in flight, and a
+		// duplicate arriving after that answer reads as a new offer.
+		if pend := c.pc.PendingLocalDescription(); pend != nil && p.cfg.Clock.Since(c.offerSentAt) >= resendAfter {
+			c.offerSentAt = p.cfg.Clock.Now()
 			p.send(c, Signal{Description: pend})
 		}
 	default:
