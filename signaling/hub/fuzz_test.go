@@ -106,4 +106,3 @@ func FuzzConnectAuth(f *testing.F) {
 		}
 	})
 }
-
