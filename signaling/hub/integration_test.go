@@ -249,9 +249,15 @@ type customer struct {
 
 func (e *env) customer(invite, room, name string, transports ...string) *customer {
 	e.t.Helper()
+	return e.customerVia(e.h.URL(), invite, room, name, transports...)
+}
+
+// customerVia connects a customer through url (a proxy).
+func (e *env) customerVia(url, invite, room, name string, transports ...string) *customer {
+	e.t.Helper()
 	c := &customer{ev: newEvents()}
 	cfg := socketio.Config{
-		Engine:     engineio.Config{URL: e.h.URL()},
+		Engine:     engineio.Config{URL: url},
 		Transports: transports,
 		Auth: func() map[string]any {
 			return map[string]any{"role": "customer", "invite": invite, "name": name}
