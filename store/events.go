@@ -64,7 +64,7 @@ func appendRing(tx kvTx, bucket string, limit int, rec func(seq uint64) any) err
 	cutoff := seq - uint64(limit) // keep keys > cutoff
 	for {
 		// Normally exactly one key to drop; more after EventLimit shrinks.
-		keys := b.firstKeys(64)
+		keys := b.firstKeys(4)
 		dropped := 0
 		for _, k := range keys {
 			if len(k) == 8 && binary.BigEndian.Uint64(k) > cutoff {

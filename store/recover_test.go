@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -152,19 +153,31 @@ func withBolt(t *testing.T, path string, fn func(*bolt.Tx) error) {
 	must(t, db.Close())
 }
 
-func TestRecoverTwiceSameSecond(t *testing.T) {
+func TestRecoverRepeatedly(t *testing.T) {
 	opts, clk := testOptions(t)
 	path := filepath.Join(t.TempDir(), "state.db")
-	for i := 0; i < 2; i++ {
-		must(t, os.WriteFile(path, []byte("junk junk junk"), 0o600))
+	for i := 0; i < 6; i++ {
+		must(t, os.WriteFile(path, []byte(fmt.Sprint("junk ", i)), 0o600))
+		// Distinct modification times order the pruning.
+		must(t, os.Chtimes(path, time.Now(), time.Unix(int64(1000+i), 0)))
 		s := mustOpen(t, path, opts)
 		must(t, s.Close())
 	}
-	base := path + ".corrupt-" + clk.Now().UTC().Format("20060102T150405Z")
-	for _, p := range []string{base, base + "-1"} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("expected %s: %v", p, err)
-		}
+	// Same second, so the names get -1, -2 … suffixes; only the newest
+	// keepCorrupt files stay, whatever their names.
+	left, _ := filepath.Glob(path + ".corrupt-*")
+	var contents []string
+	for _, f := range left {
+		b, err := os.ReadFile(f)
+		must(t, err)
+		contents = append(contents, string(b))
+	}
+	sort.Strings(contents)
+	if want := "junk 3,junk 4,junk 5"; strings.Join(contents, ",") != want {
+		t.Fatalf("moved-aside files hold %q, want %q", contents, want)
+	}
+	if !strings.HasPrefix(filepath.Base(left[0]), "state.db.corrupt-"+clk.Now().UTC().Format("20060102T150405Z")) {
+		t.Fatalf("name %s", left[0])
 	}
 }
 

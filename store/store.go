@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
 	"sync"
 	"time"
 
@@ -135,7 +136,36 @@ func Open(path string, opts Options) (*Store, error) {
 		s.reason = fmt.Sprintf("%v; moved to %s and started with defaults", err, moved)
 		s.log.Error("store file unreadable; moved aside, starting with defaults",
 			"path", path, "moved_to", moved, "err", err)
+		s.pruneCorrupt()
 	}
+}
+
+// keepCorrupt is how many moved-aside files are kept for diagnosis. Older
+// ones are deleted so that a card that corrupts the file on every boot
+// cannot fill up with copies.
+const keepCorrupt = 3
+
+func (s *Store) pruneCorrupt() {
+	old, err := filepath.Glob(s.path + ".corrupt-*")
+	if err != nil || len(old) <= keepCorrupt {
+		return
+	}
+	sort.Slice(old, func(i, j int) bool { return modTime(old[i]).Before(modTime(old[j])) })
+	for _, f := range old[:len(old)-keepCorrupt] {
+		if err := os.Remove(f); err != nil {
+			s.log.Warn("could not delete old moved-aside store file", "path", f, "err", err)
+			continue
+		}
+		s.log.Info("deleted old moved-aside store file", "path", f)
+	}
+}
+
+func modTime(path string) time.Time {
+	info, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return info.ModTime()
 }
 
 // openFile opens the bbolt file, checks it and runs migrations. Any failure
