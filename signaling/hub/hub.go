@@ -91,9 +91,10 @@ type Hub struct {
 }
 
 // socketServer is what the hub needs of the Socket.IO server: an HTTP
-// handler and a way to stop it.
+// handler, its housekeeping goroutine and a way to stop it.
 type socketServer interface {
 	http.Handler
+	Run(ctx context.Context) error
 	Close() error
 }
 
@@ -187,6 +188,9 @@ func (h *Hub) closeDB() {
 }
 
 func (h *Hub) closeAll() {
+	if h.sio != nil {
+		h.sio.Close()
+	}
 	if h.turn != nil {
 		h.turn.Close()
 	}
@@ -229,6 +233,8 @@ func (h *Hub) run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	wg.Add(1)
 	go func() { defer wg.Done(); h.loop(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = h.sio.Run(ctx) }()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -669,7 +669,8 @@ func TestHubOfficialClientCustomers(t *testing.T) {
 	d := e.device(e.token("c1"))
 	d.ev.expect(t, "joined")
 	inv := e.invite("r1", time.Hour)
-	ctx := ctxT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // node starts slowly on a loaded machine
+	defer cancel()
 	opts := func(name string, tr ...string) siotest.ClientOptions {
 		return siotest.ClientOptions{Auth: map[string]any{"role": "customer", "invite": inv, "name": name},
 			RoomID: "r1", NoVerify: true, Transports: tr}
@@ -694,6 +695,9 @@ func TestHubOfficialClientCustomers(t *testing.T) {
 	b := siotest.StartClient(t, e.h.URL(), opts("Bob", "polling"))
 	jb, err := b.Next(ctx, "joined")
 	if err != nil {
+		for _, ev := range b.Events() {
+			t.Logf("B: %s", ev.Raw)
+		}
 		t.Fatal(err)
 	}
 	var rb struct {

@@ -47,15 +47,16 @@ func (c sioConn) Disconnect() {
 
 // sioServer is the Socket.IO server with the hub's handlers.
 type sioServer struct {
-	srv    *socketio.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	srv *socketio.Server
+	wg  sync.WaitGroup // Disconnect goroutines
 }
 
 func (s *sioServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.srv.ServeHTTP(w, r) }
 
+// Run sweeps recovery state until ctx ends.
+func (s *sioServer) Run(ctx context.Context) error { return s.srv.Run(ctx) }
+
 func (s *sioServer) Close() error {
-	s.cancel()
 	err := s.srv.Close()
 	s.wg.Wait()
 	return err
@@ -120,9 +121,5 @@ func newSocketServer(h *Hub) (socketServer, error) {
 			h.Event(conn(sock), p, name, args.Raw(0), a)
 		})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); _ = srv.Run(ctx) }()
 	return s, nil
 }
