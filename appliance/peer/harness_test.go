@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 )
 
 // Test harness: one appliance Peer and polite "customer" peers, all pion,
@@ -91,58 +93,66 @@ func must(tb testing.TB, err error) {
 	}
 }
 
-// testTrack is a VP8 camera stand-in: it writes a 20 ms frame until
-// stopped, a keyframe when asked (the KeyframeRequester) and every 50th.
+// testTrack is a VP8 camera stand-in: it plays testdata/testsrc-160x120.ivf
+// (25 frames of ffmpeg's testsrc, libvpx, one keyframe at the start) in a
+// loop at 25 fps, and jumps back to the keyframe when asked (the
+// KeyframeRequester), as an encoder would emit an IDR.
 type testTrack struct {
 	track   *webrtc.TrackLocalStaticSample
+	frames  [][]byte
 	wantKey atomic.Bool
 	stop    chan struct{}
 	done    chan struct{}
+}
+
+const testFrameInterval = 40 * time.Millisecond
+
+func loadIVF(tb testing.TB) [][]byte {
+	tb.Helper()
+	f, err := os.Open("testdata/testsrc-160x120.ivf")
+	must(tb, err)
+	defer f.Close()
+	r, _, err := ivfreader.NewWith(f)
+	must(tb, err)
+	var frames [][]byte
+	for {
+		frame, _, err := r.ParseNextFrame()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		must(tb, err)
+		frames = append(frames, frame)
+	}
+	if len(frames) == 0 || frames[0][0]&1 != 0 {
+		tb.Fatal("test clip must start with a VP8 keyframe")
+	}
+	return frames
 }
 
 func newTestTrack(tb testing.TB) *testTrack {
 	tb.Helper()
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "tether")
 	must(tb, err)
-	t := &testTrack{track: tr, stop: make(chan struct{}), done: make(chan struct{})}
-	t.wantKey.Store(true)
+	t := &testTrack{track: tr, frames: loadIVF(tb), stop: make(chan struct{}), done: make(chan struct{})}
 	go t.run()
 	tb.Cleanup(t.close)
 	return t
 }
 
-// vp8Frame returns a frame whose first byte carries the VP8 key-frame bit
-// (RFC 6386 §9.1: bit 0 of the frame tag is 0 for a key frame) and, for
-// key frames, the start code 9d 01 2a and a 320x240 size.
-func vp8Frame(key bool, n int) []byte {
-	size := 300
-	if key {
-		size = 1200
-	}
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = byte(i + n)
-	}
-	b[0] = 0x11 // show_frame, inter frame
-	if key {
-		b[0] = 0x10
-		copy(b[3:], []byte{0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
-	}
-	return b
-}
-
 func (t *testTrack) run() {
 	defer close(t.done)
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(testFrameInterval)
 	defer tick.Stop()
-	for n := 0; ; n++ {
+	for n := 0; ; n = (n + 1) % len(t.frames) {
 		select {
 		case <-t.stop:
 			return
 		case <-tick.C:
 		}
-		key := t.wantKey.Swap(false) || n%50 == 0
-		_ = t.track.WriteSample(media.Sample{Data: vp8Frame(key, n), Duration: 20 * time.Millisecond})
+		if t.wantKey.Swap(false) {
+			n = 0
+		}
+		_ = t.track.WriteSample(media.Sample{Data: t.frames[n], Duration: testFrameInterval})
 	}
 }
 
