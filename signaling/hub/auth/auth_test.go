@@ -355,3 +355,54 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	}
 }
+
+// A verify within the slide granularity does not write; one after it does.
+func TestVerifySlideGranularity(t *testing.T) {
+	clk := newMock()
+	s := openTest(t, filepath.Join(t.TempDir(), "hub.db"), clk)
+	defer s.Close()
+	s.AddAccount("c1", "password-1", RoleCounter, "")
+	sess, tok, _ := s.Login("c1", "password-1")
+	clk.Add(30 * time.Minute)
+	v, err := s.Verify(tok, true)
+	if err != nil || !v.ExpiresAt.Equal(sess.ExpiresAt) {
+		t.Fatalf("within an hour: %v %v (was %v)", v.ExpiresAt, err, sess.ExpiresAt)
+	}
+	clk.Add(31 * time.Minute)
+	v, err = s.Verify(tok, true)
+	if err != nil || !v.ExpiresAt.Equal(clk.Now().Add(30*24*time.Hour)) {
+		t.Fatalf("after an hour: %v %v", v.ExpiresAt, err)
+	}
+	w, _ := s.Verify(tok, false)
+	if !w.ExpiresAt.Equal(v.ExpiresAt) {
+		t.Fatal("slide not stored")
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	clk := newMock()
+	s, err := Open(Config{Path: filepath.Join(b.TempDir(), "hub.db"), KDF: TestKDF, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	s.AddAccount("c1", "password-1", RoleCounter, "")
+	_, tok, _ := s.Login("c1", "password-1")
+	b.Run("read", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Verify(tok, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("write", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			clk.Add(2 * time.Hour) // every verify slides: one commit each
+			if _, err := s.Verify(tok, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

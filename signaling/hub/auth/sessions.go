@@ -87,6 +87,10 @@ func (s *Store) Login(name, password string) (Session, string, error) {
 // expiry to now + SessionTTL (session:verify's sliding extension). An
 // unknown, expired or revoked token is ErrSessionExpired; an expired one is
 // deleted.
+//
+// The expiry is only written when it would move by at least
+// slideGranularity (an hour, or a tenth of a short TTL): a reconnect storm
+// of many devices then costs reads, not one fsync'd commit per device.
 func (s *Store) Verify(token string, slide bool) (Session, error) {
 	if token == "" || len(token) > maxTokenLen {
 		return Session{}, ErrSessionExpired
@@ -94,10 +98,12 @@ func (s *Store) Verify(token string, slide bool) (Session, error) {
 	key := tokenKey(token)
 	now := s.clk.Now().UTC()
 	var sess Session
-	var live bool
+	var live, found bool
 	check := func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bucketSessions), key, &sess)
-		if err != nil || !ok {
+		var err error
+		found, err = getJSON(tx.Bucket(bucketSessions), key, &sess)
+		if err != nil || !found {
+			live = false
 			return err
 		}
 		var a accountRecord
@@ -110,27 +116,28 @@ func (s *Store) Verify(token string, slide bool) (Session, error) {
 		live = aok && now.Before(sess.ExpiresAt) && !a.RevokedAt.After(sess.CreatedAt)
 		return nil
 	}
-	if !slide {
-		if err := s.db.View(check); err != nil {
-			return Session{}, err
-		}
-		if !live {
-			return Session{}, ErrSessionExpired
-		}
+	if err := s.db.View(check); err != nil {
+		return Session{}, err
+	}
+	gran := min(time.Hour, s.cfg.SessionTTL/10)
+	newExp := now.Add(s.cfg.SessionTTL)
+	switch {
+	case !found:
+		return Session{}, ErrSessionExpired
+	case live && (!slide || newExp.Sub(sess.ExpiresAt) < gran):
 		return sess, nil
 	}
+	// Write: slide a live session, or delete a dead one. Checked again in
+	// the write transaction (a revocation may have come in between).
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := check(tx); err != nil {
+		if err := check(tx); err != nil || !found {
 			return err
 		}
 		b := tx.Bucket(bucketSessions)
 		if !live {
-			if sess.Account != "" {
-				return b.Delete(key)
-			}
-			return nil
+			return b.Delete(key)
 		}
-		sess.ExpiresAt = now.Add(s.cfg.SessionTTL)
+		sess.ExpiresAt = newExp
 		return putJSON(b, key, sess)
 	})
 	if err != nil {
