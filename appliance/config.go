@@ -30,6 +30,7 @@ type Config struct {
 	DataPath    string        // data: the bbolt file
 	Board       string        // board: profile name, or "" to detect
 	SetupAddr   string        // setup-addr: listen address of the setup page ("" disables)
+	MetricsAddr string        // metrics-addr: Prometheus /metrics listen address ("" disables)
 	Console     string        // console: tty for the status line, "-" for stdout, "" for none
 	Camera      string        // camera: V4L2 capture device, "test" for the test pattern
 	Microphone  string        // mic: ALSA device, "test" for the test tone
@@ -56,6 +57,7 @@ var settings = []setting{
 	{"data", "bbolt state file"},
 	{"board", "board profile: " + strings.Join(board.Names(), ", ") + " (default: detect)"},
 	{"setup-addr", "setup page listen address (empty disables)"},
+	{"metrics-addr", "Prometheus /metrics listen address (empty disables)"},
 	{"console", "serial console tty for status lines, - for stdout, empty for none"},
 	{"camera", "V4L2 capture device, or test"},
 	{"mic", "ALSA capture device, or test"},
@@ -72,6 +74,7 @@ func defaults() map[string]string {
 	return map[string]string{
 		"data":          "/var/lib/tether/tetherd.db",
 		"setup-addr":    ":8080",
+		"metrics-addr":  ":9101",
 		"console":       "",
 		"stuck-timeout": "10m",
 		"log-level":     "info",
@@ -250,10 +253,12 @@ func (c *Config) parse(v map[string]string) error {
 	if c.DataPath == "" {
 		return bad("data", "must name a file")
 	}
-	c.SetupAddr, c.Console = v["setup-addr"], v["console"]
-	if c.SetupAddr != "" {
-		if _, port, err := net.SplitHostPort(c.SetupAddr); err != nil || port == "" {
-			return bad("setup-addr", "must be host:port or :port")
+	c.SetupAddr, c.MetricsAddr, c.Console = v["setup-addr"], v["metrics-addr"], v["console"]
+	for name, addr := range map[string]string{"setup-addr": c.SetupAddr, "metrics-addr": c.MetricsAddr} {
+		if addr != "" {
+			if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+				return bad(name, "must be host:port or :port")
+			}
 		}
 	}
 	c.Camera, c.Microphone, c.CAFile = v["camera"], v["mic"], v["ca-file"]
@@ -294,7 +299,7 @@ func (c *Config) parse(v map[string]string) error {
 // status` and the console.
 func (c Config) Describe() []string {
 	vals := map[string]string{
-		"hub": c.HubURL, "room": c.RoomID, "data": c.DataPath, "board": c.Profile.Name, "setup-addr": c.SetupAddr,
+		"hub": c.HubURL, "room": c.RoomID, "data": c.DataPath, "board": c.Profile.Name, "setup-addr": c.SetupAddr, "metrics-addr": c.MetricsAddr,
 		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "width": strconv.Itoa(c.Width),
 		"height": strconv.Itoa(c.Height), "fps": strconv.Itoa(c.FPS), "bitrate": strconv.Itoa(c.BitrateKbps),
 		"ca-file": c.CAFile, "stuck-timeout": c.Stuck.String(), "log-level": c.LogLevel,

@@ -1,0 +1,199 @@
+package appliance
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"tether/board"
+	"tether/store"
+)
+
+// ErrUsage means the command line was wrong; the message is printed.
+var ErrUsage = errors.New("usage")
+
+// Main is tetherd's whole command line: the daemon, `login`, `status` and
+// `-demo`. main only wires signals and exit codes.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "login":
+			return cmdLogin(ctx, args[1:], stdin, stdout, stderr)
+		case "status":
+			return cmdStatus(args[1:], stdout, stderr)
+		}
+	}
+	fs := flag.NewFlagSet("tetherd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", "", "config file (default "+ConfigFile+")")
+	demo := fs.Bool("demo", false, "run an in-process hub, the sim board and test sources, and print the customer link")
+	RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tetherd [flags]            run the appliance\n       tetherd login -hub URL -user NAME   store a session (password on stdin or prompt)\n       tetherd status [-data PATH]        print the stored state\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return ErrUsage
+	}
+	if *demo {
+		return runDemo(ctx, fs, stdout, stderr)
+	}
+	cfg, err := resolveFromOS(fs)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel, stderr)
+	a, err := New(cfg, Deps{Logger: log, Extras: DefaultExtras(cfg, stdin, stdout)})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func resolveFromOS(fs *flag.FlagSet) (Config, error) {
+	return Resolve(fs, os.Getenv, os.ReadFile, storedSettings, detectBoard)
+}
+
+// storedSettings reads the setup page's settings without keeping the file
+// open (the daemon opens it for good later).
+func storedSettings(path string) (store.Settings, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return store.Settings{}, nil
+	}
+	s, err := store.Open(path, store.Options{Logger: slog.New(slog.DiscardHandler), LockTimeout: 2 * time.Second})
+	if err != nil {
+		return store.Settings{}, err
+	}
+	defer s.Close()
+	return s.Settings()
+}
+
+func detectBoard() (board.Profile, error) {
+	p, _, err := board.Detect("")
+	return p, err
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// cmdLogin is `tetherd login -hub URL -user NAME`: POST /api/login and
+// store the session exactly as the setup page does. The password comes from
+// stdin (one line) or an interactive prompt; it is never stored.
+func cmdLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tetherd login", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	hub := fs.String("hub", "", "hub base URL")
+	user := fs.String("user", "", "counter account name")
+	data := fs.String("data", "", "bbolt state file (default from config)")
+	ca := fs.String("ca-file", "", "PEM CA of a private hub")
+	if err := fs.Parse(args); err != nil {
+		return ErrUsage
+	}
+	if *hub == "" || *user == "" {
+		fmt.Fprintln(stderr, "tetherd login: -hub and -user are required")
+		return ErrUsage
+	}
+	path := *data
+	if path == "" {
+		path = os.Getenv("TETHER_DATA")
+	}
+	if path == "" {
+		path = defaults()["data"]
+	}
+	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprint(stderr, "password for "+*user+": ")
+	}
+	pw, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && pw != "") {
+		return fmt.Errorf("login: reading the password: %w", err)
+	}
+	pw = strings.TrimRight(pw, "\r\n")
+	roots, err := loadCA(*ca)
+	if err != nil {
+		return err
+	}
+	r, err := Login(ctx, *hub, *user, pw, roots)
+	if err != nil {
+		return err
+	}
+	s, err := store.Open(path, store.Options{LockTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("login: state file %s (is tetherd running? use its setup page): %w", path, err)
+	}
+	defer s.Close()
+	sess := store.Session{Token: r.Token, ExpiresAt: r.ExpiresAt, DeviceID: r.DeviceID, RoomID: r.RoomID, HubURL: *hub}
+	if err := s.SetSession(sess); err != nil {
+		return err
+	}
+	settings, _ := s.Settings()
+	if settings.HubURL == "" {
+		_ = s.UpdateSettings(func(st *store.Settings) error { st.HubURL = *hub; return nil })
+	}
+	_ = s.AppendEvent(store.Event{Component: "appliance", From: "", To: "logged in", Detail: "tetherd login as " + *user})
+	fmt.Fprintf(stdout, "logged in as %s: device %s, room %s, session valid until %s\n", *user, r.DeviceID, r.RoomID, r.ExpiresAt.Format(time.RFC3339))
+	return nil
+}
+
+// cmdStatus prints what the state file holds (never the token itself).
+func cmdStatus(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tetherd status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "bbolt state file")
+	n := fs.Int("events", 20, "how many recent events to show")
+	if err := fs.Parse(args); err != nil {
+		return ErrUsage
+	}
+	path := *data
+	if path == "" {
+		path = os.Getenv("TETHER_DATA")
+	}
+	if path == "" {
+		path = defaults()["data"]
+	}
+	s, err := store.Open(path, store.Options{LockTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("status: %s: %w", path, err)
+	}
+	defer s.Close()
+	w := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	w("state file   %s", path)
+	if id, err := s.Identity(); err == nil {
+		w("identity     %+v", id)
+	}
+	sess, err := s.Session()
+	switch {
+	case err != nil || sess.Token == "":
+		w("session      none (login needed)")
+	case sess.Expired(time.Now()):
+		w("session      expired at %s (login needed)", sess.ExpiresAt.Format(time.RFC3339))
+	default:
+		w("session      device %s, room %s, hub %s, valid until %s", sess.DeviceID, sess.RoomID, sess.HubURL, sess.ExpiresAt.Format(time.RFC3339))
+	}
+	if st, err := s.Settings(); err == nil {
+		w("settings     %+v", st)
+	}
+	if ls, err := s.LinkState(); err == nil {
+		w("link         transport %s, ICE path %s", ls.Transport, ls.ICEPath)
+		w("counters     socket reconnects %d, ICE restarts %d, customer changes %d", ls.SocketReconnects, ls.ICERestarts, ls.CustomerChanges)
+		if ls.LastError != "" {
+			w("last error   %s: %s", ls.LastErrorComponent, ls.LastError)
+		}
+	}
+	if evs, err := s.Events(*n); err == nil {
+		w("events (last %d):", len(evs))
+		for _, e := range evs {
+			w("  %s  %-10s %s → %s  %s", e.Time.Format(time.RFC3339), e.Component, e.From, e.To, e.Detail)
+		}
+	}
+	return nil
+}

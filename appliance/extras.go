@@ -1,0 +1,164 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"tether/appliance/console"
+	"tether/appliance/setup"
+	"tether/gpio"
+	"tether/store"
+)
+
+// DefaultExtras are the components every tetherd runs beside the core: the
+// front panel (LEDs and button), the setup page, the serial console and the
+// metrics endpoint. Each only subscribes to the health tracker.
+func DefaultExtras(cfg Config, stdin io.Reader, stdout io.Writer) []func(*App) Component {
+	term := gpio.NewTerminal(io.Discard, false) // the sim board's LEDs, drawn by the page and console
+	var setupSrv *setup.Server
+	return []func(*App) Component{
+		func(a *App) Component { return a.panel(term, func() *setup.Server { return setupSrv }) },
+		func(a *App) Component {
+			if cfg.SetupAddr == "" {
+				return nil
+			}
+			s, err := a.setupServer(cfg.SetupAddr, term, nil)
+			if err != nil {
+				a.log.Error("setup page disabled", "err", err)
+				return nil
+			}
+			setupSrv = s
+			return s
+		},
+		func(a *App) Component { return a.console(cfg.Console, stdin, stdout, term) },
+		func(a *App) Component {
+			if cfg.MetricsAddr == "" {
+				return nil
+			}
+			return a.metricsServer(cfg.MetricsAddr)
+		},
+	}
+}
+
+// panel runs the LEDs from health and the button: a short press ends the
+// call, a 10 s hold resets the setup password.
+func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server) Component {
+	chip, err := gpio.OpenBoardChip(a.cfg.Profile.GPIO, a.clk, term)
+	if err != nil {
+		a.log.Error("front panel unavailable", "err", err)
+		return nil
+	}
+	if chip == nil {
+		return nil
+	}
+	sub := a.Health.Subscribe()
+	p, err := gpio.NewPanel(gpio.PanelConfig{
+		Chip: chip, Pins: a.cfg.Profile.GPIO, Clock: a.clk, Logger: a.log, Updates: sub.C(),
+		OnPress: func() { a.EndCall(context.Background()) },
+		OnHold: func() {
+			if s := setupSrv(); s != nil {
+				if err := s.ResetPassword(); err != nil {
+					a.log.Error("reset setup password", "err", err)
+					return
+				}
+				a.log.Warn("setup password reset by the front-panel button; choose a new one on the setup page")
+				a.event("appliance", "", "setup password reset", "button held 10 s")
+			}
+		},
+	})
+	if err != nil {
+		sub.Close()
+		a.log.Error("front panel unavailable", "err", err)
+		return nil
+	}
+	a.ledTest = p.SelfTest
+	return ComponentFunc(func(ctx context.Context) error {
+		defer sub.Close()
+		return p.Run(ctx)
+	})
+}
+
+func (a *App) setupServer(addr string, term *gpio.Terminal, ln net.Listener) (*setup.Server, error) {
+	return setup.New(setup.Config{
+		Health: a.Health,
+		Store:  a.Store,
+		Login: func(ctx context.Context, hubURL, user, pass string) (store.Session, error) {
+			s, err := a.Login(ctx, hubURL, user, pass)
+			if errors.Is(err, ErrInvalidCredentials) {
+				err = fmt.Errorf("%w: %w", setup.ErrInvalidCredentials, err)
+			}
+			return s, err
+		},
+		Current: func() store.Settings {
+			return store.Settings{HubURL: a.hubURL(), RoomID: a.cfg.RoomID, Camera: a.cfg.Camera, Microphone: a.cfg.Microphone,
+				Width: a.cfg.Width, Height: a.cfg.Height, FPS: a.cfg.FPS, BitrateKbps: a.cfg.BitrateKbps}
+		},
+		OnSettings: func(store.Settings) {
+			a.log.Info("settings saved on the setup page; they apply at the next restart")
+		},
+		LEDTest: func() {
+			if a.ledTest != nil {
+				a.ledTest()
+			}
+		},
+		Restart:  a.RequestRestart,
+		LEDs:     term.LEDs,
+		Listener: ln,
+		Addr:     addr,
+		Clock:    a.clk,
+		Logger:   a.deps.Logger,
+	})
+}
+
+func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio.Terminal) Component {
+	var out io.Writer
+	var in io.Reader
+	switch path {
+	case "":
+		return nil
+	case "-":
+		out, in = stdout, stdin
+	default:
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			a.log.Error("console unavailable", "tty", path, "err", err)
+			return nil
+		}
+		out, in = f, f
+	}
+	c, err := console.New(console.Config{
+		Health: a.Health, Out: out, In: in, Events: a.Store, Restart: a.RequestRestart,
+		LEDs: term.String, Clock: a.clk, Logger: a.deps.Logger,
+	})
+	if err != nil {
+		a.log.Error("console unavailable", "err", err)
+		return nil
+	}
+	return c
+}
+
+func (a *App) metricsServer(addr string) Component {
+	return ComponentFunc(func(ctx context.Context) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		srv := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+}

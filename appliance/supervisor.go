@@ -1,0 +1,84 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"tether/appliance/health"
+)
+
+// supervisor watches for a stuck appliance (the seed's fallback 3:
+// "reconnect fails → reload"): an owner goroutine that no longer answers
+// (deadlock), or no progress — the hub unreachable for Config.Stuck while
+// the network is up. It feeds the systemd watchdog only while the probes
+// pass, so a wedged process is also killed by systemd.
+type supervisor struct {
+	a      *App
+	notify *notifier
+	// probeEvery and deadAfter bound the deadlock detection.
+	probeEvery, deadAfter time.Duration
+}
+
+func newSupervisor(a *App) *supervisor {
+	return &supervisor{a: a, notify: newNotifier(), probeEvery: 5 * time.Second, deadAfter: 30 * time.Second}
+}
+
+func (s *supervisor) run(ctx context.Context) error {
+	a := s.a
+	s.notify.Ready()
+	defer s.notify.Stopping()
+	every := s.probeEvery
+	if wd := s.notify.WatchdogInterval(); wd > 0 && wd/2 < every {
+		every = wd / 2
+	}
+	t := a.clk.Ticker(every)
+	defer t.Stop()
+	lastOK := a.clk.Now()
+	sub := a.Health.Subscribe()
+	defer sub.Close()
+	var unreachableSince time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case snap := <-sub.C():
+			s.notify.Status(snap.Line())
+			if snap.Overall == health.StateHubUnreachable && snap.Network.State == health.NetworkUp {
+				if unreachableSince.IsZero() {
+					unreachableSince = snap.At
+				}
+			} else {
+				unreachableSince = time.Time{}
+			}
+		case <-t.C:
+			now := a.clk.Now()
+			if err := s.probe(ctx); err != nil {
+				if now.Sub(lastOK) > s.deadAfter {
+					return a.restartNow(ctx, fmt.Sprintf("no answer from %v for %v", err, now.Sub(lastOK).Round(time.Second)))
+				}
+				continue // no watchdog feed while a probe fails
+			}
+			lastOK = now
+			s.notify.Watchdog()
+			if !unreachableSince.IsZero() && now.Sub(unreachableSince) > a.cfg.Stuck {
+				return a.restartNow(ctx, fmt.Sprintf("hub unreachable for %v with the network up", now.Sub(unreachableSince).Round(time.Second)))
+			}
+		}
+	}
+}
+
+// probe checks that each owner goroutine still runs its loop.
+func (s *supervisor) probe(ctx context.Context) error {
+	ctx, cancel := s.a.clk.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if s.a.Device != nil {
+		if err := s.a.Device.Client().Ping(ctx); err != nil && ctx.Err() != nil {
+			return fmt.Errorf("socket manager")
+		}
+	}
+	if err := s.a.Peer.Ping(ctx); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("peer session")
+	}
+	return nil
+}

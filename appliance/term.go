@@ -1,0 +1,28 @@
+package appliance
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+)
+
+// isTerminal reports whether f is a character device (a prompt makes sense).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func loadCA(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ca-file: %v", ErrConfig, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: ca-file %s holds no PEM certificate", ErrConfig, path)
+	}
+	return pool, nil
+}
