@@ -21,7 +21,20 @@ type FieldError struct {
 	Msg   string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	if l, ok := fieldLabels[e.Field]; ok {
+		return l + " " + e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// fieldLabels name the form fields as the page labels them, so an error
+// reads "Bitrate must be ..." rather than "bitrate: must be ...".
+var fieldLabels = map[string]string{
+	"password": "Password", "confirm": "The repeated password", "hubUrl": "Hub URL",
+	"username": "Username", "room": "Room", "camera": "Camera", "microphone": "Microphone",
+	"resolution": "Resolution", "fps": "Frame rate", "bitrate": "Bitrate", "body": "The form",
+}
 
 // Unwrap makes errors.Is(err, ErrInvalidInput) true.
 func (e *FieldError) Unwrap() error { return ErrInvalidInput }

@@ -146,6 +146,8 @@ onSubmit('form-hub', async (form) => {
   form.elements.password.value = '';
   if (r.body.ok) {
     const s = r.body.session || {};
+    // The hub URL is saved with the login: keep the settings form in step.
+    if (s.hubUrl) $('form-settings').elements.hubUrl.value = s.hubUrl;
     toast('Logged in to the hub' + (s.roomId ? ' (room ' + s.roomId + ')' : '') + '.', 'ok');
   } else if (r.status !== 401 || r.body.code !== 'auth') {
     showError(form, r.body);
@@ -370,7 +372,7 @@ function renderChart(pts) {
   const W = 320, H = 130, L = 34, R = 6, T = 8, B = 18;
   let top = 100;
   for (const p of pts) top = Math.max(top, p.socket, p.peer);
-  top = Math.ceil(top * 1.15 / 50) * 50;
+  top = Math.ceil(top * 1.15 / 100) * 100; // round grid labels: 0, 25, 50, 75, 100 ms...
   for (let i = 0; i <= 4; i++) {
     const y = T + (H - T - B) * i / 4;
     svg.appendChild(svgEl('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'grid' }));
