@@ -68,8 +68,9 @@ type RecoveryConfig struct {
 // ServerConfig configures a Server.
 type ServerConfig struct {
 	// Engine configures the Engine.IO server (path, heartbeat, maxPayload,
-	// CORS origins, rate limit, clock). Its OnOpen, OnMessage and OnClose
-	// belong to the Server and must be nil.
+	// CORS origins, rate limit, clock). Its OnMessage belongs to the Server
+	// and must be nil; OnOpen, OnClose and OnUpgrade, when set, are called
+	// after the Server's own handling (metrics: sessions by transport).
 	Engine engineio.ServerConfig
 	// Authorize checks a CONNECT's auth payload (the raw JSON object, "{}"
 	// when absent) against the handshake request. The data it returns is the
@@ -102,8 +103,8 @@ type ServerConfig struct {
 }
 
 func (c ServerConfig) withDefaults() (ServerConfig, error) {
-	if c.Engine.OnOpen != nil || c.Engine.OnMessage != nil || c.Engine.OnClose != nil {
-		return c, fmt.Errorf("socketio: server config: Engine.OnOpen/OnMessage/OnClose are the Server's")
+	if c.Engine.OnMessage != nil {
+		return c, fmt.Errorf("socketio: server config: Engine.OnMessage is the Server's")
 	}
 	if c.Clock == nil {
 		c.Clock = c.Engine.Clock
@@ -183,9 +184,20 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s.rec.init(newID()[:8])
 	ecfg := cfg.Engine
-	ecfg.OnOpen = s.onOpen
+	userOpen, userClose := ecfg.OnOpen, ecfg.OnClose
+	ecfg.OnOpen = func(es *engineio.Session) {
+		s.onOpen(es)
+		if userOpen != nil {
+			userOpen(es)
+		}
+	}
 	ecfg.OnMessage = s.onMessage
-	ecfg.OnClose = s.onClose
+	ecfg.OnClose = func(es *engineio.Session, reason engineio.CloseReason) {
+		s.onClose(es, reason)
+		if userClose != nil {
+			userClose(es, reason)
+		}
+	}
 	s.eng, err = engineio.NewServer(ecfg)
 	if err != nil {
 		return nil, err

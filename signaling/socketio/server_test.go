@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,6 +343,7 @@ func newTestID() string {
 }
 
 func TestServerGoClientWebSocketAcksBinary(t *testing.T) {
+	noLeaks(t)
 	hub := startHub(t, hubOpts{})
 	c := start(t, hub.URL(), opts{persistent: true, join: true})
 	e := c.rec.wait(t, socketio.EventConnect, 10*time.Second)
@@ -406,6 +408,7 @@ func TestServerGoClientWebSocketAcksBinary(t *testing.T) {
 }
 
 func TestServerGoClientPollingOnly(t *testing.T) {
+	noLeaks(t)
 	hub := startHub(t, hubOpts{transports: []string{"polling"}})
 	c := start(t, hub.URL(), opts{persistent: true, join: true}) // websocket refused → polling
 	e := c.rec.wait(t, socketio.EventConnect, 10*time.Second)
@@ -447,6 +450,7 @@ func TestServerGoClientPollingOnly(t *testing.T) {
 }
 
 func TestServerGoClientUpgrade(t *testing.T) {
+	noLeaks(t)
 	hub := startHub(t, hubOpts{})
 	c := start(t, hub.URL(), opts{transports: []string{"polling", "websocket"}, join: true, persistent: true})
 	c.rec.wait(t, socketio.EventConnect, 10*time.Second) // the upgrade may come first
@@ -469,6 +473,7 @@ func TestServerGoClientUpgrade(t *testing.T) {
 }
 
 func TestServerGoClientRecovery(t *testing.T) {
+	noLeaks(t)
 	hub := startHub(t, hubOpts{})
 	c := start(t, hub.URL(), opts{join: true, persistent: true})
 	ctx := bounded(t, 20*time.Second)
@@ -530,6 +535,7 @@ func TestServerGoClientRecovery(t *testing.T) {
 }
 
 func TestServerGoClientRestartRejoins(t *testing.T) {
+	noLeaks(t)
 	hub := startHub(t, hubOpts{})
 	c := start(t, hub.URL(), opts{join: true, persistent: true})
 	ctx := bounded(t, 40*time.Second)
@@ -551,6 +557,7 @@ func TestServerGoClientRestartRejoins(t *testing.T) {
 }
 
 func TestServerGoClientConnectErrors(t *testing.T) {
+	noLeaks(t)
 	hub := startHub(t, hubOpts{})
 	t.Run("unauthorized", func(t *testing.T) {
 		c := start(t, hub.URL(), opts{token: "bad", persistent: true})
@@ -596,4 +603,51 @@ func testLogger(t testing.TB) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+func TestServerAcksTimeoutAndLeave(t *testing.T) {
+	noLeaks(t)
+	var opened, closed atomic.Int32
+	hub := startHub(t, hubOpts{engine: engineio.ServerConfig{
+		OnOpen:  func(*engineio.Session) { opened.Add(1) },
+		OnClose: func(*engineio.Session, engineio.CloseReason) { closed.Add(1) },
+	}})
+	c := start(t, hub.URL(), opts{persistent: true})
+	c.rec.wait(t, socketio.EventConnect, 10*time.Second)
+	c.On("answered", func(a socketio.Args, ack func(...any)) { ack("yes", []byte{1}) })
+	ctx := bounded(t, 10*time.Second)
+	s := hub.Server().Socket(c.Status().SID)
+	if s == nil {
+		t.Fatal("no socket")
+	}
+	// Blocking form, from outside any handler: binary in the answer.
+	args, err := s.EmitWithAck(ctx, "answered", 1)
+	var yes string
+	var bin []byte
+	if err != nil || args.Decode(0, &yes) != nil || yes != "yes" || args.Decode(1, &bin) != nil || len(bin) != 1 {
+		t.Fatalf("ack %v %q %v", err, yes, bin)
+	}
+	// Nobody answers "ignored": the timeout fires.
+	res := make(chan error, 2)
+	if err := s.EmitWithAckFunc("ignored", 100*time.Millisecond, func(_ socketio.Args, err error) { res <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; !errors.Is(err, socketio.ErrAckTimeout) {
+		t.Fatalf("want ack timeout, got %v", err)
+	}
+	// Pending acks fail at once when the socket leaves.
+	if err := s.EmitWithAckFunc("ignored", time.Hour, func(_ socketio.Args, err error) { res <- err }); err != nil {
+		t.Fatal(err)
+	}
+	s.Disconnect(true)
+	if err := <-res; !errors.Is(err, socketio.ErrNotConnected) {
+		t.Fatalf("want not connected, got %v", err)
+	}
+	if err := s.Emit("late"); !errors.Is(err, socketio.ErrNotConnected) {
+		t.Fatalf("emit after leave: %v", err)
+	}
+	c.rec.wait(t, socketio.EventReconnect, 10*time.Second)
+	if opened.Load() < 2 || closed.Load() < 1 {
+		t.Fatalf("engine hooks: opened %d closed %d", opened.Load(), closed.Load())
+	}
 }
