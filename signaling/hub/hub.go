@@ -50,7 +50,8 @@ type Config struct {
 	// MaxPayload of one Engine.IO message (default 64 KiB: an SDP offer
 	// with many candidates fits many times).
 	MaxPayload int64
-	// RateLimit of packets per second per socket (default 50).
+	// RateLimit of packets per second per socket (default 50, burst 100;
+	// negative: none). A peer above it is slowed down, then closed.
 	RateLimit float64
 	// Login limits for wrong passwords.
 	Limiter auth.LimiterConfig

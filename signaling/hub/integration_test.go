@@ -40,7 +40,7 @@ func logger() *slog.Logger {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	h     *hub.Hub
 	store *auth.Store
 	clk   *clock.Mock // the store's clock (sessions, invites)
@@ -50,7 +50,7 @@ type env struct {
 
 // startHub runs a hub on loopback over a store at path (a new temp file
 // when empty) with counters c1 (room r1) and c2 (room r2).
-func startHub(t *testing.T, path string, mut func(*hub.Config)) *env {
+func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 	t.Helper()
 	fresh := path == ""
 	if fresh {
@@ -156,6 +156,17 @@ func (ev *events) next(t *testing.T) string {
 		return s
 	case <-time.After(wait):
 		t.Fatal("no event within", wait)
+	}
+	return ""
+}
+
+func (ev *events) nextB(b testing.TB) string {
+	b.Helper()
+	select {
+	case s := <-ev.ch:
+		return s
+	case <-time.After(wait):
+		b.Fatal("no event within", wait)
 	}
 	return ""
 }

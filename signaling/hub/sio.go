@@ -79,7 +79,7 @@ func newSocketServer(h *Hub) (socketServer, error) {
 		Engine: engineio.ServerConfig{
 			PingInterval: h.cfg.PingInterval, PingTimeout: h.cfg.PingTimeout,
 			MaxPayload: h.cfg.MaxPayload, AllowedOrigins: h.cfg.AllowedOrigins,
-			RateLimit: h.cfg.RateLimit,
+			RateLimit: max(h.cfg.RateLimit, 0),
 		},
 		Authorize: func(raw json.RawMessage, _ *http.Request) (any, error) {
 			p, err := h.Authenticate(raw)
