@@ -12,14 +12,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/benbjohnson/clock"
 
 	"tether/signaling/engineio"
 	"tether/signaling/socketio"
@@ -649,5 +654,83 @@ func TestServerAcksTimeoutAndLeave(t *testing.T) {
 	c.rec.wait(t, socketio.EventReconnect, 10*time.Second)
 	if opened.Load() < 2 || closed.Load() < 1 {
 		t.Fatalf("engine hooks: opened %d closed %d", opened.Load(), closed.Load())
+	}
+}
+
+func TestServerConnectTimeoutAndRecoveryWindow(t *testing.T) {
+	noLeaks(t)
+	clk := clock.NewMock()
+	srv, err := socketio.NewServer(socketio.ServerConfig{Clock: clk, Logger: testLogger(t), ConnectTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer func() {
+		hs.CloseClientConnections()
+		_ = srv.Close()
+		hs.Close()
+	}()
+	get := func(q string) string {
+		resp, err := hs.Client().Get(hs.URL + "/socket.io/?EIO=4&transport=polling" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	post := func(sid, body string) {
+		resp, err := hs.Client().Post(hs.URL+"/socket.io/?EIO=4&transport=polling&sid="+sid, "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	open := get("")
+	hsk, err := engineio.ParseHandshake([]byte(open[1:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No CONNECT in time: socket.io's connectTimeout closes the session.
+	clk.Add(10 * time.Second)
+	if got := get("&sid=" + hsk.SID); got != "1" {
+		t.Fatalf("after the connect timeout: %q, want a close packet", got)
+	}
+
+	// Recovery: a session lost for a recoverable reason is kept for the
+	// window and no longer.
+	connect := func(auth string) (sid, id, pid string) {
+		h, _ := engineio.ParseHandshake([]byte(get("")[1:]))
+		post(h.SID, "40"+auth)
+		reply := get("&sid=" + h.SID)
+		var d struct{ SID, PID string }
+		if !strings.HasPrefix(reply, "40") || json.Unmarshal([]byte(strings.SplitN(reply[2:], "\x1e", 2)[0]), &d) != nil {
+			t.Fatalf("connect reply %q", reply)
+		}
+		return h.SID, d.SID, d.PID
+	}
+	esid, id, pid := connect("")
+	if err := srv.To(id).Emit("news", 1); err != nil {
+		t.Fatal(err)
+	}
+	s := srv.Socket(id)
+	ev := get("&sid=" + esid)
+	var arr []any
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(ev, "42")), &arr); err != nil || len(arr) != 3 {
+		t.Fatalf("broadcast %q", ev)
+	}
+	offset := arr[2].(string)
+	s.CloseTransport()
+	auth, _ := json.Marshal(map[string]string{"pid": pid, "offset": offset})
+	_, id2, pid2 := connect(string(auth))
+	if id2 != id || pid2 != pid || !srv.Socket(id).Recovered() {
+		t.Fatalf("not recovered: %s/%s → %s/%s", id, pid, id2, pid2)
+	}
+	srv.Socket(id).CloseTransport()
+	clk.Add(2*time.Minute + time.Second)
+	_, id3, _ := connect(string(auth))
+	if id3 == id {
+		t.Fatal("recovered after the window")
 	}
 }
