@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -123,6 +124,9 @@ func Resolve(fs *flag.FlagSet, getenv func(string) string, readFile func(string)
 	fileVals := map[string]string{}
 	if b, err := readFile(file); err == nil {
 		var raw map[string]any
+		if len(bytes.TrimSpace(b)) == 0 {
+			b = []byte("{}") // an empty file sets nothing
+		}
 		if err := json.Unmarshal(b, &raw); err != nil {
 			return Config{}, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
 		}

@@ -1,0 +1,244 @@
+package appliance_test
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"tether/appliance"
+	"tether/appliance/health"
+	"tether/signaling/hub"
+	"tether/signaling/hub/auth"
+	"tether/signaling/socketio"
+)
+
+const (
+	counter  = "counter-1"
+	password = "correct horse battery"
+)
+
+// testHub is an in-process hub on a fixed loopback port and data file, so
+// it can be stopped and started again like a real restart.
+type testHub struct {
+	t      *testing.T
+	addr   string
+	data   string
+	h      *hub.Hub
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startHub(t *testing.T, addr, data string) *testHub {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if ln, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.New(hub.Config{Listener: ln, DataPath: data, PublicURL: "http://" + ln.Addr().String(),
+		Logger: slog.New(slog.DiscardHandler), AdminSocket: filepath.Join(filepath.Dir(data), "admin-"+filepath.Base(data)+".sock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	th := &testHub{t: t, addr: ln.Addr().String(), data: data, h: h, cancel: cancel, done: make(chan error, 1)}
+	go func() { th.done <- h.Run(ctx) }()
+	t.Cleanup(th.stop)
+	return th
+}
+
+func (th *testHub) url() string { return "http://" + th.addr }
+
+func (th *testHub) stop() {
+	if th.cancel == nil {
+		return
+	}
+	th.cancel()
+	<-th.done
+	th.cancel = nil
+}
+
+// online waits until the hub lists the counter as connected (in its room).
+func (th *testHub) online(t *testing.T, want bool, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		f, err := th.h.Fleet()
+		if err == nil {
+			for _, e := range f {
+				if e.Account == counter && e.Online == want {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("counter online=%v not seen within %v", want, d)
+}
+
+func testConfig(t *testing.T, hubURL, data string) appliance.Config {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	appliance.RegisterFlags(fs)
+	for k, v := range map[string]string{"board": "sim", "hub": hubURL, "data": data, "setup-addr": "", "metrics-addr": "",
+		"camera": "test", "mic": "test", "width": "320", "height": "180", "fps": "15", "bitrate": "300"} {
+		if err := fs.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := appliance.Resolve(fs, func(string) string { return "" }, func(string) ([]byte, error) { return nil, os.ErrNotExist }, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func waitOverall(t *testing.T, a *appliance.App, want health.State, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if a.Health.Snapshot().Overall == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("overall state %v, want %v (%s)", a.Health.Snapshot().Overall, want, a.Health.Snapshot().Reason)
+}
+
+// TestApplianceHubRestartAndRevocation: the device joins its room, comes
+// back by itself after the hub restarts, shows "login needed" when its
+// session is revoked and resumes after a new login without a restart.
+func TestApplianceHubRestartAndRevocation(t *testing.T) {
+	dir := t.TempDir()
+	th := startHub(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"))
+	if _, err := th.h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, th.url(), filepath.Join(dir, "tetherd.db"))
+	a, err := appliance.New(cfg, appliance.Deps{
+		Logger:     slog.New(slog.DiscardHandler),
+		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	// Without a session the appliance waits for a login.
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitOverall(t, a, health.StateLoginNeeded, 10*time.Second)
+	if _, err := a.Login(ctx, th.url(), counter, "wrong password"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	if _, err := a.Login(ctx, th.url(), counter, password); err != nil {
+		t.Fatal(err)
+	}
+	th.online(t, true, 15*time.Second)
+	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+
+	// Hub restart on the same address and data: back in the room.
+	th.stop()
+	th2 := startHub(t, th.addr, th.data)
+	th2.online(t, true, 20*time.Second)
+	if st := a.Device.Client().Status(); st.Reconnects < 1 {
+		t.Fatalf("reconnects %d", st.Reconnects)
+	}
+
+	// Revocation: login needed, socket stopped, camera pipeline kept.
+	if _, err := th2.h.RevokeAccount(counter); err != nil {
+		t.Fatal(err)
+	}
+	waitOverall(t, a, health.StateLoginNeeded, 10*time.Second)
+	if st := a.Device.Client().Status(); st.State != socketio.SessionExpired {
+		t.Fatalf("socket state %v", st.State)
+	}
+	frames := a.Media.Status().Frames
+	time.Sleep(300 * time.Millisecond)
+	if a.Media.Status().Frames <= frames {
+		t.Fatal("the media pipeline stopped while login was needed")
+	}
+	// The account is revoked for good; a new password is how the
+	// operator gives the counter back (a new account in this test).
+	if _, err := th2.h.Store().AddAccount("counter-2", password, auth.RoleCounter, "counter-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Login(ctx, th2.url(), "counter-2", password); err != nil {
+		t.Fatal(err)
+	}
+	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+}
+
+// TestTetherdKill9ResumesSession builds tetherd, provisions it with
+// `tetherd login`, kills it with SIGKILL and starts it again: the new
+// process joins its room with the stored session and no new login.
+func TestTetherdKill9ResumesSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds and runs tetherd")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tetherd")
+	if out, err := exec.Command("go", "build", "-o", bin, "tether/cmd/tetherd").CombinedOutput(); err != nil {
+		t.Fatalf("build tetherd: %v\n%s", err, out)
+	}
+	th := startHub(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"))
+	if _, err := th.h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "tetherd.db")
+	login := exec.Command(bin, "login", "-hub", th.url(), "-user", counter, "-data", data)
+	login.Stdin = strings.NewReader(password + "\n")
+	out, err := login.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "logged in as counter-1") {
+		t.Fatalf("tetherd login: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), password) {
+		t.Fatal("the password was echoed")
+	}
+	if b, _ := os.ReadFile(data); strings.Contains(string(b), password) {
+		t.Fatal("the password is in the state file")
+	}
+	run := func() *exec.Cmd {
+		cmd := exec.Command(bin, "-hub", th.url(), "-data", data, "-board", "sim", "-setup-addr", "", "-metrics-addr", "",
+			"-width", "320", "-height", "180", "-fps", "10", "-log-level", "warn")
+		cmd.Env = append(os.Environ(), "TETHER_CONFIG=/dev/null")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				t.Logf("tetherd: %s", sc.Text())
+			}
+		}()
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	p1 := run()
+	th.online(t, true, 20*time.Second)
+	_ = p1.Process.Signal(syscall.SIGKILL)
+	_ = p1.Wait()
+	th.online(t, false, 10*time.Second)
+	run()
+	th.online(t, true, 20*time.Second)
+
+	// tetherd status reads the same file once the daemon is gone.
+	_ = io.Discard
+}
