@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -229,31 +228,79 @@ func (c *Console) flushPending() {
 // readLines reads commands until EOF, an error or ctx's end. Over-long
 // lines are discarded with an error line rather than executed in part.
 func (c *Console) readLines(ctx context.Context, cmds chan<- string) {
-	r := bufio.NewReaderSize(c.cfg.In, maxLine)
-	tooLong := false
+	var (
+		sp  lineSplitter
+		buf [256]byte
+	)
 	for {
-		frag, isPrefix, err := r.ReadLine()
+		n, err := c.cfg.In.Read(buf[:])
+		for _, b := range buf[:n] {
+			line, ok := sp.feed(b)
+			if !ok {
+				continue
+			}
+			select {
+			case cmds <- line:
+			case <-ctx.Done():
+				return
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				c.log.Warn("console input ended", "err", err)
 			}
 			return
 		}
-		if isPrefix {
-			tooLong = true
-			continue
-		}
-		line := string(frag)
-		if tooLong {
-			tooLong = false
-			line = "\x00toolong"
-		}
-		select {
-		case cmds <- line:
-		case <-ctx.Done():
-			return
-		}
 	}
+}
+
+// tooLongLine is what lineSplitter yields for a line over maxLine bytes.
+const tooLongLine = "\x00toolong"
+
+// lineSplitter turns console input into command lines. A serial terminal
+// in raw mode sends CR for Enter (screen, minicom), a tty in canonical mode
+// sends LF, some send CR LF: each of CR, LF and CR LF ends one line.
+// Backspace and DEL erase the last byte, for terminals without local
+// editing. The zero value is ready.
+type lineSplitter struct {
+	buf     []byte
+	tooLong bool
+	lastCR  bool
+}
+
+// feed adds one input byte and returns a completed line, if any.
+func (sp *lineSplitter) feed(b byte) (string, bool) {
+	wasCR := sp.lastCR
+	sp.lastCR = b == '\r'
+	switch b {
+	case '\n':
+		if wasCR {
+			return "", false // the LF of a CR LF
+		}
+		fallthrough
+	case '\r':
+		line := string(sp.buf)
+		if sp.tooLong {
+			line = tooLongLine
+		}
+		sp.buf, sp.tooLong = sp.buf[:0], false
+		return line, true
+	case 0:
+		// Line noise (and Ctrl-@); dropping it also keeps tooLongLine
+		// from ever being typed.
+		return "", false
+	case 0x08, 0x7f:
+		if len(sp.buf) > 0 {
+			sp.buf = sp.buf[:len(sp.buf)-1]
+		}
+		return "", false
+	}
+	if len(sp.buf) >= maxLine {
+		sp.tooLong = true
+		return "", false
+	}
+	sp.buf = append(sp.buf, b)
+	return "", false
 }
 
 func (c *Console) unblockReader() {
@@ -294,7 +341,7 @@ func (c *Console) writeLine(line string) {
 
 // command runs one typed line. Called only from Run.
 func (c *Console) command(line string) {
-	if line == "\x00toolong" {
+	if line == tooLongLine {
 		c.writeLine(fmt.Sprintf("error: command longer than %d bytes ignored", maxLine))
 		return
 	}

@@ -403,3 +403,20 @@ func BenchmarkStatusLine(b *testing.B) {
 		c.writeLine(c.statusLine(s))
 	}
 }
+
+type fuzzConsole struct {
+	c   *Console
+	out *strings.Builder
+}
+
+func newFuzzConsole() fuzzConsole {
+	clk := clock.NewMock()
+	tr, _ := health.New(health.Config{Clock: clk})
+	st := store.NewMem(store.Options{Clock: clk})
+	_ = st.AppendEvent(store.Event{Component: "socket", To: "connected", Detail: "\x1b[31mred\x1b[0m"})
+	out := &strings.Builder{}
+	c, _ := New(Config{Health: tr, Out: out, Clock: clk, Events: st,
+		Net:     func() ([]Interface, error) { return []Interface{{Name: "eth\n0", Addrs: []string{"\x1b"}}}, nil },
+		Restart: func(string) {}})
+	return fuzzConsole{c: c, out: out}
+}
