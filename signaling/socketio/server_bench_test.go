@@ -10,6 +10,7 @@ package socketio_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -455,6 +456,63 @@ func BenchmarkServerReconnectStorm(b *testing.B) {
 		for _, r := range raws {
 			r.c.Close()
 		}
+		hub.stop()
+	}
+}
+
+// BenchmarkServerReconnectStormGoClients restarts the hub under n of our
+// Go clients (socketio.Client with its default backoff and port probing)
+// and measures the time from the restart until every client's connect hook
+// has re-joined its room.
+func BenchmarkServerReconnectStormGoClients(b *testing.B) {
+	n := benchConns(200)
+	for range b.N {
+		hub := startBenchHub(b, engineio.ServerConfig{}, "")
+		addr := hub.addr
+		var joins atomic.Int64
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for i := range n {
+			var c *socketio.Client
+			cfg := socketio.Config{
+				Engine:     engineio.Config{URL: "http://" + addr},
+				Persistent: true,
+				Auth:       func() map[string]any { return map[string]any{"role": "device", "token": "good-token"} },
+				Logger:     slog.New(slog.DiscardHandler),
+				OnConnect: func(ctx context.Context, _ bool) error {
+					if _, err := c.EmitWithAck(ctx, "room:join", map[string]any{"roomId": "room-" + strconv.Itoa(i%100)}); err != nil {
+						return err
+					}
+					joins.Add(1)
+					return nil
+				},
+			}
+			var err error
+			if c, err = socketio.New(cfg); err != nil {
+				b.Fatal(err)
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = c.Run(ctx) }()
+		}
+		waitCount := func(want int64, d time.Duration) bool {
+			deadline := time.Now().Add(d)
+			for joins.Load() < want && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return joins.Load() >= want
+		}
+		if !waitCount(int64(n), 60*time.Second) {
+			b.Fatalf("only %d of %d joined", joins.Load(), n)
+		}
+		hub.stop()
+		hub = startBenchHub(b, engineio.ServerConfig{}, addr)
+		start := time.Now()
+		if !waitCount(int64(2*n), 60*time.Second) {
+			b.Fatalf("only %d of %d re-joined", joins.Load()-int64(n), n)
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms-all-rejoined")
+		cancel()
+		wg.Wait()
 		hub.stop()
 	}
 }
