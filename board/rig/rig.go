@@ -87,7 +87,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	log := opt.Log.With("component", "rig", "arch", opt.Arch)
+	log := opt.Log.With("component", "rig")
 	s, err := opt.Arch.spec()
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if fi, err := os.Stat(initrd); err == nil {
 		res.InitramfsLen = fi.Size()
 	}
-	log.Info("booting", "kernel", k.Image, "initramfs_mb", res.InitramfsLen>>20, "packages", len(pkgs))
+	log.Info("booting", "arch", opt.Arch, "kernel", k.Image, "initramfs_mb", res.InitramfsLen>>20, "packages", len(pkgs))
 
 	br, err := boot(ctx, s, k.Image, initrd, opt.Timeout, opt.Console)
 	res.BootTime, res.GuestTime = br.bootTime, br.testTime
@@ -154,7 +154,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		p.ImportPath = byName[p.Name]
 		res.Packages = append(res.Packages, p)
 	}
-	log.Info("guest finished", "boot_s", res.BootTime.Seconds(), "tests_s", res.GuestTime.Seconds(),
+	log.Info("guest finished", "arch", opt.Arch, "boot_s", res.BootTime.Seconds(), "tests_s", res.GuestTime.Seconds(),
 		"passed", res.Passed(), "err", err)
 	return res, err
 }
