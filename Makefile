@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
 
-.PHONY: demo test deps npm vet fmt-check unit fuzz cross
+.PHONY: demo test deps npm vet fmt-check unit fuzz cross bench
 
 demo: npm
 	$(GO) run ./cmd/tetherd -demo
@@ -49,3 +49,10 @@ cross:
 	  GOOS=linux GOARCH=arm GOARM=7 $(GO) test -short -count=1 $(CROSS_PKGS); \
 	else echo "cross: qemu-user binfmt not registered; tests skipped (CI registers it)"; fi
 CROSS_PKGS ?= ./signaling/... ./store/... ./media/... ./gpio/... ./board/...
+
+# bench runs the benchmarks whose figures the issues ask for (minutes; not
+# part of `make test`). Results are ratios against a baseline in the same run.
+bench: npm
+	$(GO) test -run '^$$' -bench . -benchmem ./signaling/engineio ./signaling/socketio ./media/... ./store
+	$(GO) test -run '^$$' -bench 'ReconnectAfterRestart|LinkFlap' -benchtime 1x ./signaling
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./appliance/peer
