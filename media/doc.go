@@ -1,0 +1,17 @@
+// Package media is Tether's media pipeline: a camera (or the test pattern)
+// feeds one video encoder (V4L2 mem2mem hardware H.264, openh264 in
+// software, or an H.264 camera passed through) and a microphone (or the
+// test tone) feeds one Opus encoder, each writing into a single pion track
+// that every peer connection shares. The devices open once when Run starts
+// and stay open across customers and reconnects; a camera that vanishes is
+// reopened with backoff while Status reports it.
+//
+// Data flow, one goroutine per box, all owned by Pipeline.Run:
+//
+//	VideoSource.ReadFrame -> convert -> Encoder.Encode -> Sink -> video track
+//	AudioSource.ReadPCM -> Opus -> audio track
+//	stats ticker -> Status (fps)
+//
+// Capture drivers live in media/camera (V4L2) and media/mic (ALSA); the
+// hardware encoder in media/v4l2m2m, the software ones in media/swenc.
+package media
