@@ -87,8 +87,8 @@ func (f *fakeEncoder) SetBitrate(bps int) { f.bitrate.Store(int64(bps)) }
 
 // fakeFactory builds fakeEncoders and remembers them.
 type fakeFactory struct {
-	mu      sync.Mutex
-	made    []*fakeEncoder
+	mu     sync.Mutex
+	made   []*fakeEncoder
 	newErr error
 	runErr func() error
 	encErr func() error
@@ -138,7 +138,7 @@ func (c *fakeCamera) ReadFrame(ctx context.Context) (RawFrame, error) {
 	}
 }
 
-func (c *fakeCamera) Close() error  { c.closed.Store(true); return nil }
+func (c *fakeCamera) Close() error   { c.closed.Store(true); return nil }
 func (c *fakeCamera) ForceKeyframe() { c.forced.Add(1) }
 
 // recorder is a sampleWriter that keeps copies of the samples and signals
