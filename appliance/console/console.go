@@ -67,7 +67,8 @@ type Config struct {
 	// Net lists interfaces for `net`; nil means SystemInterfaces.
 	Net func() ([]Interface, error)
 	// Restart is called by `restart` with the reason "console"; nil means
-	// the command says restart is not available.
+	// the command says restart is not available. It runs on Run's goroutine
+	// and must only post the request (the supervisor ends this Run).
 	Restart func(reason string)
 	// LEDs, if set, renders the front-panel LEDs appended to each status
 	// line (the sim board's gpio.Terminal.String).

@@ -54,7 +54,9 @@ type Devices struct {
 
 // Config configures a Server. Health, Store and Login are required; every
 // other hook is optional and its control is hidden (or says "unavailable")
-// when nil.
+// when nil. Hooks run on the request's goroutine and must return promptly:
+// they post a request to the goroutine that owns the work (house style
+// point 3), they do not do it.
 type Config struct {
 	Health Health
 	Store  Store

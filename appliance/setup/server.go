@@ -562,6 +562,10 @@ func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
 	s.log.Warn("restart requested from the setup page", "remote", clientAddr(r))
 	s.event("restart-requested", "from the setup page")
 	writeJSON(w, http.StatusAccepted, map[string]any{"ok": true})
+	// The answer must reach the browser before the process goes away.
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	s.cfg.Restart("setup page")
 }
 
@@ -572,7 +576,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Run's status loop has not published yet (or is not running).
-	writeJSON(w, http.StatusOK, s.buildView(s.cfg.Health.Snapshot(), nil, s.ledsNow()))
+	writeJSON(w, http.StatusOK, s.buildView(s.cfg.Health.Snapshot(), nil, s.ledsNow(), nil))
 }
 
 func (s *Server) ledsNow() []gpio.LEDView {
@@ -604,7 +608,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	defer s.hub.leave(c)
 	if len(c.status) == 0 {
 		// No status published yet (Run not started): send one now.
-		if data, err := json.Marshal(s.buildView(s.cfg.Health.Snapshot(), nil, s.ledsNow())); err == nil {
+		if data, err := json.Marshal(s.buildView(s.cfg.Health.Snapshot(), nil, s.ledsNow(), nil)); err == nil {
 			offer(c.status, &message{event: "status", data: data})
 		}
 	}

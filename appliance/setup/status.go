@@ -97,8 +97,9 @@ type eventView struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// buildView renders a snapshot. It reads the store (session, events).
-func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LEDView) statusView {
+// buildView renders a snapshot. It reads the store (session, events);
+// cache may be nil.
+func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LEDView, cache *eventCache) statusView {
 	now := s.clk.Now()
 	v := statusView{
 		Seq: snap.Seq, At: snap.At, Overall: snap.Overall.String(), Reason: snap.Reason,
@@ -137,16 +138,43 @@ func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LED
 	default:
 		s.log.Warn("reading the stored session failed", "err", err)
 	}
+	v.Events = s.events(cache)
+	return v
+}
+
+// eventCache keeps the rendered event list between publishes; it is owned
+// by the status loop. Decoding 50 records per health change cost about
+// 1 ms (BenchmarkStatusPublish), so the list is re-read only when the
+// newest event changed.
+type eventCache struct {
+	top   uint64
+	views []eventView
+}
+
+// events returns the newest events first, through cache if not nil.
+func (s *Server) events(cache *eventCache) []eventView {
+	if cache != nil && cache.views != nil {
+		last, err := s.cfg.Store.Events(1)
+		if err == nil && (len(last) == 0 && cache.top == 0 || len(last) == 1 && last[0].Seq == cache.top) {
+			return cache.views
+		}
+	}
 	evs, err := s.cfg.Store.Events(viewEvents)
 	if err != nil {
 		s.log.Warn("reading the event log failed", "err", err)
 	}
-	v.Events = make([]eventView, 0, len(evs))
+	views := make([]eventView, 0, len(evs))
 	for i := len(evs) - 1; i >= 0; i-- { // newest first
 		e := evs[i]
-		v.Events = append(v.Events, eventView{Seq: e.Seq, Time: e.Time, Component: e.Component, From: e.From, To: e.To, Detail: e.Detail})
+		views = append(views, eventView{Seq: e.Seq, Time: e.Time, Component: e.Component, From: e.From, To: e.To, Detail: e.Detail})
 	}
-	return v
+	if cache != nil {
+		cache.views, cache.top = views, 0
+		if len(views) > 0 {
+			cache.top = views[0].Seq
+		}
+	}
+	return views
 }
 
 // message is one server-sent event, encoded once for every client.
@@ -244,7 +272,7 @@ func (s *Server) runStatus(ctx context.Context) {
 		rtt       []rttPoint
 		snap      health.Snapshot
 		lastLEDs  []gpio.LEDView
-		lastEvent uint64
+		evCache   eventCache
 		ledC      <-chan time.Time
 	)
 	if s.cfg.LEDs != nil {
@@ -256,10 +284,7 @@ func (s *Server) runStatus(ctx context.Context) {
 	defer evT.Stop()
 
 	publish := func() {
-		v := s.buildView(snap, slices.Clone(rtt), lastLEDs)
-		if len(v.Events) > 0 {
-			lastEvent = v.Events[0].Seq
-		}
+		v := s.buildView(snap, slices.Clone(rtt), lastLEDs, &evCache)
 		data, err := json.Marshal(v)
 		if err != nil {
 			s.log.Error("encoding the status failed", "err", err)
@@ -305,7 +330,7 @@ func (s *Server) runStatus(ctx context.Context) {
 			publish()
 		case <-evT.C:
 			evs, err := s.cfg.Store.Events(1)
-			if err == nil && len(evs) == 1 && evs[0].Seq != lastEvent {
+			if err == nil && len(evs) == 1 && evs[0].Seq != evCache.top {
 				publish()
 			}
 		case <-ledC:
