@@ -269,11 +269,11 @@ func (s *Server) runStatus(ctx context.Context) {
 	defer sub.Close()
 
 	var (
-		rtt       []rttPoint
-		snap      health.Snapshot
-		lastLEDs  []gpio.LEDView
-		evCache   eventCache
-		ledC      <-chan time.Time
+		rtt      []rttPoint
+		snap     health.Snapshot
+		lastLEDs []gpio.LEDView
+		evCache  eventCache
+		ledC     <-chan time.Time
 	)
 	if s.cfg.LEDs != nil {
 		t := s.clk.Ticker(s.cfg.LEDPoll)
