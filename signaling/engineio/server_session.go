@@ -367,32 +367,49 @@ func (ss *Session) readWebSocket(ws *websocket.Conn) {
 	for {
 		mt, data, err := ws.ReadMessage()
 		if err != nil {
-			reason := ReasonTransportError
-			switch {
-			case errors.Is(err, websocket.ErrReadLimit):
-				ss.srv.log.Info("websocket message above maxPayload; closing", "sid", ss.id, "max", ss.srv.cfg.MaxPayload)
-			case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived),
-				errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-				reason = ReasonTransportClose
-			}
-			ss.closeWith(reason, false)
-			_ = ws.Close()
+			ss.readFailed(ws, err)
 			return
 		}
-		var p Packet
-		if mt == websocket.BinaryMessage {
-			p = Packet{Type: Message, Data: data, Binary: true}
-		} else if p, err = DecodeText(data); err != nil {
-			ss.srv.log.Debug("bad packet; closing", "sid", ss.id, "err", err)
-			ss.closeWith(ReasonParseError, false)
-			_ = ws.Close()
-			return
-		}
-		if err := ss.receive(p); err != nil {
-			_ = ws.Close()
+		if !ss.readOne(ws, mt, data) {
 			return
 		}
 	}
+}
+
+// readOne handles one frame; false when the session ended. Kept out of
+// readWebSocket so that the frame parked in the read while idle stays
+// small (the idle stack is most of an idle device's memory).
+func (ss *Session) readOne(ws *websocket.Conn, mt int, data []byte) bool {
+	var p Packet
+	if mt == websocket.BinaryMessage {
+		p = Packet{Type: Message, Data: data, Binary: true}
+	} else {
+		var err error
+		if p, err = DecodeText(data); err != nil {
+			ss.srv.log.Debug("bad packet; closing", "sid", ss.id, "err", err)
+			ss.closeWith(ReasonParseError, false)
+			_ = ws.Close()
+			return false
+		}
+	}
+	if err := ss.receive(p); err != nil {
+		_ = ws.Close()
+		return false
+	}
+	return true
+}
+
+func (ss *Session) readFailed(ws *websocket.Conn, err error) {
+	reason := ReasonTransportError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		ss.srv.log.Info("websocket message above maxPayload; closing", "sid", ss.id, "max", ss.srv.cfg.MaxPayload)
+	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		reason = ReasonTransportClose
+	}
+	ss.closeWith(reason, false)
+	_ = ws.Close()
 }
 
 // flushWebSocket writes the queue until it is empty and then exits, so an
