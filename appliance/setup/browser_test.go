@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,19 +77,26 @@ func TestBrowserFlow(t *testing.T) {
 		_ = st.AppendEvent(e)
 	}
 
-	var loginCalls []string
+	var (
+		loginMu    sync.Mutex
+		loginCalls []string
+	)
 	login := func(ctx context.Context, hubURL, user, pass string) (store.Session, error) {
+		loginMu.Lock()
 		loginCalls = append(loginCalls, hubURL+" "+user)
+		loginMu.Unlock()
 		if pass != hubPW {
 			return store.Session{}, ErrInvalidCredentials
 		}
 		sess := store.Session{Token: hubToken, ExpiresAt: time.Now().Add(24 * time.Hour), DeviceID: "dev-7", RoomID: "counter-3", HubURL: hubURL}
 		return sess, st.SetSession(sess)
 	}
+	var feeder sync.WaitGroup
+	defer feeder.Wait()
 	onLogin := func() {
 		// What the runtime does after a login: the socket resumes, the
 		// peer joins the room, RTTs arrive.
-		go func() {
+		feeder.Go(func() {
 			tr.ReportSocket(health.SocketStatus{State: health.SocketConnected, Transport: "websocket", RTT: 45 * time.Millisecond})
 			tr.ReportPeer(health.PeerStatus{State: health.PeerWaiting, Path: health.PathHost, RTT: 70 * time.Millisecond})
 			term.Set(gpio.LEDLink, 1)
@@ -99,7 +107,7 @@ func TestBrowserFlow(t *testing.T) {
 				tr.ReportSocket(health.SocketStatus{State: health.SocketConnected, Transport: "websocket", RTT: time.Duration(40+i*7%30) * time.Millisecond})
 				tr.ReportPeer(health.PeerStatus{State: health.PeerWaiting, Path: health.PathHost, RTT: time.Duration(65+i*13%50) * time.Millisecond})
 			}
-		}()
+		})
 	}
 	ledTests := make(chan struct{}, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -238,9 +246,11 @@ func TestBrowserFlow(t *testing.T) {
 	if pw, _ := chromedp.Run(bctx, chromedp.Value(chromedp.CSS(`#form-hub [name=password]`))); pw != "" {
 		t.Fatal("the hub password stays in the form after the login")
 	}
+	loginMu.Lock()
 	if len(loginCalls) != 2 || loginCalls[1] != "https://hub.example counter3" {
 		t.Fatalf("Login calls %v", loginCalls)
 	}
+	loginMu.Unlock()
 
 	// Settings: a bad bitrate is refused with a message, nothing stored.
 	step("bad bitrate",

@@ -63,6 +63,19 @@ type fakeHub struct {
 	onLogin int
 }
 
+// seen returns the Login calls and OnLogin count so far.
+func (f *fakeHub) seen() ([]string, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...), f.onLogin
+}
+
+func (f *fakeHub) setFail(err error) {
+	f.mu.Lock()
+	f.fail = err
+	f.mu.Unlock()
+}
+
 func (f *fakeHub) login(ctx context.Context, hubURL, user, pass string) (store.Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -604,25 +617,25 @@ func TestHubLogin(t *testing.T) {
 			}
 		})
 	}
-	if len(r.hub.calls) != 0 {
-		t.Fatalf("Login called for invalid forms: %v", r.hub.calls)
+	if calls, _ := r.hub.seen(); len(calls) != 0 {
+		t.Fatalf("Login called for invalid forms: %v", calls)
 	}
 
 	a := b.post("/api/hub-login", vals("hubUrl", "https://hub.example/", "username", "counter1", "password", "wrong"))
 	if a.status != 401 || !strings.Contains(a.str("error"), "wrong username or password") {
 		t.Fatalf("wrong hub password: %d %s", a.status, a.raw)
 	}
-	r.hub.fail = errors.New("dial tcp: connection refused (sent password " + hubPW + ")")
+	r.hub.setFail(errors.New("dial tcp: connection refused (sent password " + hubPW + ")"))
 	a = b.post("/api/hub-login", vals("hubUrl", "https://hub.example", "username", "counter1", "password", hubPW))
 	if a.status != http.StatusBadGateway || !strings.Contains(a.str("error"), "connection refused") || !strings.Contains(a.str("error"), "[redacted]") {
 		t.Fatalf("hub down: %d %s", a.status, a.raw)
 	}
-	r.hub.fail = fmt.Errorf("login: %w", context.DeadlineExceeded)
+	r.hub.setFail(fmt.Errorf("login: %w", context.DeadlineExceeded))
 	if a := b.post("/api/hub-login", vals("hubUrl", "https://hub.example", "username", "counter1", "password", hubPW)); a.status != http.StatusGatewayTimeout {
 		t.Fatalf("hub timeout: %d %s", a.status, a.raw)
 	}
-	r.hub.fail = nil
-	if r.hub.onLogin != 0 {
+	r.hub.setFail(nil)
+	if _, n := r.hub.seen(); n != 0 {
 		t.Fatal("OnLogin called after a failed login")
 	}
 
@@ -634,11 +647,12 @@ func TestHubLogin(t *testing.T) {
 	if sess["roomId"] != "room-42" || sess["deviceId"] != "dev-7" {
 		t.Fatalf("answer %s", a.raw)
 	}
-	if got := r.hub.calls[len(r.hub.calls)-1]; got != "https://hub.example counter1" {
+	calls, onLogins := r.hub.seen()
+	if got := calls[len(calls)-1]; got != "https://hub.example counter1" {
 		t.Fatalf("Login got %q", got)
 	}
-	if r.hub.onLogin != 1 {
-		t.Fatalf("OnLogin called %d times", r.hub.onLogin)
+	if onLogins != 1 {
+		t.Fatalf("OnLogin called %d times", onLogins)
 	}
 	if s, _ := r.st.Settings(); s.HubURL != "https://hub.example" {
 		t.Fatalf("hub URL not saved: %+v", s)
@@ -908,9 +922,9 @@ func TestNoSecretsLeak(t *testing.T) {
 	anon.post("/api/login", vals("password", "wrong "+setupPW))
 	anon.post("/api/password", vals("password", setupPW, "confirm", setupPW))
 	b.post("/api/hub-login", vals("hubUrl", "https://hub.example", "username", "u", "password", "x"+hubPW))
-	r.hub.fail = errors.New("refused: " + hubPW)
+	r.hub.setFail(errors.New("refused: " + hubPW))
 	b.post("/api/hub-login", vals("hubUrl", "https://hub.example", "username", "u", "password", hubPW))
-	r.hub.fail = nil
+	r.hub.setFail(nil)
 	b.post("/api/hub-login", vals("hubUrl", "https://hub.example", "username", "u", "password", hubPW))
 	b.post("/api/settings", vals("hubUrl", "https://u:"+hubPW+"@hub.example"))
 	b.post("/api/settings", vals("room", "r1"))
