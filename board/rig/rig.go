@@ -29,7 +29,7 @@ type Options struct {
 	// directory.
 	ModuleDir string
 	// CacheDir holds kernel sources, builds and userlands; default
-	// <module>/board/rig/.cache (ignored by git).
+	// $TETHER_RIG_CACHE, else <module>/board/rig/.cache (ignored by git).
 	CacheDir string
 	// NoInstall leaves missing Debian packages alone instead of running
 	// apt-get for them.
@@ -182,6 +182,9 @@ func (o *Options) defaults() error {
 		if o.ModuleDir, err = moduleRoot(wd); err != nil {
 			return err
 		}
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = os.Getenv("TETHER_RIG_CACHE")
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = filepath.Join(o.ModuleDir, "board", "rig", ".cache")
