@@ -1,0 +1,500 @@
+package hub_test
+
+// The browser tests' harness: the customer page built with npm
+// (signaling/hub/web), a hub on a fixed loopback port that can be stopped
+// and started again on the same data file, the real appliance
+// (tether/appliance on the sim board with test sources) as the counter, and
+// Debian's headless Chromium with fake camera and microphone as customers.
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tether/appliance"
+	"tether/signaling/hub"
+	"tether/signaling/hub/auth"
+)
+
+const (
+	bCounter  = "counter-b"
+	bPassword = "browser test password"
+	// bNpmTimeout bounds `npm ci` plus `npm run build`.
+	bNpmTimeout = 5 * time.Minute
+)
+
+var (
+	webOnce sync.Once
+	webDir  string // signaling/hub/web, absolute
+	webSkip string // non-empty: why every browser test skips
+)
+
+// webFresh reports whether dist holds a build newer than every source,
+// the lockfile and the build script (the Makefile's `web` target uses the
+// same rule).
+func webFresh(dir string) bool {
+	out, err := os.Stat(filepath.Join(dir, "dist", "app.js"))
+	if err != nil {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dist", "index.html")); err != nil {
+		return false
+	}
+	newer := false
+	check := func(p string) {
+		if st, err := os.Stat(p); err == nil && st.ModTime().After(out.ModTime()) {
+			newer = true
+		}
+	}
+	check(filepath.Join(dir, "package-lock.json"))
+	check(filepath.Join(dir, "build.mjs"))
+	_ = filepath.WalkDir(filepath.Join(dir, "src"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			check(p)
+		}
+		return nil
+	})
+	return !newer
+}
+
+// buildWeb runs once per test process: `npm ci` when node_modules is
+// missing or older than the lockfile, then `npm run build` when dist is
+// stale, under a cross-process file lock (like signaling/internal/siotest).
+func buildWeb() {
+	wd, err := os.Getwd()
+	if err != nil {
+		webSkip = err.Error()
+		return
+	}
+	webDir = filepath.Join(wd, "web")
+	if _, err := os.Stat(filepath.Join(webDir, "package.json")); err != nil {
+		webSkip = "web/package.json not found"
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "tether-hub-web.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		webSkip = err.Error()
+		return
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		webSkip = err.Error()
+		return
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if webFresh(webDir) {
+		return
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		webSkip = "the customer page is not built (web/dist) and npm is not installed: run `make web`"
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bNpmTimeout)
+	defer cancel()
+	lock, _ := os.Stat(filepath.Join(webDir, "package-lock.json"))
+	inst, err := os.Stat(filepath.Join(webDir, "node_modules", ".package-lock.json"))
+	if err != nil || (lock != nil && inst.ModTime().Before(lock.ModTime())) {
+		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = webDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			webSkip = fmt.Sprintf("npm ci in %s: %v: %s", webDir, err, strings.TrimSpace(string(out)))
+			return
+		}
+	}
+	cmd := exec.CommandContext(ctx, npm, "run", "build")
+	cmd.Dir = webDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		webSkip = fmt.Sprintf("npm run build in %s: %v: %s", webDir, err, strings.TrimSpace(string(out)))
+	}
+}
+
+func chromiumBin() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// requireBrowser skips unless Chromium and the built page are available.
+func requireBrowser(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: not starting Chromium")
+	}
+	bin := chromiumBin()
+	if bin == "" {
+		t.Skip("chromium not installed (apt-get install chromium; CI installs it)")
+	}
+	webOnce.Do(buildWeb)
+	if webSkip != "" {
+		t.Skip(webSkip)
+	}
+	return bin
+}
+
+// pageHandler serves the customer page from web/dist on disk (the test
+// binary may have been compiled before `npm run build`, so the embedded
+// copy can be missing or stale) with the hub's routing: a file if one
+// exists, the hub's API and Socket.IO, else index.html.
+func pageHandler(dist string, api http.Handler) http.Handler {
+	files := http.FileServer(http.Dir(dist))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := path.Clean(r.URL.Path)
+		switch {
+		case strings.HasPrefix(p, "/socket.io"), strings.HasPrefix(p, "/api/"), strings.HasSuffix(p, "/qr.png"),
+			p == "/metrics", p == "/healthz":
+			api.ServeHTTP(w, r)
+			return
+		}
+		if st, err := os.Stat(filepath.Join(dist, filepath.FromSlash(p))); err == nil && !st.IsDir() && !strings.HasPrefix(path.Base(p), ".") {
+			files.ServeHTTP(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(dist, "index.html"))
+	})
+}
+
+// bHub is a hub plus the HTTP server in front of it, on a fixed address
+// and data file so it can be restarted like a real one.
+type bHub struct {
+	t       *testing.T
+	addr    string
+	data    string
+	wrap    func(http.Handler) http.Handler
+	h       *hub.Hub
+	srv     *http.Server
+	cancel  context.CancelFunc
+	done    chan error
+	srvDone chan struct{}
+}
+
+func startBHub(t *testing.T, addr, data string, wrap func(http.Handler) http.Handler) *bHub {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		// The previous hub's port may still be in use for a moment.
+		if ln, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: data, KDF: auth.TestKDF, PublicURL: url,
+		AdminSocket: "-", Logger: logger()})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	var handler http.Handler = pageHandler(filepath.Join(webDir, "dist"), h.Handler())
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &bHub{t: t, addr: ln.Addr().String(), data: data, wrap: wrap, h: h, cancel: cancel,
+		done: make(chan error, 1), srvDone: make(chan struct{}),
+		srv: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}}
+	go func() { b.done <- h.Run(ctx) }()
+	go func() { defer close(b.srvDone); _ = b.srv.Serve(ln) }()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *bHub) url() string { return "http://" + b.addr }
+
+// stop ends the hub (its Socket.IO server closes every socket) and the
+// HTTP server in front of it (pending polling requests).
+func (b *bHub) stop() {
+	if b.cancel == nil {
+		return
+	}
+	b.cancel()
+	select {
+	case err := <-b.done:
+		if err != nil {
+			b.t.Errorf("hub Run: %v", err)
+		}
+	case <-time.After(wait):
+		b.t.Error("hub did not stop")
+	}
+	_ = b.srv.Close()
+	<-b.srvDone
+	b.cancel = nil
+}
+
+// bApp is the real appliance logged in to the hub as bCounter.
+type bApp struct {
+	a      *appliance.App
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startBApp(t *testing.T, hubURL, dir string) *bApp {
+	t.Helper()
+	fset := flag.NewFlagSet("tetherd", flag.ContinueOnError)
+	appliance.RegisterFlags(fset)
+	for k, v := range map[string]string{"board": "sim", "hub": hubURL, "data": filepath.Join(dir, "tetherd.db"),
+		"setup-addr": "", "metrics-addr": "", "camera": "test", "mic": "test",
+		"width": "320", "height": "180", "fps": "15", "bitrate": "300"} {
+		if err := fset.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := appliance.Resolve(fset, func(string) string { return "" }, func(string) ([]byte, error) { return nil, os.ErrNotExist }, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := appliance.New(cfg, appliance.Deps{
+		Logger: logger(),
+		// Everything is on loopback here.
+		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lctx, lcancel := context.WithTimeout(ctx, wait)
+	_, err = a.Login(lctx, hubURL, bCounter, bPassword)
+	lcancel()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ba := &bApp{a: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { ba.done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		ba.cancel()
+		select {
+		case <-ba.done:
+		case <-time.After(2 * wait):
+			t.Error("appliance did not stop")
+		}
+	})
+	return ba
+}
+
+// bEnv is one browser test's world.
+type bEnv struct {
+	t      *testing.T
+	hub    *bHub
+	app    *bApp
+	invite string
+	dir    string
+	bctx   context.Context // the browser; tabs derive from it
+}
+
+func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
+	t.Helper()
+	bin := requireBrowser(t)
+	dir := t.TempDir()
+	bh := startBHub(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"), wrap)
+	st := bh.h.Store()
+	if _, err := st.AddAccount(bCounter, bPassword, auth.RoleCounter, bCounter); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := st.NewInvite(bCounter, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &bEnv{t: t, hub: bh, invite: inv.Code, dir: dir}
+	e.app = startBApp(t, bh.url(), dir)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.WindowSize(390, 844),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// The appliance offers loopback candidates; let Chromium gather and
+		// show its own as plain addresses (no mDNS names) on 127.0.0.1.
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("disable-features", "Translate,WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints"),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	if err := chromedp.Do(bctx); err != nil { // start the browser, without a timeout (it would end the browser)
+		cancelB()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	e.bctx = bctx
+	t.Cleanup(func() {
+		cancelB()
+		cancelA()
+	})
+	return e
+}
+
+// tab is one customer in its own Chromium tab.
+type tab struct {
+	e    *bEnv
+	name string
+	ctx  context.Context
+}
+
+// open starts a customer at the invite link with query (e.g.
+// "name=Alice&transports=polling").
+func (e *bEnv) open(name, query string) *tab {
+	e.t.Helper()
+	ctx, cancel := chromedp.NewContext(e.bctx)
+	e.t.Cleanup(cancel)
+	tb := &tab{e: e, name: name, ctx: ctx}
+	url := e.hub.url() + "/c/" + e.invite + "?name=" + name
+	if query != "" {
+		url += "&" + query
+	}
+	// The tab lives as long as the context of its first action: no timeout there.
+	if err := chromedp.Do(ctx); err != nil {
+		e.t.Fatalf("%s: new tab: %v", name, err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, wait)
+	defer rcancel()
+	if err := chromedp.Do(rctx, chromedp.Navigate(url)); err != nil {
+		e.t.Fatalf("%s: open %s: %v", name, url, err)
+	}
+	return tb
+}
+
+// evalIn runs a JavaScript expression in the tab, awaiting a promise, and
+// decodes its JSON value.
+func evalIn[T any](tb *tab, expr string) (T, error) {
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+// pageState is what window.tether says.
+type pageState struct {
+	State      string   `json:"state"`
+	Detail     string   `json:"detail"`
+	Position   *int     `json:"position"`
+	Attempt    int      `json:"attempt"`
+	UserID     string   `json:"userId"`
+	DeviceID   string   `json:"deviceId"`
+	Permission string   `json:"permission"`
+	Transport  string   `json:"transport"`
+	Recovered  bool     `json:"recovered"`
+	PCState    string   `json:"pcState"`
+	Calls      int      `json:"calls"`
+	History    []string `json:"history"`
+	Toasts     []string `json:"toasts"`
+	Banner     string   `json:"banner"`
+	Stats      struct {
+		FramesDecoded int     `json:"framesDecoded"`
+		BytesReceived int     `json:"bytesReceived"`
+		BytesSent     int     `json:"bytesSent"`
+		FrameWidth    int     `json:"frameWidth"`
+		RTTMs         float64 `json:"rttMs"`
+	} `json:"stats"`
+}
+
+const stateExpr = `(async () => {
+  const T = window.tether;
+  if (!T) return {state: "no-page"};
+  return {state: T.state, detail: T.detail, position: T.position, attempt: T.attempt, userId: T.userId,
+    deviceId: T.deviceId, permission: T.permission, transport: T.transport, recovered: T.recovered,
+    pcState: T.pcState, calls: T.calls, history: T.history, toasts: T.toasts,
+    banner: document.getElementById("banner").textContent, stats: await T.stats()};
+})()`
+
+func (tb *tab) state() (pageState, error) {
+	return evalIn[pageState](tb, stateExpr)
+}
+
+// waitFor polls the page every 100 ms until cond holds or d passes.
+func (tb *tab) waitFor(what string, d time.Duration, cond func(pageState) bool) pageState {
+	tb.e.t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last pageState
+	var lastErr error
+	for {
+		s, err := tb.state()
+		if err == nil {
+			last = s
+			if cond(s) {
+				return s
+			}
+		}
+		lastErr = err
+		if time.Now().After(deadline) {
+			j, _ := json.Marshal(last)
+			tb.e.t.Fatalf("%s: %s not seen within %v (err %v); page: %s", tb.name, what, d, lastErr, j)
+		}
+		<-tick.C
+	}
+}
+
+// waitMedia waits until the counter's video decodes in this tab.
+func (tb *tab) waitMedia(d time.Duration) pageState {
+	tb.e.t.Helper()
+	return tb.waitFor("counter connected with decoded frames", d, func(s pageState) bool {
+		return s.State == "connected" && s.Stats.FramesDecoded > 0
+	})
+}
+
+// screenshot saves a PNG of the tab when BROWSER_SHOTS names a directory.
+func (tb *tab) screenshot(name string) {
+	dir := os.Getenv("BROWSER_SHOTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.e.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+		tb.e.t.Log(err)
+	}
+}
+
+// position reads an optional queue position.
+func position(s pageState) int {
+	if s.Position == nil {
+		return -1
+	}
+	return *s.Position
+}
