@@ -60,9 +60,11 @@ type RecoveryConfig struct {
 	// skipMiddlewares: false). By default it is skipped, as the official
 	// server does with skipMiddlewares: true.
 	Reauthorize bool
-	// MaxPackets bounds the broadcasts kept for recovery (default 100000);
-	// a session that missed more than that is not recovered.
+	// MaxPackets (default 100000) and MaxBytes (default 64 MiB) bound the
+	// broadcasts kept for recovery, oldest dropped first; a session whose
+	// offset was dropped is not recovered.
 	MaxPackets int
+	MaxBytes   int64
 }
 
 // ServerConfig configures a Server.
@@ -126,6 +128,9 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 	}
 	if c.Recovery.MaxPackets <= 0 {
 		c.Recovery.MaxPackets = 100_000
+	}
+	if c.Recovery.MaxBytes <= 0 {
+		c.Recovery.MaxBytes = 64 << 20
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 45 * time.Second

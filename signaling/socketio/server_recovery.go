@@ -39,6 +39,7 @@ type recovery struct {
 	prefix   string // per server instance: offsets of another run never match
 	seq      uint64 // last offset handed out
 	packets  []*logged
+	bytes    int64               // encoded size of packets
 	sessions map[string]*session // by pid
 }
 
@@ -73,31 +74,48 @@ func (r *recovery) index(off string) int {
 	return int(i)
 }
 
+func (l *logged) size() int64 {
+	n := int64(len(l.text))
+	for _, a := range l.attachments {
+		n += int64(len(a))
+	}
+	return n
+}
+
 // append logs a broadcast, dropping those older than window and the
-// oldest beyond maxPackets.
-func (r *recovery) append(l *logged, now time.Time, window time.Duration, maxPackets int) {
+// oldest beyond maxPackets or maxBytes.
+func (r *recovery) append(l *logged, now time.Time, window time.Duration, maxPackets int, maxBytes int64) {
 	l.seq = r.seq
 	r.purge(now, window)
-	if len(r.packets) >= maxPackets {
-		n := len(r.packets) - maxPackets + 1
-		clear(r.packets[:n])
-		r.packets = r.packets[n:]
-	}
 	r.packets = append(r.packets, l)
+	r.bytes += l.size()
+	n := 0
+	for len(r.packets)-n > maxPackets || (r.bytes > maxBytes && n < len(r.packets)) {
+		r.bytes -= r.packets[n].size()
+		n++
+	}
+	r.drop(n)
+}
+
+// drop forgets the n oldest packets.
+func (r *recovery) drop(n int) {
+	if n == 0 {
+		return
+	}
+	clear(r.packets[:n])
+	r.packets = r.packets[n:]
+	if len(r.packets) == 0 {
+		r.packets, r.bytes = nil, 0
+	}
 }
 
 func (r *recovery) purge(now time.Time, window time.Duration) {
 	n := 0
 	for n < len(r.packets) && now.Sub(r.packets[n].at) > window {
+		r.bytes -= r.packets[n].size()
 		n++
 	}
-	if n > 0 {
-		clear(r.packets[:n])
-		r.packets = r.packets[n:]
-		if len(r.packets) == 0 {
-			r.packets = nil
-		}
-	}
+	r.drop(n)
 }
 
 // sweep drops what is older than the window.

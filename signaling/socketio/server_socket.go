@@ -438,7 +438,7 @@ func (b Broadcast) Emit(event string, args ...any) error {
 	text := p.AppendText(make([]byte, 0, 16+len(p.Data)))
 	if rec {
 		srv.rec.append(&logged{offset: off, rooms: b.rooms, except: b.except, text: text,
-			attachments: p.Attachments, at: srv.clk.Now()}, srv.clk.Now(), srv.cfg.Recovery.Window, srv.cfg.Recovery.MaxPackets)
+			attachments: p.Attachments, at: srv.clk.Now()}, srv.clk.Now(), srv.cfg.Recovery.Window, srv.cfg.Recovery.MaxPackets, srv.cfg.Recovery.MaxBytes)
 	}
 	// Sending under mu keeps every socket's order equal to the log's;
 	// engineio.Session.Send never blocks nor calls back into this package.
