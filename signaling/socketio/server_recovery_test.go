@@ -77,7 +77,7 @@ func TestRecoveryLogAndRestore(t *testing.T) {
 		t.Fatalf("age bound: %d packets %d bytes", len(r.packets), r.bytes)
 	}
 	r.persist(&session{sid: "s2", pid: "p2", at: t0})
-	r.sweep(t0.Add(win+time.Minute+time.Second), win)
+	r.sweep(t0.Add(2*win+2*time.Second), win)
 	if len(r.sessions) != 0 || len(r.packets) != 0 || r.bytes != 0 {
 		t.Fatalf("sweep left %d sessions %d packets", len(r.sessions), len(r.packets))
 	}
