@@ -298,6 +298,8 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 }
 
 // ServeHTTP handles the Engine.IO endpoint. Requests outside Path get 404.
+// A polling GET is held up to PingInterval, so the http.Server's
+// WriteTimeout must be zero or longer than that.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != s.cfg.Path && r.URL.Path+"/" != s.cfg.Path {
 		http.NotFound(w, r)

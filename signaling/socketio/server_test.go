@@ -68,6 +68,11 @@ type hubServer struct {
 
 func startHub(t testing.TB, o hubOpts) *hubServer {
 	t.Helper()
+	if testing.Short() {
+		// The cross-architecture runs under qemu-user use -short for the
+		// ABI-sensitive tests; these end-to-end runs are native only.
+		t.Skip("-short: end-to-end server tests run natively")
+	}
 	h := &hubServer{t: t, opts: o, changed: make(chan struct{})}
 	addr := o.addr
 	if addr == "" {
