@@ -109,7 +109,8 @@ func foreignClosure(ctx context.Context, debArch string) ([]string, error) {
 }
 
 // parseClosure picks from `apt-cache depends --recurse` output the package
-// lines of arch debArch that are a userland package or a library.
+// lines of arch debArch that are a userland package or a library (lib*,
+// and zlib1g, the one library package not named lib*).
 func parseClosure(out, debArch string) []string {
 	want := make(map[string]bool)
 	for _, p := range userlandPkgs {
@@ -124,7 +125,7 @@ func parseClosure(out, debArch string) []string {
 		if !ok || arch != debArch {
 			continue
 		}
-		if want[name] || strings.HasPrefix(name, "lib") {
+		if want[name] || strings.HasPrefix(name, "lib") || strings.HasPrefix(name, "zlib") {
 			set[name+":"+arch] = true
 		}
 	}

@@ -13,9 +13,9 @@ import (
 
 func TestParseClosure(t *testing.T) {
 	out := "busybox-static:arm64\niproute2:arm64\n  Depends: libc6\ndebconf\ncdebconf:arm64\nlibc6:arm64\n" +
-		"libcap2-bin\nlibmnl0:arm64\nlibc6:arm64\n<debconf-2.0:arm64>\niptables:arm64\ntar:arm64\n"
+		"libcap2-bin\nlibmnl0:arm64\nzlib1g:arm64\nlibc6:arm64\n<debconf-2.0:arm64>\niptables:arm64\ntar:arm64\n"
 	got := parseClosure(out, "arm64")
-	want := []string{"busybox-static:arm64", "iproute2:arm64", "iptables:arm64", "libc6:arm64", "libmnl0:arm64"}
+	want := []string{"busybox-static:arm64", "iproute2:arm64", "iptables:arm64", "libc6:arm64", "libmnl0:arm64", "zlib1g:arm64"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
