@@ -285,9 +285,21 @@ func (ss *Session) onHeartbeat(seq uint64) {
 	ss.awaitingPong = true
 	ss.queue = append(ss.queue, Packet{Type: Ping})
 	ss.queued += 2
-	ss.kick()
+	// The timer already runs this on a goroutine of its own: write the
+	// ping from here rather than starting a flusher goroutine.
+	var ws *websocket.Conn
+	if ss.transport == TransportWebSocket && ss.ws != nil && !ss.flushing {
+		ss.flushing = true
+		ss.srv.wg.Add(1)
+		ws = ss.ws
+	} else {
+		ss.kick()
+	}
 	ss.armHeartbeat(ss.srv.cfg.PingTimeout)
 	ss.mu.Unlock()
+	if ws != nil {
+		ss.flushWebSocket(ws)
+	}
 }
 
 // receive handles one packet from the peer on its reader (a websocket
