@@ -697,6 +697,11 @@ func TestServerConnectTimeoutAndRecoveryWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only "/" exists: another namespace is refused as socket.io does.
+	post(hsk.SID, "40/admin,")
+	if got := get("&sid=" + hsk.SID); got != `44/admin,{"message":"Invalid namespace"}` {
+		t.Fatalf("CONNECT to /admin: %q", got)
+	}
 	// No CONNECT in time: socket.io's connectTimeout closes the session.
 	clk.Add(10 * time.Second)
 	if got := get("&sid=" + hsk.SID); got != "1" {
