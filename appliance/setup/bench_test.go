@@ -3,6 +3,8 @@ package setup
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,13 +15,14 @@ import (
 // benchServer has a full event log (50 shown) and a full RTT history, the
 // worst case of one status publish.
 func benchServer(b *testing.B) (*Server, health.Snapshot, []rttPoint) {
-	tr, _ := health.New(health.Config{})
-	st := store.NewMem(store.Options{})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tr, _ := health.New(health.Config{Logger: quiet})
+	st := store.NewMem(store.Options{Logger: quiet})
 	for i := range 200 {
 		_ = st.AppendEvent(store.Event{Component: "socket", From: "connecting", To: "connected", Detail: fmt.Sprint("attempt ", i)})
 	}
 	_ = st.SetSession(store.Session{Token: "t", RoomID: "r", DeviceID: "d"})
-	s, err := New(Config{Health: tr, Store: st, Login: (&fakeHub{}).login})
+	s, err := New(Config{Health: tr, Store: st, Login: (&fakeHub{}).login, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
