@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -544,6 +545,15 @@ func (s *Server) readInBackground(ss *Session, ws *websocket.Conn) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		// A bug in a message handler must cost one connection, not the
+		// hub: net/http would have contained it in the handler goroutine.
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic reading a websocket session; closing it", "sid", ss.id, "panic", v, "stack", string(debug.Stack()))
+				ss.closeWith(ReasonTransportError, false)
+				_ = ws.Close()
+			}
+		}()
 		ss.readWebSocket(ws)
 	}()
 }

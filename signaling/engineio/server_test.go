@@ -33,6 +33,7 @@ type rig struct {
 	mu      sync.Mutex
 	msgs    []engineio.Packet
 	bySID   map[string][]engineio.Packet
+	panicOn string
 	closed  map[string]engineio.CloseReason
 	opened  []*engineio.Session
 	changed chan struct{}
@@ -56,6 +57,10 @@ func newRig(t testing.TB, cfg engineio.ServerConfig) *rig {
 	cfg.OnMessage = func(s *engineio.Session, p engineio.Packet) {
 		p.Data = append([]byte(nil), p.Data...)
 		r.mu.Lock()
+		if r.panicOn != "" && string(p.Data) == r.panicOn {
+			r.mu.Unlock()
+			panic("handler bug")
+		}
 		r.msgs = append(r.msgs, p)
 		r.bySID[s.ID()] = append(r.bySID[s.ID()], p)
 		r.note()
@@ -592,4 +597,24 @@ func TestServerConfigValidation(t *testing.T) {
 		}
 	}
 	_ = context.Background
+}
+
+func TestServerHandlerPanicCostsOneSession(t *testing.T) {
+	leakCheck(t)
+	r := newRig(t, engineio.ServerConfig{})
+	ws, _, err := dialWS(t, r, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	hs, _ := engineio.ParseHandshake([]byte(readText(t, ws)[1:]))
+	r.mu.Lock()
+	r.panicOn = "boom"
+	r.mu.Unlock()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("4boom"))
+	if reason := r.waitClosed(hs.SID); reason != engineio.ReasonTransportError {
+		t.Fatalf("reason %q", reason)
+	}
+	// The server still serves.
+	r.open()
 }
