@@ -22,8 +22,11 @@ import (
 func DefaultExtras(cfg Config, stdin io.Reader, stdout io.Writer) []func(*App) Component {
 	term := gpio.NewTerminal(io.Discard, false) // the sim board's LEDs, drawn by the page and console
 	var setupSrv *setup.Server
+	var con *console.Console
 	return []func(*App) Component{
-		func(a *App) Component { return a.panel(term, func() *setup.Server { return setupSrv }) },
+		func(a *App) Component {
+			return a.panel(term, func() *setup.Server { return setupSrv }, func() *console.Console { return con })
+		},
 		func(a *App) Component {
 			if cfg.SetupAddr == "" {
 				return nil
@@ -36,7 +39,14 @@ func DefaultExtras(cfg Config, stdin io.Reader, stdout io.Writer) []func(*App) C
 			setupSrv = s
 			return s
 		},
-		func(a *App) Component { return a.console(cfg.Console, stdin, stdout, term) },
+		func(a *App) Component {
+			c := a.console(cfg.Console, stdin, stdout, term)
+			if c != nil {
+				con = c
+				return c
+			}
+			return nil
+		},
 		func(a *App) Component {
 			if cfg.MetricsAddr == "" {
 				return nil
@@ -48,7 +58,7 @@ func DefaultExtras(cfg Config, stdin io.Reader, stdout io.Writer) []func(*App) C
 
 // panel runs the LEDs from health and the button: a short press ends the
 // call, a 10 s hold resets the setup password.
-func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server) Component {
+func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func() *console.Console) Component {
 	chip, err := gpio.OpenBoardChip(a.cfg.Profile.GPIO, a.clk, term)
 	if err != nil {
 		a.log.Error("front panel unavailable", "err", err)
@@ -68,6 +78,9 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server) Componen
 					return
 				}
 				a.log.Warn("setup password reset by the front-panel button; choose a new one on the setup page")
+				if c := con(); c != nil {
+					c.PasswordReset()
+				}
 				a.event("appliance", "", "setup password reset", "button held 10 s")
 			}
 		},
@@ -116,7 +129,7 @@ func (a *App) setupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 	})
 }
 
-func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio.Terminal) Component {
+func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio.Terminal) *console.Console {
 	var out io.Writer
 	var in io.Reader
 	switch path {
