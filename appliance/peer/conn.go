@@ -47,6 +47,7 @@ const (
 	evRestartNow
 	evCandidate
 	evPCState
+	evICEConnected
 	evNegotiationNeeded
 	evPong
 	evRestartTimer
@@ -175,6 +176,14 @@ func (p *Peer) wireCallbacks(c *conn) {
 	})
 	c.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.enqueue(event{kind: evPCState, connID: id, gen: c.gen.Load(), pcState: s})
+	})
+	c.pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		// Only "connected" matters here: after an ICE restart on a live
+		// path pion may keep the PeerConnection state at "connected"
+		// throughout, so the ICE state is what says the restart is done.
+		if s == webrtc.ICEConnectionStateConnected || s == webrtc.ICEConnectionStateCompleted {
+			p.enqueue(event{kind: evICEConnected, connID: id, gen: c.gen.Load()})
+		}
 	})
 	c.pc.OnNegotiationNeeded(func() {
 		p.enqueue(event{kind: evNegotiationNeeded, connID: id})

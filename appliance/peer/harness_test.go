@@ -172,6 +172,7 @@ type hub struct {
 	mu        sync.Mutex
 	app       *Peer
 	customers map[string]*customer
+	sinks     map[string]func(Signal) // other customers (Chromium)
 	hold      bool
 	held      []func()
 	// holdFromCustomer keeps only customer -> appliance messages, with
@@ -187,7 +188,7 @@ type hub struct {
 }
 
 func newHub() *hub {
-	return &hub{customers: map[string]*customer{}, heldOffers: make(chan struct{}, 16), heldAnswer: make(chan struct{}, 4)}
+	return &hub{customers: map[string]*customer{}, sinks: map[string]func(Signal){}, heldOffers: make(chan struct{}, 16), heldAnswer: make(chan struct{}, 4)}
 }
 
 func (h *hub) signaller() Signaller {
@@ -198,10 +199,13 @@ func (h *hub) signaller() Signaller {
 		}
 		h.deliver(s, func() {
 			h.mu.Lock()
-			c := h.customers[to]
+			c, sink := h.customers[to], h.sinks[to]
 			h.mu.Unlock()
-			if c != nil {
+			switch {
+			case c != nil:
 				c.inbox(s)
+			case sink != nil:
+				sink(s)
 			}
 		})
 		return nil
@@ -315,12 +319,7 @@ func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
 	r.peer = p
 	r.hub.app = p
 	r.standbyReady = make(chan struct{}, 1)
-	p.hookStandbyReady = func() {
-		select {
-		case r.standbyReady <- struct{}{}:
-		default:
-		}
-	}
+	p.hookStandbyReady = r.onStandbyReady
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.done = make(chan error, 1)
@@ -360,13 +359,23 @@ func (r *rig) waitState(want State) {
 	}
 }
 
-// waitStandby waits until the prepared offer is complete.
+// waitStandby waits until the current standby's offer is complete.
 func (r *rig) waitStandby() {
 	r.tb.Helper()
+	deadline := time.After(waitLimit)
+	for !r.syncStats().StandbyReady {
+		select {
+		case <-r.standbyReady:
+		case <-deadline:
+			r.tb.Fatal("standby never ready")
+		}
+	}
+}
+
+func (r *rig) onStandbyReady() {
 	select {
-	case <-r.standbyReady:
-	case <-time.After(waitLimit):
-		r.tb.Fatal("standby never ready")
+	case r.standbyReady <- struct{}{}:
+	default:
 	}
 }
 

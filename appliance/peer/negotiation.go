@@ -2,6 +2,7 @@ package peer
 
 import (
 	"strings"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -24,7 +25,7 @@ import (
 func (p *Peer) onSignal(from string, s Signal) {
 	c := p.active
 	if c == nil || c.user != from {
-		p.log.Debug("signal from someone not in a call", "from", from)
+		p.holdEarly(from, s)
 		return
 	}
 	switch {
@@ -182,4 +183,57 @@ func (p *Peer) makeOffer(c *conn, iceRestart bool) {
 	}
 	c.offerSentAt = p.cfg.Clock.Now()
 	p.send(c, Signal{Description: c.pc.LocalDescription()})
+}
+
+// Signals from a user who is not (yet) in the call are kept for a while:
+// a customer page may start negotiating (its own offer and candidates, the
+// glare case) before room:user:joined reaches us, and those candidates are
+// needed if the page keeps its ICE credentials when it rolls back. They are
+// replayed in order on UserJoined and dropped after earlyTTL.
+const (
+	earlyTTL      = 30 * time.Second
+	earlyPerUser  = 256
+	earlyMaxUsers = 4
+)
+
+type earlySignals struct {
+	first time.Time
+	sigs  []Signal
+}
+
+func (p *Peer) holdEarly(from string, s Signal) {
+	e := p.early[from]
+	if e == nil {
+		if len(p.early) >= earlyMaxUsers {
+			p.log.Debug("signal from someone not in a call dropped", "from", from)
+			return
+		}
+		e = &earlySignals{first: p.cfg.Clock.Now()}
+		p.early[from] = e
+	}
+	if len(e.sigs) < earlyPerUser {
+		e.sigs = append(e.sigs, s)
+	}
+}
+
+// replayEarly feeds user's held signals to the new call. Run goroutine only.
+func (p *Peer) replayEarly(user string) {
+	e := p.early[user]
+	delete(p.early, user)
+	if e == nil {
+		return
+	}
+	p.log.Debug("replaying signals that came before room:user:joined", "customer", user, "n", len(e.sigs))
+	for _, s := range e.sigs {
+		p.onSignal(user, s)
+	}
+}
+
+// expireEarly drops held signals older than earlyTTL. Run goroutine only.
+func (p *Peer) expireEarly() {
+	for u, e := range p.early {
+		if p.cfg.Clock.Since(e.first) >= earlyTTL {
+			delete(p.early, u)
+		}
+	}
 }

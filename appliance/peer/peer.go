@@ -48,6 +48,7 @@ type Peer struct {
 	active     *conn // the customer's PeerConnection, nil when none
 	standby    *conn // prepared in advance for the next customer
 	iceServers []webrtc.ICEServer
+	early      map[string]*earlySignals // signals from users not in a call yet
 	nextConnID uint64
 	timerSeq   uint64
 	stats      counters
@@ -124,6 +125,7 @@ func New(cfg Config) (*Peer, error) {
 		notify:     make(chan struct{}, 1),
 		iceServers: cfg.ICEServers,
 		counters:   counters,
+		early:      map[string]*earlySignals{},
 	}
 	p.snap.State = Idle
 	return p, nil
@@ -289,6 +291,10 @@ func (p *Peer) handleConnEvent(c *conn, ev event) {
 			return
 		}
 		p.onPCState(c, ev.pcState)
+	case evICEConnected:
+		if ev.gen == c.gen.Load() && c == p.active && c.pcUp {
+			p.refreshHealth(c, "ice connected")
+		}
 	case evNegotiationNeeded:
 		p.onNegotiationNeeded(c)
 	case evPong:
@@ -359,6 +365,7 @@ func (p *Peer) onUserJoined(user string) {
 	// (and, with TURN configured, go relay-only).
 	p.armRestartTimer(c, p.cfg.RelayFallbackAfter)
 	p.log.Info("offer sent", "customer", user, "prepared", c.gathered)
+	p.replayEarly(user)
 }
 
 func (p *Peer) onCallEnded(user string) {
@@ -494,6 +501,7 @@ func (p *Peer) refreshHealth(c *conn, reason string) {
 }
 
 func (p *Peer) onTick() {
+	p.expireEarly()
 	if s := p.standby; s != nil && p.cfg.Clock.Since(s.createdAt) >= p.cfg.StandbyMaxAge {
 		p.rebuildStandby("standby too old")
 	}

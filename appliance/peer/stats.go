@@ -199,7 +199,7 @@ func (s *sendCounter) BindLocalStream(info *interceptor.StreamInfo, w intercepto
 	video := strings.HasPrefix(strings.ToLower(info.MimeType), "video/")
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		n, err := w.Write(h, payload, a)
-		if err == nil {
+		if err == nil && n > 0 { // n == 0: SRTP not up yet, pion dropped it
 			s.packets.Add(1)
 			s.bytes.Add(uint64(len(payload)))
 			if video && h.Marker {

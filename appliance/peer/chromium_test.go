@@ -1,0 +1,252 @@
+package peer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/chromedp/chromedp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Tests against a real polite peer: headless Chromium running
+// testdata/customer.html (the W3C Perfect Negotiation example) on
+// 127.0.0.1, signalling through CDP. They skip only when no Chromium is
+// installed; CI installs Debian's chromium.
+
+func chromiumPath() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// browser is one Chromium tab acting as the customer.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	url  string
+	id   string // current customer userId; test goroutine only
+	q    chan Signal
+	done chan struct{}
+}
+
+func newBrowser(t *testing.T, h *hub) *browser {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		t.Skip("chromium not installed (CI installs Debian's chromium package)")
+	}
+	page, err := os.ReadFile("testdata/customer.html")
+	must(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		// Host candidates as plain addresses, not mDNS names.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	b := &browser{t: t, ctx: ctx, url: srv.URL, q: make(chan Signal, 4096), done: make(chan struct{})}
+	t.Cleanup(func() {
+		close(b.q)
+		<-b.done
+		cancelC()
+		cancelA()
+	})
+	type pageSignal struct {
+		ID  string `json:"id"`  // the page's customer id, set by start(id)
+		Msg string `json:"msg"` // the signal payload, JSON
+	}
+	must(t, chromedp.Do(ctx, chromedp.ExposeFunc("tetherSignal", func(_ context.Context, m pageSignal) (chromedp.Void, error) {
+		var s Signal
+		if err := json.Unmarshal([]byte(m.Msg), &s); err != nil {
+			return chromedp.Void{}, err
+		}
+		if os.Getenv("PEER_TEST_LOG") != "" {
+			b.t.Logf("chromium %s -> %s", m.ID, m.Msg)
+		}
+		h.fromCustomer(m.ID, s)
+		return chromedp.Void{}, nil
+	})))
+	go b.deliver()
+	return b
+}
+
+// deliver evaluates onSignal for each signal, in order.
+func (b *browser) deliver() {
+	defer close(b.done)
+	for s := range b.q {
+		msg, err := json.Marshal(s)
+		if err != nil {
+			b.t.Errorf("marshal signal: %v", err)
+			continue
+		}
+		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void]("onSignal("+string(msg)+")")); err != nil && b.ctx.Err() == nil {
+			b.t.Errorf("onSignal: %v", err)
+		}
+	}
+}
+
+// open loads a fresh page (a new RTCPeerConnection) for customer id.
+func (b *browser) open(h *hub, id string) {
+	b.t.Helper()
+	h.mu.Lock()
+	delete(h.sinks, b.id) // the old page is going away with its PeerConnection
+	b.id = id
+	h.sinks[id] = func(s Signal) { b.q <- s }
+	h.mu.Unlock()
+	must(b.t, chromedp.Do(b.ctx, chromedp.Navigate(b.url)))
+}
+
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) waitFrames(n int) int {
+	b.t.Helper()
+	got := eval[int](b, fmt.Sprintf("waitFrames(%d, %d)", n, waitLimit.Milliseconds()))
+	if got < n {
+		b.t.Fatalf("chromium decoded %d frames, want %d", got, n)
+	}
+	return got
+}
+
+// localAddrs returns the IPv4 addresses assigned to this host.
+func localAddrs(t *testing.T) map[string]bool {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	must(t, err)
+	out := map[string]bool{}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			out[ipn.IP.String()] = true
+		}
+	}
+	return out
+}
+
+func chromiumRig(t *testing.T) *rig {
+	t.Helper()
+	track := newTestTrack(t)
+	h := newHub()
+	states := make(chan State, 4096)
+	p, err := New(Config{
+		Tracks:            []webrtc.TrackLocal{track.track},
+		Signaller:         h.signaller(),
+		KeyframeRequester: func() { track.wantKey.Store(true) },
+		OnStateChange: func(_, to State) {
+			select {
+			case states <- to:
+			default:
+			}
+		},
+		Clock:  clock.New(),
+		Logger: testLogger(),
+		tweak: func(se *webrtc.SettingEngine) {
+			// Chromium does not offer loopback candidates, only this
+			// host's interface addresses. Talk to it on those, but accept
+			// a remote candidate only if its address is assigned to this
+			// host, so no packet is ever addressed off the machine.
+			local := localAddrs(t)
+			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+			se.SetIPFilter(func(ip net.IP) bool { return local[ip.String()] })
+			se.SetRemoteIPFilter(func(ip net.IP) bool { return local[ip.String()] })
+		},
+	})
+	must(t, err)
+	h.app = p
+	r := &rig{tb: t, hub: h, peer: p, states: states, track: track, standbyReady: make(chan struct{}, 1)}
+	p.hookStandbyReady = r.onStandbyReady
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- p.Run(ctx) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+// TestChromium: connect and decode; glare against Chromium's real
+// rollback; an ICE restart; a customer change measured to the first
+// decoded frame.
+func TestChromium(t *testing.T) {
+	r := chromiumRig(t)
+	b := newBrowser(t, r.hub)
+
+	b.open(r.hub, "chromium-1")
+	eval[chromedp.Void](b, `start("chromium-1")`)
+	r.peer.UserJoined("chromium-1")
+	r.waitState(Connected)
+	n := b.waitFrames(10)
+
+	// Glare: our ICE restart and the browser's new transceiver cross.
+	r.hub.setHold(true)
+	r.peer.RestartICE()
+	eval[chromedp.Void](b, `(pc.addTransceiver("audio", {direction: "recvonly"}), undefined)`)
+	for i := 0; i < 2; i++ {
+		select {
+		case <-r.hub.heldOffers:
+		case <-time.After(waitLimit):
+			t.Fatal("offers did not cross")
+		}
+	}
+	r.hub.setHold(false)
+	if !eval[bool](b, fmt.Sprintf("waitStable(2, %d)", waitLimit.Milliseconds())) {
+		t.Fatal("chromium did not settle after glare")
+	}
+	n = b.waitFrames(n + 10)
+	if st := r.syncStats(); st.IgnoredOffers != 1 {
+		t.Fatalf("appliance ignored %d offers, want 1", st.IgnoredOffers)
+	}
+	if e := eval[int](b, "window.errors"); e != 0 {
+		t.Fatalf("%d errors in the page", e)
+	}
+
+	// An ICE restart on request: frames keep coming.
+	r.drainStates()
+	r.peer.RestartICE()
+	r.waitState(Connected)
+	n = b.waitFrames(n + 10)
+
+	// Customer change: the browser leaves, a new page joins.
+	b.open(r.hub, "chromium-2") // the old page (and its PeerConnection) is gone
+	r.peer.CallEnded("chromium-1")
+	r.waitState(Waiting)
+	r.waitStandby()
+	eval[chromedp.Void](b, `start("chromium-2")`)
+	t0 := time.Now()
+	r.peer.UserJoined("chromium-2")
+	if !eval[bool](b, fmt.Sprintf("waitFirstFrame(%d)", waitLimit.Milliseconds())) {
+		t.Fatal("no frame after the customer change")
+	}
+	t.Logf("customer change, room:user:joined -> first decoded frame in Chromium: %v", time.Since(t0))
+	b.waitFrames(10)
+}
