@@ -14,29 +14,46 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"tether/signaling/hub/auth"
 )
 
 // mediaWait bounds a call set-up: socket, join, offer/answer, ICE, DTLS,
 // first decoded frame, on a 2-core machine running everything at once.
 const mediaWait = 30 * time.Second
 
+// bWait bounds every other page change (generous: CI runs other packages'
+// tests beside these on 2 cores).
+const bWait = 20 * time.Second
+
 // TestBrowserQueueAndPromotion: two customers for one counter. The first
 // gets the counter's video, the second waits at position 1; the first ends
 // the call with the page's button and the second is promoted and gets
 // video.
 func TestBrowserQueueAndPromotion(t *testing.T) {
+	t0 := time.Now()
 	e := newBEnv(t, nil)
+	t.Logf("hub, appliance and Chromium up in %v", time.Since(t0).Round(time.Millisecond))
+	t1 := time.Now()
 	alice := e.open("Alice", "")
 	s := alice.waitMedia(mediaWait)
+	t.Logf("alice: page open to first decoded frame in %v", time.Since(t1).Round(time.Millisecond))
 	if s.Permission != "granted" {
 		t.Errorf("alice: camera permission %q with the fake device", s.Permission)
 	}
+	alice.waitFor("her camera sent to the counter", wait, func(s pageState) bool { return s.Stats.BytesSent > 0 })
+	checkPhoneLayout(t, alice)
 	alice.screenshot("alice-connected")
 
-	bob := e.open("Bob", "")
+	// Bob says no to the camera: a toast, and he can still be served
+	// receive-only.
+	bob := e.openURL("Bob", e.hub.url()+"/c/"+e.invite+"?name=Bob", denyMedia)
 	s = bob.waitFor("waiting in queue (position 1)", wait, func(s pageState) bool {
 		return s.State == "queued" && position(s) == 1
 	})
+	if s.Permission != "denied" || !containsPrefix(s.Toasts, "Permission denied") {
+		t.Errorf("bob: permission %q, toasts %q", s.Permission, s.Toasts)
+	}
 	if !strings.Contains(strings.ToLower(s.Banner), "waiting in queue (position 1)") {
 		t.Errorf("bob's banner %q", s.Banner)
 	}
@@ -44,6 +61,8 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 		t.Errorf("a queued customer has a peer connection (%s)", s.PCState)
 	}
 	bob.screenshot("bob-queued")
+
+	checkDashboard(t, e)
 
 	// Alice's media keeps flowing while Bob waits.
 	before, err := alice.state()
@@ -53,7 +72,7 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 	alice.waitFor("more frames", wait, func(s pageState) bool { return s.Stats.FramesDecoded > before.Stats.FramesDecoded })
 
 	// Alice ends the call with the button.
-	ctx, cancel := context.WithTimeout(alice.ctx, wait)
+	ctx, cancel := context.WithTimeout(alice.ctx, bWait)
 	err = chromedp.Do(ctx, chromedp.Click("#end"))
 	cancel()
 	if err != nil {
@@ -62,7 +81,9 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 	s = alice.waitFor("call ended", wait, func(s pageState) bool { return s.State == "call-ended" && s.PCState == "none" })
 	alice.screenshot("alice-ended")
 
+	t2 := time.Now()
 	s = bob.waitMedia(mediaWait)
+	t.Logf("bob: promotion to first decoded frame in %v", time.Since(t2).Round(time.Millisecond))
 	if s.Calls != 1 {
 		t.Errorf("bob joined %d times, want once (promoted in place)", s.Calls)
 	}
@@ -93,6 +114,9 @@ func TestBrowserWebSocketBlocked(t *testing.T) {
 		})
 	}
 	e := newBEnv(t, block)
+	// A wrong invite code is told as such.
+	x := e.openURL("Xavier", e.hub.url()+"/c/not-an-invite?name=Xavier", "")
+	x.waitFor("invite invalid", wait, func(s pageState) bool { return s.State == "invite-invalid" })
 	c := e.open("Carol", "")
 	s := c.waitMedia(mediaWait)
 	if s.Transport != "polling" {
@@ -135,6 +159,70 @@ func TestBrowserHubRestart(t *testing.T) {
 	if s.Recovered {
 		t.Error("a restarted hub recovered the old session")
 	}
+
+	// The counter goes away: the customer is told it is offline.
+	e.app.stop(t)
+	s = erin.waitFor("counter offline", wait, func(s pageState) bool { return s.State == "counter-offline" })
+	erin.screenshot("erin-counter-offline")
+}
+
+// checkPhoneLayout: on a 390×844 viewport nothing scrolls sideways and the
+// call controls are on screen.
+func checkPhoneLayout(t *testing.T, tb *tab) {
+	t.Helper()
+	type layout struct {
+		ScrollWidth int     `json:"scrollWidth"`
+		Width       int     `json:"width"`
+		EndBottom   float64 `json:"endBottom"`
+		Height      int     `json:"height"`
+	}
+	l, err := evalIn[layout](tb, `({scrollWidth: document.documentElement.scrollWidth, width: innerWidth,
+	  endBottom: document.getElementById("end").getBoundingClientRect().bottom, height: innerHeight})`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Width != 390 || l.ScrollWidth > l.Width || l.EndBottom > float64(l.Height) || l.EndBottom <= 0 {
+		t.Errorf("phone layout: %+v", l)
+	}
+}
+
+// checkDashboard: an operator logs in on /dashboard and sees the counter
+// online, in a call, with what its device:status says.
+func checkDashboard(t *testing.T, e *bEnv) {
+	t.Helper()
+	if _, err := e.hub.h.Store().AddAccount("operator", bPassword, auth.RoleOperator, ""); err != nil {
+		t.Fatal(err)
+	}
+	d := e.openURL("dashboard", e.hub.url()+"/dashboard", "")
+	d.do(chromedp.SetValue("#user", "operator"), chromedp.SetValue("#pass", bPassword), chromedp.Click("#login button"))
+	type fleet struct {
+		State string `json:"state"`
+		Polls int    `json:"polls"`
+		Row   string `json:"row"`
+	}
+	deadline := time.Now().Add(bWait)
+	for {
+		f, err := evalIn[fleet](d, `({state: tetherFleet.state, polls: tetherFleet.polls,
+		  row: (document.querySelector('#fleet tr[data-account="`+bCounter+`"]') || {}).innerText || ""})`)
+		if err == nil && f.State == "fleet" && f.Polls >= 2 && strings.Contains(f.Row, "online") &&
+			strings.Contains(f.Row, "in call") && strings.Contains(f.Row, " ms") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dashboard: %+v %v", f, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.screenshot("dashboard")
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func containsState(h []string, want string) bool {

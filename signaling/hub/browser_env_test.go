@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"tether/appliance"
@@ -283,15 +285,22 @@ func startBApp(t *testing.T, hubURL, dir string) *bApp {
 	}
 	ba := &bApp{a: a, cancel: cancel, done: make(chan error, 1)}
 	go func() { ba.done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		ba.cancel()
-		select {
-		case <-ba.done:
-		case <-time.After(2 * wait):
-			t.Error("appliance did not stop")
-		}
-	})
+	t.Cleanup(func() { ba.stop(t) })
 	return ba
+}
+
+// stop ends the appliance's Run and waits for it.
+func (ba *bApp) stop(t *testing.T) {
+	if ba.cancel == nil {
+		return
+	}
+	ba.cancel()
+	ba.cancel = nil
+	select {
+	case <-ba.done:
+	case <-time.After(2 * wait):
+		t.Error("appliance did not stop")
+	}
 }
 
 // bEnv is one browser test's world.
@@ -328,7 +337,7 @@ func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.WindowSize(390, 844),
+		chromedp.WindowSize(500, 900),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
@@ -372,27 +381,58 @@ type tab struct {
 }
 
 // open starts a customer at the invite link with query (e.g.
-// "name=Alice&transports=polling").
+// "transports=polling").
 func (e *bEnv) open(name, query string) *tab {
 	e.t.Helper()
-	ctx, cancel := chromedp.NewContext(e.bctx)
-	e.t.Cleanup(cancel)
-	tb := &tab{e: e, name: name, ctx: ctx}
 	url := e.hub.url() + "/c/" + e.invite + "?name=" + name
 	if query != "" {
 		url += "&" + query
 	}
+	return e.openURL(name, url, "")
+}
+
+// openURL opens url in a new tab on a phone-sized viewport (390×844, the
+// issue's "works on a phone"); initScript, when set, runs before the
+// page's own scripts.
+func (e *bEnv) openURL(name, url, initScript string) *tab {
+	e.t.Helper()
+	ctx, cancel := chromedp.NewContext(e.bctx)
+	e.t.Cleanup(cancel)
+	tb := &tab{e: e, name: name, ctx: ctx}
 	// The tab lives as long as the context of its first action: no timeout there.
 	if err := chromedp.Do(ctx); err != nil {
 		e.t.Fatalf("%s: new tab: %v", name, err)
 	}
 	rctx, rcancel := context.WithTimeout(ctx, wait)
 	defer rcancel()
-	if err := chromedp.Do(rctx, chromedp.Navigate(url)); err != nil {
+	steps := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)}
+	if initScript != "" {
+		steps = append(steps, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: initScript})
+			return err
+		}))
+	}
+	steps = append(steps, chromedp.Navigate(url))
+	if err := chromedp.Do(rctx, steps...); err != nil {
 		e.t.Fatalf("%s: open %s: %v", name, url, err)
 	}
 	return tb
 }
+
+// do runs actions in the tab, bounded by wait.
+func (tb *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	tb.e.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, bWait)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tb.e.t.Fatalf("%s: %v", tb.name, err)
+	}
+}
+
+// denyMedia makes getUserMedia fail as it does when the person says no
+// (the fake-UI flag would otherwise always allow).
+const denyMedia = `navigator.mediaDevices.getUserMedia = () =>
+  Promise.reject(new DOMException("Permission denied", "NotAllowedError"));`
 
 // evalIn runs a JavaScript expression in the tab, awaiting a promise, and
 // decodes its JSON value.

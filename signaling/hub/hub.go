@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -173,6 +175,14 @@ func New(cfg Config) (*Hub, error) {
 		h.cfg.PublicURL = "http://" + h.ln.Addr().String()
 	}
 	h.cfg.PublicURL = strings.TrimRight(h.cfg.PublicURL, "/")
+	// The customer page is served from PublicURL: its origin may open
+	// sockets (behind a TLS proxy the Host the hub sees differs from it).
+	if u, err := url.Parse(h.cfg.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
+		h.closeAll()
+		return nil, fmt.Errorf("hub: public URL %q: %w", h.cfg.PublicURL, ErrConfig)
+	} else if origin := u.Scheme + "://" + u.Host; !slices.Contains(h.cfg.AllowedOrigins, origin) {
+		h.cfg.AllowedOrigins = append(slices.Clip(h.cfg.AllowedOrigins), origin)
+	}
 	if h.sio, err = newSocketServer(h); err != nil {
 		h.closeAll()
 		return nil, err

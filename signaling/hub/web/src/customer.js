@@ -59,7 +59,7 @@ export function startCustomer() {
     ended: false,
     position: null, // 0 in the call, 1.. waiting, null: join pending
     deviceOnline: null,
-    media: 'none', // none | connecting | connected | failed
+    media: 'none', // none | connecting | connected | interrupted | failed
   };
   // Exposed for people debugging and for the browser tests.
   const T = {
@@ -91,8 +91,8 @@ export function startCustomer() {
     if (m.position === null) return ['connecting'];
     if (m.position > 0) return ['queued', m.position];
     if (m.media === 'connected') return ['connected'];
-    if (m.media === 'failed') return ['call-failed'];
     if (m.deviceOnline === false) return ['counter-offline'];
+    if (m.media === 'failed') return ['call-failed'];
     return ['calling'];
   }
 
@@ -117,6 +117,7 @@ export function startCustomer() {
     $('join').hidden = m.started || m.inviteInvalid || !code;
     $('controls').hidden = !inRoom;
     $('end').hidden = !inRoom || m.ended || !m.want;
+    $('end').textContent = m.position > 0 ? 'Leave queue' : 'End call';
     $('again').hidden = !inRoom || !m.ended;
     $('mic').hidden = $('cam').hidden = !localStream;
   }
@@ -459,8 +460,12 @@ export function startCustomer() {
         m.media = 'failed';
         toast('err', 'Call failed: restarting the connection');
         p.restartIce();
-      } else if (s === 'connecting' || s === 'new') {
-        if (m.media !== 'failed') m.media = 'connecting';
+      } else if (s === 'disconnected' || s === 'closed') {
+        // The path is down (the counter went away, or the network): the
+        // banner says what the socket and the room know.
+        m.media = 'interrupted';
+      } else if (m.media !== 'failed') {
+        m.media = 'connecting';
       }
       render();
     };

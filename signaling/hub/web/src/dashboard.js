@@ -5,6 +5,8 @@
 const POLL_MS = 2000;
 const KEY = 'tether.operatorToken';
 const $ = (id) => document.getElementById(id);
+// The table's columns; on a phone each row becomes a card with these labels.
+const HEADERS = ['Counter', 'Socket', 'Peer', 'RTT', 'Reconnects', 'Uptime', 'Call', 'Last status'];
 
 export function startDashboard() {
   const D = { state: 'login', counters: [], polls: 0, error: '' };
@@ -123,7 +125,10 @@ export function startDashboard() {
     ];
     cells.forEach(([main, sub], i) => {
       const td = document.createElement('td');
-      td.textContent = main;
+      td.dataset.label = HEADERS[i];
+      const span = document.createElement('span');
+      span.textContent = main;
+      td.append(span);
       if (i === 1) td.className = c.online ? 'on' : 'off';
       if (sub) {
         const s = document.createElement('div');
