@@ -41,14 +41,14 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 	if s.Permission != "granted" {
 		t.Errorf("alice: camera permission %q with the fake device", s.Permission)
 	}
-	alice.waitFor("her camera sent to the counter", wait, func(s pageState) bool { return s.Stats.BytesSent > 0 })
+	alice.waitFor("her camera sent to the counter", bWait, func(s pageState) bool { return s.Stats.BytesSent > 0 })
 	checkPhoneLayout(t, alice)
 	alice.screenshot("alice-connected")
 
 	// Bob says no to the camera: a toast, and he can still be served
 	// receive-only.
 	bob := e.openURL("Bob", e.hub.url()+"/c/"+e.invite+"?name=Bob", denyMedia)
-	s = bob.waitFor("waiting in queue (position 1)", wait, func(s pageState) bool {
+	s = bob.waitFor("waiting in queue (position 1)", bWait, func(s pageState) bool {
 		return s.State == "queued" && position(s) == 1
 	})
 	if s.Permission != "denied" || !containsPrefix(s.Toasts, "Permission denied") {
@@ -62,14 +62,16 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 	}
 	bob.screenshot("bob-queued")
 
+	e.logf("alice in call, bob queued")
 	checkDashboard(t, e)
+	e.logf("dashboard checked")
 
 	// Alice's media keeps flowing while Bob waits.
 	before, err := alice.state()
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice.waitFor("more frames", wait, func(s pageState) bool { return s.Stats.FramesDecoded > before.Stats.FramesDecoded })
+	alice.waitFor("more frames", bWait, func(s pageState) bool { return s.Stats.FramesDecoded > before.Stats.FramesDecoded })
 
 	// Alice ends the call with the button.
 	ctx, cancel := context.WithTimeout(alice.ctx, bWait)
@@ -78,7 +80,7 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s = alice.waitFor("call ended", wait, func(s pageState) bool { return s.State == "call-ended" && s.PCState == "none" })
+	s = alice.waitFor("call ended", bWait, func(s pageState) bool { return s.State == "call-ended" && s.PCState == "none" })
 	alice.screenshot("alice-ended")
 
 	t2 := time.Now()
@@ -91,6 +93,7 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 		t.Errorf("bob's states %v lack queued:1", s.History)
 	}
 	bob.screenshot("bob-connected")
+	e.logf("bob in call")
 
 	// Alice's page stays ended: no signal of Bob's call reaches her.
 	if s, err := alice.state(); err != nil || s.State != "call-ended" {
@@ -116,7 +119,7 @@ func TestBrowserWebSocketBlocked(t *testing.T) {
 	e := newBEnv(t, block)
 	// A wrong invite code is told as such.
 	x := e.openURL("Xavier", e.hub.url()+"/c/not-an-invite?name=Xavier", "")
-	x.waitFor("invite invalid", wait, func(s pageState) bool { return s.State == "invite-invalid" })
+	x.waitFor("invite invalid", bWait, func(s pageState) bool { return s.State == "invite-invalid" })
 	c := e.open("Carol", "")
 	s := c.waitMedia(mediaWait)
 	if s.Transport != "polling" {
@@ -124,7 +127,7 @@ func TestBrowserWebSocketBlocked(t *testing.T) {
 	}
 	// The query override pins polling without any block.
 	d := e.open("Dave", "transports=polling")
-	s = d.waitFor("queued over polling", wait, func(s pageState) bool { return s.State == "queued" && position(s) == 1 })
+	s = d.waitFor("queued over polling", bWait, func(s pageState) bool { return s.State == "queued" && position(s) == 1 })
 	if s.Transport != "polling" {
 		t.Errorf("dave's transport %q, want polling", s.Transport)
 	}
@@ -143,7 +146,7 @@ func TestBrowserHubRestart(t *testing.T) {
 	first := erin.waitMedia(mediaWait)
 
 	e.hub.stop()
-	s := erin.waitFor("reconnecting", wait, func(s pageState) bool { return s.State == "reconnecting" && s.Attempt >= 1 })
+	s := erin.waitFor("reconnecting", bWait, func(s pageState) bool { return s.State == "reconnecting" && s.Attempt >= 1 })
 	if !strings.Contains(s.Banner, "reconnecting (attempt") {
 		t.Errorf("banner %q", s.Banner)
 	}
@@ -162,7 +165,7 @@ func TestBrowserHubRestart(t *testing.T) {
 
 	// The counter goes away: the customer is told it is offline.
 	e.app.stop(t)
-	s = erin.waitFor("counter offline", wait, func(s pageState) bool { return s.State == "counter-offline" })
+	s = erin.waitFor("counter offline", bWait, func(s pageState) bool { return s.State == "counter-offline" })
 	erin.screenshot("erin-counter-offline")
 }
 

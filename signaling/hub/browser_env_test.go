@@ -311,6 +311,13 @@ type bEnv struct {
 	invite string
 	dir    string
 	bctx   context.Context // the browser; tabs derive from it
+	start  time.Time
+}
+
+// logf logs with the time since the environment started.
+func (e *bEnv) logf(format string, args ...any) {
+	e.t.Helper()
+	e.t.Logf("[%6.2fs] "+format, append([]any{time.Since(e.start).Seconds()}, args...)...)
 }
 
 func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
@@ -327,6 +334,8 @@ func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 		t.Fatal(err)
 	}
 	e := &bEnv{t: t, hub: bh, invite: inv.Code, dir: dir}
+	t.Cleanup(func() { e.logf("cleanup done") }) // runs last
+	e.start = time.Now()
 	e.app = startBApp(t, bh.url(), dir)
 
 	opts := []chromedp.ExecAllocatorOption{
@@ -403,7 +412,7 @@ func (e *bEnv) openURL(name, url, initScript string) *tab {
 	if err := chromedp.Do(ctx); err != nil {
 		e.t.Fatalf("%s: new tab: %v", name, err)
 	}
-	rctx, rcancel := context.WithTimeout(ctx, wait)
+	rctx, rcancel := context.WithTimeout(ctx, bWait)
 	defer rcancel()
 	steps := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)}
 	if initScript != "" {
@@ -419,7 +428,7 @@ func (e *bEnv) openURL(name, url, initScript string) *tab {
 	return tb
 }
 
-// do runs actions in the tab, bounded by wait.
+// do runs actions in the tab, bounded by bWait.
 func (tb *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 	tb.e.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, bWait)

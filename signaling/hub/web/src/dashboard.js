@@ -103,10 +103,11 @@ export function startDashboard() {
     const online = counters.filter((c) => c.online).length;
     $('fleet-meta').textContent = `${online}/${counters.length} online · ${new Date(serverTime || Date.now()).toLocaleTimeString()}`;
     const tb = document.querySelector('#fleet tbody');
-    tb.replaceChildren(...counters.map(row));
+    const now = Date.parse(serverTime) || Date.now();
+    tb.replaceChildren(...counters.map((c) => row(c, now)));
   }
 
-  function row(c) {
+  function row(c, now) {
     let st = {};
     try { st = typeof c.status === 'string' ? JSON.parse(c.status) : (c.status || {}); } catch (_) { st = {}; }
     const sock = st.socket || {};
@@ -119,7 +120,7 @@ export function startDashboard() {
       [peer.state || '–', peer.path || ''],
       [st.rttMs !== undefined ? st.rttMs + ' ms' : '–', ''],
       [String(sock.reconnects ?? '–'), 'hub connects ' + (c.connects || 0)],
-      [st.uptimeS !== undefined ? dur(st.uptimeS) : '–', c.online && c.connectedS ? 'socket ' + dur(c.connectedS) : ''],
+      [st.uptimeS !== undefined ? dur(uptime(st.uptimeS, c, now)) : '–', c.online && c.connectedS ? 'socket ' + dur(c.connectedS) : ''],
       [c.inCall ? 'in call ' + dur(c.callS || 0) : 'idle', c.waiting ? c.waiting + ' waiting' : ''],
       [c.statusAt ? new Date(c.statusAt).toLocaleTimeString() : '–', st.version ? 'v ' + st.version : ''],
     ];
@@ -142,6 +143,14 @@ export function startDashboard() {
   }
 
   if (token()) showFleet(); else showLogin('');
+}
+
+// uptime is the appliance's uptime as of now: the last device:status plus
+// the time since the hub got it, while the counter is online.
+function uptime(reported, c, now) {
+  const at = Date.parse(c.statusAt);
+  if (!c.online || !at || !now) return reported;
+  return reported + Math.max(0, (now - at) / 1000);
 }
 
 function dur(s) {
