@@ -97,7 +97,10 @@ func newSocketServer(h *Hub) (socketServer, error) {
 			}
 			h.Connected(conn(sock), p, sock.Recovered())
 		},
-		OnDisconnect: func(sock *socketio.Socket, reason socketio.DisconnectReason) {
+		// OnDisconnecting, not OnDisconnect: it runs before the server
+		// keeps the session for recovery, so the hub hears of the drop
+		// before a recovered socket with the same id can connect.
+		OnDisconnecting: func(sock *socketio.Socket, reason socketio.DisconnectReason) {
 			h.Disconnected(conn(sock), reason.Recoverable())
 		},
 		Clock:  h.clk,
