@@ -176,9 +176,10 @@ type ServerStats struct {
 // upgrades polling sessions, pings them and enforces the payload and rate
 // limits.
 //
-// Goroutines: a websocket session is read by the goroutine of the HTTP
-// request that opened (or upgraded) it; a polling session has no goroutine
-// of its own (its GET and POST requests do the work). Writes to a websocket
+// Goroutines: a websocket session is read by one goroutine of its own,
+// started when the HTTP request that opened (or upgraded) it returns; a
+// polling session has no goroutine of its own (its GET and POST requests
+// do the work). Writes to a websocket
 // are made by a flusher goroutine that exists only while packets are
 // queued. Heartbeats are clock timers. Close ends every session and waits
 // for all of them.
@@ -483,7 +484,7 @@ func (s *Server) remove(ss *Session) {
 // serveUpgrade takes a websocket that joins polling session ss (Engine.IO
 // v4 "Upgrade"): it answers "2probe" with "3probe", flushes the pending GET
 // with a noop so the client can pause polling, and switches the session
-// when the "5" upgrade packet arrives. The request goroutine then reads the
+// when the "5" upgrade packet arrives. A reader goroutine then reads the
 // session until it ends.
 func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, ss *Session) {
 	ss.mu.Lock()

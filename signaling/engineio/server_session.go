@@ -373,7 +373,7 @@ func (ss *Session) limit() error {
 
 // readWebSocket reads the session's websocket until it fails. A text frame
 // is one packet; a binary frame is a binary message (Engine.IO v4 over
-// WebSocket). Runs on the goroutine of the HTTP request that opened it.
+// WebSocket). Runs on the session's reader goroutine.
 func (ss *Session) readWebSocket(ws *websocket.Conn) {
 	ws.SetReadLimit(ss.srv.cfg.MaxPayload)
 	for {
