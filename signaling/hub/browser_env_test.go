@@ -47,8 +47,8 @@ var (
 )
 
 // webFresh reports whether dist holds a build newer than every source,
-// the lockfile and the build script (the Makefile's `web` target uses the
-// same rule).
+// package.json, the lockfile and the build script (the Makefile's `web`
+// target uses the same rule).
 func webFresh(dir string) bool {
 	out, err := os.Stat(filepath.Join(dir, "dist", "app.js"))
 	if err != nil {
@@ -65,6 +65,7 @@ func webFresh(dir string) bool {
 	}
 	check(filepath.Join(dir, "package-lock.json"))
 	check(filepath.Join(dir, "build.mjs"))
+	check(filepath.Join(dir, "package.json"))
 	_ = filepath.WalkDir(filepath.Join(dir, "src"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			check(p)
