@@ -30,7 +30,7 @@ type rawDevice struct {
 	br *bufio.Reader
 }
 
-func dialRaw(addr, token string) (*rawDevice, error) {
+func dialRaw(addr, token string, verify bool) (*rawDevice, error) {
 	c, err := net.DialTimeout("tcp", addr, 30*time.Second)
 	if err != nil {
 		return nil, err
@@ -63,6 +63,17 @@ func dialRaw(addr, token string) (*rawDevice, error) {
 	if m, err := d.read(); err != nil || !strings.HasPrefix(m, "40{") {
 		c.Close()
 		return nil, fmt.Errorf("connect: %q %v", m, err)
+	}
+	if verify {
+		arg, _ := json.Marshal(map[string]string{"token": token})
+		if err := d.write(`420["session:verify",` + string(arg) + `]`); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if m, err := d.read(); err != nil || !strings.HasPrefix(m, `430[{"ok":true`) {
+			c.Close()
+			return nil, fmt.Errorf("verify: %q %v", m, err)
+		}
 	}
 	c.SetDeadline(time.Time{})
 	return d, nil
@@ -121,7 +132,7 @@ func heapInuse() uint64 {
 
 // connectAll opens n device sockets at once and returns them and the time
 // until the last CONNECT was answered.
-func connectAll(b *testing.B, addr, token string, n int) ([]*rawDevice, time.Duration) {
+func connectAll(b *testing.B, addr, token string, n int, verify bool) ([]*rawDevice, time.Duration) {
 	out := make([]*rawDevice, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 256) // the listen backlog, not the hub, is the limit otherwise
@@ -133,7 +144,7 @@ func connectAll(b *testing.B, addr, token string, n int) ([]*rawDevice, time.Dur
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			d, err := dialRaw(addr, token)
+			d, err := dialRaw(addr, token, verify)
 			if err != nil {
 				errs <- err
 				return
@@ -151,29 +162,35 @@ func connectAll(b *testing.B, addr, token string, n int) ([]*rawDevice, time.Dur
 }
 
 // BenchmarkIdleDevices holds N connected device sockets (websocket,
-// CONNECT with a token) and reports the process's heap+stack growth and
+// CONNECT with a token, optionally session:verify) and reports the process's heap+stack growth and
 // goroutines per socket, and the time N devices take to connect at once
 // (a reconnect storm after a hub restart, bounded to 256 in flight).
 func BenchmarkIdleDevices(b *testing.B) {
 	for _, n := range []int{500, 2000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			for b.Loop() {
-				e := startHub(b, "", nil)
-				tok := e.token("c1")
-				before := heapInuse()
-				g0 := runtime.NumGoroutine()
-				devs, storm := connectAll(b, e.h.Addr().String(), tok, n)
-				after := heapInuse()
-				g1 := runtime.NumGoroutine()
-				b.ReportMetric(float64(after-before)/float64(n), "B/socket")
-				b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/socket")
-				b.ReportMetric(float64(storm.Milliseconds()), "ms/storm")
-				for _, d := range devs {
-					d.c.Close()
-				}
-				e.stop()
+		for _, verify := range []bool{false, true} {
+			name := fmt.Sprint(n, "/connect")
+			if verify {
+				name = fmt.Sprint(n, "/connect+verify")
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					e := startHub(b, "", nil)
+					tok := e.token("c1")
+					before := heapInuse()
+					g0 := runtime.NumGoroutine()
+					devs, storm := connectAll(b, e.h.Addr().String(), tok, n, verify)
+					after := heapInuse()
+					g1 := runtime.NumGoroutine()
+					b.ReportMetric(float64(after-before)/float64(n), "B/socket")
+					b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/socket")
+					b.ReportMetric(float64(storm.Milliseconds()), "ms/storm")
+					for _, d := range devs {
+						d.c.Close()
+					}
+					e.stop()
+				}
+			})
+		}
 	}
 }
 
