@@ -6,4 +6,33 @@
 //
 // Everything that changes state runs in the single goroutine of Peer.Run;
 // pion callbacks and the signalling layer's calls only enqueue events.
+//
+// # Wiring (docs/protocol.md)
+//
+//   - `signal` from a customer      -> Peer.HandleSignal(from, Signal); Signal
+//     has the contract's JSON form (MarshalJSON/UnmarshalJSON, with
+//     `"candidate": null` as EndOfCandidates).
+//   - `room:user:joined` (customer) -> Peer.UserJoined(userId): the prepared
+//     offer is sent at once through Config.Signaller.
+//   - `call:ended`, `room:user:left` -> Peer.CallEnded(userId).
+//   - socket reconnected            -> Peer.SocketReconnected().
+//   - `session:verify` iceServers   -> Peer.SetICEServers (or Config.ICEServers).
+//   - health, metrics, device:status read Peer.Stats and Config.OnStateChange.
+//
+// # What the customer page must do
+//
+// Run the W3C Perfect Negotiation example as the polite peer (see
+// testdata/customer.html, which the Chromium test runs), echo heartbeat
+// pings on the negotiated channel {negotiated: true, id: 1000, ordered:
+// false, maxRetransmits: 0} (heartbeat.go), and create that channel only
+// after applying the appliance's first offer, so the call starts without
+// glare. The appliance always offers first.
+//
+// # Files
+//
+// peer.go (Run loop, public calls, health), conn.go (one PeerConnection, the
+// standby, why a customer change needs a new one), negotiation.go (Perfect
+// Negotiation), restart.go (ICE timers, backoff, TURN fallback), heartbeat.go,
+// stats.go, signal.go and signal_json.go (the contract), logging.go (pion ->
+// slog), state.go, config.go, errors.go.
 package peer

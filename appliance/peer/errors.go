@@ -14,4 +14,7 @@ var (
 	ErrAlreadyRunning = errors.New("peer: already running")
 	// ErrBadBeat is returned when a heartbeat message cannot be decoded.
 	ErrBadBeat = errors.New("peer: malformed heartbeat")
+	// ErrBadSignal is returned by Signal.UnmarshalJSON for a payload that
+	// is not exactly one description or one candidate.
+	ErrBadSignal = errors.New("peer: malformed signal")
 )

@@ -33,10 +33,11 @@ type Peer struct {
 	running atomic.Bool
 	closers sync.WaitGroup // PeerConnections being closed
 
-	// qmu guards queue; any goroutine appends, Run drains.
-	qmu    sync.Mutex
-	queue  []event
-	notify chan struct{}
+	// qmu guards queue and stopped; any goroutine appends, Run drains.
+	qmu     sync.Mutex
+	queue   []event
+	stopped bool // Run has returned: events are dropped
+	notify  chan struct{}
 
 	// smu guards snap, the published Stats.
 	smu  sync.Mutex
@@ -172,6 +173,10 @@ func (p *Peer) shutdown() {
 	p.closers.Wait()
 	p.setState(Idle, "stop")
 	p.publish()
+	p.qmu.Lock()
+	p.stopped = true
+	p.queue = nil
+	p.qmu.Unlock()
 }
 
 // HandleSignal delivers a `signal` message from the room layer.
@@ -207,6 +212,10 @@ func (p *Peer) RestartICE() { p.enqueue(event{kind: evRestartNow}) }
 
 func (p *Peer) enqueue(ev event) {
 	p.qmu.Lock()
+	if p.stopped {
+		p.qmu.Unlock() // nobody will handle it (a Ping then times out, as it should)
+		return
+	}
 	p.queue = append(p.queue, ev)
 	p.qmu.Unlock()
 	select {

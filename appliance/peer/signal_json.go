@@ -8,10 +8,6 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// ErrBadSignal is returned by Signal.UnmarshalJSON for a payload that is not
-// exactly one description or one candidate.
-var ErrBadSignal = fmt.Errorf("peer: malformed signal")
-
 // signalWire is the `signal` payload of docs/protocol.md without the
 // to/from field, which the room layer adds: {"description": {"type",
 // "sdp"}} or {"candidate": {"candidate", "sdpMid", "sdpMLineIndex"}} or

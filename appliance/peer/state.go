@@ -5,10 +5,10 @@ type State int
 
 // The states of the layer. Transitions are made only by the Run goroutine.
 const (
-	// Idle: Run has not started (or has ended), or the first standby
-	// PeerConnection is still being prepared.
+	// Idle: Run has not started, or has ended.
 	Idle State = iota
-	// Waiting: no customer; a standby PeerConnection with a complete offer is ready.
+	// Waiting: no customer. The standby PeerConnection is prepared (or
+	// being prepared; Stats.StandbyReady says whether its offer is complete).
 	Waiting
 	// Negotiating: a customer joined and the offer/answer exchange or the
 	// first ICE/DTLS handshake is under way.
