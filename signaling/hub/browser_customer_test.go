@@ -120,7 +120,12 @@ func TestBrowserWebSocketBlocked(t *testing.T) {
 	// A wrong invite code is told as such.
 	x := e.openURL("Xavier", e.hub.url()+"/c/not-an-invite?name=Xavier", "")
 	x.waitFor("invite invalid", bWait, func(s pageState) bool { return s.State == "invite-invalid" })
-	c := e.open("Carol", "")
+	x.screenshot("invite-invalid")
+	// Carol types her name and presses Join, as a person would.
+	c := e.openURL("Carol", e.hub.url()+"/c/"+e.invite, "")
+	c.waitFor("the name prompt", bWait, func(s pageState) bool { return s.State == "name" })
+	c.screenshot("name-prompt")
+	c.do(chromedp.SetValue("#name", "Carol"), chromedp.Click("#join-btn"))
 	s := c.waitMedia(mediaWait)
 	if s.Transport != "polling" {
 		t.Errorf("transport %q, want polling", s.Transport)

@@ -22,4 +22,5 @@ const (
 	codeRateLimited    = "rate_limited" // POST /api/login after too many wrong passwords
 	codeInvalidCreds   = "invalid_credentials"
 	codeInternal       = "internal"
+	codeRoomFull       = "room_full" // room:join when MaxQueue customers already wait
 )

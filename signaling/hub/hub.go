@@ -47,6 +47,9 @@ type Config struct {
 	// RecoveryWindow is how long a dropped socket keeps its userId and its
 	// place in the room (default 2 min, the issue's).
 	RecoveryWindow time.Duration
+	// MaxQueue bounds the customers waiting for one counter (default
+	// 100); room:join beyond it answers room_full.
+	MaxQueue int
 	// PingInterval and PingTimeout of Engine.IO (defaults 25 s and 20 s).
 	PingInterval, PingTimeout time.Duration
 	// MaxPayload of one Engine.IO message (default 64 KiB: an SDP offer
@@ -150,6 +153,10 @@ func New(cfg Config) (*Hub, error) {
 	h.m = newMetrics(h.connCounts)
 	h.st = newState(cfg.Clock, h.log, h.m)
 	h.st.recovery = max(cfg.RecoveryWindow, 0)
+	h.st.maxQueue = cfg.MaxQueue
+	if h.st.maxQueue == 0 {
+		h.st.maxQueue = 100
+	}
 	h.st.ice = h.iceServers
 	h.st.after = h.after
 	var err error

@@ -84,6 +84,8 @@ type state struct {
 	ice func(userID string) []signaling.ICEServer
 	// recovery is how long a dropped socket keeps its place.
 	recovery time.Duration
+	// maxQueue bounds the customers waiting per room (0: no bound).
+	maxQueue int
 	// after schedules f on the loop after d (the hub's timer plumbing).
 	after func(d time.Duration, f func(*state))
 
@@ -317,6 +319,10 @@ func (st *state) join(id, roomID string, ack Ack) {
 		}
 	case RoleCustomer:
 		if !m.joined {
+			if r.active != nil && st.maxQueue > 0 && len(r.queue) >= st.maxQueue {
+				answer(ack, fail(codeRoomFull))
+				return
+			}
 			m.joined = true
 			if r.active == nil {
 				st.activate(r, m, false)

@@ -387,6 +387,21 @@ func TestJoinRules(t *testing.T) {
 	}
 }
 
+func TestQueueBound(t *testing.T) {
+	ts := newTestState()
+	ts.maxQueue = 2
+	ts.customer(t, "s-a", "r1")
+	ts.customer(t, "s-b", "r1")
+	ts.customer(t, "s-c", "r1")
+	c := &fakeConn{id: "s-d"}
+	ts.connected(c, Principal{Role: RoleCustomer, RoomID: "r1"}, false)
+	var ack ackRec
+	ts.join("s-d", "r1", ack.ack())
+	if ack.code() != codeRoomFull || len(ts.rooms["r1"].queue) != 2 {
+		t.Fatalf("join of a full queue: %s", ack.code())
+	}
+}
+
 func TestDisplayName(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "Customer", "  Ann  ": "Ann", "a\x00b\nc": "abc",

@@ -116,6 +116,7 @@ export function startCustomer() {
     const inRoom = m.started && !m.inviteInvalid;
     $('join').hidden = m.started || m.inviteInvalid || !code;
     $('controls').hidden = !inRoom;
+    $('stage').hidden = !inRoom;
     $('end').hidden = !inRoom || m.ended || !m.want;
     $('end').textContent = m.position > 0 ? 'Leave queue' : 'End call';
     $('again').hidden = !inRoom || !m.ended;
