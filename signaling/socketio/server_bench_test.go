@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"tether/signaling/engineio"
+	"tether/signaling/internal/siotest"
 	"tether/signaling/socketio"
 )
 
@@ -514,5 +516,96 @@ func BenchmarkServerReconnectStormGoClients(b *testing.B) {
 		cancel()
 		wg.Wait()
 		hub.stop()
+	}
+}
+
+// rssBytes is the resident set size of process pid ("self" for ours).
+func rssBytes(pid string) uint64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if f := bytes.Fields(line); len(f) >= 2 && string(f[0]) == "VmRSS:" {
+			kb, _ := strconv.ParseUint(string(f[1]), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// listenerPID finds the process listening on 127.0.0.1:port through
+// /proc/net/tcp and the processes' socket descriptors (Linux only).
+func listenerPID(port int) string {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return ""
+	}
+	want := fmt.Sprintf(":%04X", port)
+	inode := ""
+	for _, line := range bytes.Split(b, []byte("\n"))[1:] {
+		f := bytes.Fields(line)
+		if len(f) > 9 && bytes.HasSuffix(f[1], []byte(want)) && string(f[3]) == "0A" {
+			inode = string(f[9])
+		}
+	}
+	if inode == "" {
+		return ""
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir("/proc/" + p.Name() + "/fd")
+		for _, fd := range fds {
+			if l, err := os.Readlink("/proc/" + p.Name() + "/fd/" + fd.Name()); err == nil && l == "socket:["+inode+"]" {
+				return p.Name()
+			}
+		}
+	}
+	return ""
+}
+
+// BenchmarkServerIdleRSSVsNode compares the resident memory one idle device
+// socket costs our server and the official socket.io 4.8.4 server (Node),
+// with the same raw clients doing the same CONNECT and room:join. Ours is
+// measured in-process (its RSS also holds the raw clients' net.Conns,
+// ~0.4 KB each), Node's in its own process.
+func BenchmarkServerIdleRSSVsNode(b *testing.B) {
+	n := benchConns(2000)
+	for range b.N {
+		node := siotest.StartServer(b, siotest.ServerOptions{})
+		pid := listenerPID(node.Port())
+		if pid == "" {
+			b.Skip("cannot find the node server's pid (needs Linux /proc)")
+		}
+		measure := func(pid, addr string) float64 {
+			runtime.GC()
+			r0 := rssBytes(pid)
+			raws := make([]*rawClient, 0, n)
+			for i := range n {
+				r, err := dialRaw(addr, "room-"+strconv.Itoa(i%100))
+				if err != nil {
+					b.Fatalf("client %d: %v", i, err)
+				}
+				raws = append(raws, r)
+			}
+			time.Sleep(500 * time.Millisecond) // let Node's GC settle
+			runtime.GC()
+			r1 := rssBytes(pid)
+			for _, r := range raws {
+				r.c.Close()
+			}
+			return float64(int64(r1)-int64(r0)) / float64(n)
+		}
+		nodePer := measure(pid, strings.TrimPrefix(node.URL(), "http://"))
+		node.Kill()
+		hub := startBenchHub(b, engineio.ServerConfig{}, "")
+		oursPer := measure("self", hub.addr)
+		hub.stop()
+		b.ReportMetric(nodePer, "B/conn-rss-node")
+		b.ReportMetric(oursPer, "B/conn-rss-ours")
+		b.ReportMetric(oursPer/nodePer, "ours/node")
 	}
 }
