@@ -33,7 +33,7 @@ func chromiumPath() string {
 
 // browser is one Chromium tab acting as the customer.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	url  string
 	id   string // current customer userId; test goroutine only
@@ -41,7 +41,7 @@ type browser struct {
 	done chan struct{}
 }
 
-func newBrowser(t *testing.T, h *hub) *browser {
+func newBrowser(t testing.TB, h *hub) *browser {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
@@ -142,7 +142,7 @@ func (b *browser) waitFrames(n int) int {
 }
 
 // localAddrs returns the IPv4 addresses assigned to this host.
-func localAddrs(t *testing.T) map[string]bool {
+func localAddrs(t testing.TB) map[string]bool {
 	t.Helper()
 	addrs, err := net.InterfaceAddrs()
 	must(t, err)
@@ -155,7 +155,7 @@ func localAddrs(t *testing.T) map[string]bool {
 	return out
 }
 
-func chromiumRig(t *testing.T) *rig {
+func chromiumRig(t testing.TB, cut *cutNet) *rig {
 	t.Helper()
 	track := newTestTrack(t)
 	h := newHub()
@@ -172,6 +172,7 @@ func chromiumRig(t *testing.T) *rig {
 		},
 		Clock:  clock.New(),
 		Logger: testLogger(),
+		Net:    cut,
 		tweak: func(se *webrtc.SettingEngine) {
 			// Chromium does not offer loopback candidates, only this
 			// host's interface addresses. Talk to it on those, but accept
@@ -198,7 +199,7 @@ func chromiumRig(t *testing.T) *rig {
 // rollback; an ICE restart; a customer change measured to the first
 // decoded frame.
 func TestChromium(t *testing.T) {
-	r := chromiumRig(t)
+	r := chromiumRig(t, newCutNet(t))
 	b := newBrowser(t, r.hub)
 
 	b.open(r.hub, "chromium-1")
@@ -249,4 +250,70 @@ func TestChromium(t *testing.T) {
 	}
 	t.Logf("customer change, room:user:joined -> first decoded frame in Chromium: %v", time.Since(t0))
 	b.waitFrames(10)
+}
+
+func (b *browser) join(r *rig, id string) {
+	b.t.Helper()
+	b.open(r.hub, id)
+	eval[chromedp.Void](b, fmt.Sprintf("start(%q)", id))
+	r.peer.UserJoined(id)
+	r.waitState(Connected)
+}
+
+// TestChromiumPathCut: the appliance's UDP path to a real Chromium dies
+// (every datagram dropped at the appliance's sockets); the appliance notices
+// within the ICE timers, restarts ICE with Chromium answering as the polite
+// peer, and once the path is back Chromium decodes frames again.
+func TestChromiumPathCut(t *testing.T) {
+	cut := newCutNet(t)
+	r := chromiumRig(t, cut)
+	b := newBrowser(t, r.hub)
+	b.join(r, "chromium-1")
+	n := b.waitFrames(10)
+
+	cut.cut.Store(true)
+	t0 := time.Now()
+	r.waitState(Degraded)
+	t.Logf("dead path noticed after %v", time.Since(t0))
+	r.waitState(Restarting)
+	t.Logf("ICE restart began after %v", time.Since(t0))
+	cut.cut.Store(false)
+	t1 := time.Now()
+	b.waitFrames(n + 1)
+	t.Logf("path restored -> Chromium decodes again: %v", time.Since(t1))
+	r.waitState(Connected)
+	b.waitFrames(n + 10)
+}
+
+// BenchmarkChromiumICERestart: against a real Chromium, path cut ->
+// Degraded, and path restored (the moment the restart begins) -> the next
+// frame decoded by Chromium.
+//
+//	go test -run XXX -bench Chromium -benchtime 5x ./appliance/peer/
+func BenchmarkChromiumICERestart(b *testing.B) {
+	cut := newCutNet(b)
+	r := chromiumRig(b, cut)
+	br := newBrowser(b, r.hub)
+	br.join(r, "chromium-1")
+	n := br.waitFrames(10)
+	var det, rst []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.drainStates()
+		cut.cut.Store(true)
+		t0 := time.Now()
+		r.waitState(Degraded)
+		det = append(det, time.Since(t0))
+		r.waitState(Restarting)
+		n = eval[int](br, "framesDecoded()")
+		cut.cut.Store(false)
+		t1 := time.Now()
+		n = br.waitFrames(n + 1)
+		rst = append(rst, time.Since(t1))
+		r.waitState(Connected)
+		n = br.waitFrames(n + 5)
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(median(det)), "detect_ms")
+	b.ReportMetric(ms(median(rst)), "restart_ms")
 }
