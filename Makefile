@@ -3,15 +3,23 @@ SHELL := /bin/bash
 GO    ?= go
 NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
 
-.PHONY: demo test deps npm vet fmt-check unit fuzz cross bench
+.PHONY: demo test deps npm web vet fmt-check unit fuzz cross bench
 
-demo: npm
+demo: npm web
 	$(GO) run ./cmd/tetherd -demo
+
+# web builds the customer page the hub embeds (signaling/hub/web/dist);
+# it is skipped when dist is newer than the sources and the lockfile.
+WEB := signaling/hub/web
+web: npm
+	@if [ ! -f $(WEB)/dist/index.html ] || [ -n "$$(find $(WEB)/src $(WEB)/build.mjs $(WEB)/package-lock.json -newer $(WEB)/dist/index.html 2>/dev/null | head -1)" ]; then \
+	  echo "building the customer page"; (cd $(WEB) && npm run build) || exit 1; \
+	fi
 
 # test runs everything CI runs: formatting, vet, the whole suite under the race
 # detector (integration tests start Node socket.io and Chromium themselves),
 # a short run of every fuzz target, and the cross-architecture checks.
-test: npm fmt-check vet unit fuzz cross
+test: npm web fmt-check vet unit fuzz cross
 
 npm:
 	@for d in $(NPM_DIRS); do \
