@@ -157,10 +157,13 @@ func TestBrowserHubRestart(t *testing.T) {
 	}
 	erin.screenshot("erin-reconnecting")
 
+	e.logf("hub stopped, page reconnecting")
+	restarted := time.Now()
 	e.hub = startBHub(t, e.hub.addr, e.hub.data, nil)
 	s = erin.waitFor("a new call after the restart", mediaWait, func(s pageState) bool {
 		return s.Calls == 2 && s.State == "connected" && s.Stats.FramesDecoded > 0
 	})
+	e.logf("new hub started; page rejoined and decodes frames %v later", time.Since(restarted).Round(time.Millisecond))
 	if s.UserID == "" || s.UserID == first.UserID {
 		t.Errorf("userId %q after the restart, before %q", s.UserID, first.UserID)
 	}
@@ -170,7 +173,9 @@ func TestBrowserHubRestart(t *testing.T) {
 
 	// The counter goes away: the customer is told it is offline.
 	e.app.stop(t)
+	stopped := time.Now()
 	s = erin.waitFor("counter offline", bWait, func(s pageState) bool { return s.State == "counter-offline" })
+	e.logf("appliance stopped; page says counter offline %v later", time.Since(stopped).Round(time.Millisecond))
 	erin.screenshot("erin-counter-offline")
 }
 

@@ -51,6 +51,7 @@ export function startCustomer() {
   // The model; the banner is derived from it by render().
   const m = {
     inviteInvalid: false,
+    hubDown: false, // the invite check cannot reach the hub yet
     started: false, // the customer pressed Join
     askingMedia: false,
     socketUp: false,
@@ -84,6 +85,7 @@ export function startCustomer() {
 
   function derive() {
     if (m.inviteInvalid) return ['invite-invalid'];
+    if (m.hubDown) return ['connecting'];
     if (!m.started) return [code ? 'name' : 'invite-invalid'];
     if (m.askingMedia) return ['permission'];
     if (!m.socketUp) return m.attempt > 0 ? ['reconnecting', m.attempt] : ['connecting'];
@@ -149,6 +151,7 @@ export function startCustomer() {
           return;
         }
         if (r.ok) {
+          m.hubDown = false;
           const inv = await r.json();
           T.roomId = inv.roomId;
           $('who').textContent = 'Counter ' + inv.roomId;
@@ -157,6 +160,8 @@ export function startCustomer() {
       } catch (e) {
         // The hub is unreachable: try again like the socket would.
       }
+      m.hubDown = true;
+      render();
       await new Promise((res) => setTimeout(res, delay));
     }
     const remembered = safeGet('tether.name');
@@ -342,8 +347,9 @@ export function startCustomer() {
         if (e === 'forbidden' || e === 'invite_invalid') {
           m.inviteInvalid = true;
         } else {
-          toast('err', 'Could not join the counter (' + e + '), retrying');
-          setTimeout(() => { if (m.want && m.position === null) join(); }, 2000);
+          // e.g. room_full (the hub bounds each counter's queue).
+          toast('err', e === 'room_full' ? 'The queue for this counter is full: trying again shortly' : 'Could not join the counter (' + e + '): trying again');
+          setTimeout(() => { if (m.want && m.position === null) join(); }, socketOptions.reconnectionDelayMax);
         }
         render();
         return;
