@@ -214,7 +214,7 @@ func (p *Peer) wireCallbacks(c *conn) {
 			// Echo at once, here, so the customer's RTT does not include
 			// our queue.
 			b.Type = BeatPong
-			_ = c.dc.Send(EncodeBeat(b))
+			_ = c.dc.SendText(string(EncodeBeat(b)))
 			return
 		}
 		p.enqueue(event{kind: evPong, connID: id, beat: b, at: p.cfg.Clock.Now()})

@@ -447,12 +447,15 @@ func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngi
 	dc, err := pc.CreateDataChannel(HeartbeatChannelLabel, heartbeatChannelInit())
 	must(tb, err)
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if !m.IsString {
+			return // a browser page would get an ArrayBuffer it cannot JSON.parse
+		}
 		b, err := DecodeBeat(m.Data)
 		if err != nil || b.Type != BeatPing || c.noEcho.Load() {
 			return
 		}
 		b.Type = BeatPong
-		_ = dc.Send(EncodeBeat(b))
+		_ = dc.SendText(string(EncodeBeat(b)))
 	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {

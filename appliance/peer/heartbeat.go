@@ -28,7 +28,9 @@ const (
 	HeartbeatChannelLabel        = "heartbeat"
 )
 
-// Beat is one heartbeat message: {"type":"ping"|"pong","seq":n,"t":ms}.
+// Beat is one heartbeat message: {"type":"ping"|"pong","seq":n,"t":ms},
+// sent as a text message (RFC 8831 §6.6, PPID "WebRTC String"), so a
+// browser's onmessage gets a string it can JSON.parse.
 // The sender stamps T with its own clock in Unix milliseconds; the peer
 // echoes Seq and T unchanged in a pong, so RTT needs no shared clock.
 type Beat struct {

@@ -524,7 +524,7 @@ func (p *Peer) onTick() {
 	if c.dcOpen.Load() {
 		seq := c.beat.tick()
 		b := Beat{Type: BeatPing, Seq: seq, T: p.cfg.Clock.Now().UnixMilli()}
-		if err := c.dc.Send(EncodeBeat(b)); err != nil {
+		if err := c.dc.SendText(string(EncodeBeat(b))); err != nil {
 			p.log.Debug("heartbeat send", "err", err)
 		}
 		if c.beat.missed >= p.cfg.HeartbeatMisses {
