@@ -1,0 +1,61 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"tether/media/camera"
+	"tether/media/mic"
+)
+
+// CameraOpener returns a Config.OpenCamera for a V4L2 camera. A missing
+// node maps to ErrNoDevice, so a board without a camera gets the test
+// pattern at start-up and a camera unplugged later is reopened.
+func CameraOpener(cfg camera.Config) func() (VideoSource, error) {
+	return func() (VideoSource, error) {
+		c, err := camera.Open(cfg)
+		if err != nil {
+			if errors.Is(err, camera.ErrNoDevice) {
+				return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
+			}
+			return nil, err
+		}
+		return cameraSource{c}, nil
+	}
+}
+
+type cameraSource struct{ c *camera.Camera }
+
+func (s cameraSource) ReadFrame(ctx context.Context) (RawFrame, error) {
+	f, err := s.c.ReadFrame(ctx)
+	if err != nil {
+		return RawFrame{}, err
+	}
+	return RawFrame{Data: f.Data, Format: f.Format, Width: f.Width, Height: f.Height, Time: f.Time}, nil
+}
+
+func (s cameraSource) Close() error { return s.c.Close() }
+
+// MicOpener returns a Config.OpenMic for an ALSA capture device: path, or
+// the first card whose name contains hint (e.g. the board profile's
+// CardHint), or the first capture device. No device maps to ErrNoDevice.
+func MicOpener(path, hint string) func() (AudioSource, error) {
+	return func() (AudioSource, error) {
+		p := path
+		if p == "" {
+			var err error
+			if p, err = mic.Find(hint); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
+			}
+		}
+		m, err := mic.Open(mic.Config{Path: p})
+		if err != nil {
+			if errors.Is(err, mic.ErrNoDevice) {
+				return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
+			}
+			return nil, err
+		}
+		return m, nil
+	}
+}

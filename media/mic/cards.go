@@ -1,0 +1,38 @@
+package mic
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// readCards parses /proc/asound/cards: " 0 [Loopback       ]: Loopback - Loopback".
+func readCards() map[int]string {
+	b, _ := os.ReadFile("/proc/asound/cards")
+	return parseCards(string(b))
+}
+
+func parseCards(s string) map[int]string {
+	out := map[int]string{}
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(f[1], "[") {
+			continue
+		}
+		n, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
+		out[n] = strings.TrimSpace(line[strings.Index(line, "[")+1:])
+	}
+	return out
+}
+
+func matchCard(name, hint string) bool {
+	return name != "" && strings.Contains(strings.ToLower(name), strings.ToLower(hint))
+}
+
+func sscanPCM(base string, card, dev *int) (int, error) {
+	return fmt.Sscanf(base, "pcmC%dD%dc", card, dev)
+}

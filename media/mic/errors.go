@@ -1,0 +1,43 @@
+package mic
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Sentinel errors; returned errors wrap them with the operation.
+var (
+	// ErrNoDevice: no ALSA capture device (node missing at open).
+	ErrNoDevice = errors.New("mic: no such capture device")
+	// ErrGone: the device vanished (USB unplug) or was suspended.
+	ErrGone = errors.New("mic: device gone")
+	// ErrFormat: the device does not take 48 kHz S16_LE mono or stereo.
+	ErrFormat = errors.New("mic: 48 kHz S16_LE capture not supported")
+	// ErrStalled: no samples within Config.ReadTimeout.
+	ErrStalled = errors.New("mic: no samples from the device")
+	// ErrClosed: the microphone was closed.
+	ErrClosed = errors.New("mic: closed")
+	// ErrUnsupported: built for a system without ALSA.
+	ErrUnsupported = errors.New("mic: compiled without ALSA support (linux only)")
+)
+
+// ESTRPIPE (86, suspended) and EBADFD (77, stream in a bad state, as after
+// a disconnect) from asm-generic/errno.h, the same on every Linux GOARCH.
+const (
+	errStrPipe = syscall.Errno(86)
+	errBadFD   = syscall.Errno(77)
+)
+
+func gone(err error) bool {
+	return errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EIO) ||
+		errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.EBADF) || errors.Is(err, errStrPipe) ||
+		errors.Is(err, errBadFD)
+}
+
+func wrap(op string, err error) error {
+	if gone(err) {
+		return fmt.Errorf("mic: %s: %w (%w)", op, ErrGone, err)
+	}
+	return fmt.Errorf("mic: %s: %w", op, err)
+}

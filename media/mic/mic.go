@@ -1,0 +1,180 @@
+package mic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Rate is the only sample rate the mic delivers (WebRTC's Opus clock).
+const Rate = 48000
+
+// device is the ioctl-level PCM handle (pcm_linux.go, or a fake).
+type device interface {
+	HWParams(p *hwParams) error
+	Prepare() error
+	// ReadI reads up to frames interleaved frames into buf; EAGAIN when
+	// none are ready, EPIPE on overrun.
+	ReadI(buf []int16, frames int) (int, error)
+	// Poll waits up to timeout for capture data.
+	Poll(timeout time.Duration) (bool, error)
+	Close() error
+}
+
+// Config describes the capture.
+type Config struct {
+	// Path of the capture node ("/dev/snd/pcmC1D0c"); see Find.
+	Path string
+	// openDevice overrides the open (tests).
+	openDevice func() (device, error)
+	// PeriodFrames per ALSA period (default 960, 20 ms).
+	PeriodFrames int
+	// ReadTimeout: no samples for this long is ErrStalled (default 1 s).
+	ReadTimeout time.Duration
+	// PollSlice bounds each poll so ctx is noticed (default 100 ms).
+	PollSlice time.Duration
+	// Clock stamps chunks (default real).
+	Clock clock.Clock
+}
+
+// Mic is one open ALSA capture stream, used from one goroutine.
+type Mic struct {
+	cfg      Config
+	dev      device
+	channels int
+	tmp      []int16 // interleaved frames when the device is stereo
+	closed   bool
+	xruns    int
+}
+
+// Open opens the device and sets 48 kHz S16_LE, mono if the device takes
+// it, else stereo (downmixed on read).
+func Open(cfg Config) (*Mic, error) {
+	if cfg.PeriodFrames == 0 {
+		cfg.PeriodFrames = 960
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = time.Second
+	}
+	if cfg.PollSlice == 0 {
+		cfg.PollSlice = 100 * time.Millisecond
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	open := cfg.openDevice
+	if open == nil {
+		path := cfg.Path
+		open = func() (device, error) { return openPCM(path) }
+	}
+	dev, err := open()
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || gone(err) {
+			return nil, fmt.Errorf("mic: open %s: %w (%w)", cfg.Path, ErrNoDevice, err)
+		}
+		return nil, fmt.Errorf("mic: open %s: %w", cfg.Path, err)
+	}
+	m := &Mic{cfg: cfg, dev: dev}
+	var lastErr error
+	for _, ch := range []int{1, 2} {
+		p := newHWParams()
+		p.setMask(paramAccess, accessRWInterleaved)
+		p.setMask(paramFormat, formatS16LE)
+		p.setMask(paramSubformat, subformatStd)
+		p.setInterval(paramSampleBits, 16)
+		p.setInterval(paramFrameBits, uint32(16*ch))
+		p.setInterval(paramChannels, uint32(ch))
+		p.setInterval(paramRate, Rate)
+		p.setInterval(paramPeriodSize, uint32(cfg.PeriodFrames))
+		p.setInterval(paramPeriods, 4)
+		if lastErr = dev.HWParams(p); lastErr == nil {
+			m.channels = ch
+			break
+		}
+		if gone(lastErr) {
+			dev.Close()
+			return nil, wrap("SNDRV_PCM_IOCTL_HW_PARAMS", lastErr)
+		}
+	}
+	if m.channels == 0 {
+		dev.Close()
+		return nil, fmt.Errorf("%w: %v", ErrFormat, lastErr)
+	}
+	if err := dev.Prepare(); err != nil {
+		dev.Close()
+		return nil, wrap("SNDRV_PCM_IOCTL_PREPARE", err)
+	}
+	if m.channels > 1 {
+		m.tmp = make([]int16, cfg.PeriodFrames*m.channels)
+	}
+	return m, nil
+}
+
+// Channels the device captures (1, or 2 downmixed to mono).
+func (m *Mic) Channels() int { return m.channels }
+
+// Overruns counts recovered capture overruns.
+func (m *Mic) Overruns() int { return m.xruns }
+
+// ReadPCM fills buf with mono samples and returns the capture time of the
+// first (the time the read completed, less the buffer's duration). It does
+// not allocate.
+func (m *Mic) ReadPCM(ctx context.Context, buf []int16) (time.Time, error) {
+	if m.closed {
+		return time.Time{}, ErrClosed
+	}
+	got := 0
+	lastData := m.cfg.Clock.Now()
+	for got < len(buf) {
+		if err := ctx.Err(); err != nil {
+			return time.Time{}, err
+		}
+		want := len(buf) - got
+		var n int
+		var err error
+		if m.channels == 1 {
+			n, err = m.dev.ReadI(buf[got:], want)
+		} else {
+			want = min(want, len(m.tmp)/m.channels)
+			n, err = m.dev.ReadI(m.tmp, want)
+			for i := 0; i < n; i++ {
+				buf[got+i] = int16((int32(m.tmp[2*i]) + int32(m.tmp[2*i+1])) / 2)
+			}
+		}
+		switch {
+		case err == nil:
+			got += n
+			lastData = m.cfg.Clock.Now()
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+		case errors.Is(err, syscall.EPIPE): // overrun: samples were lost
+			m.xruns++
+			if err := m.dev.Prepare(); err != nil {
+				return time.Time{}, wrap("SNDRV_PCM_IOCTL_PREPARE", err)
+			}
+			continue
+		default:
+			return time.Time{}, wrap("SNDRV_PCM_IOCTL_READI_FRAMES", err)
+		}
+		if m.cfg.Clock.Since(lastData) > m.cfg.ReadTimeout {
+			return time.Time{}, fmt.Errorf("%w for %v", ErrStalled, m.cfg.ReadTimeout)
+		}
+		if _, err := m.dev.Poll(m.cfg.PollSlice); err != nil && !errors.Is(err, syscall.EINTR) {
+			return time.Time{}, wrap("poll", err)
+		}
+	}
+	return m.cfg.Clock.Now().Add(-time.Duration(len(buf)) * time.Second / Rate), nil
+}
+
+// Close stops the stream and closes the device.
+func (m *Mic) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	return m.dev.Close()
+}

@@ -1,0 +1,221 @@
+package mic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// fakePCM scripts a capture device: each ReadI takes its next step.
+type fakePCM struct {
+	maxChannels int // the one channel count the device takes (0: none)
+	params      *hwParams
+	prepared    int
+	steps       []error // per ReadI: nil delivers frames
+	step        int
+	next        int16 // sample value counter
+	closed      bool
+}
+
+func (f *fakePCM) HWParams(p *hwParams) error {
+	if ch := p.interval(paramChannels).min; int(ch) != f.maxChannels {
+		return syscall.EINVAL
+	}
+	cp := *p
+	f.params = &cp
+	return nil
+}
+
+func (f *fakePCM) Prepare() error { f.prepared++; return nil }
+
+func (f *fakePCM) ReadI(buf []int16, frames int) (int, error) {
+	var err error
+	if f.step < len(f.steps) {
+		err = f.steps[f.step]
+	}
+	f.step++
+	if err != nil {
+		return 0, err
+	}
+	ch := int(f.params.interval(paramChannels).min)
+	n := min(frames, 240) // deliver in small pieces
+	for i := 0; i < n; i++ {
+		f.next++
+		for c := 0; c < ch; c++ {
+			buf[i*ch+c] = f.next*2 + int16(c)*2 // stereo: L = 2k, R = 2k+2 -> mean 2k+1
+		}
+	}
+	return n, nil
+}
+
+func (f *fakePCM) Poll(time.Duration) (bool, error) { return false, nil }
+func (f *fakePCM) Close() error                     { f.closed = true; return nil }
+
+func openFake(t *testing.T, f *fakePCM, clk clock.Clock) *Mic {
+	t.Helper()
+	m, err := Open(Config{Path: "fake", openDevice: func() (device, error) { return f, nil }, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestOpenParams(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		maxCh        int
+		wantChannels int
+		err          error
+	}{
+		{"mono", 1, 1, nil},
+		{"stereo only, downmixed", 2, 2, nil},
+		{"no usable channel count", 0, 0, ErrFormat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakePCM{maxChannels: tc.maxCh}
+			m, err := Open(Config{Path: "fake", openDevice: func() (device, error) { return f, nil }})
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) || !f.closed {
+					t.Fatalf("err = %v (closed %v), want %v", err, f.closed, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.Channels() != tc.wantChannels || f.prepared != 1 {
+				t.Fatalf("channels %d, prepared %d", m.Channels(), f.prepared)
+			}
+			p := f.params
+			if p.interval(paramRate).min != 48000 || p.interval(paramPeriodSize).min != 960 ||
+				p.masks[paramFormat].bits[0] != 1<<formatS16LE || p.masks[paramAccess].bits[0] != 1<<accessRWInterleaved {
+				t.Fatalf("hw params: rate %v period %v format %#x access %#x", p.interval(paramRate),
+					p.interval(paramPeriodSize), p.masks[paramFormat].bits[0], p.masks[paramAccess].bits[0])
+			}
+		})
+	}
+	t.Run("missing node", func(t *testing.T) {
+		_, err := Open(Config{Path: "/dev/snd/pcmC9D0c", openDevice: func() (device, error) {
+			return nil, fmt.Errorf("open: %w", syscall.ENOENT)
+		}})
+		if !errors.Is(err, ErrNoDevice) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestReadPCM(t *testing.T) {
+	ctx := context.Background()
+	t.Run("mono in pieces", func(t *testing.T) {
+		f := &fakePCM{maxChannels: 1, steps: []error{nil, syscall.EAGAIN, nil, nil, nil}}
+		m := openFake(t, f, nil)
+		buf := make([]int16, 960)
+		if _, err := m.ReadPCM(ctx, buf); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range buf {
+			if s != int16(i+1)*2 {
+				t.Fatalf("sample %d = %d, want %d", i, s, (i+1)*2)
+			}
+		}
+	})
+	t.Run("stereo downmixed", func(t *testing.T) {
+		f := &fakePCM{maxChannels: 2}
+		m := openFake(t, f, nil)
+		buf := make([]int16, 960)
+		if _, err := m.ReadPCM(ctx, buf); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range buf {
+			if s != int16(i+1)*2+1 {
+				t.Fatalf("sample %d = %d, want the channel mean %d", i, s, (i+1)*2+1)
+			}
+		}
+	})
+	t.Run("overrun recovered", func(t *testing.T) {
+		f := &fakePCM{maxChannels: 1, steps: []error{nil, syscall.EPIPE, nil}}
+		m := openFake(t, f, nil)
+		if _, err := m.ReadPCM(ctx, make([]int16, 960)); err != nil {
+			t.Fatal(err)
+		}
+		if m.Overruns() != 1 || f.prepared != 2 {
+			t.Fatalf("overruns %d, prepared %d", m.Overruns(), f.prepared)
+		}
+	})
+	t.Run("unplugged", func(t *testing.T) {
+		f := &fakePCM{maxChannels: 1, steps: []error{nil, syscall.ENODEV}}
+		m := openFake(t, f, nil)
+		if _, err := m.ReadPCM(ctx, make([]int16, 960)); !errors.Is(err, ErrGone) {
+			t.Fatalf("err = %v, want ErrGone", err)
+		}
+	})
+	t.Run("stall", func(t *testing.T) {
+		mock := clock.NewMock()
+		steps := make([]error, 100)
+		for i := range steps {
+			steps[i] = syscall.EAGAIN
+		}
+		f := &fakePCM{maxChannels: 1, steps: steps}
+		m := openFake(t, f, mock)
+		m.dev = &advancingPCM{fakePCM: f, mock: mock}
+		if _, err := m.ReadPCM(ctx, make([]int16, 960)); !errors.Is(err, ErrStalled) {
+			t.Fatalf("err = %v, want ErrStalled", err)
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		m := openFake(t, &fakePCM{maxChannels: 1}, nil)
+		m.Close()
+		if _, err := m.ReadPCM(ctx, make([]int16, 960)); !errors.Is(err, ErrClosed) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("no allocations", func(t *testing.T) {
+		m := openFake(t, &fakePCM{maxChannels: 2}, nil)
+		buf := make([]int16, 960)
+		if a := testing.AllocsPerRun(20, func() { m.ReadPCM(ctx, buf) }); a != 0 {
+			t.Fatalf("ReadPCM allocates %v", a)
+		}
+	})
+}
+
+// advancingPCM moves the mock clock on every poll, as time passes while
+// the device stays silent.
+type advancingPCM struct {
+	*fakePCM
+	mock *clock.Mock
+}
+
+func (a *advancingPCM) Poll(d time.Duration) (bool, error) {
+	a.mock.Add(300 * time.Millisecond)
+	return false, nil
+}
+
+func TestParseCards(t *testing.T) {
+	cards := parseCards(" 0 [vc4hdmi        ]: vc4-hdmi - vc4-hdmi\n                      vc4-hdmi\n 1 [Loopback       ]: Loopback - Loopback\n                      Loopback 1\n 2 [Device         ]: USB-Audio - USB PnP Sound Device\n")
+	if len(cards) != 3 || !matchCard(cards[1], "loopback") || !matchCard(cards[2], "USB PnP") || matchCard(cards[0], "usb") {
+		t.Fatalf("cards %v", cards)
+	}
+	var c, d int
+	if _, err := sscanPCM("pcmC2D0c", &c, &d); err != nil || c != 2 || d != 0 {
+		t.Fatalf("sscan %d %d %v", c, d, err)
+	}
+}
+
+func FuzzParseCards(f *testing.F) {
+	f.Add(" 0 [Loopback       ]: Loopback - Loopback\n")
+	f.Add("x [")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		for n, name := range parseCards(s) {
+			if n < 0 && name == "" {
+				t.Fatal("impossible")
+			}
+		}
+	})
+}
