@@ -95,6 +95,18 @@ func TestBrowserQueueAndPromotion(t *testing.T) {
 	bob.screenshot("bob-connected")
 	e.logf("bob in call")
 
+	// An ICE restart from the customer's side (what the page does when the
+	// connection fails): the polite page offers new credentials, the
+	// appliance answers, and the video goes on.
+	if _, err := evalIn[chromedp.Void](bob, "tether.restartIce()"); err != nil {
+		t.Fatal(err)
+	}
+	s = bob.waitFor("ICE restarted by the page", bWait, func(n pageState) bool {
+		return n.Stats.ICEUfrag != "" && n.Stats.ICEUfrag != s.Stats.ICEUfrag && n.Stats.Signaling == "stable" &&
+			n.State == "connected" && n.Stats.FramesDecoded > s.Stats.FramesDecoded+5
+	})
+	e.logf("ICE restart from the page done")
+
 	// Alice's page stays ended: no signal of Bob's call reaches her.
 	if s, err := alice.state(); err != nil || s.State != "call-ended" {
 		t.Errorf("alice after bob's promotion: %v %+v", err, s)

@@ -473,6 +473,8 @@ type pageState struct {
 		BytesReceived int     `json:"bytesReceived"`
 		BytesSent     int     `json:"bytesSent"`
 		FrameWidth    int     `json:"frameWidth"`
+		Signaling     string  `json:"signalingState"`
+		ICEUfrag      string  `json:"iceUfrag"`
 		RTTMs         float64 `json:"rttMs"`
 	} `json:"stats"`
 }

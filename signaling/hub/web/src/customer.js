@@ -69,6 +69,8 @@ export function startCustomer() {
     permission: 'unknown', transport: '', recovered: false,
     pcState: 'none', history: [], toasts: [], calls: 0,
     stats, endCall, rejoin,
+    // restartIce is what the page does on 'failed', by hand (debugging).
+    restartIce: () => { if (pc) pc.restartIce(); },
   };
   window.tether = T;
 
@@ -567,8 +569,11 @@ export function startCustomer() {
       pcState: pc ? pc.connectionState : 'none', iceState: pc ? pc.iceConnectionState : 'none',
       framesDecoded: 0, framesReceived: 0, framesDropped: 0, bytesReceived: 0, packetsLost: 0,
       frameWidth: 0, frameHeight: 0, audioBytesReceived: 0, rttMs: null, bytesSent: 0,
+      signalingState: pc ? pc.signalingState : 'none', iceUfrag: '',
     };
     if (!pc) return out;
+    const uf = pc.localDescription && pc.localDescription.sdp.match(/a=ice-ufrag:(\S+)/);
+    if (uf) out.iceUfrag = uf[1];
     const report = await pc.getStats();
     report.forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
