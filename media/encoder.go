@@ -77,6 +77,10 @@ func (f *EncoderFactory) takes(pix uint32) bool {
 
 // HardwareEncoder is the factory for the V4L2 mem2mem encoder at path.
 func HardwareEncoder(path string) EncoderFactory {
+	return hardwareEncoder(path, v4l2m2m.OpenPath(path))
+}
+
+func hardwareEncoder(path string, open func() (v4l2.Device, error)) EncoderFactory {
 	return EncoderFactory{
 		Kind:    EncoderHardware,
 		Device:  path,
@@ -84,7 +88,7 @@ func HardwareEncoder(path string) EncoderFactory {
 		New: func(c EncoderConfig) (Encoder, error) {
 			sink := c.Sink
 			e, err := v4l2m2m.New(v4l2m2m.Config{
-				Open: v4l2m2m.OpenPath(path), Width: c.Width, Height: c.Height,
+				Open: open, Width: c.Width, Height: c.Height,
 				PixelFormat: c.PixelFormat, FrameRate: c.FrameRate, Bitrate: c.Bitrate,
 				KeyframeInterval: c.KeyframeInterval,
 				Sink: func(au v4l2m2m.AccessUnit) {

@@ -272,6 +272,9 @@ type encSession struct {
 
 // videoState is the video goroutine's own state.
 type videoState struct {
+	// epoch is the capture time of the first frame; encoder timestamps
+	// count from it (small enough for a 32-bit timeval on armv7).
+	epoch    time.Time
 	sess     *encSession
 	conv     converter
 	failures int  // consecutive encoder failures without a frame
@@ -376,6 +379,10 @@ func (p *Pipeline) encoderFailed(vs *videoState, err error) {
 // handleFrame passes an H.264 frame through or converts and encodes a raw
 // one. An error means the encoder is unusable and must be restarted.
 func (p *Pipeline) handleFrame(ctx context.Context, vs *videoState, src VideoSource, f RawFrame) error {
+	if vs.epoch.IsZero() {
+		vs.epoch = f.Time
+	}
+	ts := f.Time.Sub(vs.epoch)
 	if f.Format == v4l2.PixFmtH264 {
 		if vs.sess != nil {
 			p.stopEncoder(vs)
@@ -389,7 +396,7 @@ func (p *Pipeline) handleFrame(ctx context.Context, vs *videoState, src VideoSou
 				kf.ForceKeyframe()
 			}
 		}
-		p.writeVideo(f.Data, f.Time.Sub(time.Unix(0, 0)), h264.Scan(f.Data).IDR)
+		p.writeVideo(f.Data, ts, h264.Scan(f.Data).IDR)
 		return nil
 	}
 	if p.factoryErr != nil {
@@ -429,7 +436,7 @@ func (p *Pipeline) handleFrame(ctx context.Context, vs *videoState, src VideoSou
 	if p.keyWant.Swap(false) {
 		vs.sess.enc.ForceKeyframe()
 	}
-	err := vs.sess.enc.Encode(ctx, EncoderFrame{Data: data, Timestamp: f.Time.Sub(time.Unix(0, 0))})
+	err := vs.sess.enc.Encode(ctx, EncoderFrame{Data: data, Timestamp: ts})
 	switch {
 	case err == nil:
 		vs.encoded = true
