@@ -27,12 +27,24 @@ func (r *rig) drainStates() {
 }
 
 // changeOnce runs one customer change and returns room:user:joined ->
-// first assembled keyframe at the customer, and -> offer sent.
+// first assembled keyframe at the customer, -> offer sent, and -> the
+// customer's PeerConnection connected (ICE + DTLS).
 func (r *rig) changeOnce(id string) (frame, offer time.Duration) {
+	f, o, _ := r.changeOnce3(id)
+	return f, o
+}
+
+func (r *rig) changeOnce3(id string) (frame, offer, connect time.Duration) {
 	r.tb.Helper()
 	r.drainStates()
 	t0 := time.Now()
 	c := r.join(id)
+	select {
+	case <-c.connected:
+		connect = time.Since(t0)
+	case <-time.After(waitLimit):
+		r.tb.Fatalf("%s: never connected", id)
+	}
 	select {
 	case <-c.firstFrame:
 	case <-time.After(waitLimit):
@@ -44,22 +56,30 @@ func (r *rig) changeOnce(id string) (frame, offer time.Duration) {
 	c.close()
 	r.peer.CallEnded(id)
 	r.waitState(Waiting)
-	return frame, offer
+	return frame, offer, connect
 }
 
 // coldChange measures n customer changes with no standby: medians of
 // join -> first frame and join -> offer sent.
 func coldChange(b *testing.B, n int) (frame, offer time.Duration) {
+	f, o, _ := coldChange3(b, n)
+	return f, o
+}
+
+func coldChange3(b *testing.B, n int, setup ...func(*rig)) (frame, offer, connect time.Duration) {
 	b.Helper()
 	r := newRig(b, clock.New(), func(c *Config) { c.disableStandby = true })
 	defer r.stop()
-	r.changeOnce("cold-warmup")
-	var fs, os []time.Duration
-	for i := 0; i < n; i++ {
-		f, o := r.changeOnce(fmt.Sprintf("cold-%d", i))
-		fs, os = append(fs, f), append(os, o)
+	for _, f := range setup {
+		f(r)
 	}
-	return median(fs), median(os)
+	r.changeOnce("cold-warmup")
+	var fs, os, cs []time.Duration
+	for i := 0; i < n; i++ {
+		f, o, c := r.changeOnce3(fmt.Sprintf("cold-%d", i))
+		fs, os, cs = append(fs, f), append(os, o), append(cs, c)
+	}
+	return median(fs), median(os), median(cs)
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -76,20 +96,23 @@ func BenchmarkCustomerChange(b *testing.B) {
 	r := newRig(b, clock.New())
 	r.waitStandby()
 	r.changeOnce("warmup")
-	var fs, os []time.Duration
+	var fs, os, cs []time.Duration
 	notReady := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if !r.syncStats().StandbyReady {
 			notReady++
 		}
-		f, o := r.changeOnce(fmt.Sprintf("warm-%d", i))
-		fs, os = append(fs, f), append(os, o)
+		f, o, c := r.changeOnce3(fmt.Sprintf("warm-%d", i))
+		fs, os, cs = append(fs, f), append(os, o), append(cs, c)
 	}
 	b.StopTimer()
 	r.stop()
-	warm, warmOffer := median(fs), median(os)
-	cold, coldOffer := coldChange(b, 5)
+	warm, warmOffer, warmConn := median(fs), median(os), median(cs)
+	cold, coldOffer, coldConn := coldChange3(b, max(5, b.N))
+	b.ReportMetric(ms(warmConn), "connect_ms")
+	b.ReportMetric(ms(coldConn), "cold_connect_ms")
+	b.ReportMetric(float64(warmConn)/float64(coldConn), "connect_ratio_vs_cold")
 	b.ReportMetric(ms(warm), "change_ms")
 	b.ReportMetric(ms(cold), "cold_ms")
 	b.ReportMetric(float64(warm)/float64(cold), "ratio_vs_cold")
@@ -160,4 +183,37 @@ func BenchmarkICERestart(b *testing.B) {
 	b.ReportMetric(ms(restart), "restart_ms")
 	b.ReportMetric(ms(cold), "cold_ms")
 	b.ReportMetric(float64(restart)/float64(cold), "ratio_vs_cold")
+}
+
+// BenchmarkCustomerChangeTURN: as BenchmarkCustomerChange, but UDP between
+// the peers is blocked and the only path is a TURN relay. The standby has
+// its relay allocation before the customer comes; a cold PeerConnection
+// must allocate after room:user:joined.
+func BenchmarkCustomerChangeTURN(b *testing.B) {
+	b.ReportAllocs()
+	viaTURN := func(r *rig) {
+		r.net.dropPeers.Store(true)
+		r.peer.SetICEServers(startTURN(b, r))
+	}
+	r := newRig(b, clock.New())
+	viaTURN(r)
+	r.waitStandby()
+	r.changeOnce("warmup")
+	var fs, cs []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.waitStandby()
+		f, _, c := r.changeOnce3(fmt.Sprintf("warm-%d", i))
+		fs, cs = append(fs, f), append(cs, c)
+	}
+	b.StopTimer()
+	r.stop()
+	warm, warmConn := median(fs), median(cs)
+	cold, _, coldConn := coldChange3(b, max(5, b.N), viaTURN)
+	b.ReportMetric(ms(warm), "change_ms")
+	b.ReportMetric(ms(cold), "cold_ms")
+	b.ReportMetric(float64(warm)/float64(cold), "ratio_vs_cold")
+	b.ReportMetric(ms(warmConn), "connect_ms")
+	b.ReportMetric(ms(coldConn), "cold_connect_ms")
+	b.ReportMetric(float64(warmConn)/float64(coldConn), "connect_ratio_vs_cold")
 }

@@ -421,6 +421,8 @@ type customer struct {
 	frameCh    chan struct{}
 	firstFrame chan struct{}
 	firstOnce  sync.Once
+	connected  chan struct{} // closed when the customer's PeerConnection is connected
+	connOnce   sync.Once
 	gotTrack   chan *webrtc.TrackRemote
 	answers    atomic.Int64
 }
@@ -442,7 +444,7 @@ func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngi
 	c := &customer{
 		tb: tb, id: id, pc: pc, hub: h,
 		notify: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		frameCh: make(chan struct{}, 1), firstFrame: make(chan struct{}), gotTrack: make(chan *webrtc.TrackRemote, 4),
+		frameCh: make(chan struct{}, 1), firstFrame: make(chan struct{}), connected: make(chan struct{}), gotTrack: make(chan *webrtc.TrackRemote, 4),
 	}
 	dc, err := pc.CreateDataChannel(HeartbeatChannelLabel, heartbeatChannelInit())
 	must(tb, err)
@@ -456,6 +458,11 @@ func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngi
 		}
 		b.Type = BeatPong
 		_ = dc.SendText(string(EncodeBeat(b)))
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			c.connOnce.Do(func() { close(c.connected) })
+		}
 	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {

@@ -18,7 +18,7 @@ const (
 )
 
 // startTURN runs a pion TURN server at turnIP:3478 on the rig's WAN.
-func startTURN(t *testing.T, r *rig) []webrtc.ICEServer {
+func startTURN(t testing.TB, r *rig) []webrtc.ICEServer {
 	t.Helper()
 	tn, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{turnIP}})
 	must(t, err)
