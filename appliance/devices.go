@@ -1,10 +1,23 @@
 package appliance
 
-import "tether/media"
+import (
+	"strings"
+
+	"tether/media"
+	"tether/media/camera"
+)
 
 // deviceOpeners returns the camera and microphone openers for the
-// configured devices. Until the capture drivers are wired, nil openers make
-// the pipeline use its test sources and report them as such.
+// configured devices. A missing device makes the pipeline fall back to its
+// test source and report it; a device that goes away is reopened with
+// backoff by the pipeline.
 func deviceOpeners(cfg Config) (func() (media.VideoSource, error), func() (media.AudioSource, error)) {
-	return nil, nil
+	cam := media.CameraOpener(camera.Config{Path: cfg.Camera, Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS})
+	micPath, hint := "", cfg.Profile.Audio.CardHint
+	if strings.HasPrefix(cfg.Microphone, "/dev/") {
+		micPath = cfg.Microphone
+	} else if cfg.Microphone != "" {
+		hint = cfg.Microphone
+	}
+	return cam, media.MicOpener(micPath, hint)
 }
