@@ -15,8 +15,8 @@ func newPipeline(cfg Config, log *slog.Logger, clk clock.Clock) (Media, error) {
 	mc := media.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Bitrate:       cfg.BitrateKbps * 1000,
-		TestVideo:     cfg.Camera == "test" || cfg.Camera == "",
-		TestAudio:     cfg.Microphone == "test" || cfg.Microphone == "",
+		TestVideo:     cfg.Camera == "test",
+		TestAudio:     cfg.Microphone == "test",
 		EncoderDevice: cfg.Profile.Encoder.Device,
 		Clock:         clk,
 		Logger:        log,
