@@ -6,8 +6,9 @@ package swenc
 #cgo pkg-config: opus
 #include <opus.h>
 
-static int tether_opus_setup(OpusEncoder *e, opus_int32 bitrate, int fec, int loss) {
+static int tether_opus_setup(OpusEncoder *e, opus_int32 bitrate, int fec, int loss, int complexity) {
 	int rc;
+	if ((rc = opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(complexity))) != OPUS_OK) return rc;
 	if ((rc = opus_encoder_ctl(e, OPUS_SET_BITRATE(bitrate))) != OPUS_OK) return rc;
 	if ((rc = opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(fec))) != OPUS_OK) return rc;
 	if ((rc = opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(loss))) != OPUS_OK) return rc;
@@ -42,7 +43,7 @@ func newOpusImpl(cfg *OpusConfig) (*opusImpl, error) {
 	if cfg.NoFEC {
 		fec = 0
 	}
-	if rc := C.tether_opus_setup(enc, C.opus_int32(cfg.Bitrate), fec, C.int(cfg.PacketLossPercent)); rc != C.OPUS_OK {
+	if rc := C.tether_opus_setup(enc, C.opus_int32(cfg.Bitrate), fec, C.int(cfg.PacketLossPercent), C.int(cfg.Complexity)); rc != C.OPUS_OK {
 		C.opus_encoder_destroy(enc)
 		return nil, fmt.Errorf("%w: opus_encoder_ctl: %s", ErrEncode, C.GoString(C.opus_strerror(rc)))
 	}
