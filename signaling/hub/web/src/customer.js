@@ -416,12 +416,17 @@ export function startCustomer() {
     m.media = 'connecting';
     const remote = new MediaStream();
     const hb = p.createDataChannel('heartbeat', HEARTBEAT);
+    hb.binaryType = 'arraybuffer';
     hb.onmessage = (e) => {
+      // Beats are JSON text ({"type":"ping","seq","t"}); a binary beat is
+      // answered in binary.
+      const binary = typeof e.data !== 'string';
       try {
-        const beat = JSON.parse(e.data);
+        const beat = JSON.parse(binary ? new TextDecoder().decode(e.data) : e.data);
         if (beat && beat.type === 'ping') {
           beat.type = 'pong';
-          hb.send(JSON.stringify(beat));
+          const out = JSON.stringify(beat);
+          hb.send(binary ? new TextEncoder().encode(out) : out);
         }
       } catch (_) { /* not a beat */ }
     };
