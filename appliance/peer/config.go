@@ -18,7 +18,7 @@ const (
 	DefaultRelayFallbackAfter = 4 * time.Second
 	DefaultICEDisconnected    = 1500 * time.Millisecond
 	DefaultICEFailed          = 1500 * time.Millisecond
-	DefaultICEKeepAlive       = 500 * time.Millisecond
+	DefaultICEKeepAlive       = time.Second
 	DefaultSendTimeout        = 5 * time.Second
 	// DefaultStandbyMaxAge: a prepared offer's server-reflexive candidates
 	// are NAT mappings nobody keeps alive. RFC 4787 REQ-5 says a NAT UDP

@@ -9,34 +9,41 @@ import (
 
 // ICE timers (SettingEngine.SetICETimeouts) and why.
 //
-// RFC 7675 §5.1 (consent freshness) has an endpoint send a STUN Binding
-// request on the selected pair every ~5 s (randomised 4–6 s) and stop
-// sending when no response came for 30 s. Those 30 s are the security limit
-// for sending without consent, not a liveness target: the RFC sets no lower
-// bound on the check rate and leaves it to the application to notice a dead
-// path earlier, which is what the ICE "disconnected" state is for. A counter
-// appliance must notice in ≤ 3 s, so:
+// RFC 7675 §5.1 (consent freshness): consent checks are STUN Binding
+// requests on the selected pair every 5 s randomised to 4–6 s ("MUST NOT"
+// less than 4 s), and consent expires 30 s after the last response, when
+// sending MUST stop. That is a security rule (do not keep blasting a peer
+// that stopped agreeing), and 30 s is far too slow to notice a dead path;
+// the ICE "disconnected" state exists for that. A counter appliance must
+// notice in ≤ 3 s.
 //
-//   - keepAliveInterval 500 ms: pion sends a Binding request (not an
-//     indication, so each one is a consent check answered by the browser)
-//     on the selected pair every 500 ms. That is ~2 small packets a second,
-//     10× the RFC 7675 rate and far below the pacing limit of RFC 8445 §14.
-//     The appliance only sends media, so these responses (and RTCP) are what
-//     keeps the pair's "last received" fresh.
-//   - disconnectedTimeout 1.5 s: three checks in a row unanswered. One or
-//     two lost checks (a burst of loss) do not trip it.
-//   - failedTimeout 1.5 s more: pion declares failed after
-//     disconnected+failed = 3 s of silence. Its agent loop runs every
-//     min(keepAlive, disconnected, failed) = 500 ms, so "disconnected" is
-//     seen 1.5–2.0 s after the last packet and "failed" 3.0–3.5 s after.
-//     pion also fails a checking agent after the same 3 s (its
-//     initialCheckingTimeout), which bounds a restart attempt that finds
+// How pion v4 (ice v4.4.8) uses the three numbers: its agent loop runs every
+// min(keepAlive, disconnected, failed) and on every run with a selected pair
+// sends a Binding request on it (agent.go checkKeepalive, "binding request
+// instead of indication to support refresh consent schemas"); it reports
+// "disconnected" when nothing was received on the pair for
+// disconnectedTimeout and "failed" after disconnected+failed. So detection
+// in ≤ 3 s with pion's own timers means checks at least every 1.5 s: below
+// RFC 7675's 4 s floor. We accept that as libwebrtc (Chrome) does: it pings
+// a stable selected pair every 2.5 s and a weak or stabilising one every
+// 0.9 s (p2p/base constants STRONG_AND_STABLE_WRITABLE_CONNECTION_PING_INTERVAL
+// and WEAK_OR_STABILIZING_WRITABLE_CONNECTION_PING_INTERVAL), also treating
+// its connectivity checks as the liveness probe. The numbers:
+//
+//   - keepAliveInterval 1 s: one ~100-byte request a second (libwebrtc's
+//     weak-pair rate); the loop, and so the checks, run every 1 s.
+//   - disconnectedTimeout 1.5 s: no check response, RTCP feedback or
+//     heartbeat for 1.5 s. One lost response alone does not trip it.
+//     Seen 1.5–2.5 s after the path died (loop granularity 1 s).
+//   - failedTimeout 1.5 s more: "failed" 3.0–4.0 s after the path died.
+//     pion also fails an agent that is still checking after the same 3 s
+//     (initialCheckingTimeout), which bounds a restart attempt that finds
 //     no pair.
 //
 // On "disconnected" this package waits DisconnectedGrace (1.5 s) before
 // restarting: a path that only hiccupped comes back by itself. The restart
-// therefore starts ≈ 3 s after the path died, the same moment pion would
-// report "failed". On "failed" the restart is immediate.
+// therefore begins 3.0–4.0 s after the path died, when pion would report
+// "failed" anyway; on "failed" the restart is immediate.
 
 // resendAfter is how long an unanswered offer must have been out before a
 // restart attempt sends it again.
