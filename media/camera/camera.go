@@ -76,7 +76,7 @@ func Open(cfg Config) (*Camera, error) {
 	}
 	dev, err := cfg.OpenDevice()
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || gone(err) {
+		if errors.Is(err, syscall.ENOENT) || gone(err) || errors.Is(err, v4l2.ErrUnsupported) {
 			return nil, fmt.Errorf("camera: open %s: %w (%w)", cfg.Path, ErrNoDevice, err)
 		}
 		return nil, fmt.Errorf("camera: open %s: %w", cfg.Path, err)
