@@ -23,7 +23,8 @@ func frameBytes(pix uint32, w, h int) int {
 // converter turns camera frames into the encoder's input format, into one
 // reused buffer (owned by the video goroutine).
 type converter struct {
-	buf []byte
+	buf  []byte
+	jpeg []byte // an MJPEG frame with Huffman tables inserted
 }
 
 // toI420 converts f to packed I420 and returns the picture, which is f.Data
@@ -53,7 +54,8 @@ func (c *converter) toI420(f RawFrame) ([]byte, error) {
 	case v4l2.PixFmtYUYV:
 		yuyvToI420(dst, f.Data, w, h)
 	case v4l2.PixFmtMJPEG:
-		img, err := jpeg.Decode(bytes.NewReader(f.Data))
+		c.jpeg = withHuffman(f.Data, c.jpeg)
+		img, err := jpeg.Decode(bytes.NewReader(c.jpeg))
 		if err != nil {
 			return nil, fmt.Errorf("%w: MJPEG: %v", ErrFormat, err)
 		}
