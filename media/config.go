@@ -28,6 +28,9 @@ type Config struct {
 	// OpenCamera opens the camera. Nil, or ErrNoDevice from its first call,
 	// selects the test pattern; so does TestVideo.
 	OpenCamera func() (VideoSource, error)
+	// CameraProbe is how often a camera missing at start-up is looked for
+	// while the test pattern stands in (default 5 s).
+	CameraProbe time.Duration
 	// OpenMic opens the microphone; nil, ErrNoDevice at first, or
 	// TestAudio selects the test tone.
 	OpenMic              func() (AudioSource, error)
@@ -88,6 +91,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AudioBitrate == 0 {
 		c.AudioBitrate = 32_000
+	}
+	if c.CameraProbe == 0 {
+		c.CameraProbe = 5 * time.Second
 	}
 	if c.ReopenMin == 0 {
 		c.ReopenMin = 500 * time.Millisecond

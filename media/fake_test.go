@@ -185,3 +185,14 @@ func (o *fakeOpus) Encode(pcm []int16, out []byte) (int, error) {
 func (o *fakeOpus) Close() error { o.closed.Store(true); return nil }
 
 func isKey(b []byte) bool { return h264.Scan(b).IDR }
+
+// drain drops the samples received so far.
+func (r *recorder) drain() {
+	for {
+		select {
+		case <-r.ch:
+		default:
+			return
+		}
+	}
+}

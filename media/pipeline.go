@@ -299,13 +299,29 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 		}
 	}()
 	first := true
+	// standIn: the test pattern stands in for a camera that was missing at
+	// start-up; the camera is probed every CameraProbe and takes over when
+	// it appears.
+	standIn := false
+	var nextProbe time.Time
 	for ctx.Err() == nil {
+		if standIn && src != nil && !p.cfg.Clock.Now().Before(nextProbe) {
+			if s, err := p.cfg.OpenCamera(); err == nil {
+				p.log.Info("camera appeared; replacing the test pattern")
+				src.Close()
+				src, standIn, test, open = s, false, false, p.cfg.OpenCamera
+				p.setCamera(SourceOK, nil)
+			} else {
+				nextProbe = p.cfg.Clock.Now().Add(p.cfg.CameraProbe)
+			}
+		}
 		if src == nil {
 			s, err := open()
 			if err != nil {
 				if first && !test && errors.Is(err, ErrNoDevice) {
 					p.log.Info("no camera; using the test pattern", "err", err)
 					test, open = true, p.cfg.testVideoOpener()
+					standIn, nextProbe = true, p.cfg.Clock.Now().Add(p.cfg.CameraProbe)
 					continue
 				}
 				st := SourceFailed

@@ -583,3 +583,25 @@ func FuzzConvert(f *testing.F) {
 		}
 	})
 }
+
+func TestCameraPluggedAfterStart(t *testing.T) {
+	h := newHarness(t, nil) // nothing in h.opens: no camera at start-up
+	h.run()
+	h.waitState("test pattern", 0, func(s Status) bool { return s.Camera == SourceTest })
+	cam := newCam()
+	h.opens <- cam
+	h.waitState("camera took over", 100*time.Millisecond, func(s Status) bool { return s.Camera == SourceOK })
+	h.video.drain()
+	cam.frames <- i420(t, 0, h.mock.Now())
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case s := <-h.video.ch:
+			if len(s.Data) > 0 && h.p.Status().Camera == SourceOK {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no frame from the camera that appeared")
+		}
+	}
+}
