@@ -98,6 +98,14 @@ func BenchmarkCaptureToTrack(b *testing.B) {
 		p, vs := benchPipeline(b, ff.factory(EncoderSoftware))
 		benchFrames(b, p, vs, v4l2.PixFmtYUV420, 30)
 	})
+	b.Run("hardware-fake", func(b *testing.B) {
+		// v4l2m2m over v4l2.Fake: the frame copy into the OUTPUT buffer,
+		// the driver round trip and the Sink on the encoder's goroutine.
+		fake := v4l2.NewFake()
+		p, vs := benchPipeline(b, hardwareEncoder("/dev/fake", func() (v4l2.Device, error) { return fake, nil }))
+		p.videoW = discard{}
+		benchFrames(b, p, vs, v4l2.PixFmtYUV420, 30)
+	})
 	b.Run("pion-bound", func(b *testing.B) {
 		p, vs := benchPipeline(b, ff.factory(EncoderSoftware))
 		lp := newLoopbackPair(b, p)
