@@ -183,6 +183,10 @@ func TestBrowserHubRestart(t *testing.T) {
 		t.Error("a restarted hub recovered the old session")
 	}
 
+	// The page answers the appliance's data-channel heartbeats (a ping
+	// every 5 s while a call is up).
+	erin.waitFor("a heartbeat answered", bWait, func(s pageState) bool { return s.Beats > 0 })
+
 	// The counter goes away: the customer is told it is offline.
 	e.app.stop(t)
 	stopped := time.Now()
@@ -230,7 +234,8 @@ func checkDashboard(t *testing.T, e *bEnv) {
 		f, err := evalIn[fleet](d, `({state: tetherFleet.state, polls: tetherFleet.polls,
 		  row: (document.querySelector('#fleet tr[data-account="`+bCounter+`"]') || {}).innerText || ""})`)
 		if err == nil && f.State == "fleet" && f.Polls >= 2 && strings.Contains(f.Row, "online") &&
-			strings.Contains(f.Row, "in call") && strings.Contains(f.Row, " ms") {
+			strings.Contains(f.Row, "in call") && strings.Contains(f.Row, " ms") &&
+			strings.Contains(f.Row, "host") { // the peer's path from device:status
 			break
 		}
 		if time.Now().After(deadline) {

@@ -465,6 +465,7 @@ type pageState struct {
 	Recovered  bool     `json:"recovered"`
 	PCState    string   `json:"pcState"`
 	Calls      int      `json:"calls"`
+	Beats      int      `json:"beats"`
 	History    []string `json:"history"`
 	Toasts     []string `json:"toasts"`
 	Banner     string   `json:"banner"`
@@ -484,7 +485,7 @@ const stateExpr = `(async () => {
   if (!T) return {state: "no-page"};
   return {state: T.state, detail: T.detail, position: T.position, attempt: T.attempt, userId: T.userId,
     deviceId: T.deviceId, permission: T.permission, transport: T.transport, recovered: T.recovered,
-    pcState: T.pcState, calls: T.calls, history: T.history, toasts: T.toasts,
+    pcState: T.pcState, calls: T.calls, beats: T.beats, history: T.history, toasts: T.toasts,
     banner: document.getElementById("banner").textContent, stats: await T.stats()};
 })()`
 

@@ -67,7 +67,7 @@ export function startCustomer() {
     state: 'loading', detail: '', position: null, attempt: 0,
     userId: '', roomId: '', deviceId: '', name: '',
     permission: 'unknown', transport: '', recovered: false,
-    pcState: 'none', history: [], toasts: [], calls: 0,
+    pcState: 'none', history: [], toasts: [], calls: 0, beats: 0,
     stats, endCall, rejoin,
     // restartIce is what the page does on 'failed', by hand (debugging).
     restartIce: () => { if (pc) pc.restartIce(); },
@@ -427,6 +427,7 @@ export function startCustomer() {
           beat.type = 'pong';
           const out = JSON.stringify(beat);
           hb.send(binary ? new TextEncoder().encode(out) : out);
+          T.beats++;
         }
       } catch (_) { /* not a beat */ }
     };
