@@ -82,9 +82,10 @@ type App struct {
 	roots *x509.CertPool
 	net   *netwatch.Watcher
 
-	mu       sync.Mutex // guards session, customer
-	session  store.Session
-	customer string // userId in the call
+	mu        sync.Mutex // guards session, customer, peerState
+	session   store.Session
+	customer  string     // userId in the call
+	peerState peer.State // the latest transition (Stats may lag behind it)
 
 	ledTest func() // the front panel's self-test, when there is one
 
@@ -474,6 +475,9 @@ func (a *App) onSocketEvent(e socketio.ManagerEvent) {
 }
 
 func (a *App) onPeerState(from, to peer.State) {
+	a.mu.Lock()
+	a.peerState = to
+	a.mu.Unlock()
 	a.event("peer", from.String(), to.String(), "")
 	if to == peer.Restarting {
 		a.countStore(store.CounterICERestart, from.String())
@@ -482,8 +486,18 @@ func (a *App) onPeerState(from, to peer.State) {
 	a.Device.StatusChanged()
 }
 
-func (a *App) reportPeer() {
+// peerStats is the peer's snapshot with the state of the latest
+// transition, which the callback sees before the snapshot does.
+func (a *App) peerStats() peer.Stats {
 	st := a.Peer.Stats()
+	a.mu.Lock()
+	st.State = a.peerState
+	a.mu.Unlock()
+	return st
+}
+
+func (a *App) reportPeer() {
+	st := a.peerStats()
 	a.Health.ReportPeer(health.PeerStatus{
 		State: peerState(st.State), Path: peerPath(st.Path), RTT: st.RTT,
 		Loss: st.FractionLost, MissedHeartbeats: st.MissedBeats,
@@ -556,7 +570,7 @@ func (a *App) networkStatus() health.NetworkStatus {
 // deviceStatus is the device:status payload (room protocol v1).
 func (a *App) deviceStatus() any {
 	snap := a.Health.Snapshot()
-	ps := a.Peer.Stats()
+	ps := a.peerStats()
 	ss := a.Device.Client().Status()
 	return map[string]any{
 		"socket": map[string]any{

@@ -61,6 +61,11 @@ func runDemo(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) er
 	if _, err := h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
 		return fmt.Errorf("demo account: %w", err)
 	}
+	_, _ = rand.Read(pb[:])
+	opPassword := hex.EncodeToString(pb[:])
+	if _, err := h.Store().AddAccount("operator", opPassword, auth.RoleOperator, ""); err != nil {
+		return fmt.Errorf("demo operator account: %w", err)
+	}
 	inv, err := h.Store().NewInvite(counter, 24*time.Hour)
 	if err != nil {
 		return fmt.Errorf("demo invite: %w", err)
@@ -104,12 +109,12 @@ Tether demo is running.
 
   Customer link (open it in a browser, allow camera and microphone):
       %s
-  Fleet dashboard:   %s/dashboard
+  Fleet dashboard:   %s/dashboard   (operator / %s, this demo only)
   Appliance setup:   http://%s/   (choose a setup password on first visit)
   Metrics:           http://%s/metrics
 
 Stop with Ctrl-C.
 
-`, h.InviteLink(inv.Code), hubURL, cfg.SetupAddr, cfg.MetricsAddr)
+`, h.InviteLink(inv.Code), hubURL, opPassword, cfg.SetupAddr, cfg.MetricsAddr)
 	return a.Run(ctx)
 }
