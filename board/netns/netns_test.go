@@ -15,8 +15,11 @@ func TestPairPingAndCut(t *testing.T) {
 		out, err := p.Command(ctx, p.A, "ping", "-c", "1", "-W", "1", p.AddrB).CombinedOutput()
 		return err == nil && strings.Contains(string(out), "1 received")
 	}
-	if !ping() {
-		t.Fatal("no ping across the veth pair")
+	// A fresh veth needs a moment for carrier; wait for the first answer.
+	for deadline := time.Now().Add(5 * time.Second); !ping(); {
+		if time.Now().After(deadline) {
+			t.Fatal("no ping across the veth pair")
+		}
 	}
 	p.LinkDown()
 	if ping() {
