@@ -88,7 +88,7 @@ func TestHubRecoveryKeepsUserID(t *testing.T) {
 	// a 3 s window can pass before B's first reconnect attempt lands.
 	window := 3 * time.Second
 	if testing.Short() {
-		window = 15 * time.Second
+		window = 8 * time.Second
 	}
 	e := startHub(t, "", func(c *hub.Config) { c.RecoveryWindow = window })
 	d := e.device(e.token("c1"))
