@@ -56,7 +56,7 @@ cross:
 	  GOOS=linux GOARCH=arm64 $(GO) test -short -count=1 $(CROSS_PKGS); \
 	  GOOS=linux GOARCH=arm GOARM=7 $(GO) test -short -count=1 $(CROSS_PKGS); \
 	else echo "cross: qemu-user binfmt not registered; tests skipped (CI registers it)"; fi
-CROSS_PKGS ?= ./signaling/... ./store/... ./media/... ./gpio/... ./board/...
+CROSS_PKGS ?= ./media/... ./store/... ./gpio/... ./board/... ./appliance/health ./signaling/engineio ./signaling/socketio
 
 # bench runs the benchmarks whose figures the issues ask for (minutes; not
 # part of `make test`). Results are ratios against a baseline in the same run.
