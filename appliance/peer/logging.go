@@ -38,9 +38,14 @@ func (l slogLeveled) Trace(msg string)                  { l.emit(levelTrace, msg
 func (l slogLeveled) Tracef(format string, args ...any) { l.emitf(levelTrace, format, args...) }
 func (l slogLeveled) Debug(msg string)                  { l.emit(slog.LevelDebug, msg) }
 func (l slogLeveled) Debugf(format string, args ...any) { l.emitf(slog.LevelDebug, format, args...) }
-func (l slogLeveled) Info(msg string)                   { l.emit(slog.LevelInfo, msg) }
-func (l slogLeveled) Infof(format string, args ...any)  { l.emitf(slog.LevelInfo, format, args...) }
-func (l slogLeveled) Warn(msg string)                   { l.emit(slog.LevelWarn, msg) }
-func (l slogLeveled) Warnf(format string, args ...any)  { l.emitf(slog.LevelWarn, format, args...) }
+
+// pion's Info is per-connection chatter (every signaling and ICE state
+// change, which this package logs once in its own words) and its Warn is
+// mostly benign teardown noise ("use of closed network connection"): both
+// go one level down so a field tech's log shows what matters.
+func (l slogLeveled) Info(msg string)                   { l.emit(slog.LevelDebug, msg) }
+func (l slogLeveled) Infof(format string, args ...any)  { l.emitf(slog.LevelDebug, format, args...) }
+func (l slogLeveled) Warn(msg string)                   { l.emit(slog.LevelInfo, msg) }
+func (l slogLeveled) Warnf(format string, args ...any)  { l.emitf(slog.LevelInfo, format, args...) }
 func (l slogLeveled) Error(msg string)                  { l.emit(slog.LevelError, msg) }
 func (l slogLeveled) Errorf(format string, args ...any) { l.emitf(slog.LevelError, format, args...) }
