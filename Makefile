@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
 
-.PHONY: demo test deps npm web vet fmt-check unit fuzz cross bench
+.PHONY: demo test deps npm web vet fmt-check unit fuzz cross bench rig
 
 demo: npm web
 	$(GO) run ./cmd/tetherd -demo
@@ -19,7 +19,7 @@ web: npm
 # test runs everything CI runs: formatting, vet, the whole suite under the race
 # detector (integration tests start Node socket.io and Chromium themselves),
 # a short run of every fuzz target, and the cross-architecture checks.
-test: npm web fmt-check vet unit fuzz cross
+test: npm web fmt-check vet unit fuzz cross rig
 
 npm:
 	@for d in $(NPM_DIRS); do \
@@ -64,3 +64,10 @@ bench: npm
 	$(GO) test -run '^$$' -bench . -benchmem ./signaling/engineio ./signaling/socketio ./media/... ./store
 	$(GO) test -run '^$$' -bench 'ReconnectAfterRestart|LinkFlap' -benchtime 1x ./signaling
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./appliance/peer
+
+# rig boots the emulated board (board/rig): a kernel built from
+# board/rig/config (cached in board/rig/.cache) under qemu, running every
+# rig-tagged test against gpio-sim, vivid, vicodec, snd-aloop and netem.
+RIG_ARCHES ?= x86_64
+rig:
+	TETHER_RIG=$(RIG_ARCHES) $(GO) test -count=1 -timeout 60m -run TestGuestSuites -v ./board/rig
