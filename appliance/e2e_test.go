@@ -3,10 +3,14 @@ package appliance_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,9 +135,21 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t, th.url(), filepath.Join(dir, "tetherd.db"))
+	setupLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := appliance.New(cfg, appliance.Deps{
 		Logger:     slog.New(slog.DiscardHandler),
 		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		Extras: []func(*appliance.App) appliance.Component{func(a *appliance.App) appliance.Component {
+			s, err := a.SetupServer("", nil, setupLn)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			return s
+		}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,15 +190,69 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	if a.Media.Status().Frames <= frames {
 		t.Fatal("the media pipeline stopped while login was needed")
 	}
-	// The account is revoked for good; a new password is how the
-	// operator gives the counter back (a new account in this test).
+	// The account is revoked for good; a new account is how the operator
+	// gives the counter back. The field tech logs in on the setup page.
 	if _, err := th2.h.Store().AddAccount("counter-2", password, auth.RoleCounter, "counter-2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Login(ctx, th2.url(), "counter-2", password); err != nil {
-		t.Fatal(err)
+	page := newSetupClient(t, "http://"+setupLn.Addr().String())
+	// Choosing the first password also logs the page in.
+	page.post("/api/password", url.Values{"password": {"setup-secret-1"}, "confirm": {"setup-secret-1"}}, 200)
+	if st := page.get("/api/status"); !strings.Contains(st, "login-needed") {
+		t.Fatalf("setup page status does not say login is needed: %.400s", st)
 	}
+	page.post("/api/hub-login", url.Values{"hubUrl": {th2.url()}, "username": {"counter-2"}, "password": {"wrong one"}}, 401)
+	page.post("/api/hub-login", url.Values{"hubUrl": {th2.url()}, "username": {"counter-2"}, "password": {password}}, 200)
 	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+	if st := a.Device.Client().Status(); st.State != socketio.Connected {
+		t.Fatalf("socket %v after the setup-page login", st.State)
+	}
+}
+
+// setupClient drives the setup page's JSON API as its script does:
+// cookies, and the CSRF token from /api/state on every POST.
+type setupClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newSetupClient(t *testing.T, base string) *setupClient {
+	jar, _ := cookiejar.New(nil)
+	return &setupClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
+}
+
+func (s *setupClient) get(path string) string {
+	s.t.Helper()
+	resp, err := s.c.Get(s.base + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func (s *setupClient) post(path string, form url.Values, want int) {
+	s.t.Helper()
+	var st struct {
+		CSRF string `json:"csrf"`
+	}
+	if err := json.Unmarshal([]byte(s.get("/api/state")), &st); err != nil || st.CSRF == "" {
+		s.t.Fatalf("no CSRF token: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", st.CSRF)
+	resp, err := s.c.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		s.t.Fatalf("POST %s: %d %s, want %d", path, resp.StatusCode, b, want)
+	}
 }
 
 // TestTetherdKill9ResumesSession builds tetherd, provisions it with

@@ -31,7 +31,7 @@ func DefaultExtras(cfg Config, stdin io.Reader, stdout io.Writer) []func(*App) C
 			if cfg.SetupAddr == "" {
 				return nil
 			}
-			s, err := a.setupServer(cfg.SetupAddr, term, nil)
+			s, err := a.SetupServer(cfg.SetupAddr, term, nil)
 			if err != nil {
 				a.log.Error("setup page disabled", "err", err)
 				return nil
@@ -97,7 +97,12 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func
 	})
 }
 
-func (a *App) setupServer(addr string, term *gpio.Terminal, ln net.Listener) (*setup.Server, error) {
+// SetupServer builds the local setup page on ln (or addr when ln is nil);
+// term supplies the sim board's LEDs and may be nil.
+func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*setup.Server, error) {
+	if term == nil {
+		term = gpio.NewTerminal(io.Discard, false)
+	}
 	return setup.New(setup.Config{
 		Health: a.Health,
 		Store:  a.Store,
