@@ -2,6 +2,7 @@ package appliance_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -15,11 +16,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"tether/appliance"
+	"tether/appliance/console"
 	"tether/appliance/health"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
@@ -135,6 +138,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t, th.url(), filepath.Join(dir, "tetherd.db"))
+	serial := &lockedBuffer{}
 	setupLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -149,6 +153,13 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 				return nil
 			}
 			return s
+		}, func(a *appliance.App) appliance.Component {
+			c, err := console.New(console.Config{Health: a.Health, Out: serial})
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			return c
 		}},
 	})
 	if err != nil {
@@ -178,12 +189,22 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	}
 
 	// Revocation: login needed, socket stopped, camera pipeline kept.
+	seen := len(serial.String())
 	if _, err := th2.h.RevokeAccount(counter); err != nil {
 		t.Fatal(err)
 	}
 	waitOverall(t, a, health.StateLoginNeeded, 10*time.Second)
-	if st := a.Device.Client().Status(); st.State != socketio.SessionExpired {
-		t.Fatalf("socket state %v", st.State)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(serial.String()[seen:], "login-needed"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the serial console never said login-needed:\n%s", serial.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(5 * time.Second); a.Device.Client().Status().State != socketio.SessionExpired; {
+		if time.Now().After(deadline) {
+			t.Fatalf("socket state %v", a.Device.Client().Status().State)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	frames := a.Media.Status().Frames
 	time.Sleep(300 * time.Millisecond)
@@ -311,4 +332,22 @@ func TestTetherdKill9ResumesSession(t *testing.T) {
 
 	// tetherd status reads the same file once the daemon is gone.
 	_ = io.Discard
+}
+
+// lockedBuffer is the serial line the console writes to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
