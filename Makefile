@@ -68,6 +68,6 @@ bench: npm
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every
 # rig-tagged test against gpio-sim, vivid, vicodec, snd-aloop and netem.
-RIG_ARCHES ?= x86_64
+RIG_ARCHES ?= x86_64,arm64
 rig:
 	TETHER_RIG=$(RIG_ARCHES) $(GO) test -count=1 -timeout 60m -run TestGuestSuites -v ./board/rig
