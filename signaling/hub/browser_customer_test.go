@@ -153,6 +153,21 @@ func TestBrowserWebSocketBlocked(t *testing.T) {
 	}
 }
 
+// TestBrowserPollingUpgrade: the official client in Chromium starts on
+// long-polling and upgrades to WebSocket through our server's probe
+// sequence, and the call works over the upgraded session.
+func TestBrowserPollingUpgrade(t *testing.T) {
+	e := newBEnv(t, nil)
+	p := e.open("Uma", "transports=polling,websocket")
+	s := p.waitMedia(mediaWait)
+	if s.Transport != "websocket" {
+		s = p.waitFor("the upgrade to websocket", bWait, func(s pageState) bool { return s.Transport == "websocket" })
+	}
+	if s.Transport != "websocket" {
+		t.Fatalf("transport %q after the upgrade", s.Transport)
+	}
+}
+
 // TestBrowserHubRestart: the hub stops and a new one starts on the same
 // port and data file. The page shows reconnecting, reconnects by itself,
 // joins again (a new userId: the new hub cannot recover the old session)
