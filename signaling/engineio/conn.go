@@ -331,6 +331,16 @@ func (c *Conn) writer() {
 			cancel()
 		}
 		if err != nil {
+			// A write usually fails because the reader already gave up
+			// (an oversize or malformed frame makes gorilla send a close)
+			// or the server went away; the reader's error says why, so it
+			// gets a moment to be the one recorded.
+			grace := time.NewTimer(100 * time.Millisecond)
+			select {
+			case <-c.done:
+			case <-grace.C:
+			}
+			grace.Stop()
 			c.fail(err)
 			return
 		}
