@@ -52,7 +52,7 @@ fuzz:
 cross:
 	GOOS=linux GOARCH=arm64 $(GO) build ./...
 	GOOS=linux GOARCH=arm GOARM=7 $(GO) build ./...
-	@if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then \
+	@set -e; if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then \
 	  GOOS=linux GOARCH=arm64 $(GO) test -short -count=1 $(CROSS_PKGS); \
 	  GOOS=linux GOARCH=arm GOARM=7 $(GO) test -short -count=1 $(CROSS_PKGS); \
 	else echo "cross: qemu-user binfmt not registered; tests skipped (CI registers it)"; fi
