@@ -333,9 +333,12 @@ func (l *loop) scheduleReconnect(err error) {
 	l.c.log.Debug("backoff", "delay", d, "attempt", l.attempt, "probing", l.probing)
 }
 
+// refused reports a failure that says nothing listens or no route exists;
+// a reset is not one of them (an overloaded server resets connections, and
+// the backoff must protect it).
 func refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENETUNREACH) ||
-		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ECONNRESET)
+		errors.Is(err, syscall.EHOSTUNREACH)
 }
 
 func (l *loop) onTimer() {
