@@ -9,12 +9,16 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"testing"
+	"path/filepath"
+		"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/chromedp/chromedp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
+
+	"tether/board/netns"
 )
 
 // Tests against a real polite peer: headless Chromium running
@@ -31,7 +35,8 @@ func chromiumPath() string {
 	return ""
 }
 
-// browser is one Chromium tab acting as the customer.
+// browser is one Chromium tab acting as the customer (or, in the
+// namespace benchmark, as the seed's admin page).
 type browser struct {
 	t    testing.TB
 	ctx  context.Context
@@ -43,24 +48,40 @@ type browser struct {
 
 func newBrowser(t testing.TB, h *hub) *browser {
 	t.Helper()
+	return newBrowserIn(t, "", "testdata/customer.html", h.fromCustomer)
+}
+
+// newBrowserIn starts Chromium showing pageFile. With ns set, Chromium runs
+// inside that network namespace (`ip netns exec`), the page is served from
+// a listener inside it, so the browser's every packet is subject to the namespace's links and rules.
+// Signals the page sends go to onSignal.
+func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, s Signal)) *browser {
+	t.Helper()
 	path := chromiumPath()
 	if path == "" {
 		t.Skip("chromium not installed (CI installs Debian's chromium package)")
 	}
-	nonLoopback := false
-	for a := range localAddrs(t) {
-		if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
-			nonLoopback = true
+	if ns == "" {
+		nonLoopback := false
+		for a := range localAddrs(t) {
+			if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
+				nonLoopback = true
+			}
+		}
+		if !nonLoopback {
+			// Chromium offers no loopback candidates; it needs an interface
+			// address of this host (traffic to it stays on the host).
+			t.Skip("no non-loopback IPv4 address on this host for Chromium's candidates")
 		}
 	}
-	if !nonLoopback {
-		// Chromium offers no loopback candidates; it needs an interface
-		// address of this host (traffic to it stays on the host).
-		t.Skip("no non-loopback IPv4 address on this host for Chromium's candidates")
-	}
-	page, err := os.ReadFile("testdata/customer.html")
+	page, err := os.ReadFile(pageFile)
 	must(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	if ns == "" {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	} else {
+		ln, err = netns.Listen(ns, "tcp", "127.0.0.1:0")
+	}
 	must(t, err)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -79,7 +100,18 @@ func newBrowser(t testing.TB, h *hub) *browser {
 		// Host candidates as plain addresses, not mDNS names.
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// The admin page's camera and microphone.
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
 	)
+	if ns != "" {
+		// chromedp drives Chromium over a pipe (--remote-debugging-pipe),
+		// which `ip netns exec` passes through: the browser lives in ns
+		// and the test still talks to it.
+		wrapper := filepath.Join(t.TempDir(), "chromium-in-netns")
+		must(t, os.WriteFile(wrapper, []byte("#!/bin/sh\nexec ip netns exec "+ns+" "+path+" \"$@\"\n"), 0o755))
+		opts = append(opts, chromedp.ExecPath(wrapper))
+	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	b := &browser{t: t, ctx: ctx, url: srv.URL, q: make(chan Signal, 4096), done: make(chan struct{})}
@@ -101,7 +133,7 @@ func newBrowser(t testing.TB, h *hub) *browser {
 		if os.Getenv("PEER_TEST_LOG") != "" {
 			b.t.Logf("chromium %s -> %s", m.ID, m.Msg)
 		}
-		h.fromCustomer(m.ID, s)
+		onSignal(m.ID, s)
 		return chromedp.Void{}, nil
 	})))
 	go b.deliver()
@@ -131,6 +163,12 @@ func (b *browser) open(h *hub, id string) {
 	b.id = id
 	h.sinks[id] = func(s Signal) { b.q <- s }
 	h.mu.Unlock()
+	b.navigate()
+}
+
+// navigate loads a fresh page (a new RTCPeerConnection).
+func (b *browser) navigate() {
+	b.t.Helper()
 	must(b.t, chromedp.Do(b.ctx, chromedp.Navigate(b.url)))
 }
 
@@ -168,10 +206,26 @@ func localAddrs(t testing.TB) map[string]bool {
 
 func chromiumRig(t testing.TB, cut *cutNet, opts ...rigOption) *rig {
 	t.Helper()
+	return realNetRig(t, cut, func(se *webrtc.SettingEngine) {
+		// Chromium does not offer loopback candidates, only this
+		// host's interface addresses. Talk to it on those, but accept
+		// a remote candidate only if its address is assigned to this
+		// host, so no packet is ever addressed off the machine.
+		local := localAddrs(t)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetIPFilter(func(ip net.IP) bool { return local[ip.String()] })
+		se.SetRemoteIPFilter(func(ip net.IP) bool { return local[ip.String()] })
+	}, opts...)
+}
+
+// realNetRig is an appliance Peer on a real network (the host's, or a
+// namespace's through n) with the real clock, for tests against Chromium.
+func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine), opts ...rigOption) *rig {
+	t.Helper()
 	track := newTestTrack(t)
 	h := newHub()
 	states := make(chan State, 4096)
-	p, err := New(Config{
+	cfg := Config{
 		Tracks:            []webrtc.TrackLocal{track.track},
 		Signaller:         h.signaller(),
 		KeyframeRequester: func() { track.wantKey.Store(true) },
@@ -183,24 +237,16 @@ func chromiumRig(t testing.TB, cut *cutNet, opts ...rigOption) *rig {
 		},
 		Clock:  clock.New(),
 		Logger: testLogger(),
-		Net:    cut,
-		tweak: func(se *webrtc.SettingEngine) {
-			// Chromium does not offer loopback candidates, only this
-			// host's interface addresses. Talk to it on those, but accept
-			// a remote candidate only if its address is assigned to this
-			// host, so no packet is ever addressed off the machine.
-			local := localAddrs(t)
-			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-			se.SetIPFilter(func(ip net.IP) bool { return local[ip.String()] })
-			se.SetRemoteIPFilter(func(ip net.IP) bool { return local[ip.String()] })
-		},
-	})
+		Net:    n,
+		tweak:  tweak,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := New(cfg)
 	must(t, err)
 	h.app = p
 	r := &rig{tb: t, hub: h, peer: p, states: states, track: track, standbyReady: make(chan struct{}, 1)}
-	for _, o := range opts {
-		o(&p.cfg)
-	}
 	p.hookStandbyReady = r.onStandbyReady
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)

@@ -1,0 +1,352 @@
+package peer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+	"github.com/pion/turn/v5"
+	"github.com/pion/webrtc/v4"
+
+	"tether/board/netns"
+)
+
+// Tests across real network namespaces: the appliance's Peer in A, a
+// Chromium customer in B, R routing between them and hosting the TURN
+// server. Paths are cut where they would be in the field: the appliance's
+// cable (A's link down) or the network (R's FORWARD chain: DROP, UDP only,
+// random loss with iptables' statistic match; this kernel has no netem).
+// They skip without root, ip or Chromium, and in -short.
+
+// nsNet is pion's network inside a namespace: every socket pion opens is
+// created on a thread that joined ns (netns.Do), so the Peer in this test
+// process sends and receives as if it ran there.
+type nsNet struct {
+	*stdnet.Net
+	ns string
+}
+
+func newNSNet(tb testing.TB, ns string) *nsNet {
+	tb.Helper()
+	var n *stdnet.Net
+	// NewNet lists the interfaces: A's, not the host's.
+	must(tb, netns.Do(ns, func() (err error) { n, err = stdnet.NewNet(); return err }))
+	return &nsNet{Net: n, ns: ns}
+}
+
+func (n *nsNet) UpdateInterfaces() error { return netns.Do(n.ns, n.Net.UpdateInterfaces) }
+
+func (n *nsNet) ListenUDP(network string, laddr *net.UDPAddr) (c transport.UDPConn, err error) {
+	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenUDP(network, laddr); return e })
+	return c, err
+}
+
+func (n *nsNet) ListenPacket(network, address string) (c net.PacketConn, err error) {
+	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenPacket(network, address); return e })
+	return c, err
+}
+
+func (n *nsNet) Dial(network, address string) (c net.Conn, err error) {
+	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.Dial(network, address); return e })
+	return c, err
+}
+
+func (n *nsNet) DialUDP(network string, laddr, raddr *net.UDPAddr) (c transport.UDPConn, err error) {
+	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.DialUDP(network, laddr, raddr); return e })
+	return c, err
+}
+
+func (n *nsNet) DialTCP(network string, laddr, raddr *net.TCPAddr) (c transport.TCPConn, err error) {
+	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.DialTCP(network, laddr, raddr); return e })
+	return c, err
+}
+
+func (n *nsNet) ListenTCP(network string, laddr *net.TCPAddr) (l transport.TCPListener, err error) {
+	err = netns.Do(n.ns, func() (e error) { l, e = n.Net.ListenTCP(network, laddr); return e })
+	return l, err
+}
+
+func (n *nsNet) CreateDialer(d *net.Dialer) transport.Dialer { return nsDialer{d: d, ns: n.ns} }
+
+type nsDialer struct {
+	d  *net.Dialer
+	ns string
+}
+
+func (d nsDialer) Dial(network, address string) (c net.Conn, err error) {
+	err = netns.Do(d.ns, func() (e error) { c, e = d.d.Dial(network, address); return e })
+	return c, err
+}
+
+// nsWorld is A — R — B with the appliance's side in A.
+type nsWorld struct {
+	topo *netns.Routed
+}
+
+func newNSWorld(tb testing.TB) *nsWorld {
+	tb.Helper()
+	if chromiumPath() == "" {
+		tb.Skip("chromium not installed (CI installs Debian's chromium package)")
+	}
+	return &nsWorld{topo: netns.NewRouted(tb)}
+}
+
+// appliance starts a Peer whose sockets live in A.
+func (w *nsWorld) appliance(tb testing.TB, opts ...rigOption) *rig {
+	tb.Helper()
+	return realNetRig(tb, newNSNet(tb, w.topo.A), func(se *webrtc.SettingEngine) {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}, opts...)
+}
+
+// customer starts a Chromium customer in B signalling with r's appliance.
+func (w *nsWorld) customer(tb testing.TB, r *rig) *browser {
+	tb.Helper()
+	return newBrowserIn(tb, w.topo.B, "testdata/customer.html", r.hub.fromCustomer)
+}
+
+// startTURN runs a pion TURN server in R on R's address towards A (B
+// reaches it through R's own INPUT, not FORWARD, so cutting forwarding
+// leaves it reachable from both ends), relaying from that address.
+func (w *nsWorld) startTURN(tb testing.TB) []webrtc.ICEServer {
+	tb.Helper()
+	rn := newNSNet(tb, w.topo.R)
+	pc, err := rn.ListenPacket("udp4", w.topo.AddrRA+":3478")
+	must(tb, err)
+	key := turn.GenerateAuthKey(turnUser, turnRealm, turnPass)
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm: turnRealm,
+		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
+			return ra.Username, key, ra.Username == turnUser
+		},
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn: pc,
+			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
+				RelayAddress: net.ParseIP(w.topo.AddrRA), Address: w.topo.AddrRA, Net: rn,
+			},
+		}},
+	})
+	must(tb, err)
+	tb.Cleanup(func() { _ = srv.Close() })
+	return []webrtc.ICEServer{{URLs: []string{"turn:" + w.topo.AddrRA + ":3478?transport=udp"}, Username: turnUser, Credential: turnPass}}
+}
+
+// waitRestarts waits until the Peer has begun n ICE restarts in all
+// (repeated attempts stay in Restarting, so they are counted, not seen as
+// transitions).
+func (r *rig) waitRestarts(n uint64) {
+	r.tb.Helper()
+	for deadline := time.Now().Add(waitLimit); r.syncStats().Restarts < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.tb.Fatalf("restart %d never began; stats %+v", n, r.peer.Stats())
+		}
+	}
+}
+
+func framesNow(b *browser) int { return eval[int](b, "framesDecoded()") }
+
+// TestNetnsChromiumLinkCut: the appliance's cable is pulled (A's link
+// down) during a call with Chromium in another namespace; the appliance
+// notices, restarts ICE endlessly, and when the cable is back Chromium
+// decodes frames again without anyone reloading anything.
+func TestNetnsChromiumLinkCut(t *testing.T) {
+	w := newNSWorld(t)
+	r := w.appliance(t)
+	b := w.customer(t, r)
+	b.join(r, "ns-1")
+	b.waitFrames(10)
+
+	r.drainStates()
+	w.topo.LinkDown()
+	t0 := time.Now()
+	r.waitState(Degraded)
+	t.Logf("link down -> Degraded %v", time.Since(t0))
+	r.waitState(Restarting)
+	t.Logf("link down -> Restarting %v", time.Since(t0))
+	// Stay down through at least one more restart attempt (1 s backoff).
+	r.waitRestarts(r.syncStats().Restarts + 1)
+	n := framesNow(b)
+	w.topo.LinkUp()
+	t1 := time.Now()
+	b.waitFrames(n + 1)
+	t.Logf("link up -> Chromium decodes again %v (down %v)", time.Since(t1), t1.Sub(t0))
+	r.waitState(Connected)
+	b.waitFrames(n + 10)
+	if st := r.syncStats(); st.Path != PathHost {
+		t.Fatalf("path %q after the link came back, want host", st.Path)
+	}
+}
+
+// TestNetnsChromiumForwardDrop: the network between the namespaces loses
+// 10 % of packets (the call goes on), then drops everything (the appliance
+// restarts ICE until the network is back, and Chromium decodes again).
+func TestNetnsChromiumForwardDrop(t *testing.T) {
+	w := newNSWorld(t)
+	r := w.appliance(t)
+	b := w.customer(t, r)
+	b.join(r, "ns-1")
+	n := b.waitFrames(10)
+
+	undo := w.topo.LossForward(0.10)
+	n = b.waitFrames(n + 30)
+	undo()
+	t.Logf("10%% loss: frames kept coming; state %s", r.peer.State())
+
+	r.drainStates()
+	undo = w.topo.DropForward()
+	t0 := time.Now()
+	r.waitState(Degraded)
+	t.Logf("forwarding dropped -> Degraded %v", time.Since(t0))
+	r.waitState(Restarting)
+	n = framesNow(b)
+	undo()
+	t1 := time.Now()
+	b.waitFrames(n + 1)
+	t.Logf("forwarding back -> Chromium decodes again %v", time.Since(t1))
+	r.waitState(Connected)
+	b.waitFrames(n + 10)
+	if e := eval[int](b, "window.errors"); e != 0 {
+		t.Fatalf("%d errors in the page", e)
+	}
+}
+
+// TestNetnsChromiumRelay: UDP between the namespaces is blocked while the
+// TURN server in R stays reachable. A call that was direct moves to the
+// relay by ICE restart; the next customer, arriving while UDP is still
+// blocked, gets a call through the relay from the start.
+func TestNetnsChromiumRelay(t *testing.T) {
+	w := newNSWorld(t)
+	ice := w.startTURN(t)
+	r := w.appliance(t, func(c *Config) { c.ICEServers = ice })
+	b := w.customer(t, r)
+	b.join(r, "ns-1")
+	n := b.waitFrames(10)
+	if st := r.syncStats(); st.Path != PathHost {
+		t.Fatalf("path %q (%s -> %s) with UDP open, want host", st.Path, st.LocalCandidate, st.RemoteCandidate)
+	}
+
+	r.drainStates()
+	undo := w.topo.DropForward("-p", "udp")
+	defer undo()
+	t0 := time.Now()
+	r.waitState(Restarting)
+	n = framesNow(b)
+	b.waitFrames(n + 1)
+	t.Logf("UDP blocked -> frames through TURN after %v", time.Since(t0))
+	r.waitState(Connected)
+	b.waitFrames(n + 10)
+	st := r.syncStats()
+	if st.Path != PathRelay {
+		t.Fatalf("path %q (%s -> %s) with UDP blocked, want relay", st.Path, st.LocalCandidate, st.RemoteCandidate)
+	}
+	t.Logf("relay path: %s -> %s (relay only %v)", st.LocalCandidate, st.RemoteCandidate, st.RelayOnly)
+
+	// The next customer while UDP stays blocked.
+	b.open(r.hub, "ns-2")
+	r.peer.CallEnded("ns-1")
+	r.waitState(Waiting)
+	r.waitStandby()
+	eval[chromedp.Void](b, `start("ns-2")`)
+	r.peer.UserJoined("ns-2")
+	r.waitState(Connected)
+	b.waitFrames(10)
+	if st := r.syncStats(); st.Path != PathRelay {
+		t.Fatalf("second customer: path %q, want relay", st.Path)
+	}
+}
+
+// adminPair is the baseline: the seed's admin page in Chromium in A
+// calling a Chromium customer in B, signalling relayed by the test.
+type adminPair struct {
+	admin, cust *browser
+}
+
+func (w *nsWorld) adminPair(tb testing.TB, id string) *adminPair {
+	tb.Helper()
+	p := &adminPair{}
+	p.cust = newBrowserIn(tb, w.topo.B, "testdata/customer.html", func(_ string, s Signal) { p.admin.q <- s })
+	p.admin = newBrowserIn(tb, w.topo.A, "testdata/admin.html", func(_ string, s Signal) { p.cust.q <- s })
+	p.cust.navigate()
+	p.admin.navigate()
+	eval[chromedp.Void](p.cust, fmt.Sprintf("start(%q)", id))
+	eval[chromedp.Void](p.admin, fmt.Sprintf("start(%q)", id))
+	return p
+}
+
+// pageNow is the page's performance.now() in ms.
+func pageNow(b *browser) float64 { return eval[float64](b, "performance.now()") }
+
+// BenchmarkNetnsICERestart: one network, two calls side by side through
+// it: the appliance (pion, this package) to a Chromium customer, and the
+// seed's admin page in Chromium (Chromium's own ICE timers, restartIce()
+// with 1, 2, 4, 8 s backoff) to another Chromium customer, both from A to
+// B. Each round cuts R's forwarding for both at once, keeps it cut until
+// both have noticed plus a random 1-4 s, and restores it. Reported per
+// side: cut -> noticed (appliance Degraded; page connectionState
+// disconnected) and restored -> the next frame decoded at its customer.
+//
+//	go test -run XXX -bench NetnsICERestart -benchtime 5x ./appliance/peer/
+func BenchmarkNetnsICERestart(b *testing.B) {
+	w := newNSWorld(b)
+	r := w.appliance(b)
+	cp := w.customer(b, r)
+	cp.join(r, "pion-1")
+	cp.waitFrames(10)
+	ap := w.adminPair(b, "chromium-1")
+	ap.cust.waitFrames(10)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	var detP, detC, rstP, rstC []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.drainStates()
+		cutAt := pageNow(ap.admin)
+		undo := w.topo.DropForward()
+		t0 := time.Now()
+		r.waitState(Degraded)
+		detP = append(detP, time.Since(t0))
+		disc := eval[float64](ap.admin, fmt.Sprintf("waitEvent('disconnected', %f, %d)", cutAt, waitLimit.Milliseconds()))
+		if disc == 0 {
+			undo()
+			b.Fatal("the admin page never saw disconnected")
+		}
+		detC = append(detC, time.Duration((disc-cutAt)*float64(time.Millisecond)))
+		time.Sleep(time.Second + time.Duration(rng.Int64N(int64(3*time.Second))))
+
+		nP, nC := framesNow(cp), framesNow(ap.cust)
+		upAt := pageNow(ap.admin)
+		undo()
+		t1 := time.Now()
+		var wg sync.WaitGroup
+		var dP, dC time.Duration
+		wg.Add(2)
+		go func() { defer wg.Done(); cp.waitFrames(nP + 1); dP = time.Since(t1) }()
+		go func() { defer wg.Done(); ap.cust.waitFrames(nC + 1); dC = time.Since(t1) }()
+		wg.Wait()
+		rstP, rstC = append(rstP, dP), append(rstC, dC)
+		r.waitState(Connected)
+		if eval[float64](ap.admin, fmt.Sprintf("waitEvent('connected', %f, %d)", upAt, waitLimit.Milliseconds())) == 0 {
+			b.Fatal("the admin page never got back to connected")
+		}
+		b.Logf("round %d: detect pion %v chromium %v; restore->frame pion %v chromium %v",
+			i, detP[i].Round(time.Millisecond), detC[i].Round(time.Millisecond), dP.Round(time.Millisecond), dC.Round(time.Millisecond))
+		cp.waitFrames(nP + 5)
+		ap.cust.waitFrames(nC + 5)
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(median(detP)), "pion_detect_ms")
+	b.ReportMetric(ms(median(detC)), "chromium_detect_ms")
+	b.ReportMetric(ms(median(rstP)), "pion_restart_ms")
+	b.ReportMetric(ms(median(rstC)), "chromium_restart_ms")
+	if m := median(rstC); m > 0 {
+		b.ReportMetric(float64(median(rstP))/float64(m), "restart_ratio")
+	}
+	_ = context.Background
+}
