@@ -17,7 +17,7 @@ const (
 	DefaultDisconnectedGrace  = 1500 * time.Millisecond
 	DefaultRelayFallbackAfter = 4 * time.Second
 	DefaultICEDisconnected    = 1500 * time.Millisecond
-	DefaultICEFailed          = 1500 * time.Millisecond
+	DefaultICEFailed          = 8 * time.Second
 	DefaultICEKeepAlive       = time.Second
 	DefaultSendTimeout        = 5 * time.Second
 	// DefaultStandbyMaxAge: a prepared offer's server-reflexive candidates

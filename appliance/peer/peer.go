@@ -85,6 +85,7 @@ func New(cfg Config) (*Peer, error) {
 
 	se := webrtc.SettingEngine{LoggerFactory: slogFactory{log: log}}
 	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepAliveInterval)
+	se.SetICEMaxBindingRequests(MaxBindingRequests)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}

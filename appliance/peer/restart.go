@@ -35,15 +35,31 @@ import (
 //   - disconnectedTimeout 1.5 s: no check response, RTCP feedback or
 //     heartbeat for 1.5 s. One lost response alone does not trip it.
 //     Seen 1.5–2.5 s after the path died (loop granularity 1 s).
-//   - failedTimeout 1.5 s more: "failed" 3.0–4.0 s after the path died.
-//     pion also fails an agent that is still checking after the same 3 s
-//     (initialCheckingTimeout), which bounds a restart attempt that finds
-//     no pair.
+//   - failedTimeout 8 s more: "failed" 9.5 s after the path died. The
+//     restart does not wait for it (see below); it is long on purpose.
+//     pion fails an agent still checking after disconnected+failed
+//     (initialCheckingTimeout) and then drops its whole checklist, so
+//     with a short failedTimeout a restart attempt that finds no pair
+//     stops probing after 3 s and sits idle until the next backoff slot,
+//     up to 8 s later: a path that comes back in that gap waits for it.
+//     9.5 s outlives the longest backoff (8 s), so an attempt keeps
+//     checking until the next one replaces it.
+//   - maxBindingRequests 50 (SetICEMaxBindingRequests; pion's default
+//     is 7): an attempt checks each pair every checkInterval (200 ms)
+//     up to this many times, i.e. for 10 s, again covering the longest
+//     backoff. When the path returns, the next check (≤ 200 ms) gets
+//     through and the call is back without waiting for another attempt.
+//     Cost during an outage: one ~100-byte request per pair per 200 ms,
+//     what libwebrtc spends on its own checks.
 //
 // On "disconnected" this package waits DisconnectedGrace (1.5 s) before
 // restarting: a path that only hiccupped comes back by itself. The restart
-// therefore begins 3.0–4.0 s after the path died, when pion would report
-// "failed" anyway; on "failed" the restart is immediate.
+// therefore begins 3.0–4.0 s after the path died; on "failed" (an agent
+// whose attempts all went unanswered for 9.5 s) the restart is immediate.
+
+// MaxBindingRequests is how many connectivity checks a candidate pair gets
+// in one ICE generation before pion gives it up (see above).
+const MaxBindingRequests = 50
 
 // resendAfter is how long an unanswered offer must have been out before a
 // restart attempt sends it again.
