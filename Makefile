@@ -73,7 +73,8 @@ CROSS_PKGS ?= ./media/... ./store/... ./gpio/... ./board/... ./appliance/health 
 bench: npm
 	$(GO) test -run '^$$' -bench . -benchmem ./signaling/engineio ./signaling/socketio ./media/... ./store
 	$(GO) test -run '^$$' -bench 'ReconnectAfterRestart|LinkFlap' -benchtime 1x ./signaling
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./appliance/peer
+	$(GO) test -run '^$$' -bench . -skip NetnsICERestart -benchtime 1x ./appliance/peer
+	$(GO) test -run '^$$' -bench NetnsICERestart -benchtime 5x ./appliance/peer
 
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every

@@ -108,6 +108,11 @@ type conn struct {
 
 	beat beatState
 
+	// Selected-pair consent (see consent.go).
+	consentPair string    // local|remote candidate IDs of the pair watched
+	consentResp uint64    // its ResponsesReceived at consentAt
+	consentAt   time.Time // when consentResp last grew (injected clock)
+
 	counter     *sendCounter // nil only if pion skipped the interceptor
 	lastBytes   uint64
 	lastBytesAt time.Time

@@ -73,6 +73,7 @@ type counters struct {
 	earlyCands      uint64
 	keyframeReqs    atomic.Uint64 // written by RTCP readers
 	standbyPrepared uint64
+	consentLost     uint64
 }
 
 // New validates cfg and builds the pion API shared by every PeerConnection.
@@ -143,6 +144,8 @@ func (p *Peer) Run(ctx context.Context) error {
 	p.ctx = ctx
 	ticker := p.cfg.Clock.Ticker(p.cfg.HeartbeatInterval)
 	defer ticker.Stop()
+	consent := p.cfg.Clock.Ticker(p.cfg.ICEKeepAliveInterval)
+	defer consent.Stop()
 	defer p.shutdown()
 
 	p.setState(Waiting, "start")
@@ -157,6 +160,8 @@ func (p *Peer) Run(ctx context.Context) error {
 			}
 		case <-ticker.C:
 			p.onTick()
+		case <-consent.C:
+			p.checkConsent()
 		}
 		p.publish()
 	}

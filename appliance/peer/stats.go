@@ -63,6 +63,7 @@ type Stats struct {
 	EarlyCands      uint64 // remote candidates queued for a remote description
 	KeyframeReqs    uint64
 	StandbyPrepared uint64
+	ConsentLost     uint64 // selected pair unanswered while pion said connected (consent.go)
 }
 
 // Stats returns the latest snapshot; safe from any goroutine.
@@ -98,6 +99,7 @@ func (p *Peer) publish() {
 	s.DroppedCands = p.stats.droppedCands
 	s.EarlyCands = p.stats.earlyCands
 	s.KeyframeReqs = p.stats.keyframeReqs.Load()
+	s.ConsentLost = p.stats.consentLost
 	s.StandbyPrepared = p.stats.standbyPrepared
 	if s.Entered == nil {
 		s.Entered = map[State]uint64{}

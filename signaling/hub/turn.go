@@ -13,6 +13,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v4"
 	"github.com/pion/turn/v4"
 
 	"tether/signaling"
@@ -36,6 +37,10 @@ type TURNConfig struct {
 	// CredentialTTL is how long handed-out credentials stay valid
 	// (default 24 h; a device re-verifies on every reconnect).
 	CredentialTTL time.Duration
+	// Net opens the relay sockets; nil is the OS network. Tests and the
+	// chaos harness use it to keep relays inside a network namespace
+	// (relay sockets are opened long after New, on pion's goroutines).
+	Net transport.Net
 }
 
 func (c TURNConfig) enabled() bool { return c.UDP != "" || c.TCP != "" }
@@ -103,7 +108,7 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 	t := &turnServer{cfg: cfg, secret: secret, clk: clk, log: log.With("component", "hub/turn")}
 	var sc turn.ServerConfig
 	gen := func() turn.RelayAddressGenerator {
-		return &turn.RelayAddressGeneratorStatic{RelayAddress: ip, Address: cfg.RelayAddress}
+		return &turn.RelayAddressGeneratorStatic{RelayAddress: ip, Address: cfg.RelayAddress, Net: cfg.Net}
 	}
 	var closers []func()
 	cleanup := func() {

@@ -1,0 +1,363 @@
+package hub_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
+
+	"tether/board/netns"
+	"tether/signaling/hub"
+	"tether/signaling/hub/auth"
+)
+
+// The whole system across network namespaces, as in the field: the real
+// tetherd binary in A (the shop), a Chromium customer on the hub's page in
+// B (a phone), and in R between them the hub with its embedded TURN server
+// (the Internet and our server). Faults are cut in R's FORWARD chain, so
+// the hub and TURN stay reachable while the direct path between the two
+// ends dies or loses UDP.
+
+// nsNetV4 keeps the hub's TURN relay sockets in a namespace (pion/turn v4
+// speaks pion/transport v4).
+type nsNetV4 struct {
+	*stdnet.Net
+	ns string
+}
+
+func (n *nsNetV4) ListenPacket(network, address string) (c net.PacketConn, err error) {
+	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenPacket(network, address); return e })
+	return c, err
+}
+
+func (n *nsNetV4) ListenUDP(network string, laddr *net.UDPAddr) (c transport.UDPConn, err error) {
+	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenUDP(network, laddr); return e })
+	return c, err
+}
+
+func (n *nsNetV4) ListenTCP(network string, laddr *net.TCPAddr) (l transport.TCPListener, err error) {
+	err = netns.Do(n.ns, func() (e error) { l, e = n.Net.ListenTCP(network, laddr); return e })
+	return l, err
+}
+
+// tetherd is the appliance binary running in a namespace, its log watched
+// for the WebRTC layer's state transitions.
+type tetherd struct {
+	t      *testing.T
+	ns     string
+	cmd    *exec.Cmd
+	states chan string // "to" of every peer state transition
+	mu     sync.Mutex
+	tail   []string // the last log lines, shown when a test fails
+	done   chan struct{}
+}
+
+var (
+	tetherdOnce sync.Once
+	tetherdBin  string
+	tetherdErr  error
+)
+
+// buildTetherd builds cmd/tetherd once per test binary.
+func buildTetherd(t *testing.T) string {
+	t.Helper()
+	tetherdOnce.Do(func() {
+		dir, err := osMkdirTemp()
+		if err != nil {
+			tetherdErr = err
+			return
+		}
+		tetherdBin = filepath.Join(dir, "tetherd")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", tetherdBin, "tether/cmd/tetherd").CombinedOutput()
+		if err != nil {
+			tetherdErr = fmt.Errorf("go build tetherd: %v: %s", err, out)
+		}
+	})
+	if tetherdErr != nil {
+		t.Fatal(tetherdErr)
+	}
+	return tetherdBin
+}
+
+func startTetherd(t *testing.T, ns, hubURL, dir string) *tetherd {
+	t.Helper()
+	bin := buildTetherd(t)
+	db := filepath.Join(dir, "tetherd.db")
+	login := exec.Command("ip", "netns", "exec", ns, bin, "login", "-hub", hubURL, "-user", bCounter, "-data", db)
+	login.Stdin = strings.NewReader(bPassword + "\n")
+	if out, err := login.CombinedOutput(); err != nil {
+		t.Fatalf("tetherd login: %v: %s", err, out)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-board", "sim", "-hub", hubURL, "-data", db,
+		"-setup-addr", "", "-metrics-addr", "127.0.0.1:9101", "-camera", "test", "-mic", "test",
+		"-width", "320", "-height", "180", "-fps", "15", "-bitrate", "300")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &tetherd{t: t, ns: ns, cmd: cmd, states: make(chan string, 1024), done: make(chan struct{})}
+	go d.read(stderr)
+	t.Cleanup(d.stop)
+	return d
+}
+
+func (d *tetherd) read(r io.Reader) {
+	defer close(d.done)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		d.mu.Lock()
+		d.tail = append(d.tail, line)
+		if len(d.tail) > 300 {
+			d.tail = d.tail[100:]
+		}
+		d.mu.Unlock()
+		if strings.Contains(line, "component=peer") && strings.Contains(line, "msg=state ") {
+			for _, f := range strings.Fields(line) {
+				if to, ok := strings.CutPrefix(f, "to="); ok {
+					select {
+					case d.states <- to:
+					default:
+					}
+				}
+			}
+		}
+	}
+}
+
+func (d *tetherd) stop() {
+	if d.cmd.Process == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+	_ = d.cmd.Wait()
+	if d.t.Failed() || os.Getenv("TETHERD_LOG") != "" {
+		d.mu.Lock()
+		d.t.Logf("tetherd log tail:\n%s", strings.Join(d.tail, "\n"))
+		d.mu.Unlock()
+	}
+}
+
+func (d *tetherd) drain() {
+	for {
+		select {
+		case <-d.states:
+		default:
+			return
+		}
+	}
+}
+
+// waitState waits for the appliance's peer to enter want.
+func (d *tetherd) waitState(want string, within time.Duration) {
+	d.t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case s := <-d.states:
+			if s == want {
+				return
+			}
+		case <-deadline:
+			d.t.Fatalf("tetherd: peer state %s not reached within %v", want, within)
+		}
+	}
+}
+
+// metric reads one gauge from tetherd's /metrics inside its namespace.
+func (d *tetherd) metric(name string) string {
+	d.t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
+			return netns.DialTimeout(d.ns, network, addr, 5*time.Second)
+		},
+	}}
+	resp, err := c.Get("http://127.0.0.1:9101/metrics")
+	if err != nil {
+		d.t.Fatalf("tetherd metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// TestBrowserNetnsSystem: tetherd in A, a Chromium customer in B, the hub
+// and TURN in R. The customer sees the counter; the network between them
+// cable is pulled and put back (socket reconnect, ICE restart, frames
+// again, nobody reloads); then the network between A and B dies for good
+// while the hub stays reachable, and the call moves to the TURN relay the
+// hub handed out in session:verify.
+func TestBrowserNetnsSystem(t *testing.T) {
+	bin := requireBrowser(t)
+	topo := netns.NewRouted(t)
+	dir := t.TempDir()
+	start := time.Now()
+	logf := func(format string, args ...any) {
+		t.Helper()
+		t.Logf("[%6.2fs] "+format, append([]any{time.Since(start).Seconds()}, args...)...)
+	}
+
+	// The hub in R, on R's address towards A (B reaches it through R).
+	ln, err := netns.Listen(topo.R, "tcp4", topo.AddrRA+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubURL := "http://" + ln.Addr().String()
+	sn, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *hub.Hub
+	// New opens the TURN listener: inside R. Relays open later through Net.
+	err = netns.Do(topo.R, func() (err error) {
+		h, err = hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: filepath.Join(dir, "hub.db"), KDF: auth.TestKDF,
+			PublicURL: hubURL, AdminSocket: "-", Logger: logger(),
+			TURN: hub.TURNConfig{UDP: topo.AddrRA + ":3478", PublicIP: topo.AddrRA, Net: &nsNetV4{Net: sn, ns: topo.R}}})
+		return err
+	})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- h.Run(ctx) }()
+	srv := &http.Server{Handler: pageHandler(filepath.Join(webDir, "dist"), h.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-hubDone
+		_ = srv.Close()
+	})
+	if _, err := h.Store().AddAccount(bCounter, bPassword, auth.RoleCounter, bCounter); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := h.Store().NewInvite(bCounter, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	app := startTetherd(t, topo.A, hubURL, dir)
+	logf("tetherd started in %s", topo.A)
+
+	// Chromium in B. The page is not on localhost there, so it is told the
+	// hub's origin is secure (getUserMedia needs a secure context).
+	wrapper := filepath.Join(dir, "chromium-in-netns")
+	if err := osWriteExec(wrapper, "#!/bin/sh\nexec ip netns exec "+topo.B+" "+bin+" \"$@\"\n"); err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(wrapper),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.WindowSize(500, 900),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("unsafely-treat-insecure-origin-as-secure", hubURL),
+		chromedp.Flag("disable-features", "Translate,WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints"),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium in %s: %v", topo.B, err)
+	}
+	e := &bEnv{t: t, bctx: bctx, dir: dir, start: start}
+	cust := e.openURL("phone", hubURL+"/c/"+inv.Code+"?name=phone", "")
+	app.waitState("connected", 2*bWait)
+	s := cust.waitMedia(bWait)
+	logf("customer in B decodes the counter from A (%d frames)", s.Stats.FramesDecoded)
+	if got := app.metric("tether_peer_relay"); got != "0" {
+		t.Fatalf("tether_peer_relay = %q with a direct path open, want 0", got)
+	}
+
+	// The shop's cable is pulled: hub, TURN and customer all gone. The
+	// appliance restarts ICE endlessly; when the cable is back its socket
+	// reconnects and the next restart brings the picture back.
+	app.drain()
+	topo.LinkDown()
+	t0 := time.Now()
+	app.waitState("degraded", bWait)
+	logf("cable pulled -> appliance degraded after %v", time.Since(t0).Round(time.Millisecond))
+	app.waitState("restarting", bWait)
+	logf("cable pulled -> ICE restart after %v", time.Since(t0).Round(time.Millisecond))
+	time.Sleep(3 * time.Second) // an outage past the first backoff steps
+	before, err := cust.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.LinkUp()
+	t1 := time.Now()
+	cust.waitFor("frames again", 2*bWait, func(s pageState) bool { return s.Stats.FramesDecoded > before.Stats.FramesDecoded })
+	logf("cable back -> frames decoded again after %v", time.Since(t1).Round(time.Millisecond))
+	app.waitState("connected", bWait)
+
+	// The network between A and B dies (R forwards nothing) while the hub
+	// and its TURN server in R stay reachable: the call moves to the relay
+	// the hub handed out in session:verify.
+	app.drain()
+	undo := topo.DropForward()
+	defer undo()
+	t2 := time.Now()
+	app.waitState("restarting", bWait)
+	logf("path cut -> ICE restart after %v", time.Since(t2).Round(time.Millisecond))
+	app.waitState("connected", 2*bWait)
+	before, err = cust.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust.waitFor("frames through the relay", bWait, func(s pageState) bool {
+		return s.State == "connected" && s.Stats.FramesDecoded > before.Stats.FramesDecoded+5
+	})
+	logf("path cut -> frames through TURN after %v", time.Since(t2).Round(time.Millisecond))
+	if got := app.metric("tether_peer_relay"); got != "1" {
+		t.Fatalf("tether_peer_relay = %q with the direct path cut, want 1", got)
+	}
+	if s, _ := cust.state(); s.State != "connected" {
+		t.Fatalf("customer page state %q, want connected", s.State)
+	}
+}
+
+func osMkdirTemp() (string, error) { return os.MkdirTemp("", "tether-systest-") }
+
+func osWriteExec(path, content string) error { return os.WriteFile(path, []byte(content), 0o755) }
