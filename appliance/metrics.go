@@ -70,6 +70,8 @@ func (a *App) MetricsHandler() http.Handler {
 	c("socket_drops_total", "Socket connections lost.", func() float64 { return float64(sock().Drops) })
 	g("socket_rtt_seconds", "Last keep-alive round trip.", func() float64 { return a.Device.RTT().Seconds() })
 	c("ice_restarts_total", "ICE restarts.", func() float64 { return float64(ps().Restarts) })
+	c("peer_consent_lost_total", "Times the selected pair went unanswered while ICE still said connected (appliance/peer/consent.go).",
+		func() float64 { return float64(ps().ConsentLost) })
 	c("customers_total", "Customers served (customer changes).", func() float64 { return float64(ps().Customers) })
 	g("peer_rtt_seconds", "Last data-channel heartbeat round trip.", func() float64 { return ps().RTT.Seconds() })
 	g("peer_relay", "1 when the media path runs through TURN.", func() float64 {

@@ -42,6 +42,9 @@ type browser struct {
 	ctx  context.Context
 	url  string
 	id   string // current customer userId; test goroutine only
+	// config is the RTCConfiguration the page's next start() uses, as
+	// JSON ("" is {}).
+	config string
 	q    chan Signal
 	done chan struct{}
 }
@@ -312,10 +315,17 @@ func TestChromium(t *testing.T) {
 	b.waitFrames(10)
 }
 
+func (b *browser) startExpr(id string) string {
+	if b.config == "" {
+		return fmt.Sprintf("start(%q)", id)
+	}
+	return fmt.Sprintf("start(%q, %s)", id, b.config)
+}
+
 func (b *browser) join(r *rig, id string) {
 	b.t.Helper()
 	b.open(r.hub, id)
-	eval[chromedp.Void](b, fmt.Sprintf("start(%q)", id))
+	eval[chromedp.Void](b, b.startExpr(id))
 	r.peer.UserJoined(id)
 	r.waitState(Connected)
 }

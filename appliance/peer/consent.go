@@ -21,7 +21,9 @@ import (
 // whose check it answers): when it has not grown for
 // ICEDisconnectedTimeout+ICEKeepAliveInterval (2.5 s: two consent checks
 // unanswered), the pair is treated as disconnected — Degraded, then the
-// grace, then an ICE restart — even while pion still says connected.
+// grace, then an ICE restart — even while pion still says connected; when
+// the silence is already as long as disconnected plus grace (3 s), the
+// restart is immediate.
 //
 // The decision needs both clocks to agree: the injected one (this
 // package's timers) and pion's own timestamp of the pair's last response
@@ -60,7 +62,8 @@ func (p *Peer) checkConsent() {
 	if !found || time.Since(last) < limit {
 		return
 	}
-	p.log.Warn("selected pair unanswered", "customer", c.user, "for", time.Since(last).Round(time.Millisecond),
+	silent := time.Since(last)
+	p.log.Warn("selected pair unanswered", "customer", c.user, "for", silent.Round(time.Millisecond),
 		"local", st.LocalCandidateID, "remote", st.RemoteCandidateID)
 	p.stats.consentLost++
 	c.consentAt = now // once per silence, not every tick
@@ -68,7 +71,13 @@ func (p *Peer) checkConsent() {
 	if c.troubleSince.IsZero() {
 		c.troubleSince = now
 	}
-	if p.state != Restarting {
+	switch {
+	case p.state == Restarting:
+	case silent >= p.cfg.ICEDisconnectedTimeout+p.cfg.DisconnectedGrace:
+		// Silent for as long as a disconnected path plus its grace: the
+		// usual restart point (restart.go) has already passed.
+		p.restart(c, "selected pair unanswered")
+	default:
 		p.setState(Degraded, "selected pair unanswered")
 		p.armGraceTimer(c)
 	}

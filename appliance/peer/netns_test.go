@@ -220,12 +220,16 @@ func TestNetnsChromiumForwardDrop(t *testing.T) {
 // TestNetnsChromiumRelay: UDP between the namespaces is blocked while the
 // TURN server in R stays reachable. A call that was direct moves to the
 // relay by ICE restart; the next customer, arriving while UDP is still
-// blocked, gets a call through the relay from the start.
+// blocked, gets a call through the relay from the start. Both ends know
+// the TURN server, as with the hub, so Chromium's checks can reach the
+// appliance through the relay and keep pion's view of the dead host pair
+// alive: the selected-pair watch (consent.go) must see through that.
 func TestNetnsChromiumRelay(t *testing.T) {
 	w := newNSWorld(t)
 	ice := w.startTURN(t)
 	r := w.appliance(t, func(c *Config) { c.ICEServers = ice })
 	b := w.customer(t, r)
+	b.config = fmt.Sprintf(`{iceServers: [{urls: %q, username: %q, credential: %q}]}`, ice[0].URLs[0], turnUser, turnPass)
 	b.join(r, "ns-1")
 	n := b.waitFrames(10)
 	if st := r.syncStats(); st.Path != PathHost {
@@ -246,14 +250,15 @@ func TestNetnsChromiumRelay(t *testing.T) {
 	if st.Path != PathRelay {
 		t.Fatalf("path %q (%s -> %s) with UDP blocked, want relay", st.Path, st.LocalCandidate, st.RemoteCandidate)
 	}
-	t.Logf("relay path: %s -> %s (relay only %v)", st.LocalCandidate, st.RemoteCandidate, st.RelayOnly)
+	t.Logf("relay path: %s -> %s (relay only %v; selected pair seen dead while pion said connected: %d)",
+		st.LocalCandidate, st.RemoteCandidate, st.RelayOnly, st.ConsentLost)
 
 	// The next customer while UDP stays blocked.
 	b.open(r.hub, "ns-2")
 	r.peer.CallEnded("ns-1")
 	r.waitState(Waiting)
 	r.waitStandby()
-	eval[chromedp.Void](b, `start("ns-2")`)
+	eval[chromedp.Void](b, b.startExpr("ns-2"))
 	r.peer.UserJoined("ns-2")
 	r.waitState(Connected)
 	b.waitFrames(10)

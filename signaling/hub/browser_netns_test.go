@@ -214,11 +214,13 @@ func (d *tetherd) metric(name string) string {
 }
 
 // TestBrowserNetnsSystem: tetherd in A, a Chromium customer in B, the hub
-// and TURN in R. The customer sees the counter; the network between them
-// cable is pulled and put back (socket reconnect, ICE restart, frames
-// again, nobody reloads); then the network between A and B dies for good
-// while the hub stays reachable, and the call moves to the TURN relay the
-// hub handed out in session:verify.
+// and TURN in R. The customer sees the counter; the network between A and
+// B dies while the hub stays reachable, and the call moves to the TURN
+// relay the hub handed out in session:verify (both ends hold relay
+// candidates here, the case where pion alone would keep calling the dead
+// host pair alive: see appliance/peer/consent.go); then the shop's cable
+// is pulled and put back (ICE restarts until it is, frames again, nobody
+// reloads).
 func TestBrowserNetnsSystem(t *testing.T) {
 	bin := requireBrowser(t)
 	topo := netns.NewRouted(t)
@@ -311,6 +313,29 @@ func TestBrowserNetnsSystem(t *testing.T) {
 		t.Fatalf("tether_peer_relay = %q with a direct path open, want 0", got)
 	}
 
+	// The network between A and B dies (R forwards nothing) while the hub
+	// and its TURN server in R stay reachable: the call moves to the relay
+	// the hub handed out in session:verify.
+	app.drain()
+	undo := topo.DropForward()
+	t2 := time.Now()
+	app.waitState("restarting", bWait)
+	logf("path cut -> ICE restart after %v", time.Since(t2).Round(time.Millisecond))
+	app.waitState("connected", 2*bWait)
+	before, err := cust.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust.waitFor("frames through the relay", bWait, func(s pageState) bool {
+		return s.State == "connected" && s.Stats.FramesDecoded > before.Stats.FramesDecoded+5
+	})
+	logf("path cut -> frames through TURN after %v", time.Since(t2).Round(time.Millisecond))
+	if got := app.metric("tether_peer_relay"); got != "1" {
+		t.Fatalf("tether_peer_relay = %q with the direct path cut, want 1", got)
+	}
+	logf("selected pair seen dead while ICE said connected: %s time(s)", app.metric("tether_peer_consent_lost_total"))
+	undo() // the call stays on the relay: pion does not renominate
+
 	// The shop's cable is pulled: hub, TURN and customer all gone. The
 	// appliance restarts ICE endlessly; when the cable is back its socket
 	// reconnects and the next restart brings the picture back.
@@ -322,7 +347,7 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	app.waitState("restarting", bWait)
 	logf("cable pulled -> ICE restart after %v", time.Since(t0).Round(time.Millisecond))
 	time.Sleep(3 * time.Second) // an outage past the first backoff steps
-	before, err := cust.state()
+	before, err = cust.state()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,27 +357,6 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	logf("cable back -> frames decoded again after %v", time.Since(t1).Round(time.Millisecond))
 	app.waitState("connected", bWait)
 
-	// The network between A and B dies (R forwards nothing) while the hub
-	// and its TURN server in R stay reachable: the call moves to the relay
-	// the hub handed out in session:verify.
-	app.drain()
-	undo := topo.DropForward()
-	defer undo()
-	t2 := time.Now()
-	app.waitState("restarting", bWait)
-	logf("path cut -> ICE restart after %v", time.Since(t2).Round(time.Millisecond))
-	app.waitState("connected", 2*bWait)
-	before, err = cust.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cust.waitFor("frames through the relay", bWait, func(s pageState) bool {
-		return s.State == "connected" && s.Stats.FramesDecoded > before.Stats.FramesDecoded+5
-	})
-	logf("path cut -> frames through TURN after %v", time.Since(t2).Round(time.Millisecond))
-	if got := app.metric("tether_peer_relay"); got != "1" {
-		t.Fatalf("tether_peer_relay = %q with the direct path cut, want 1", got)
-	}
 	if s, _ := cust.state(); s.State != "connected" {
 		t.Fatalf("customer page state %q, want connected", s.State)
 	}
