@@ -38,15 +38,15 @@ func chromiumPath() string {
 // browser is one Chromium tab acting as the customer (or, in the
 // namespace benchmark, as the seed's admin page).
 type browser struct {
-	t    testing.TB
-	ctx  context.Context
-	url  string
-	id   string // current customer userId; test goroutine only
+	t   testing.TB
+	ctx context.Context
+	url string
+	id  string // current customer userId; test goroutine only
 	// config is the RTCConfiguration the page's next start() uses, as
 	// JSON ("" is {}).
 	config string
-	q    chan Signal
-	done chan struct{}
+	q      chan Signal
+	done   chan struct{}
 }
 
 func newBrowser(t testing.TB, h *hub) *browser {

@@ -32,7 +32,8 @@
 //
 // peer.go (Run loop, public calls, health), conn.go (one PeerConnection, the
 // standby, why a customer change needs a new one), negotiation.go (Perfect
-// Negotiation), restart.go (ICE timers, backoff, TURN fallback), heartbeat.go,
+// Negotiation), restart.go (ICE timers, backoff, TURN fallback), consent.go
+// (the selected pair's own check responses), heartbeat.go,
 // stats.go, signal.go and signal_json.go (the contract), logging.go (pion ->
 // slog), state.go, config.go, errors.go.
 package peer
