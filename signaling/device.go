@@ -377,18 +377,26 @@ func (d *Device) keepaliveLoop(ctx context.Context) {
 				}
 			}
 		case <-st.C:
-			d.sendStatus(ctx)
+			d.sendStatus(ctx, true)
 		case <-d.kick:
-			d.sendStatus(ctx)
+			// A change (or a fresh join) is worth delivering: not
+			// volatile, since a kick from inside the connect hook arrives
+			// while the hook still holds the socket and a volatile emit
+			// would be dropped; it waits in the send buffer instead.
+			d.sendStatus(ctx, false)
 		}
 	}
 }
 
-func (d *Device) sendStatus(ctx context.Context) {
+func (d *Device) sendStatus(ctx context.Context, volatile bool) {
 	if d.cfg.Status == nil || d.client.Status().State != socketio.Connected {
 		return
 	}
-	if err := d.client.EmitVolatile(ctx, EvDeviceStatus, d.cfg.Status()); err != nil {
+	emit := d.client.Emit
+	if volatile {
+		emit = d.client.EmitVolatile
+	}
+	if err := emit(ctx, EvDeviceStatus, d.cfg.Status()); err != nil {
 		d.log.Debug("device:status", "err", err)
 	}
 }
