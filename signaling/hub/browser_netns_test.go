@@ -220,7 +220,8 @@ func (d *tetherd) metric(name string) string {
 // candidates here, the case where pion alone would keep calling the dead
 // host pair alive: see appliance/peer/consent.go); then the shop's cable
 // is pulled and put back (ICE restarts until it is, frames again, nobody
-// reloads).
+// reloads); last, a second phone queues and is served when the first ends
+// the call.
 func TestBrowserNetnsSystem(t *testing.T) {
 	bin := requireBrowser(t)
 	topo := netns.NewRouted(t)
@@ -359,6 +360,24 @@ func TestBrowserNetnsSystem(t *testing.T) {
 
 	if s, _ := cust.state(); s.State != "connected" {
 		t.Fatalf("customer page state %q, want connected", s.State)
+	}
+
+	// Customer change across the namespaces: a second phone queues, the
+	// first ends the call, the second gets the counter from the standby
+	// connection the appliance rebuilt after the path recovered.
+	next := e.openURL("phone-2", hubURL+"/c/"+inv.Code+"?name=phone-2", "")
+	next.waitFor("queued behind phone", bWait, func(s pageState) bool { return s.State == "queued" })
+	ctx2, cancel2 := context.WithTimeout(cust.ctx, bWait)
+	err = chromedp.Do(ctx2, chromedp.Click("#end"))
+	cancel2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t3 := time.Now()
+	s = next.waitMedia(bWait)
+	logf("customer change: end -> next customer's first decoded frame in %v", time.Since(t3).Round(time.Millisecond))
+	if s.Calls != 1 {
+		t.Errorf("phone-2 joined %d times, want once (promoted in place)", s.Calls)
 	}
 }
 
