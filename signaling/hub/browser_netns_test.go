@@ -214,14 +214,14 @@ func (d *tetherd) metric(name string) string {
 }
 
 // TestBrowserNetnsSystem: tetherd in A, a Chromium customer in B, the hub
-// and TURN in R. The customer sees the counter; the network between A and
-// B dies while the hub stays reachable, and the call moves to the TURN
-// relay the hub handed out in session:verify (both ends hold relay
-// candidates here, the case where pion alone would keep calling the dead
-// host pair alive: see appliance/peer/consent.go); then the shop's cable
-// is pulled and put back (ICE restarts until it is, frames again, nobody
-// reloads); last, a second phone queues and is served when the first ends
-// the call.
+// and TURN in R. The customer sees the counter through 10 % random loss;
+// the network between A and B dies while the hub stays reachable, and the
+// call moves to the TURN relay the hub handed out in session:verify (both
+// ends hold relay candidates here, the case where pion alone would keep
+// calling the dead host pair alive: see appliance/peer/consent.go); then
+// the shop's cable is pulled and put back (ICE restarts until it is,
+// frames again, nobody reloads); last, a second phone queues and is
+// served when the first ends the call.
 func TestBrowserNetnsSystem(t *testing.T) {
 	bin := requireBrowser(t)
 	topo := netns.NewRouted(t)
@@ -313,6 +313,19 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	if got := app.metric("tether_peer_relay"); got != "0" {
 		t.Fatalf("tether_peer_relay = %q with a direct path open, want 0", got)
 	}
+
+	// 10 % of the packets between A and B are lost for a while: the call
+	// goes on (NACK/PLI and the next keyframe cover the holes).
+	undoLoss := topo.LossForward(0.10)
+	lossFrom, err := cust.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust.waitFor("frames under 10% loss", bWait, func(s pageState) bool {
+		return s.Stats.FramesDecoded > lossFrom.Stats.FramesDecoded+30
+	})
+	undoLoss()
+	logf("10%% loss: frames kept coming")
 
 	// The network between A and B dies (R forwards nothing) while the hub
 	// and its TURN server in R stay reachable: the call moves to the relay
