@@ -12,7 +12,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
-	"github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
 
 	"tether/board/netns"
@@ -117,25 +116,7 @@ func (w *nsWorld) customer(tb testing.TB, r *rig) *browser {
 // leaves it reachable from both ends), relaying from that address.
 func (w *nsWorld) startTURN(tb testing.TB) []webrtc.ICEServer {
 	tb.Helper()
-	rn := newNSNet(tb, w.topo.R)
-	pc, err := rn.ListenPacket("udp4", w.topo.AddrRA+":3478")
-	must(tb, err)
-	key := turn.GenerateAuthKey(turnUser, turnRealm, turnPass)
-	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm: turnRealm,
-		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
-			return ra.Username, key, ra.Username == turnUser
-		},
-		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn: pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
-				RelayAddress: net.ParseIP(w.topo.AddrRA), Address: w.topo.AddrRA, Net: rn,
-			},
-		}},
-	})
-	must(tb, err)
-	tb.Cleanup(func() { _ = srv.Close() })
-	return []webrtc.ICEServer{{URLs: []string{"turn:" + w.topo.AddrRA + ":3478?transport=udp"}, Username: turnUser, Credential: turnPass}}
+	return serveTURN(tb, newNSNet(tb, w.topo.R), w.topo.AddrRA)
 }
 
 // waitRestarts waits until the Peer has begun n ICE restarts in all

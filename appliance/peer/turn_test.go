@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
@@ -23,7 +24,14 @@ func startTURN(t testing.TB, r *rig) []webrtc.ICEServer {
 	tn, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{turnIP}})
 	must(t, err)
 	must(t, r.net.wan.AddNet(tn))
-	pc, err := tn.ListenPacket("udp4", turnIP+":3478")
+	return serveTURN(t, tn, turnIP)
+}
+
+// serveTURN runs a pion TURN server on n at ip:3478, relaying from ip,
+// with the test's long-term credentials.
+func serveTURN(t testing.TB, n transport.Net, ip string) []webrtc.ICEServer {
+	t.Helper()
+	pc, err := n.ListenPacket("udp4", ip+":3478")
 	must(t, err)
 	key := turn.GenerateAuthKey(turnUser, turnRealm, turnPass)
 	srv, err := turn.NewServer(turn.ServerConfig{
@@ -33,12 +41,12 @@ func startTURN(t testing.TB, r *rig) []webrtc.ICEServer {
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn:            pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.ParseIP(turnIP), Address: turnIP, Net: tn},
+			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.ParseIP(ip), Address: ip, Net: n},
 		}},
 	})
 	must(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
-	return []webrtc.ICEServer{{URLs: []string{"turn:" + turnIP + ":3478?transport=udp"}, Username: turnUser, Credential: turnPass}}
+	return []webrtc.ICEServer{{URLs: []string{"turn:" + ip + ":3478?transport=udp"}, Username: turnUser, Credential: turnPass}}
 }
 
 // TestTURNRelayPath: UDP between appliance and customer is blocked, the

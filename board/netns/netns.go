@@ -44,15 +44,7 @@ func Available() string {
 // reason when this machine cannot. Everything is removed at cleanup.
 func NewPair(t testing.TB) *Pair {
 	t.Helper()
-	if why := Available(); why != "" {
-		t.Skip("netns: " + why)
-	}
-	if testing.Short() {
-		t.Skip("netns: -short: not building namespaces")
-	}
-	var rb [3]byte
-	_, _ = rand.Read(rb[:])
-	id := hex.EncodeToString(rb[:])
+	rb, id := prepare(t)
 	p := &Pair{
 		t: t, A: "tth-" + id + "-a", B: "tth-" + id + "-b",
 		IfA: "vth" + id[:5] + "a", IfB: "vth" + id[:5] + "b",
@@ -78,6 +70,21 @@ func NewPair(t testing.TB) *Pair {
 		}
 	}
 	return p
+}
+
+// prepare skips t when namespaces cannot be built here and returns random
+// bytes for addresses and their hex form for names.
+func prepare(t testing.TB) ([3]byte, string) {
+	t.Helper()
+	if why := Available(); why != "" {
+		t.Skip("netns: " + why)
+	}
+	if testing.Short() {
+		t.Skip("netns: -short: not building namespaces")
+	}
+	var rb [3]byte
+	_, _ = rand.Read(rb[:])
+	return rb, hex.EncodeToString(rb[:])
 }
 
 func (p *Pair) remove() {

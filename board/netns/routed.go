@@ -2,8 +2,6 @@ package netns
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -34,15 +32,7 @@ type Routed struct {
 // machine cannot. Everything is removed at cleanup.
 func NewRouted(t testing.TB) *Routed {
 	t.Helper()
-	if why := Available(); why != "" {
-		t.Skip("netns: " + why)
-	}
-	if testing.Short() {
-		t.Skip("netns: -short: not building namespaces")
-	}
-	var rb [3]byte
-	_, _ = rand.Read(rb[:])
-	id := hex.EncodeToString(rb[:])
+	rb, id := prepare(t)
 	// 10.200-249.x.0/29 inside our namespaces only: .0/30 is A's link,
 	// .4/30 is B's.
 	base := fmt.Sprintf("10.%d.%d.", 200+int(rb[0])%50, rb[1])

@@ -339,7 +339,31 @@ func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 	e.start = time.Now()
 	e.app = startBApp(t, bh.url(), dir)
 
-	opts := []chromedp.ExecAllocatorOption{
+	opts := append(chromiumOpts(bin, dir),
+		// The appliance offers loopback candidates; let Chromium gather and
+		// show its own as plain addresses (no mDNS names) on 127.0.0.1.
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	if err := chromedp.Do(bctx); err != nil { // start the browser, without a timeout (it would end the browser)
+		cancelB()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	e.bctx = bctx
+	t.Cleanup(func() {
+		cancelB()
+		cancelA()
+	})
+	return e
+}
+
+// chromiumOpts are the customer browser's options: headless, a phone-sized
+// window, fake camera and microphone, no background work, and host
+// candidates as plain addresses (no mDNS names).
+func chromiumOpts(bin, dir string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
 		chromedp.Headless,
@@ -363,24 +387,8 @@ func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// The appliance offers loopback candidates; let Chromium gather and
-		// show its own as plain addresses (no mDNS names) on 127.0.0.1.
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "Translate,WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints"),
 	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelB := chromedp.NewContext(actx)
-	if err := chromedp.Do(bctx); err != nil { // start the browser, without a timeout (it would end the browser)
-		cancelB()
-		cancelA()
-		t.Fatalf("start chromium: %v", err)
-	}
-	e.bctx = bctx
-	t.Cleanup(func() {
-		cancelB()
-		cancelA()
-	})
-	return e
 }
 
 // tab is one customer in its own Chromium tab.
