@@ -87,6 +87,15 @@ type beatState struct {
 	lost      uint64
 	rtt       time.Duration
 	lastRTTAt time.Time
+	// staleUpTo: pongs for pings up to this seq were sent before the path
+	// came back; they count as answers but their RTT includes the outage.
+	staleUpTo uint64
+}
+
+// forgetRTT drops the RTT sample and ignores the RTT of pings already
+// out: called when the path comes back after trouble.
+func (s *beatState) forgetRTT() {
+	s.rtt, s.lastRTTAt, s.staleUpTo = 0, time.Time{}, s.seq
 }
 
 // tick accounts for the ping sent on the previous tick and returns the
@@ -109,6 +118,9 @@ func (s *beatState) pong(b Beat, now time.Time) bool {
 	}
 	s.lastPong = b.Seq
 	s.missed = 0
+	if b.Seq <= s.staleUpTo {
+		return true
+	}
 	rtt := now.Sub(time.UnixMilli(b.T))
 	if rtt < 0 {
 		rtt = 0

@@ -499,6 +499,19 @@ func (p *Peer) refreshHealth(c *conn, reason string) {
 			if !c.connectedOnce {
 				c.connectedOnce = true
 				c.connectedAt = p.cfg.Clock.Now()
+			} else {
+				// Back after trouble: figures measured across the outage
+				// (a heartbeat that waited in SCTP's queue, the receiver's
+				// loss over an interval that spans the gap) describe the
+				// gap, not the path now. Drop them so health and the LEDs
+				// do not read "degraded" for a tick after the picture is
+				// back; the next pong and receiver report fill them in.
+				c.beat.forgetRTT()
+				if c.counter != nil {
+					c.counter.fraction.Store(0)
+					c.counter.skipReport.Store(true)
+				}
+				p.collectStats(c)
 			}
 			if recovered {
 				// The path had died: the network may have changed (new

@@ -195,6 +195,9 @@ type sendCounter struct {
 	packets, bytes, frames atomic.Uint64
 	lost                   atomic.Int64
 	fraction               atomic.Uint32
+	// skipReport drops the loss fraction of the next report: set when the
+	// path comes back, as that report's interval spans the outage.
+	skipReport atomic.Bool
 }
 
 func (s *sendCounter) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
@@ -230,9 +233,12 @@ func (s *sendCounter) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPR
 			case *rtcp.SenderReport:
 				reports = rr.Reports
 			}
+			skip := len(reports) > 0 && s.skipReport.CompareAndSwap(true, false)
 			for _, rep := range reports {
 				s.lost.Store(int64(rep.TotalLost))
-				s.fraction.Store(uint32(rep.FractionLost))
+				if !skip {
+					s.fraction.Store(uint32(rep.FractionLost))
+				}
 			}
 		}
 		return n, a, nil

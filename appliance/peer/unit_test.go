@@ -128,6 +128,19 @@ func TestBeatState(t *testing.T) {
 			s.pong(Beat{BeatPong, 9, t0.UnixMilli()}, t0)
 			s.pong(Beat{BeatPong, 0, t0.UnixMilli()}, t0)
 		}, 1, 2, 1, 0},
+		{"pong of a ping sent before the path came back: answered, RTT not taken", func(s *beatState) {
+			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(30*time.Millisecond))
+			seq = s.tick() // sent into the outage; waits in SCTP's queue
+			s.forgetRTT()  // the path is back
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(3*time.Second))
+		}, 0, 2, 0, 0},
+		{"after forgetRTT a fresh ping measures again", func(s *beatState) {
+			s.tick()
+			s.forgetRTT()
+			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(25*time.Millisecond))
+		}, 0, 2, 1, 25 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var s beatState

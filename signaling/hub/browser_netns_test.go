@@ -63,7 +63,11 @@ type tetherd struct {
 	states chan string // "to" of every peer state transition
 	mu     sync.Mutex
 	tail   []string // the last log lines, shown when a test fails
-	done   chan struct{}
+	// console is every serial-console line (-console -: stdout), what a
+	// field tech with a USB-serial cable reads.
+	console []string
+	done    chan struct{}
+	conDone chan struct{}
 }
 
 var (
@@ -105,18 +109,22 @@ func startTetherd(t *testing.T, ns, hubURL, dir string) *tetherd {
 		t.Fatalf("tetherd login: %v: %s", err, out)
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-board", "sim", "-hub", hubURL, "-data", db,
-		"-setup-addr", "", "-metrics-addr", "127.0.0.1:9101", "-camera", "test", "-mic", "test",
+		"-setup-addr", "", "-metrics-addr", "127.0.0.1:9101", "-console", "-", "-camera", "test", "-mic", "test",
 		"-width", "320", "-height", "180", "-fps", "15", "-bitrate", "300")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout = io.Discard
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &tetherd{t: t, ns: ns, cmd: cmd, states: make(chan string, 1024), done: make(chan struct{})}
+	d := &tetherd{t: t, ns: ns, cmd: cmd, states: make(chan string, 1024), done: make(chan struct{}), conDone: make(chan struct{})}
 	go d.read(stderr)
+	go d.readConsole(stdout)
 	t.Cleanup(d.stop)
 	return d
 }
@@ -146,6 +154,50 @@ func (d *tetherd) read(r io.Reader) {
 	}
 }
 
+func (d *tetherd) readConsole(r io.Reader) {
+	defer close(d.conDone)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		d.mu.Lock()
+		d.console = append(d.console, strings.TrimRight(sc.Text(), "\r"))
+		d.mu.Unlock()
+	}
+}
+
+// consoleMark is where the next waitConsole starts looking.
+func (d *tetherd) consoleMark() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.console)
+}
+
+// waitConsole waits for a console line after mark that contains every
+// one of parts, and returns it.
+func (d *tetherd) waitConsole(mark int, within time.Duration, parts ...string) string {
+	d.t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		d.mu.Lock()
+		lines := d.console[min(mark, len(d.console)):]
+		for _, l := range lines {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(l, p)
+			}
+			if ok {
+				d.mu.Unlock()
+				return l
+			}
+		}
+		d.mu.Unlock()
+		if time.Now().After(deadline) {
+			d.mu.Lock()
+			d.t.Fatalf("serial console: no line with %q within %v; last lines:\n%s", parts, within,
+				strings.Join(d.console[max(0, len(d.console)-10):], "\n"))
+			d.mu.Unlock()
+		}
+	}
+}
+
 func (d *tetherd) stop() {
 	if d.cmd.Process == nil {
 		return
@@ -157,10 +209,12 @@ func (d *tetherd) stop() {
 		_ = d.cmd.Process.Kill()
 		<-d.done
 	}
+	<-d.conDone
 	_ = d.cmd.Wait()
 	if d.t.Failed() || os.Getenv("TETHERD_LOG") != "" {
 		d.mu.Lock()
 		d.t.Logf("tetherd log tail:\n%s", strings.Join(d.tail, "\n"))
+		d.t.Logf("tetherd serial console:\n%s", strings.Join(d.console, "\n"))
 		d.mu.Unlock()
 	}
 }
@@ -315,6 +369,7 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	// and its TURN server in R stay reachable: the call moves to the relay
 	// the hub handed out in session:verify.
 	app.drain()
+	mark := app.consoleMark()
 	undo := topo.DropForward()
 	t2 := time.Now()
 	app.waitState("restarting", bWait)
@@ -331,6 +386,9 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	if got := app.metric("tether_peer_relay"); got != "1" {
 		t.Fatalf("tether_peer_relay = %q with the direct path cut, want 1", got)
 	}
+	// The field tech saw it on the serial console.
+	app.waitConsole(mark, bWait, "| peer restarting")
+	logf("console: %s", app.waitConsole(mark, bWait, "| peer connected relay"))
 	logf("selected pair seen dead while ICE said connected: %s time(s)", app.metric("tether_peer_consent_lost_total"))
 	undo() // the call stays on the relay: pion does not renominate
 
@@ -338,6 +396,7 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	// appliance restarts ICE endlessly; when the cable is back its socket
 	// reconnects and the next restart brings the picture back.
 	app.drain()
+	mark = app.consoleMark()
 	topo.LinkDown()
 	t0 := time.Now()
 	app.waitState("degraded", bWait)
@@ -354,6 +413,9 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	cust.waitFor("frames again", 2*bWait, func(s pageState) bool { return s.Stats.FramesDecoded > before.Stats.FramesDecoded })
 	logf("cable back -> frames decoded again after %v", time.Since(t1).Round(time.Millisecond))
 	app.waitState("connected", bWait)
+	app.waitConsole(mark, bWait, "no-network")
+	app.waitConsole(mark, bWait, "| peer restarting")
+	logf("console: %s", app.waitConsole(mark, bWait, "in-call", "| peer connected"))
 
 	if s, _ := cust.state(); s.State != "connected" {
 		t.Fatalf("customer page state %q, want connected", s.State)
