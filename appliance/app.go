@@ -81,6 +81,9 @@ type App struct {
 
 	roots *x509.CertPool
 	net   *netwatch.Watcher
+	// netUp ticks when the kernel reports a link, address or route coming
+	// up, so health leaves "no-network" at once, not at the next poll.
+	netUp <-chan struct{}
 
 	mu        sync.Mutex // guards session, customer, peerState
 	session   store.Session
@@ -152,6 +155,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 
 	a.net = netwatch.New()
 	a.net.Logger = deps.Logger
+	a.netUp = a.net.Subscribe()
 	ls, _ := a.Store.LinkState()
 	dc := signaling.DeviceConfig{
 		HubURL:         a.hubURL(),
@@ -519,8 +523,9 @@ func (a *App) event(component, from, to, detail string) {
 	}
 }
 
-// feedHealth reports media and network facts every 2 s and peer stats
-// (RTT, loss, path) between peer transitions.
+// feedHealth reports media and network facts every 2 s, and at once when
+// the network comes back, and peer stats (RTT, loss, path) between peer
+// transitions.
 func (a *App) feedHealth(ctx context.Context) error {
 	t := a.clk.Ticker(2 * time.Second)
 	defer t.Stop()
@@ -537,6 +542,7 @@ func (a *App) feedHealth(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-a.netUp:
 		}
 	}
 }

@@ -447,6 +447,16 @@ func (p *Peer) onPCState(c *conn, s webrtc.PeerConnectionState) {
 		if !wasUp {
 			p.requestKeyframe()
 			p.updatePath(c)
+			if c.connectedOnce {
+				// The path is back after trouble. The beats missed
+				// during the outage said nothing the ICE state does not:
+				// start counting afresh, and ask at once rather than at
+				// the next tick (up to HeartbeatInterval away) whether
+				// the data path answers too.
+				c.beat.forgetRTT() // before the ping: its RTT counts
+				p.sendBeat(c)
+				c.beat.missed = 0
+			}
 		}
 		p.refreshHealth(c, "connected")
 		// The call is up: now prepare the next customer's connection so it
@@ -541,17 +551,25 @@ func (p *Peer) onTick() {
 		return
 	}
 	if c.dcOpen.Load() {
-		seq := c.beat.tick()
-		b := Beat{Type: BeatPing, Seq: seq, T: p.cfg.Clock.Now().UnixMilli()}
-		if err := c.dc.SendText(string(EncodeBeat(b))); err != nil {
-			p.log.Debug("heartbeat send", "err", err)
-		}
+		p.sendBeat(c)
 		if c.beat.missed >= p.cfg.HeartbeatMisses {
 			p.log.Warn("heartbeats missed", "customer", c.user, "missed", c.beat.missed)
 			p.refreshHealth(c, "heartbeats missed")
 		}
 	}
 	p.collectStats(c)
+}
+
+// sendBeat sends the next heartbeat ping on c. Run goroutine only.
+func (p *Peer) sendBeat(c *conn) {
+	if !c.dcOpen.Load() {
+		return
+	}
+	seq := c.beat.tick()
+	b := Beat{Type: BeatPing, Seq: seq, T: p.cfg.Clock.Now().UnixMilli()}
+	if err := c.dc.SendText(string(EncodeBeat(b))); err != nil {
+		p.log.Debug("heartbeat send", "err", err)
+	}
 }
 
 func (p *Peer) requestKeyframe() {

@@ -7,6 +7,7 @@ package netwatch
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -22,7 +23,9 @@ type Watcher struct {
 	Clock  clock.Clock
 	Logger *slog.Logger
 
-	c chan struct{}
+	c    chan struct{}
+	mu   sync.Mutex
+	subs []chan struct{} // more readers (Subscribe)
 }
 
 // New returns a Watcher; Run starts it.
@@ -34,10 +37,25 @@ func New() *Watcher {
 // connectivity (never blocks the watcher; ticks coalesce).
 func (w *Watcher) C() <-chan struct{} { return w.c }
 
+// Subscribe returns another channel with the same ticks as C, for a
+// second reader (the health feed re-reads the network at once instead of at
+// its next poll). Call it before Run.
+func (w *Watcher) Subscribe() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	w.mu.Lock()
+	w.subs = append(w.subs, c)
+	w.mu.Unlock()
+	return c
+}
+
 func (w *Watcher) notify() {
-	select {
-	case w.c <- struct{}{}:
-	default:
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range append([]chan struct{}{w.c}, w.subs...) {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
