@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -111,8 +110,8 @@ func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, 
 		// chromedp drives Chromium over a pipe (--remote-debugging-pipe),
 		// which `ip netns exec` passes through: the browser lives in ns
 		// and the test still talks to it.
-		wrapper := filepath.Join(t.TempDir(), "chromium-in-netns")
-		must(t, os.WriteFile(wrapper, []byte("#!/bin/sh\nexec ip netns exec "+ns+" "+path+" \"$@\"\n"), 0o755))
+		wrapper, err := netns.Wrapper(t.TempDir(), ns, path)
+		must(t, err)
 		opts = append(opts, chromedp.ExecPath(wrapper))
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)

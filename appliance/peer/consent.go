@@ -41,10 +41,18 @@ func (p *Peer) checkConsent() {
 		return
 	}
 	sctp := c.pc.SCTP()
-	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+	if sctp == nil {
 		return
 	}
-	st, ok := sctp.Transport().ICETransport().GetSelectedCandidatePairStats()
+	dtls := sctp.Transport()
+	if dtls == nil {
+		return
+	}
+	ice := dtls.ICETransport()
+	if ice == nil {
+		return
+	}
+	st, ok := ice.GetSelectedCandidatePairStats()
 	if !ok {
 		return
 	}
@@ -59,10 +67,10 @@ func (p *Peer) checkConsent() {
 		return
 	}
 	last, found := p.lastPairResponse(c, st.LocalCandidateID, st.RemoteCandidateID)
-	if !found || time.Since(last) < limit {
+	silent := time.Since(last)
+	if !found || silent < limit {
 		return
 	}
-	silent := time.Since(last)
 	p.log.Warn("selected pair unanswered", "customer", c.user, "for", silent.Round(time.Millisecond),
 		"local", st.LocalCandidateID, "remote", st.RemoteCandidateID)
 	p.stats.consentLost++

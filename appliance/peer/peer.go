@@ -448,14 +448,7 @@ func (p *Peer) onPCState(c *conn, s webrtc.PeerConnectionState) {
 			p.requestKeyframe()
 			p.updatePath(c)
 			if c.connectedOnce {
-				// The path is back after trouble. The beats missed
-				// during the outage said nothing the ICE state does not:
-				// start counting afresh, and ask at once rather than at
-				// the next tick (up to HeartbeatInterval away) whether
-				// the data path answers too.
-				c.beat.forgetRTT() // before the ping: its RTT counts
-				p.sendBeat(c)
-				c.beat.missed = 0
+				p.pathBack(c)
 			}
 		}
 		p.refreshHealth(c, "connected")
@@ -510,18 +503,7 @@ func (p *Peer) refreshHealth(c *conn, reason string) {
 				c.connectedOnce = true
 				c.connectedAt = p.cfg.Clock.Now()
 			} else {
-				// Back after trouble: figures measured across the outage
-				// (a heartbeat that waited in SCTP's queue, the receiver's
-				// loss over an interval that spans the gap) describe the
-				// gap, not the path now. Drop them so health and the LEDs
-				// do not read "degraded" for a tick after the picture is
-				// back; the next pong and receiver report fill them in.
-				c.beat.forgetRTT()
-				if c.counter != nil {
-					c.counter.fraction.Store(0)
-					c.counter.skipReport.Store(true)
-				}
-				p.collectStats(c)
+				p.collectStats(c) // publish the figures pathBack cleared
 			}
 			if recovered {
 				// The path had died: the network may have changed (new
@@ -558,6 +540,25 @@ func (p *Peer) onTick() {
 		}
 	}
 	p.collectStats(c)
+}
+
+// pathBack runs when c's path comes back after trouble. Figures measured
+// across the outage (a heartbeat that waited in SCTP's queue, the
+// receiver's loss over an interval that spans the gap) describe the gap,
+// not the path now: they are dropped so health and the LEDs do not read
+// "degraded" for a tick after the picture is back, and the next pong and
+// receiver report fill them in. The beats missed during the outage said
+// nothing the ICE state does not: counting starts afresh, with a ping at
+// once rather than at the next tick (up to HeartbeatInterval away) to ask
+// whether the data path answers too. Run goroutine only.
+func (p *Peer) pathBack(c *conn) {
+	c.beat.forgetRTT() // before the ping: its RTT counts
+	if c.counter != nil {
+		c.counter.fraction.Store(0)
+		c.counter.skipReport.Store(true)
+	}
+	p.sendBeat(c)
+	c.beat.missed = 0
 }
 
 // sendBeat sends the next heartbeat ping on c. Run goroutine only.

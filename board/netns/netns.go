@@ -13,20 +13,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
 
 // Pair is two namespaces, A and B, linked by a veth pair with one /30.
 type Pair struct {
-	t      testing.TB
-	A, B   string // namespace names
-	IfA    string // interface in A
-	IfB    string // interface in B
-	AddrA  string // A's address (no prefix)
-	AddrB  string // B's address
-	prefix string
+	spaces
+	A, B  string // namespace names
+	IfA   string // interface in A
+	IfB   string // interface in B
+	AddrA string // A's address (no prefix)
+	AddrB string // B's address
 }
 
 // Available says why namespaces cannot be made here, or "" if they can.
@@ -46,13 +44,13 @@ func NewPair(t testing.TB) *Pair {
 	t.Helper()
 	rb, id := prepare(t)
 	p := &Pair{
-		t: t, A: "tth-" + id + "-a", B: "tth-" + id + "-b",
+		A: "tth-" + id + "-a", B: "tth-" + id + "-b",
 		IfA: "vth" + id[:5] + "a", IfB: "vth" + id[:5] + "b",
 		// 10.200-254.x.y/30 inside our namespaces only.
 		AddrA: fmt.Sprintf("10.%d.%d.1", 200+int(rb[0])%50, rb[1]),
 		AddrB: fmt.Sprintf("10.%d.%d.2", 200+int(rb[0])%50, rb[1]),
 	}
-	t.Cleanup(p.remove)
+	p.spaces = spaces{t: t, all: []string{p.A, p.B}}
 	steps := [][]string{
 		{"netns", "add", p.A},
 		{"netns", "add", p.B},
@@ -64,11 +62,7 @@ func NewPair(t testing.TB) *Pair {
 		{"-n", p.A, "link", "set", p.IfA, "up"},
 		{"-n", p.B, "link", "set", p.IfB, "up"},
 	}
-	for _, s := range steps {
-		if out, err := run("ip", s...); err != nil {
-			t.Fatalf("netns: ip %s: %v: %s", strings.Join(s, " "), err, out)
-		}
-	}
+	p.build(steps)
 	return p
 }
 
@@ -87,30 +81,10 @@ func prepare(t testing.TB) ([3]byte, string) {
 	return rb, hex.EncodeToString(rb[:])
 }
 
-func (p *Pair) remove() {
-	for _, ns := range []string{p.A, p.B} {
-		_, _ = run("ip", "netns", "del", ns)
-	}
-}
-
 func run(name string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	return exec.CommandContext(ctx, name, args...).CombinedOutput()
-}
-
-// Command returns a command that runs inside namespace ns.
-func (p *Pair) Command(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
-}
-
-// Run runs a command inside ns and fails the test on error.
-func (p *Pair) Run(ns string, name string, args ...string) {
-	p.t.Helper()
-	out, err := run("ip", append([]string{"netns", "exec", ns, name}, args...)...)
-	if err != nil {
-		p.t.Fatalf("netns %s: %s %s: %v: %s", ns, name, strings.Join(args, " "), err, out)
-	}
 }
 
 // LinkDown takes A's side of the link down (a cable pulled at the device).
@@ -133,9 +107,7 @@ func iptables() string {
 // Drop(p.A, "-p", "udp"); the returned func removes it.
 func (p *Pair) Drop(ns string, match ...string) (undo func()) {
 	p.t.Helper()
-	rule := append(append([]string{"INPUT"}, match...), "-j", "DROP")
-	p.Run(ns, iptables(), append([]string{"-I"}, rule...)...)
-	return func() { _, _ = run("ip", append([]string{"netns", "exec", ns, iptables(), "-D"}, rule...)...) }
+	return p.drop(ns, "INPUT", match)
 }
 
 // Loss drops a random fraction of ns's input packets with the statistic

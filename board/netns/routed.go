@@ -1,13 +1,9 @@
 package netns
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,7 +14,7 @@ import (
 // while its own services (a TURN or signalling server bound to R's
 // addresses) stay reachable from both ends, as on the Internet.
 type Routed struct {
-	t          testing.TB
+	spaces
 	A, R, B    string // namespace names
 	IfA, IfB   string // the ends' interfaces
 	IfRA, IfRB string // R's interfaces towards A and B
@@ -37,12 +33,12 @@ func NewRouted(t testing.TB) *Routed {
 	// .4/30 is B's.
 	base := fmt.Sprintf("10.%d.%d.", 200+int(rb[0])%50, rb[1])
 	r := &Routed{
-		t: t, A: "tth-" + id + "-a", R: "tth-" + id + "-r", B: "tth-" + id + "-b",
+		A: "tth-" + id + "-a", R: "tth-" + id + "-r", B: "tth-" + id + "-b",
 		IfA: "vth" + id[:5] + "a", IfRA: "vth" + id[:5] + "p",
 		IfB: "vth" + id[:5] + "b", IfRB: "vth" + id[:5] + "q",
 		AddrRA: base + "1", AddrA: base + "2", AddrRB: base + "5", AddrB: base + "6",
 	}
-	t.Cleanup(r.remove)
+	r.spaces = spaces{t: t, all: []string{r.A, r.R, r.B}}
 	steps := [][]string{
 		{"netns", "add", r.A},
 		{"netns", "add", r.R},
@@ -65,34 +61,10 @@ func NewRouted(t testing.TB) *Routed {
 		[]string{"-n", r.A, "route", "add", "default", "via", r.AddrRA},
 		[]string{"-n", r.B, "route", "add", "default", "via", r.AddrRB},
 	)
-	for _, s := range steps {
-		if out, err := run("ip", s...); err != nil {
-			t.Fatalf("netns: ip %s: %v: %s", strings.Join(s, " "), err, out)
-		}
-	}
+	r.build(steps)
 	// /proc/sys/net belongs to the namespace of whoever opens it.
 	r.Run(r.R, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
 	return r
-}
-
-func (r *Routed) remove() {
-	for _, ns := range []string{r.A, r.R, r.B} {
-		_, _ = run("ip", "netns", "del", ns)
-	}
-}
-
-// Run runs a command inside ns and fails the test on error.
-func (r *Routed) Run(ns string, name string, args ...string) {
-	r.t.Helper()
-	out, err := run("ip", append([]string{"netns", "exec", ns, name}, args...)...)
-	if err != nil {
-		r.t.Fatalf("netns %s: %s %s: %v: %s", ns, name, strings.Join(args, " "), err, out)
-	}
-}
-
-// Command returns a command that runs inside namespace ns.
-func (r *Routed) Command(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
 }
 
 // LinkDown takes A's interface down: the appliance's cable pulled. Its
@@ -111,12 +83,7 @@ func (r *Routed) LinkUp() {
 // reachable. The returned func removes the rule.
 func (r *Routed) DropForward(match ...string) (undo func()) {
 	r.t.Helper()
-	rule := append(append([]string{"FORWARD"}, match...), "-j", "DROP")
-	r.Run(r.R, iptables(), append([]string{"-I"}, rule...)...)
-	var once sync.Once
-	return func() {
-		once.Do(func() { r.Run(r.R, iptables(), append([]string{"-D"}, rule...)...) })
-	}
+	return r.drop(r.R, "FORWARD", match)
 }
 
 // LossForward drops a random fraction of forwarded packets in both

@@ -80,7 +80,7 @@ var (
 func buildTetherd(t *testing.T) string {
 	t.Helper()
 	tetherdOnce.Do(func() {
-		dir, err := osMkdirTemp()
+		dir, err := os.MkdirTemp("", "tether-systest-")
 		if err != nil {
 			tetherdErr = err
 			return
@@ -331,8 +331,8 @@ func TestBrowserNetnsSystem(t *testing.T) {
 
 	// Chromium in B. The page is not on localhost there, so it is told the
 	// hub's origin is secure (getUserMedia needs a secure context).
-	wrapper := filepath.Join(dir, "chromium-in-netns")
-	if err := osWriteExec(wrapper, "#!/bin/sh\nexec ip netns exec "+topo.B+" "+bin+" \"$@\"\n"); err != nil {
+	wrapper, err := netns.Wrapper(dir, topo.B, bin)
+	if err != nil {
 		t.Fatal(err)
 	}
 	opts := append(chromiumOpts(wrapper, dir),
@@ -439,7 +439,3 @@ func TestBrowserNetnsSystem(t *testing.T) {
 		t.Errorf("phone-2 joined %d times, want once (promoted in place)", s.Calls)
 	}
 }
-
-func osMkdirTemp() (string, error) { return os.MkdirTemp("", "tether-systest-") }
-
-func osWriteExec(path, content string) error { return os.WriteFile(path, []byte(content), 0o755) }

@@ -25,12 +25,13 @@ type Watcher struct {
 
 	c    chan struct{}
 	mu   sync.Mutex
-	subs []chan struct{} // more readers (Subscribe)
+	subs []chan struct{} // every reader: c, then Subscribe's
 }
 
 // New returns a Watcher; Run starts it.
 func New() *Watcher {
-	return &Watcher{Settle: 50 * time.Millisecond, Clock: clock.New(), Logger: slog.Default(), c: make(chan struct{}, 1)}
+	c := make(chan struct{}, 1)
+	return &Watcher{Settle: 50 * time.Millisecond, Clock: clock.New(), Logger: slog.Default(), c: c, subs: []chan struct{}{c}}
 }
 
 // C delivers one tick per settled burst of changes that can restore
@@ -51,7 +52,7 @@ func (w *Watcher) Subscribe() <-chan struct{} {
 func (w *Watcher) notify() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, c := range append([]chan struct{}{w.c}, w.subs...) {
+	for _, c := range w.subs {
 		select {
 		case c <- struct{}{}:
 		default:
