@@ -231,13 +231,20 @@ func TestBrowserFlow(t *testing.T) {
 	waitJS("hub login error", `document.querySelector('#form-hub .err').textContent.includes('wrong username or password')`)
 
 	// The right one: the status turns ready, the banner goes, a toast says so.
+	// A toast lives 4.5 s; record every one shown so a slow machine that
+	// reaches the check later still sees it was shown.
+	step("record toasts", chromedp.Evaluate[chromedp.Void](`(() => {
+	  window.toastsSeen = [];
+	  new MutationObserver((ms) => ms.forEach((m) => m.addedNodes.forEach((n) => window.toastsSeen.push(n.textContent))))
+	    .observe(document.getElementById('toasts'), {childList: true});
+	})()`))
 	step("hub login",
 		chromedp.SendKeys(chromedp.CSS(`#form-hub [name=password]`), hubPW),
 		chromedp.Click(chromedp.CSS(`#form-hub button`)),
 	)
 	waitJS("ready status", `document.getElementById('st-overall').textContent === 'ready'`)
 	step("banner gone", chromedp.WaitNotVisible(chromedp.ID("banner-login")))
-	waitJS("toast", `[...document.querySelectorAll('.toast')].some(t => t.textContent.includes('Logged in to the hub'))`)
+	waitJS("toast", `window.toastsSeen.some(t => t.includes('Logged in to the hub'))`)
 	waitJS("LEDs follow", `document.querySelector('#leds .led.green.on') !== null`)
 	waitJS("RTT chart", `document.querySelectorAll('#rtt-chart polyline').length === 2`)
 	if got := text("#st-socket"); !strings.Contains(got, "connected") || !strings.Contains(got, "websocket") {
