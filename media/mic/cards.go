@@ -20,11 +20,12 @@ func parseCards(s string) map[int]string {
 		if len(f) < 2 || !strings.HasPrefix(f[1], "[") {
 			continue
 		}
-		n, err := strconv.Atoi(f[0])
+		// Card indices are 0..SNDRV_CARDS-1: unsigned, no sign accepted.
+		n, err := strconv.ParseUint(f[0], 10, 8)
 		if err != nil {
 			continue
 		}
-		out[n] = strings.TrimSpace(line[strings.Index(line, "[")+1:])
+		out[int(n)] = strings.TrimSpace(line[strings.Index(line, "[")+1:])
 	}
 	return out
 }
