@@ -304,6 +304,10 @@ func (a *App) Run(ctx context.Context) error {
 			start(fmt.Sprintf("%T", c), c)
 		}
 	}
+	if a.deps.Store == nil && a.cfg.DataPath != "" {
+		// Whoever holds the state file answers for it.
+		start("control", a.controlServer(ControlSocket(a.cfg.DataPath)))
+	}
 	a.Health.SetBooting(false)
 
 	// Seed steps 1, 2, 4–7: the socket (endless), verify and join in its
