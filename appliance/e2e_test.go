@@ -84,19 +84,25 @@ func (th *testHub) stop() {
 // online waits until the hub lists the counter as connected (in its room).
 func (th *testHub) online(t *testing.T, want bool, d time.Duration) {
 	t.Helper()
+	th.accountOnline(t, counter, want, d)
+}
+
+// accountOnline waits until the hub lists account as connected or not.
+func (th *testHub) accountOnline(t *testing.T, account string, want bool, d time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		f, err := th.h.Fleet()
 		if err == nil {
 			for _, e := range f {
-				if e.Account == counter && e.Online == want {
+				if e.Account == account && e.Online == want {
 					return
 				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("counter online=%v not seen within %v", want, d)
+	t.Fatalf("%s online=%v not seen within %v", account, want, d)
 }
 
 func testConfig(t *testing.T, hubURL, data string) appliance.Config {
