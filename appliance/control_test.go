@@ -13,7 +13,9 @@ import (
 
 	"tether/appliance"
 	"tether/appliance/health"
+	"tether/signaling/engineio"
 	"tether/signaling/hub/auth"
+	"tether/signaling/socketio"
 	"tether/store"
 )
 
@@ -101,7 +103,16 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	th.online(t, true, 15*time.Second)
 	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
 
-	// Another account, another room, while connected: applied live.
+	// A customer joins counter-1's room: the appliance is in a call.
+	inv, err := th.h.Store().NewInvite(counter, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joinAsCustomer(t, th.url(), inv.Code, counter)
+	waitFor(t, "the customer in the call", func() bool { return a.Customer() != "" })
+
+	// Another account, another room, while connected: applied live, and
+	// the old room's call is dropped.
 	joinsBefore := a.Device.Client().Status().Connects
 	out, err = tetherd(t, password+"\n", "login", "-hub", th.url(), "-user", other, "-data", data)
 	if err != nil || !strings.Contains(out, "room "+other) {
@@ -115,6 +126,7 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	if v := a.Device.Verified(); v.RoomID != other {
 		t.Fatalf("verified room %q, want %q", v.RoomID, other)
 	}
+	waitFor(t, "the old room's customer dropped", func() bool { return a.Customer() == "" })
 	out, err = tetherd(t, "", "status", "-data", data)
 	if err != nil || !strings.Contains(out, "room "+other) || !strings.Contains(out, "socket       connected") {
 		t.Fatalf("status after the second login: %v\n%s", err, out)
@@ -133,4 +145,46 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	if err != nil || strings.Contains(out, "applied by the running tetherd") || !strings.Contains(out, "logged in as "+counter) {
 		t.Fatalf("login into the file: %v\n%s", err, out)
 	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not seen within 15 s: %s", what)
+		}
+	}
+}
+
+// joinAsCustomer connects a customer (Socket.IO only, no media) and joins
+// room with the invite; it stays until the test ends.
+func joinAsCustomer(t *testing.T, hubURL, invite, room string) {
+	t.Helper()
+	var c *socketio.Client
+	c, err := socketio.New(socketio.Config{
+		Engine: engineio.Config{URL: hubURL},
+		Auth:   func() map[string]any { return map[string]any{"role": "customer", "invite": invite, "name": "Ada"} },
+		OnConnect: func(ctx context.Context, _ bool) error {
+			args, err := c.EmitWithAck(ctx, "room:join", map[string]any{"roomId": room})
+			var r struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+			}
+			if err == nil {
+				err = args.Decode(0, &r)
+			}
+			if err == nil && !r.OK {
+				err = errors.New(r.Error)
+			}
+			return err
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
