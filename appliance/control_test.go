@@ -44,7 +44,9 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 		}
 	}
 	data := filepath.Join(dir, "tetherd.db")
-	a, err := appliance.New(testConfig(t, th.url(), data), appliance.Deps{
+	// No hub configured: the first login names it (a device provisioned
+	// only at its setup page or with tetherd login).
+	a, err := appliance.New(testConfig(t, "", data), appliance.Deps{
 		Logger:     slog.New(slog.DiscardHandler),
 		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
 	})

@@ -92,6 +92,10 @@ type Config struct {
 	// Engine configures the Engine.IO sessions (URL, path, timeouts, TLS,
 	// proxy). Its Clock and Logger default to the Client's.
 	Engine engineio.Config
+	// URL, when set, names the server for every attempt (a new login may
+	// name another server); "" keeps Engine.URL. A session is recovered
+	// only on the server it was made on.
+	URL func() string
 	// Namespace is the Socket.IO namespace; default "/".
 	Namespace string
 	// Auth returns the CONNECT payload; it is called for every attempt so
