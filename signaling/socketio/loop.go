@@ -627,10 +627,11 @@ func (l *loop) forgetSession() {
 }
 
 // newIdentity handles a new login: the old session is left for good (a
-// DISCONNECT tells the server it is over, so it is not kept for
-// recovery), its recovery state is forgotten and a new connection starts
-// at once from any state. An attempt in flight is abandoned: it may have
-// sent the old credentials.
+// DISCONNECT is queued to tell the server, best effort: the Engine.IO
+// close does not wait for it, and correctness does not depend on it since
+// the old pid is never presented again), its recovery state is forgotten
+// and a new connection starts at once from any state. An attempt in
+// flight is abandoned: it may have sent the old credentials.
 func (l *loop) newIdentity() {
 	if l.nsOpen {
 		if err := l.writePacket(&Packet{Type: Disconnect, Namespace: l.cfg.Namespace, ID: NoID}); err != nil {
