@@ -209,6 +209,19 @@ func (s *Server) redirectPlain(h http.Handler) http.Handler {
 	})
 }
 
+// Addr is where Run listens (or will): the Listener's address, else Addr
+// resolved (a ":8080" has no IP: every interface). nil if unresolvable.
+func (s *Server) Addr() net.Addr {
+	if s.cfg.Listener != nil {
+		return s.cfg.Listener.Addr()
+	}
+	a, err := net.ResolveTCPAddr("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil
+	}
+	return a
+}
+
 // Fingerprint is the SHA-256 fingerprint of the page's TLS certificate, as
 // the serial console prints it; "" without TLS.
 func (s *Server) Fingerprint() string { return s.fingerprint }
