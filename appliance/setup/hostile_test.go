@@ -26,6 +26,7 @@ import (
 
 	"tether/appliance/health"
 	"tether/internal/connlimit"
+	"tether/internal/hostile"
 	"tether/internal/login"
 	"tether/store"
 )
@@ -98,13 +99,10 @@ type hclient struct {
 }
 
 func (l *live) client(ip string) *hclient {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 32,
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // pinned by fingerprint in TestHostileTLS
-	l.t.Cleanup(tr.CloseIdleConnections)
-	jar, _ := cookiejar.New(nil)
-	return &hclient{l: l, c: &http.Client{Jar: jar, Transport: tr, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	c := hostile.Client(l.t, ip, &tls.Config{InsecureSkipVerify: true}) // pinned by fingerprint in TestHostileTLS
+	c.Jar, _ = cookiejar.New(nil)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &hclient{l: l, c: c}
 }
 
 func (c *hclient) do(req *http.Request) (int, map[string]any, http.Header, error) {
@@ -151,25 +149,13 @@ func TestHostileLoginBurst(t *testing.T) {
 	l.setPassword()
 	c := l.client("127.0.0.2")
 	c.state()
-	var mu sync.Mutex
-	counts := map[int]int{}
-	var wg sync.WaitGroup
-	for range 15 {
-		wg.Go(func() {
-			code, _, hdr, err := c.post("/api/login", vals("password", "wrong-guess"))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if code == 429 && hdr.Get("Retry-After") == "" {
-				t.Error("429 without Retry-After")
-			}
-			mu.Lock()
-			counts[code]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	counts := hostile.Burst(15, func(int) (int, error) {
+		code, _, hdr, err := c.post("/api/login", vals("password", "wrong-guess"))
+		if code == 429 && hdr.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		return code, err
+	})
 	t.Logf("15 concurrent wrong logins: %d × 401, %d × 429", counts[401], counts[429])
 	if counts[401] > 5 || counts[401]+counts[429] != 15 {
 		t.Fatalf("answers %v; want ≤ 5 × 401, the rest 429", counts)
@@ -341,13 +327,19 @@ func TestHostileTLS(t *testing.T) {
 // within the timeouts; one address cannot hold more than its cap; a
 // normal client is served throughout.
 func TestHostileSlowClients(t *testing.T) {
-	const readTimeout, idleTimeout = 2 * time.Second, 2 * time.Second
+	// Short timeouts keep the test short; the header timeout also bounds
+	// each TLS handshake, so it leaves room for 200 of them under -race.
+	const headerTimeout, readTimeout, idleTimeout = 3 * time.Second, 4 * time.Second, 3 * time.Second
 	l := startLive(t, true, func(c *Config) {
-		c.ReadHeaderTimeout, c.ReadTimeout, c.IdleTimeout = time.Second, readTimeout, idleTimeout
+		c.ReadHeaderTimeout, c.ReadTimeout, c.IdleTimeout = headerTimeout, readTimeout, idleTimeout
 	})
 	l.setPassword()
+	dials := make(chan struct{}, 16) // handshakes at once: an attacker paces them too
 	dialTLS := func(ip string) (*tls.Conn, error) {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		dials <- struct{}{}
+		defer func() { <-dials }()
+		d := hostile.Dialer(ip)
+		d.Timeout = 20 * time.Second
 		return tls.DialWithDialer(d, "tcp", l.addr, &tls.Config{InsecureSkipVerify: true})
 	}
 	// closedBy waits (bounded) until the server closes c and says how long
@@ -360,29 +352,30 @@ func TestHostileSlowClients(t *testing.T) {
 		}
 		return time.Since(start), true
 	}
-	const limit = 15 * time.Second // far past both timeouts: a bound, not a speed figure
+	const limit = 20 * time.Second // far past the timeouts: a bound, not a speed figure
 
 	// 40 silent connections from one address: the cap keeps 16 and closes
 	// the rest at once; the kept ones are closed by the header timeout.
-	refused := 0
 	var capped []net.Conn
 	for range 40 {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.3.1")}}
-		c, err := d.Dial("tcp", l.addr)
+		c, err := hostile.Dialer("127.0.3.1").Dial("tcp", l.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
 		capped = append(capped, c)
 	}
-	for _, c := range capped {
-		_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		if _, err := c.Read(make([]byte, 1)); err != nil {
-			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-				refused++
-			}
+	// Read all at once, well inside the header timeout that closes the
+	// kept ones later: the refused are closed already.
+	closedNow := hostile.Burst(len(capped), func(i int) (int, error) {
+		_ = capped[i].SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_, err := capped[i].Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return 0, nil // still open
 		}
-	}
+		return 1, nil
+	})
+	refused := closedNow[1]
 	if refused != 40-connlimit.DefaultPerAddr {
 		t.Fatalf("%d of 40 connections from one address refused, want %d (cap %d)", refused, 40-connlimit.DefaultPerAddr, connlimit.DefaultPerAddr)
 	}

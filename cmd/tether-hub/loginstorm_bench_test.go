@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tether/internal/hostile"
 )
 
 // BenchmarkLoginStorm measures the hub binary under a login storm (issue 12
@@ -103,9 +105,14 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 	var r stormResult
 	r.idleMiB = vmHWM(b, srv.Process.Pid)
 
-	r.burst = storm(b, url, 40, func(int) (string, string) { return "c1", "127.0.0.2" })
-	r.spray = storm(b, url, 200, func(i int) (string, string) {
-		return fmt.Sprintf("user-%d", i), fmt.Sprintf("127.0.5.%d", 1+i)
+	one := hostile.Client(b, "127.0.0.2", nil)
+	r.burst = hostile.Burst(40, func(int) (int, error) {
+		code, _, err := login(one, url, "c1", "wrong-password")
+		return code, err
+	})
+	r.spray = hostile.Burst(200, func(i int) (int, error) {
+		code, _, err := login(hostile.Client(b, fmt.Sprintf("127.0.5.%d", 1+i), nil), url, fmt.Sprintf("user-%d", i), "wrong-password")
+		return code, err
 	})
 
 	// Five addresses attack c1 without pause; the owner logs in from a
@@ -113,7 +120,7 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 5 {
-		c := clientFrom(b, fmt.Sprintf("127.0.6.%d", 1+i))
+		c := hostile.Client(b, fmt.Sprintf("127.0.6.%d", 1+i), nil)
 		wg.Go(func() {
 			for range 2000 {
 				select {
@@ -128,7 +135,7 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 		})
 	}
 	time.Sleep(time.Second) // the attack is past its free attempts
-	owner := clientFrom(b, "127.0.0.9")
+	owner := hostile.Client(b, "127.0.0.9", nil)
 	start := time.Now()
 	for r.ownerTries = 1; ; r.ownerTries++ {
 		code, retry, err := login(owner, url, "c1", "password-c1")
@@ -148,37 +155,6 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 	b.Logf("%s hub: peak RSS %.0f MiB (idle %.0f MiB); 40 concurrent wrong logins one user one address %v; 200 from 200 addresses %v; owner from a clean address during an attack from 5: %d after %v (%d tries)",
 		name, r.peakMiB, r.idleMiB, r.burst, r.spray, r.ownerCode, r.owner.Round(time.Millisecond), r.ownerTries)
 	return r
-}
-
-func storm(b *testing.B, url string, n int, who func(int) (user, ip string)) map[int]int {
-	var mu sync.Mutex
-	counts := map[int]int{}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		user, ip := who(i)
-		c := clientFrom(b, ip)
-		wg.Go(func() {
-			<-start
-			code, _, err := login(c, url, user, "wrong-password")
-			if err != nil {
-				code = -1
-			}
-			mu.Lock()
-			counts[code]++
-			mu.Unlock()
-		})
-	}
-	close(start)
-	wg.Wait()
-	return counts
-}
-
-func clientFrom(b *testing.B, ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	tr := &http.Transport{DialContext: d.DialContext}
-	b.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 60 * time.Second}
 }
 
 func login(c *http.Client, url, user, pw string) (int, time.Duration, error) {

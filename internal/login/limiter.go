@@ -188,7 +188,25 @@ func (l *Limiter) delay(fails, free int) time.Duration {
 
 // Fail settles a wrong password: both records count it and the next
 // attempt past the free ones waits a doubled delay.
-func (a *Attempt) Fail() {
+func (a *Attempt) Fail() { a.settle(verdictWrong) }
+
+// Succeed settles a right password: the pair's failures are forgotten; the
+// address's stay, so one good account does not launder guesses at others.
+func (a *Attempt) Succeed() { a.settle(verdictRight) }
+
+// Release gives the attempt back without a verdict (malformed request, a
+// busy hashing queue, a store error).
+func (a *Attempt) Release() { a.settle(verdictNone) }
+
+type verdict int
+
+const (
+	verdictNone verdict = iota
+	verdictWrong
+	verdictRight
+)
+
+func (a *Attempt) settle(v verdict) {
 	l := a.l
 	now := l.cfg.Clock.Now()
 	l.mu.Lock()
@@ -199,41 +217,15 @@ func (a *Attempt) Fail() {
 	a.done = true
 	for _, r := range [...]*record{a.pair, a.addr} {
 		r.inflight--
-		r.fails++
-		r.last = now
-		r.next = now.Add(l.delay(r.fails, r.free))
+		if v == verdictWrong {
+			r.fails++
+			r.last = now
+			r.next = now.Add(l.delay(r.fails, r.free))
+		}
 	}
-}
-
-// Succeed settles a right password: the pair's failures are forgotten; the
-// address's stay, so one good account does not launder guesses at others.
-func (a *Attempt) Succeed() {
-	l := a.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if a.done {
-		return
+	if v == verdictRight {
+		a.pair.fails, a.pair.next = 0, time.Time{}
 	}
-	a.done = true
-	a.pair.inflight--
-	a.pair.fails, a.pair.next = 0, time.Time{}
-	a.addr.inflight--
-	l.dropIfIdle(a.pair)
-	l.dropIfIdle(a.addr)
-}
-
-// Release gives the attempt back without a verdict (malformed request, a
-// busy hashing queue, a store error).
-func (a *Attempt) Release() {
-	l := a.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if a.done {
-		return
-	}
-	a.done = true
-	a.pair.inflight--
-	a.addr.inflight--
 	l.dropIfIdle(a.pair)
 	l.dropIfIdle(a.addr)
 }

@@ -5,22 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
-)
 
-// fromAddr is an HTTP client whose connections leave from the loopback
-// address ip (Linux routes all of 127/8 to lo), so a test can be five
-// attackers and an owner on distinct addresses without a proxy header.
-func fromAddr(t testing.TB, ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 64}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Timeout: 30 * time.Second, Transport: tr}
-}
+	"tether/internal/hostile"
+)
 
 type loginResult struct {
 	code       int
@@ -50,26 +41,14 @@ func postLogin(c *http.Client, url, user, pw string) (loginResult, error) {
 // body and Retry-After. Before the fix all 40 were 401.
 func TestHubLoginStormReserves(t *testing.T) {
 	e := startHub(t, "", nil)
-	c := fromAddr(t, "127.0.0.2")
-	var mu sync.Mutex
-	counts := map[int]int{}
-	var wg sync.WaitGroup
-	for range 40 {
-		wg.Go(func() {
-			r, err := postLogin(c, e.h.URL(), "c1", "wrong-password")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if r.code == 429 && (r.err != "rate_limited" || r.retryAfter == "" || r.body["retryAfter"].(float64) < 1) {
-				t.Errorf("429 without the contract's body or Retry-After: %+v", r)
-			}
-			mu.Lock()
-			counts[r.code]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	c := hostile.Client(t, "127.0.0.2", nil)
+	counts := hostile.Burst(40, func(int) (int, error) {
+		r, err := postLogin(c, e.h.URL(), "c1", "wrong-password")
+		if r.code == 429 && (r.err != "rate_limited" || r.retryAfter == "" || r.body["retryAfter"].(float64) < 1) {
+			t.Errorf("429 without the contract's body or Retry-After: %+v", r)
+		}
+		return r.code, err
+	})
 	t.Logf("40 concurrent wrong logins: %d × 401, %d × 429", counts[401], counts[429])
 	if counts[401] > 5 || counts[401]+counts[429] != 40 {
 		t.Fatalf("answers %v; want ≤ 5 × 401 and the rest 429", counts)
@@ -86,7 +65,7 @@ func TestHubLoginOwnerDuringAttack(t *testing.T) {
 	var mu sync.Mutex
 	attack := map[int]int{}
 	for i := range 5 {
-		c := fromAddr(t, fmt.Sprintf("127.0.0.%d", 10+i))
+		c := hostile.Client(t, fmt.Sprintf("127.0.0.%d", 10+i), nil)
 		wg.Go(func() {
 			for range 200 { // bounded; stop ends it sooner
 				select {
@@ -116,7 +95,7 @@ func TestHubLoginOwnerDuringAttack(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
-	r, err := postLogin(fromAddr(t, "127.0.0.20"), e.h.URL(), "c1", "password-c1")
+	r, err := postLogin(hostile.Client(t, "127.0.0.20", nil), e.h.URL(), "c1", "password-c1")
 	took := time.Since(start)
 	close(stop)
 	wg.Wait()
