@@ -168,52 +168,26 @@ func TestHostileLoginBurst(t *testing.T) {
 func TestHostileOwnerDuringAttack(t *testing.T) {
 	l := startLive(t, false, nil)
 	l.setPassword()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	attack := map[int]int{}
+	var clients []*hclient
 	for i := range 5 {
 		c := l.client(fmt.Sprintf("127.0.0.%d", 11+i))
 		c.state()
-		wg.Go(func() {
-			for range 300 { // bounded; stop ends it sooner
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, _, _, err := c.post("/api/login", vals("password", "guess"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				attack[code]++
-				mu.Unlock()
-			}
-		})
+		clients = append(clients, c)
 	}
-	for i := 0; i < 500; i++ { // until the attack is past its free attempts
-		mu.Lock()
-		n := attack[429]
-		mu.Unlock()
-		if n >= 50 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	atk := hostile.StartAttack(5, 300, func(i int) (int, error) {
+		code, _, _, err := clients[i].post("/api/login", vals("password", "guess"))
+		return code, err
+	})
+	atk.WaitFor(429, 50, 5*time.Second) // the attack is past its free attempts
 	owner := l.client("127.0.0.20")
 	owner.state()
 	start := time.Now()
 	code, m, _, err := owner.post("/api/login", vals("password", setupPW))
 	took := time.Since(start)
-	close(stop)
-	wg.Wait()
+	attack := atk.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("owner login during attack: %d in %v; attack answers %v", code, took.Round(time.Millisecond), attack)
 	if code != 200 {
 		t.Fatalf("owner from a clean address: %d %v", code, m)

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,23 +116,14 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 
 	// Five addresses attack c1 without pause; the owner logs in from a
 	// sixth, retrying as Retry-After says, for at most 30 s.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	var attackers []*http.Client
 	for i := range 5 {
-		c := hostile.Client(b, fmt.Sprintf("127.0.6.%d", 1+i), nil)
-		wg.Go(func() {
-			for range 2000 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, _, err := login(c, url, "c1", "guess"); err != nil {
-					return
-				}
-			}
-		})
+		attackers = append(attackers, hostile.Client(b, fmt.Sprintf("127.0.6.%d", 1+i), nil))
 	}
+	atk := hostile.StartAttack(5, 2000, func(i int) (int, error) {
+		code, _, err := login(attackers[i], url, "c1", "guess")
+		return code, err
+	})
 	time.Sleep(time.Second) // the attack is past its free attempts
 	owner := hostile.Client(b, "127.0.0.9", nil)
 	start := time.Now()
@@ -149,8 +139,7 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 		time.Sleep(retry)
 	}
 	r.owner = time.Since(start)
-	close(stop)
-	wg.Wait()
+	atk.Stop()
 	r.peakMiB = vmHWM(b, srv.Process.Pid)
 	b.Logf("%s hub: peak RSS %.0f MiB (idle %.0f MiB); 40 concurrent wrong logins one user one address %v; 200 from 200 addresses %v; owner from a clean address during an attack from 5: %d after %v (%d tries)",
 		name, r.peakMiB, r.idleMiB, r.burst, r.spray, r.ownerCode, r.owner.Round(time.Millisecond), r.ownerTries)

@@ -51,3 +51,65 @@ func Burst(n int, f func(i int) (int, error)) map[int]int {
 	wg.Wait()
 	return counts
 }
+
+// Attack is n attackers each calling a function over and over (at most a
+// bound of times) until Stop, counting the status codes.
+type Attack struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex // guards counts
+	counts map[int]int
+}
+
+// StartAttack starts n attackers; attacker i calls f(i) up to most times.
+// A call that fails counts under -1 and ends that attacker.
+func StartAttack(n, most int, f func(attacker int) (int, error)) *Attack {
+	a := &Attack{stop: make(chan struct{}), counts: map[int]int{}}
+	for i := range n {
+		a.wg.Go(func() {
+			for range most {
+				select {
+				case <-a.stop:
+					return
+				default:
+				}
+				code, err := f(i)
+				if err != nil {
+					code = -1
+				}
+				a.mu.Lock()
+				a.counts[code]++
+				a.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	return a
+}
+
+// WaitFor waits (at most d) until code was answered at least n times.
+func (a *Attack) WaitFor(code, n int, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		a.mu.Lock()
+		got := a.counts[code]
+		a.mu.Unlock()
+		if got >= n {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// Stop ends the attack, waits for the attackers and returns the counts.
+func (a *Attack) Stop() map[int]int {
+	close(a.stop)
+	a.wg.Wait()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.counts
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,50 +59,22 @@ func TestHubLoginStormReserves(t *testing.T) {
 // Before the fix c1 was locked from every address after five failures.
 func TestHubLoginOwnerDuringAttack(t *testing.T) {
 	e := startHub(t, "", nil)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	attack := map[int]int{}
+	var clients []*http.Client
 	for i := range 5 {
-		c := hostile.Client(t, fmt.Sprintf("127.0.0.%d", 10+i), nil)
-		wg.Go(func() {
-			for range 200 { // bounded; stop ends it sooner
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r, err := postLogin(c, e.h.URL(), "c1", "guess")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				attack[r.code]++
-				mu.Unlock()
-			}
-		})
+		clients = append(clients, hostile.Client(t, fmt.Sprintf("127.0.0.%d", 10+i), nil))
 	}
-	// Let the attack pass its free attempts first.
-	for i := 0; i < 500; i++ {
-		mu.Lock()
-		n := attack[401]
-		mu.Unlock()
-		if n >= 25 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	atk := hostile.StartAttack(5, 200, func(i int) (int, error) {
+		r, err := postLogin(clients[i], e.h.URL(), "c1", "guess")
+		return r.code, err
+	})
+	atk.WaitFor(401, 25, 5*time.Second) // the attack is past its free attempts
 	start := time.Now()
 	r, err := postLogin(hostile.Client(t, "127.0.0.20", nil), e.h.URL(), "c1", "password-c1")
 	took := time.Since(start)
-	close(stop)
-	wg.Wait()
+	attack := atk.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("owner login during attack: %d in %v; attack answers %v", r.code, took.Round(time.Millisecond), attack)
 	if r.code != 200 {
 		t.Fatalf("owner from a clean address: %d %v", r.code, r.body)
