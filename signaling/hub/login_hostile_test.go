@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"tether/internal/hostile"
+	"tether/signaling/hub/auth"
 )
 
 type loginResult struct {
@@ -39,7 +41,18 @@ func postLogin(c *http.Client, url, user, pw string) (loginResult, error) {
 // reach argon2 at most Free (5) times; the rest are 429 with the contract's
 // body and Retry-After. Before the fix all 40 were 401.
 func TestHubLoginStormReserves(t *testing.T) {
-	e := startHub(t, "", nil)
+	// c1's hash at the production cost (~70 ms a check): the race needs
+	// checks that take time, as the 40 × 401 did.
+	path := filepath.Join(t.TempDir(), "hub.db")
+	st, err := auth.Open(auth.Config{Path: path, KDF: auth.DefaultKDF, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddAccount("c1", "password-c1", auth.RoleCounter, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	e := startHub(t, path, nil)
 	c := hostile.Client(t, "127.0.0.2", nil)
 	counts := hostile.Burst(40, func(int) (int, error) {
 		r, err := postLogin(c, e.h.URL(), "c1", "wrong-password")
