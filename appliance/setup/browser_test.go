@@ -123,7 +123,7 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	srv, err := New(Config{
 		Health: tr, Store: st, Login: login, OnLogin: onLogin, Listener: ln, Logger: log,
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}},
+		TLS:     &tls.Config{Certificates: []tls.Certificate{cert}},
 		LEDs:    term.LEDs,
 		LEDTest: func() { ledTests <- struct{}{} },
 		Restart: func(string) {},

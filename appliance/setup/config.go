@@ -13,7 +13,6 @@ import (
 
 	"tether/appliance/health"
 	"tether/gpio"
-	"tether/internal/connlimit"
 	"tether/internal/login"
 	"tether/store"
 )
@@ -98,9 +97,10 @@ type Config struct {
 	// are served; any other Host gets 421 (DNS rebinding). "" means
 	// os.Hostname().
 	Hostname string
-	// Conns caps concurrent connections per client address and in total
-	// (internal/connlimit defaults: 16 and 256).
-	Conns connlimit.Config
+	// MaxConnsPerAddr caps the connections one client address holds open
+	// (internal/netlimit, shared with the hub; default 16: a browser opens
+	// 6 per origin, a few tabs more). Over it a connection is closed at once.
+	MaxConnsPerAddr int
 	// ReadHeaderTimeout bounds the wait for a request's headers (and a TLS
 	// handshake), ReadTimeout the whole request with its body, IdleTimeout
 	// a keep-alive connection between requests (defaults 5 s, 10 s, 30 s):
@@ -137,6 +137,7 @@ const (
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultReadTimeout       = 10 * time.Second
 	DefaultIdleTimeout       = 30 * time.Second
+	DefaultMaxConnsPerAddr   = 16
 	DefaultLEDPoll           = 100 * time.Millisecond
 	DefaultEventPoll         = 2 * time.Second
 )
@@ -154,7 +155,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: negative duration", ErrConfig)
 	case c.Limiter.Free < 0 || c.Limiter.Base < 0 || c.Limiter.Max < 0:
 		return fmt.Errorf("%w: negative login limit", ErrConfig)
-	case c.Conns.PerAddr < 0 || c.Conns.Total < 0:
+	case c.MaxConnsPerAddr < 0:
 		return fmt.Errorf("%w: negative connection cap", ErrConfig)
 	}
 	def := func(d *time.Duration, v time.Duration) {
@@ -169,6 +170,9 @@ func (c *Config) validate() error {
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.LEDPoll, DefaultLEDPoll)
 	def(&c.EventPoll, DefaultEventPoll)
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
 	}

@@ -12,5 +12,5 @@
 //	tls.go    HTTPS and plain HTTP on one port; plain HTTP is a 308 to https://
 //	cert.go   the device's self-signed certificate, made once, and its fingerprint
 //	server.go timeouts for headers, bodies and idle connections; the per-address
-//	          connection cap (internal/connlimit); logins through internal/login
+//	          connection cap (internal/netlimit); logins through internal/login
 package setup

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"tether/appliance/health"
-	"tether/internal/connlimit"
 	"tether/internal/hostile"
 	"tether/internal/login"
 	"tether/store"
@@ -356,8 +355,8 @@ func TestHostileSlowClients(t *testing.T) {
 		return 1, nil
 	})
 	refused := closedNow[1]
-	if refused != 40-connlimit.DefaultPerAddr {
-		t.Fatalf("%d of 40 connections from one address refused, want %d (cap %d)", refused, 40-connlimit.DefaultPerAddr, connlimit.DefaultPerAddr)
+	if refused != 40-DefaultMaxConnsPerAddr {
+		t.Fatalf("%d of 40 connections from one address refused, want %d (cap %d)", refused, 40-DefaultMaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -19,8 +19,8 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"tether/gpio"
-	"tether/internal/connlimit"
 	"tether/internal/login"
+	"tether/internal/netlimit"
 	"tether/store"
 )
 
@@ -100,7 +100,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("setup: listen %s: %w", s.cfg.Addr, err)
 		}
 	}
-	ln = connlimit.Wrap(ln, s.cfg.Conns)
+	ln = netlimit.NewListener(ln, s.cfg.MaxConnsPerAddr)
 	scheme := "http"
 	if s.cfg.TLS != nil {
 		ln = newSniffListener(ln, s.cfg.TLS, s.cfg.ReadHeaderTimeout)
