@@ -113,7 +113,7 @@ func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 	case len(cert.Certificate) == 0:
 		return nil, fmt.Errorf("setup page certificate: %w", err)
 	case err != nil:
-		a.log.Warn("setup page certificate replaced", "err", err)
+		a.log.Warn("setup page certificate", "err", err)
 	}
 	tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	return setup.New(setup.Config{

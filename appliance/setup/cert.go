@@ -36,34 +36,41 @@ const certValidity = 100 * 365 * 24 * time.Hour
 // self-signed ECDSA P-256 one on first use (issue 12 item 9) with the SANs
 // hostname, hostname.local, localhost and ips. It is made once and kept:
 // its fingerprint must not change when DHCP hands out another address.
+//
+// A certificate is returned whenever one could be made: an unreadable
+// stored one or a store that cannot keep the new one gives the new
+// certificate and an error saying so (the page then works, but its
+// fingerprint changes at the next start). Only a failure to make one
+// returns no certificate.
 func DeviceCert(st CertStore, hostname string, ips []net.IP, now time.Time) (tls.Certificate, error) {
 	sc, err := st.SetupCert()
 	if err == nil {
-		c, perr := tls.X509KeyPair(pemOf("CERTIFICATE", sc.Cert), pemOf("PRIVATE KEY", sc.Key))
+		c, perr := keyPair(sc)
 		if perr == nil {
 			return c, nil
 		}
 		err = perr
 	}
+	var why error
 	if !errors.Is(err, store.ErrNoCert) {
-		// A damaged record: a new certificate is better than no page.
-		err = fmt.Errorf("setup: stored certificate unusable (%v); making a new one", err)
+		why = fmt.Errorf("setup: stored certificate unusable, made a new one: %w", err)
 	}
-	sc, err2 := newDeviceCert(hostname, ips, now)
-	if err2 != nil {
-		return tls.Certificate{}, err2
+	sc, err = newDeviceCert(hostname, ips, now)
+	if err != nil {
+		return tls.Certificate{}, err
 	}
-	if err2 := st.SetSetupCert(sc); err2 != nil {
-		return tls.Certificate{}, fmt.Errorf("setup: store certificate: %w", err2)
+	c, err := keyPair(sc)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("setup: new certificate: %w", err)
 	}
-	c, err2 := tls.X509KeyPair(pemOf("CERTIFICATE", sc.Cert), pemOf("PRIVATE KEY", sc.Key))
-	if err2 != nil {
-		return tls.Certificate{}, fmt.Errorf("setup: new certificate: %w", err2)
+	if err := st.SetSetupCert(sc); err != nil {
+		why = errors.Join(why, fmt.Errorf("setup: could not keep the new certificate (its fingerprint changes at the next start): %w", err))
 	}
-	if !errors.Is(err, store.ErrNoCert) {
-		return c, err // usable, but say why it changed
-	}
-	return c, nil
+	return c, why
+}
+
+func keyPair(sc store.SetupCert) (tls.Certificate, error) {
+	return tls.X509KeyPair(pemOf("CERTIFICATE", sc.Cert), pemOf("PRIVATE KEY", sc.Key))
 }
 
 func newDeviceCert(hostname string, ips []net.IP, now time.Time) (store.SetupCert, error) {
