@@ -18,6 +18,7 @@ import (
 type hostGuard struct {
 	hostname string // lower case, no trailing dot; "" = none configured
 	addrs    func() []netip.Addr
+	now      func() time.Time
 
 	mu      sync.Mutex // guards cache, cacheAt
 	cache   []netip.Addr
@@ -29,11 +30,11 @@ type hostGuard struct {
 // address still matches).
 const ifaceCacheFor = 10 * time.Second
 
-func newHostGuard(hostname string, addrs func() []netip.Addr) *hostGuard {
+func newHostGuard(hostname string, addrs func() []netip.Addr, now func() time.Time) *hostGuard {
 	if addrs == nil {
 		addrs = interfaceAddrs
 	}
-	return &hostGuard{hostname: strings.TrimSuffix(strings.ToLower(hostname), "."), addrs: addrs}
+	return &hostGuard{hostname: strings.TrimSuffix(strings.ToLower(hostname), "."), addrs: addrs, now: now}
 }
 
 func interfaceAddrs() []netip.Addr {
@@ -81,7 +82,7 @@ func (g *hostGuard) ok(r *http.Request) bool {
 			return true
 		}
 	}
-	now := time.Now()
+	now := g.now()
 	g.mu.Lock()
 	if g.cache == nil || now.Sub(g.cacheAt) > ifaceCacheFor {
 		g.cache, g.cacheAt = g.addrs(), now

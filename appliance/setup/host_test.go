@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzHostGuard: whatever Host a client sends, the guard never panics and
@@ -16,7 +17,7 @@ func FuzzHostGuard(f *testing.F) {
 		f.Add(s)
 	}
 	ours := netip.MustParseAddr("192.0.2.10")
-	g := newHostGuard("Counter-7", func() []netip.Addr { return []netip.Addr{ours} })
+	g := newHostGuard("Counter-7", func() []netip.Addr { return []netip.Addr{ours} }, time.Now)
 	f.Fuzz(func(t *testing.T, host string) {
 		r, _ := http.NewRequest("GET", "http://x/", nil)
 		r.Host = host
@@ -40,4 +41,25 @@ func FuzzHostGuard(f *testing.F) {
 			t.Fatalf("Host %q accepted: %v is not one of the appliance's addresses", host, ip)
 		}
 	})
+}
+
+// A new DHCP address is served once the interface list is re-read (at most
+// ifaceCacheFor later); an address that went away is refused again.
+func TestHostGuardFollowsInterfaces(t *testing.T) {
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	list := []netip.Addr{netip.MustParseAddr("192.0.2.10")}
+	g := newHostGuard("", func() []netip.Addr { return list }, func() time.Time { return now })
+	ask := func(host string) bool {
+		r, _ := http.NewRequest("GET", "http://x/", nil)
+		r.Host = host
+		return g.ok(r)
+	}
+	if !ask("192.0.2.10:8080") || ask("192.0.2.11:8080") {
+		t.Fatal("first lease")
+	}
+	list = []netip.Addr{netip.MustParseAddr("192.0.2.11")}
+	now = now.Add(ifaceCacheFor + time.Second)
+	if ask("192.0.2.10:8080") || !ask("192.0.2.11:8080") {
+		t.Fatal("new lease not followed")
+	}
 }

@@ -73,7 +73,7 @@ func New(cfg Config) (*Server, error) {
 		key:      make([]byte, 32),
 		sessions: sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax},
 		limit:    login.NewLimiter(cfg.Limiter),
-		hosts:    newHostGuard(cfg.Hostname, nil),
+		hosts:    newHostGuard(cfg.Hostname, nil, cfg.Clock.Now),
 		hub:      newHub(),
 		kick:     make(chan struct{}, 1),
 	}
