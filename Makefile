@@ -75,6 +75,8 @@ bench: npm
 	$(GO) test -run '^$$' -bench 'ReconnectAfterRestart|LinkFlap' -benchtime 1x ./signaling
 	$(GO) test -run '^$$' -bench . -skip NetnsICERestart -benchtime 1x ./appliance/peer
 	$(GO) test -run '^$$' -bench NetnsICERestart -benchtime 5x ./appliance/peer
+	# peak RSS of the hub under a login storm; TETHER_BEFORE_DIR=<older tree> adds it and the ratio
+	$(GO) test -run '^$$' -bench LoginStorm -benchtime 1x ./cmd/tether-hub
 
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every

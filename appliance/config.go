@@ -57,7 +57,7 @@ var settings = []setting{
 	{"room", "room id (default: the one session:verify gives)"},
 	{"data", "bbolt state file"},
 	{"board", "board profile: " + strings.Join(board.Names(), ", ") + " (default: detect)"},
-	{"setup-addr", "setup page listen address (empty disables)"},
+	{"setup-addr", "setup page listen address, HTTPS with the device certificate; plain HTTP there redirects (empty disables)"},
 	{"metrics-addr", "Prometheus /metrics listen address (empty disables)"},
 	{"console", "serial console tty for status lines, - for stdout, empty for none"},
 	{"camera", "V4L2 capture device, or test"},

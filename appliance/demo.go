@@ -110,7 +110,7 @@ Tether demo is running.
   Customer link (open it in a browser, allow camera and microphone):
       %s
   Fleet dashboard:   %s/dashboard   (operator / %s, this demo only)
-  Appliance setup:   http://%s/   (choose a setup password on first visit)
+  Appliance setup:   https://%s/   (self-signed: compare the certificate with the console line; choose a setup password on first visit)
   Metrics:           http://%s/metrics
 
 Stop with Ctrl-C.

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -24,6 +27,7 @@ import (
 	"tether/appliance"
 	"tether/appliance/console"
 	"tether/appliance/health"
+	"tether/appliance/setup"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -145,6 +149,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	}
 	cfg := testConfig(t, th.url(), filepath.Join(dir, "tetherd.db"))
 	serial := &lockedBuffer{}
+	var setupSrv *setup.Server
 	setupLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +163,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 				t.Error(err)
 				return nil
 			}
+			setupSrv = s
 			return s
 		}, func(a *appliance.App) appliance.Component {
 			c, err := console.New(console.Config{Health: a.Health, Out: serial})
@@ -222,7 +228,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	if _, err := th2.h.Store().AddAccount("counter-2", password, auth.RoleCounter, "counter-2"); err != nil {
 		t.Fatal(err)
 	}
-	page := newSetupClient(t, "http://"+setupLn.Addr().String())
+	page := newSetupClient(t, "https://"+setupLn.Addr().String(), setupSrv.Fingerprint())
 	// Choosing the first password also logs the page in.
 	page.post("/api/password", url.Values{"password": {"setup-secret-1"}, "confirm": {"setup-secret-1"}}, 200)
 	if st := page.get("/api/status"); !strings.Contains(st, "login-needed") {
@@ -244,9 +250,26 @@ type setupClient struct {
 	c    *http.Client
 }
 
-func newSetupClient(t *testing.T, base string) *setupClient {
+// newSetupClient trusts the page's self-signed certificate by its
+// fingerprint, as the technician does with the serial console's line.
+func newSetupClient(t *testing.T, base, fingerprint string) *setupClient {
 	jar, _ := cookiejar.New(nil)
-	return &setupClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
+	tr := &http.Transport{TLSClientConfig: pinned(fingerprint)}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &setupClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: tr}}
+}
+
+// pinned accepts exactly the certificate whose SHA-256 fingerprint is fp.
+func pinned(fp string) *tls.Config {
+	return &tls.Config{
+		InsecureSkipVerify: true, // replaced by the fingerprint check below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || setup.Fingerprint(raw[0]) != fp {
+				return errors.New("setup page certificate does not match the fingerprint")
+			}
+			return nil
+		},
+	}
 }
 
 func (s *setupClient) get(path string) string {

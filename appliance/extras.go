@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func DefaultExtras(cfg Config, stdin io.Reader, stdout io.Writer) []func(*App) C
 			return s
 		},
 		func(a *App) Component {
-			c := a.console(cfg.Console, stdin, stdout, term)
+			c := a.console(cfg.Console, stdin, stdout, term, func() []string { return SetupLines(setupSrv) })
 			if c != nil {
 				con = c
 				return c
@@ -98,14 +99,28 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func
 }
 
 // SetupServer builds the local setup page on ln (or addr when ln is nil);
-// term supplies the sim board's LEDs and may be nil.
+// term supplies the sim board's LEDs and may be nil. The page is served
+// over TLS with the device's own certificate (made once, kept in the
+// store; issue 12 item 9); plain HTTP on the same port redirects.
 func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*setup.Server, error) {
 	if term == nil {
 		term = gpio.NewTerminal(io.Discard, false)
 	}
+	hostname, _ := os.Hostname()
+	var tlsCfg *tls.Config
+	cert, err := setup.DeviceCert(a.Store, hostname, setup.InterfaceIPs(), a.clk.Now())
+	switch {
+	case len(cert.Certificate) == 0:
+		return nil, fmt.Errorf("setup page certificate: %w", err)
+	case err != nil:
+		a.log.Warn("setup page certificate", "err", err)
+	}
+	tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	return setup.New(setup.Config{
-		Health: a.Health,
-		Store:  a.Store,
+		TLS:      tlsCfg,
+		Hostname: hostname,
+		Health:   a.Health,
+		Store:    a.Store,
 		Login: func(ctx context.Context, hubURL, user, pass string) (store.Session, error) {
 			s, err := a.Login(ctx, hubURL, user, pass)
 			if errors.Is(err, ErrInvalidCredentials) {
@@ -134,7 +149,30 @@ func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 	})
 }
 
-func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio.Terminal) *console.Console {
+// SetupLines are the serial console's lines about the setup page: its
+// certificate's SHA-256 fingerprint and its https:// address on each
+// interface. nil without a page.
+func SetupLines(s *setup.Server) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	if fp := s.Fingerprint(); fp != "" {
+		out = append(out, "setup page certificate SHA-256 "+fp)
+	}
+	if addr, ok := s.Addr().(*net.TCPAddr); ok {
+		ips := []net.IP{addr.IP}
+		if addr.IP == nil || addr.IP.IsUnspecified() {
+			ips = setup.InterfaceIPs()
+		}
+		for _, ip := range ips {
+			out = append(out, "setup page https://"+net.JoinHostPort(ip.String(), fmt.Sprint(addr.Port))+"/")
+		}
+	}
+	return out
+}
+
+func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio.Terminal, setupLines func() []string) *console.Console {
 	var out io.Writer
 	var in io.Reader
 	switch path {
@@ -152,7 +190,7 @@ func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio
 	}
 	c, err := console.New(console.Config{
 		Health: a.Health, Out: out, In: in, Events: a.Store, Restart: a.RequestRestart,
-		LEDs: term.String, Clock: a.clk, Logger: a.deps.Logger,
+		LEDs: term.String, Setup: setupLines, Clock: a.clk, Logger: a.deps.Logger,
 	})
 	if err != nil {
 		a.log.Error("console unavailable", "err", err)

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"tether/internal/login"
+
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -91,10 +93,10 @@ func BenchmarkBoltPutBaseline(b *testing.B) {
 }
 
 // BenchmarkCheckSetupPassword is one argon2id verification with
-// DefaultArgon2, the cost of a setup-page login attempt.
+// login.DefaultParams, the cost of a setup-page login attempt.
 func BenchmarkCheckSetupPassword(b *testing.B) {
 	opts, _ := testOptions(b)
-	opts.Argon2 = DefaultArgon2
+	opts.Argon2 = login.DefaultParams
 	s := NewMem(opts)
 	must(b, s.SetSetupPassword("correct horse battery staple"))
 	b.ReportAllocs()

@@ -25,6 +25,9 @@ var (
 	// ErrNoPassword means no setup-page password has been chosen yet.
 	ErrNoPassword = errors.New("store: no setup password")
 
+	// ErrNoCert means the setup page's TLS certificate was not made yet.
+	ErrNoCert = errors.New("store: no setup certificate")
+
 	// ErrInvalid means an argument was rejected before anything was written.
 	ErrInvalid = errors.New("store: invalid argument")
 

@@ -22,6 +22,7 @@ var recordCodecs = []struct {
 	{"history", roundTrip(decodeHistory, func(v HistoryEntry) any { return historyRecord{V: recordVersion, HistoryEntry: v} })},
 	{"event", roundTrip(decodeEvent, func(v Event) any { return eventRecord{V: recordVersion, Event: v} })},
 	{"password", roundTrip(decodePassword, func(v passwordRecord) any { return v })},
+	{"setup-cert", roundTrip(decodeSetupCert, func(v setupCertRecord) any { return v })},
 	{"meta", roundTrip(decodeMeta, func(v metaRecord) any { return v })},
 }
 

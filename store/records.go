@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"tether/internal/login"
 )
 
 // recordVersion is the version of every JSON record this release writes (the
@@ -269,6 +271,10 @@ type passwordRecord struct {
 	SetAt     time.Time `json:"setAt"`
 }
 
+func (r passwordRecord) hash() login.Hash {
+	return login.Hash{Params: login.Params{Time: r.Time, MemoryKiB: r.MemoryKiB, Threads: r.Threads}, Salt: r.Salt, Key: r.Hash}
+}
+
 // metaRecord is the schema version record in the meta bucket.
 type metaRecord struct {
 	V          int            `json:"v"`
@@ -389,16 +395,11 @@ func decodePassword(key string, data []byte) (passwordRecord, error) {
 	if err := decodeJSON(key, data, &r, func() int { return r.V }); err != nil {
 		return passwordRecord{}, err
 	}
-	if err := (Argon2Params{Time: r.Time, MemoryKiB: r.MemoryKiB, Threads: r.Threads}).check(); err != nil {
-		return passwordRecord{}, corrupt(key, err)
-	}
-	switch {
-	case r.Algorithm != "argon2id":
+	if r.Algorithm != "argon2id" {
 		return passwordRecord{}, corrupt(key, fmt.Errorf("unknown algorithm %q", r.Algorithm))
-	case len(r.Salt) < 8 || len(r.Salt) > 64:
-		return passwordRecord{}, corrupt(key, fmt.Errorf("salt length %d out of range", len(r.Salt)))
-	case len(r.Hash) < 16 || len(r.Hash) > 64:
-		return passwordRecord{}, corrupt(key, fmt.Errorf("hash length %d out of range", len(r.Hash)))
+	}
+	if err := r.hash().Check(); err != nil {
+		return passwordRecord{}, corrupt(key, err)
 	}
 	return r, nil
 }

@@ -20,12 +20,13 @@ const (
 	bucketEvents   = "events"
 	bucketSetup    = "setup"
 
-	keySchema   = "schema"
-	keySettings = "settings"
-	keySession  = "session"
-	keyIdentity = "identity"
-	keyLink     = "link"
-	keyPassword = "password"
+	keySchema    = "schema"
+	keySettings  = "settings"
+	keySession   = "session"
+	keyIdentity  = "identity"
+	keyLink      = "link"
+	keyPassword  = "password"
+	keySetupCert = "tls"
 )
 
 // currentSchema is the layout this release writes. Bump it together with a new

@@ -16,6 +16,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	bolt "go.etcd.io/bbolt"
+
+	"tether/internal/login"
 )
 
 // Defaults for Options fields left zero.
@@ -42,9 +44,9 @@ type Options struct {
 	// /proc/device-tree/serial-number), recorded in Identity. Optional.
 	HardwareID string
 	// Argon2 are the cost parameters for new setup-password hashes; zero
-	// means DefaultArgon2. Stored hashes keep the parameters they were made
-	// with.
-	Argon2 Argon2Params
+	// means login.DefaultParams. Stored hashes keep the parameters they
+	// were made with.
+	Argon2 login.Params
 	// Clock stamps records and names moved-aside files; nil means the wall
 	// clock.
 	Clock clock.Clock
@@ -63,8 +65,8 @@ func (o Options) withDefaults() Options {
 	if o.HistoryLimit <= 0 {
 		o.HistoryLimit = DefaultHistoryLimit
 	}
-	if o.Argon2 == (Argon2Params{}) {
-		o.Argon2 = DefaultArgon2
+	if o.Argon2 == (login.Params{}) {
+		o.Argon2 = login.DefaultParams
 	}
 	if o.Clock == nil {
 		o.Clock = clock.New()

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"tether/internal/login"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -23,7 +25,7 @@ func testOptions(t testing.TB) (Options, *clock.Mock) {
 	clk.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	return Options{
 		Clock:       clk,
-		Argon2:      Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1},
+		Argon2:      login.Params{Time: 1, MemoryKiB: 64, Threads: 1},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		LockTimeout: 200 * time.Millisecond,
 	}, clk
@@ -306,19 +308,19 @@ func TestSetupPasswordDefaultParams(t *testing.T) {
 	// The production parameters, once, so a bad default cannot hide behind
 	// the cheap test parameters.
 	opts, _ := testOptions(t)
-	opts.Argon2 = Argon2Params{}
+	opts.Argon2 = login.Params{}
 	s := NewMem(opts)
 	if err := s.SetSetupPassword("pw"); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.passwordRecord()
-	if err != nil || rec.MemoryKiB != DefaultArgon2.MemoryKiB || rec.Time != DefaultArgon2.Time {
+	if err != nil || rec.MemoryKiB != login.DefaultParams.MemoryKiB || rec.Time != login.DefaultParams.Time {
 		t.Fatalf("record %+v, %v; want default parameters", rec, err)
 	}
 	if ok, _ := s.CheckSetupPassword("pw"); !ok {
 		t.Fatal("default-parameter hash does not verify")
 	}
-	opts.Argon2 = Argon2Params{Time: 1, MemoryKiB: 1 << 30, Threads: 1}
+	opts.Argon2 = login.Params{Time: 1, MemoryKiB: 1 << 30, Threads: 1}
 	if err := NewMem(opts).SetSetupPassword("pw"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("absurd parameters: %v", err)
 	}

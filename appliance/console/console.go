@@ -73,6 +73,11 @@ type Config struct {
 	// LEDs, if set, renders the front-panel LEDs appended to each status
 	// line (the sim board's gpio.Terminal.String).
 	LEDs func() string
+	// Setup, if set, returns lines about the setup page (its URLs and the
+	// SHA-256 fingerprint of its certificate, which a technician compares
+	// with what the browser shows). They are written after the first
+	// status line and by the `setup` command.
+	Setup func() []string
 	// Interval between unchanged status lines; 0 means DefaultInterval.
 	Interval time.Duration
 	// Clock drives the interval and timestamps; nil means the real clock.
@@ -171,6 +176,7 @@ func (c *Console) Run(ctx context.Context) error {
 	// The first line is always the current status (Subscribe delivers it
 	// at once), before any command's answer.
 	status(<-sub.C())
+	c.setupLines()
 
 	cmds := make(chan string)
 	var wg sync.WaitGroup
@@ -360,6 +366,12 @@ func (c *Console) command(line string) {
 		c.cmdLog(args)
 	case "net":
 		c.cmdNet()
+	case "setup":
+		if c.cfg.Setup == nil {
+			c.writeLine("error: no setup page")
+			return
+		}
+		c.setupLines()
 	case "restart":
 		if c.cfg.Restart == nil {
 			c.writeLine("error: restart is not available")
@@ -382,8 +394,18 @@ var helpLines = []string{
 	"  status      the status line now, with state, network and media",
 	"  log [N]     the last N state-change events (default 20)",
 	"  net         network interfaces and addresses",
+	"  setup       the setup page's addresses and certificate fingerprint",
 	"  restart     restart tetherd cleanly",
 	"  help        this list",
+}
+
+func (c *Console) setupLines() {
+	if c.cfg.Setup == nil {
+		return
+	}
+	for _, l := range c.cfg.Setup() {
+		c.writeLine(sanitize(l))
+	}
 }
 
 func (c *Console) cmdLog(args []string) {

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 )
@@ -155,92 +154,6 @@ func cookieValue(r *http.Request, name string) string {
 		return ""
 	}
 	return c.Value
-}
-
-// limiter counts failed setup-password logins per client address and in
-// total over a sliding window. Successful logins clear the address.
-type limiter struct {
-	mu        sync.Mutex // guards fails, all
-	fails     map[string][]time.Time
-	all       []time.Time
-	perAddr   int
-	global    int
-	window    time.Duration
-	maxTracks int
-}
-
-func newLimiter(perAddr, global int, window time.Duration) *limiter {
-	return &limiter{fails: map[string][]time.Time{}, perAddr: perAddr, global: global, window: window, maxTracks: 1024}
-}
-
-// wait returns how long addr must wait before its next attempt; 0 = go.
-func (l *limiter) wait(addr string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.pruneLocked(now)
-	var d time.Duration
-	if f := l.fails[addr]; len(f) >= l.perAddr {
-		d = f[len(f)-l.perAddr].Add(l.window).Sub(now)
-	}
-	if len(l.all) >= l.global {
-		if g := l.all[len(l.all)-l.global].Add(l.window).Sub(now); g > d {
-			d = g
-		}
-	}
-	return max(d, 0)
-}
-
-func (l *limiter) fail(addr string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.pruneLocked(now)
-	if _, ok := l.fails[addr]; !ok && len(l.fails) >= l.maxTracks {
-		// Forget the address whose last failure is oldest.
-		type kv struct {
-			k string
-			t time.Time
-		}
-		var list []kv
-		for k, v := range l.fails {
-			list = append(list, kv{k, v[len(v)-1]})
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].t.Before(list[j].t) })
-		delete(l.fails, list[0].k)
-	}
-	l.fails[addr] = append(l.fails[addr], now)
-	if n := len(l.fails[addr]); n > l.perAddr {
-		l.fails[addr] = l.fails[addr][n-l.perAddr:]
-	}
-	l.all = append(l.all, now)
-	if n := len(l.all); n > l.global {
-		l.all = l.all[n-l.global:]
-	}
-}
-
-func (l *limiter) success(addr string) {
-	l.mu.Lock()
-	delete(l.fails, addr)
-	l.mu.Unlock()
-}
-
-func (l *limiter) pruneLocked(now time.Time) {
-	cut := now.Add(-l.window)
-	for k, v := range l.fails {
-		i := 0
-		for i < len(v) && !v[i].After(cut) {
-			i++
-		}
-		if i == len(v) {
-			delete(l.fails, k)
-		} else if i > 0 {
-			l.fails[k] = v[i:]
-		}
-	}
-	i := 0
-	for i < len(l.all) && !l.all[i].After(cut) {
-		i++
-	}
-	l.all = l.all[i:]
 }
 
 // clientAddr is the peer's IP. X-Forwarded-For is not trusted: the page is

@@ -3,6 +3,7 @@ package setup
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -20,6 +21,7 @@ import (
 
 	"tether/appliance/health"
 	"tether/gpio"
+	"tether/internal/login"
 	"tether/store"
 )
 
@@ -61,7 +63,7 @@ func TestBrowserFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMem(store.Options{Logger: log, Argon2: store.Argon2Params{Time: 1, MemoryKiB: 8, Threads: 1}})
+	st := store.NewMem(store.Options{Logger: log, Argon2: login.Params{Time: 1, MemoryKiB: 8, Threads: 1}})
 	term := gpio.NewTerminal(nil, false)
 	term.Set(gpio.LEDLink, 0)
 	term.Set(gpio.LEDStatus, 1)
@@ -114,8 +116,14 @@ func TestBrowserFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Over TLS with the device certificate, as tetherd serves it.
+	cert, err := DeviceCert(st, "counter-7", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(Config{
 		Health: tr, Store: st, Login: login, OnLogin: onLogin, Listener: ln, Logger: log,
+		TLS:     &tls.Config{Certificates: []tls.Certificate{cert}},
 		LEDs:    term.LEDs,
 		LEDTest: func() { ledTests <- struct{}{} },
 		Restart: func(string) {},
@@ -138,6 +146,8 @@ func TestBrowserFlow(t *testing.T) {
 			t.Error(err)
 		}
 	}()
+	// The old plain-HTTP address: the page must come up on https:// by the
+	// 308 (issue 12 item 9).
 	base := "http://" + ln.Addr().String() + "/"
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
@@ -147,6 +157,9 @@ func TestBrowserFlow(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// The self-signed certificate: a person compares its fingerprint
+		// with the console; the test compares it with the page's below.
+		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	defer cancelAlloc()
@@ -194,6 +207,12 @@ func TestBrowserFlow(t *testing.T) {
 	// A phone: 390x844 CSS pixels at 2x, like a current mid-size phone.
 	step("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	step("open", chromedp.Navigate(base), chromedp.WaitVisible(chromedp.ID("view-choose")))
+	if loc, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href`)); err != nil || loc != "https://"+ln.Addr().String()+"/" {
+		t.Fatalf("after opening %s the browser is at %q (%v), want the https:// page", base, loc, err)
+	}
+	if fp := text("#cert-fp"); fp != srv.Fingerprint() || fp == "" {
+		t.Fatalf("the page shows certificate %q, the server's is %q", fp, srv.Fingerprint())
+	}
 
 	// First boot: choose the setup password (a too-short one first).
 	step("short password",

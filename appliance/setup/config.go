@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/benbjohnson/clock"
 
 	"tether/appliance/health"
 	"tether/gpio"
+	"tether/internal/login"
 	"tether/store"
 )
 
@@ -86,18 +88,33 @@ type Config struct {
 	Listener net.Listener
 	// Addr is the listen address when Listener is nil; "" means DefaultAddr.
 	Addr string
-	// TLS, if set, makes Run serve HTTPS; cookies are then marked Secure.
+	// TLS, if set, makes Run serve HTTPS; plain HTTP on the same port is
+	// answered with a 308 to https://, and cookies are marked Secure. The
+	// page shows the SHA-256 fingerprint of its first certificate.
 	TLS *tls.Config
+	// Hostname is the appliance's configured name: Host headers naming it,
+	// hostname.local (mDNS), localhost or one of the interface addresses
+	// are served; any other Host gets 421 (DNS rebinding). "" means
+	// os.Hostname().
+	Hostname string
+	// MaxConnsPerAddr caps the connections one client address holds open
+	// (internal/netlimit, shared with the hub; default 16: a browser opens
+	// 6 per origin, a few tabs more). Over it a connection is closed at once.
+	MaxConnsPerAddr int
+	// ReadHeaderTimeout bounds the wait for a request's headers (and a TLS
+	// handshake), ReadTimeout the whole request with its body, IdleTimeout
+	// a keep-alive connection between requests (defaults 5 s, 10 s, 30 s):
+	// slow or idle clients cannot hold connections (issue 12 item 8).
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 
 	// SessionIdle ends a page session after this long without a request
 	// (default 30 min); SessionMax ends it regardless (default 12 h).
 	SessionIdle, SessionMax time.Duration
-	// MaxFailures failed logins from one address within FailureWindow lock
-	// that address out until the oldest failure is FailureWindow old
-	// (defaults 5 and 15 min); GlobalMaxFailures bounds all addresses
-	// together (default 30), against guessing from many addresses.
-	MaxFailures, GlobalMaxFailures int
-	FailureWindow                  time.Duration
+	// Limiter throttles wrong setup passwords per client address with
+	// growing delays (internal/login; Free defaults to 5). There is no
+	// global lockout: guessing from other addresses never locks the owner
+	// out (issue 12 item 4). Its Clock defaults to Clock.
+	Limiter login.LimiterConfig
 	// LEDPoll is how often LEDs are polled for the page (default 100 ms,
 	// enough for the 4 Hz fast blink).
 	LEDPoll time.Duration
@@ -117,9 +134,10 @@ const (
 	DefaultAddr              = ":8080"
 	DefaultSessionIdle       = 30 * time.Minute
 	DefaultSessionMax        = 12 * time.Hour
-	DefaultMaxFailures       = 5
-	DefaultGlobalMaxFailures = 30
-	DefaultFailureWindow     = 15 * time.Minute
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 10 * time.Second
+	DefaultIdleTimeout       = 30 * time.Second
+	DefaultMaxConnsPerAddr   = 16
 	DefaultLEDPoll           = 100 * time.Millisecond
 	DefaultEventPoll         = 2 * time.Second
 )
@@ -132,10 +150,13 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Store is required", ErrConfig)
 	case c.Login == nil:
 		return fmt.Errorf("%w: Login is required", ErrConfig)
-	case c.SessionIdle < 0 || c.SessionMax < 0 || c.FailureWindow < 0 || c.LEDPoll < 0 || c.EventPoll < 0:
+	case c.SessionIdle < 0 || c.SessionMax < 0 || c.LEDPoll < 0 || c.EventPoll < 0 ||
+		c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)
-	case c.MaxFailures < 0 || c.GlobalMaxFailures < 0:
-		return fmt.Errorf("%w: negative failure limit", ErrConfig)
+	case c.Limiter.Free < 0 || c.Limiter.Base < 0 || c.Limiter.Max < 0:
+		return fmt.Errorf("%w: negative login limit", ErrConfig)
+	case c.MaxConnsPerAddr < 0:
+		return fmt.Errorf("%w: negative connection cap", ErrConfig)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -144,20 +165,25 @@ func (c *Config) validate() error {
 	}
 	def(&c.SessionIdle, DefaultSessionIdle)
 	def(&c.SessionMax, DefaultSessionMax)
-	def(&c.FailureWindow, DefaultFailureWindow)
+	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.LEDPoll, DefaultLEDPoll)
 	def(&c.EventPoll, DefaultEventPoll)
-	if c.MaxFailures == 0 {
-		c.MaxFailures = DefaultMaxFailures
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
 	}
-	if c.GlobalMaxFailures == 0 {
-		c.GlobalMaxFailures = DefaultGlobalMaxFailures
+	if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname()
 	}
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
 	}
 	if c.Clock == nil {
 		c.Clock = clock.New()
+	}
+	if c.Limiter.Clock == nil {
+		c.Limiter.Clock = c.Clock
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

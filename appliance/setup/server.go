@@ -19,6 +19,8 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"tether/gpio"
+	"tether/internal/login"
+	"tether/internal/netlimit"
 	"tether/store"
 )
 
@@ -42,16 +44,19 @@ type Server struct {
 	clk clock.Clock
 	log *slog.Logger
 
-	key      []byte // CSRF HMAC key; random per process
-	sessions sessions
-	limit    *limiter
-	hub      *hub
-	kick     chan struct{} // one slot: republish the status
-	handler  http.Handler
+	key         []byte // CSRF HMAC key; random per process
+	sessions    sessions
+	limit       *login.Limiter
+	hosts       *hostGuard
+	fingerprint string // SHA-256 of the TLS certificate; "" without TLS
+	hub         *hub
+	kick        chan struct{} // one slot: republish the status
+	handler     http.Handler
 
-	// pwMu serialises argon2id work: each hash takes ~19 MiB, and a burst
-	// of logins must not exhaust a Pi Zero's memory.
-	pwMu sync.Mutex
+	// chooseMu makes the first-visit password choice check-then-set
+	// atomic (exactly one winner). Hashing memory is bounded by
+	// internal/login's gate, not here.
+	chooseMu sync.Mutex
 	// hubLoginMu allows one hub login at a time.
 	hubLoginMu sync.Mutex
 }
@@ -67,9 +72,13 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger.With("component", "setup"),
 		key:      make([]byte, 32),
 		sessions: sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax},
-		limit:    newLimiter(cfg.MaxFailures, cfg.GlobalMaxFailures, cfg.FailureWindow),
+		limit:    login.NewLimiter(cfg.Limiter),
+		hosts:    newHostGuard(cfg.Hostname, nil, cfg.Clock.Now),
 		hub:      newHub(),
 		kick:     make(chan struct{}, 1),
+	}
+	if cfg.TLS != nil && len(cfg.TLS.Certificates) > 0 && len(cfg.TLS.Certificates[0].Certificate) > 0 {
+		s.fingerprint = Fingerprint(cfg.TLS.Certificates[0].Certificate[0])
 	}
 	_, _ = rand.Read(s.key)
 	s.handler = s.routes()
@@ -91,9 +100,10 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("setup: listen %s: %w", s.cfg.Addr, err)
 		}
 	}
+	ln = netlimit.NewListener(ln, s.cfg.MaxConnsPerAddr)
 	scheme := "http"
 	if s.cfg.TLS != nil {
-		ln = newTLSListener(ln, s.cfg.TLS)
+		ln = newSniffListener(ln, s.cfg.TLS, s.cfg.ReadHeaderTimeout)
 		scheme = "https"
 	}
 	// Streams end when baseCtx does, so Shutdown does not wait on them.
@@ -102,18 +112,25 @@ func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		// ReadTimeout covers the body too: a client sending it a byte at
+		// a time is cut off. The SSE stream is unaffected (once a GET's
+		// body is read, net/http clears the read deadline).
+		ReadTimeout:    s.cfg.ReadTimeout,
+		IdleTimeout:    s.cfg.IdleTimeout,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	var wg sync.WaitGroup
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	wg.Go(func() { s.runStatus(statusCtx) })
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
-	s.log.Info("setup page listening", "url", scheme+"://"+ln.Addr().String()+"/")
+	if s.fingerprint != "" {
+		s.log.Info("setup page listening", "url", scheme+"://"+ln.Addr().String()+"/", "sha256", s.fingerprint)
+	} else {
+		s.log.Info("setup page listening", "url", scheme+"://"+ln.Addr().String()+"/")
+	}
 
 	var err error
 	select {
@@ -172,8 +189,42 @@ func (s *Server) routes() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "cross-origin request refused", "")
 	}))
-	return securityHeaders(cop.Handler(mux))
+	return s.hosts.wrap(s.redirectPlain(securityHeaders(cop.Handler(mux))))
 }
+
+// redirectPlain sends plain-HTTP requests to https:// on the same host and
+// port when the page has TLS (308 keeps the method and body). Host was
+// checked by hostGuard, so this never redirects to another site.
+func (s *Server) redirectPlain(h http.Handler) http.Handler {
+	if s.cfg.TLS == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Connection", "close")
+		http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	})
+}
+
+// Addr is where Run listens (or will): the Listener's address, else Addr
+// resolved (a ":8080" has no IP: every interface). nil if unresolvable.
+func (s *Server) Addr() net.Addr {
+	if s.cfg.Listener != nil {
+		return s.cfg.Listener.Addr()
+	}
+	a, err := net.ResolveTCPAddr("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil
+	}
+	return a
+}
+
+// Fingerprint is the SHA-256 fingerprint of the page's TLS certificate, as
+// the serial console prints it; "" without TLS.
+func (s *Server) Fingerprint() string { return s.fingerprint }
 
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -316,6 +367,7 @@ type stateView struct {
 	PasswordSet bool          `json:"passwordSet"`
 	LoggedIn    bool          `json:"loggedIn"`
 	CSRF        string        `json:"csrf"`
+	Fingerprint string        `json:"fingerprint,omitempty"` // SHA-256 of the page's certificate
 	Features    *features     `json:"features,omitempty"`
 	Settings    *settingsView `json:"settings,omitempty"`
 	Devices     *Devices      `json:"devices,omitempty"`
@@ -329,7 +381,7 @@ func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, "the appliance's store is unreadable; see the serial console", "")
 		return
 	}
-	v := stateView{OK: true, PasswordSet: set}
+	v := stateView{OK: true, PasswordSet: set, Fingerprint: s.fingerprint}
 	id := cookieValue(r, sessionCookie)
 	if set && s.sessions.touch(id, s.clk.Now()) {
 		v.LoggedIn = true
@@ -379,13 +431,16 @@ func (s *Server) handleChoosePassword(w http.ResponseWriter, r *http.Request) {
 		writeFieldErr(w, err)
 		return
 	}
-	s.pwMu.Lock()
+	s.chooseMu.Lock()
 	set, err := s.cfg.Store.HasSetupPassword()
 	if err == nil && !set {
 		err = s.cfg.Store.SetSetupPassword(pw)
 	}
-	s.pwMu.Unlock()
+	s.chooseMu.Unlock()
 	switch {
+	case errors.Is(err, login.ErrBusy):
+		writeBusy(w)
+		return
 	case err != nil:
 		s.log.Error("storing the setup password failed", "err", err)
 		writeErr(w, http.StatusInternalServerError, "could not store the password; see the serial console", "")
@@ -399,10 +454,17 @@ func (s *Server) handleChoosePassword(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "csrf": s.startSession(w, r)})
 }
 
+// loginUser is the limiter's user name for the one setup password: the
+// limiter then throttles per client address.
+const loginUser = "setup"
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	addr := clientAddr(r)
-	if d := s.limit.wait(addr, s.clk.Now()); d > 0 {
-		secs := int((d + time.Second - 1) / time.Second)
+	// Reserved before the password is checked, so concurrent guesses get
+	// no more than the free attempts through (issue 12 item 3).
+	att, wait := s.limit.Reserve(loginUser, addr)
+	if att == nil {
+		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		writeJSON(w, http.StatusTooManyRequests, apiError{
 			Error: fmt.Sprintf("too many failed logins: try again in %v", (time.Duration(secs) * time.Second).String()),
@@ -410,6 +472,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	defer att.Release() // no verdict unless Fail or Succeed ran first
 	form, err := parseForm(w, r)
 	if err != nil {
 		writeFieldErr(w, err)
@@ -420,26 +483,34 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeFieldErr(w, err)
 		return
 	}
-	s.pwMu.Lock()
 	ok, err := s.cfg.Store.CheckSetupPassword(pw)
-	s.pwMu.Unlock()
 	switch {
 	case errors.Is(err, store.ErrNoPassword):
 		writeJSON(w, http.StatusConflict, apiError{Error: "no setup password yet: choose one", Code: "no-password"})
+		return
+	case errors.Is(err, login.ErrBusy):
+		writeBusy(w)
 		return
 	case err != nil:
 		s.log.Error("checking the setup password failed", "err", err)
 		writeErr(w, http.StatusInternalServerError, "could not check the password; see the serial console", "")
 		return
 	case !ok:
-		s.limit.fail(addr, s.clk.Now())
+		att.Fail()
 		s.log.Warn("setup page login failed", "remote", addr)
 		writeErr(w, http.StatusUnauthorized, "wrong password", "password")
 		return
 	}
-	s.limit.success(addr)
+	att.Succeed()
 	s.log.Info("setup page login", "remote", addr)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "csrf": s.startSession(w, r)})
+}
+
+// writeBusy answers when the process's password-hashing queue is full: no
+// verdict on the password, try again in a second.
+func writeBusy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusTooManyRequests, apiError{Error: "the appliance is busy checking passwords: try again in a moment", Code: "busy"})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

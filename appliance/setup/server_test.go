@@ -25,6 +25,7 @@ import (
 
 	"tether/appliance/health"
 	"tether/gpio"
+	"tether/internal/login"
 	"tether/store"
 )
 
@@ -120,7 +121,7 @@ func newRig(t *testing.T, opts ...rigOpt) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMem(store.Options{Clock: clk, Logger: log, Argon2: store.Argon2Params{Time: 1, MemoryKiB: 8, Threads: 1}})
+	st := store.NewMem(store.Options{Clock: clk, Logger: log, Argon2: login.Params{Time: 1, MemoryKiB: 8, Threads: 1}})
 	r := &rig{t: t, clk: clk, tr: tr, st: st, hub: &fakeHub{st: st}, logs: logs, bodies: &syncBuffer{},
 		leds: []gpio.LEDView{{Name: "link", ColorName: "green"}, {Name: "status", ColorName: "red"}}}
 	cfg := Config{
@@ -404,65 +405,40 @@ func TestLoginRateLimit(t *testing.T) {
 	r.loggedIn()
 	b := r.browser()
 	b.state()
-	for i := range DefaultMaxFailures {
+	for i := range login.DefaultFree {
 		if a := b.post("/api/login", vals("password", fmt.Sprintf("wrong-%d", i))); a.status != 401 || a.str("error") != "wrong password" {
 			t.Fatalf("attempt %d: %d %s", i, a.status, a.raw)
 		}
 		r.clk.Add(time.Minute)
 	}
-	// Locked out: even the right password is not checked.
-	a := b.post("/api/login", vals("password", setupPW))
-	if a.status != http.StatusTooManyRequests || !strings.Contains(a.str("error"), "too many failed logins: try again in 10m0s") {
-		t.Fatalf("locked login: %d %s", a.status, a.raw)
+	// Past the free attempts each failure doubles the wait: 1 s after the
+	// fifth (it was a minute ago, so the next is due), then 2 s, 4 s.
+	for _, d := range []time.Duration{2 * time.Second, 4 * time.Second} {
+		if a := b.post("/api/login", vals("password", "still-wrong")); a.status != 401 {
+			t.Fatalf("delayed attempt: %d %s", a.status, a.raw)
+		}
+		// Not yet: even the right password is not checked.
+		a := b.post("/api/login", vals("password", setupPW))
+		want := fmt.Sprintf("too many failed logins: try again in %v", d)
+		if a.status != http.StatusTooManyRequests || a.str("error") != want {
+			t.Fatalf("locked login: %d %s, want 429 %q", a.status, a.raw, want)
+		}
+		if ra := a.header.Get("Retry-After"); ra != fmt.Sprint(int(d.Seconds())) {
+			t.Fatalf("Retry-After %q, want %v", ra, d.Seconds())
+		}
+		r.clk.Add(d)
 	}
-	if ra := a.header.Get("Retry-After"); ra != "600" {
-		t.Fatalf("Retry-After %q, want 600", ra)
-	}
-	// When the first failure is 15 min old, one attempt is allowed again.
-	r.clk.Add(10 * time.Minute)
 	if a := b.post("/api/login", vals("password", setupPW)); a.status != 200 {
-		t.Fatalf("login after the window: %d %s", a.status, a.raw)
+		t.Fatalf("login after the delay: %d %s", a.status, a.raw)
 	}
 	// Success clears the address's failures.
 	b2 := r.browser()
 	b2.state()
-	for range DefaultMaxFailures - 1 {
+	for range login.DefaultFree - 1 {
 		b2.post("/api/login", vals("password", "nope-nope"))
 	}
 	if a := b2.post("/api/login", vals("password", setupPW)); a.status != 200 {
 		t.Fatalf("login: %d %s", a.status, a.raw)
-	}
-}
-
-func TestLimiter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(3, 5, 10*time.Minute)
-	for i := range 3 {
-		l.fail("a", now.Add(time.Duration(i)*time.Second))
-	}
-	if d := l.wait("a", now.Add(3*time.Second)); d != 10*time.Minute-3*time.Second {
-		t.Fatalf("a waits %v", d)
-	}
-	if d := l.wait("b", now); d != 0 {
-		t.Fatalf("b waits %v", d)
-	}
-	// Failures spread over addresses trip the global bound.
-	l.fail("b", now)
-	l.fail("c", now)
-	if d := l.wait("d", now.Add(time.Minute)); d != 9*time.Minute {
-		t.Fatalf("global: d waits %v, want 9m", d)
-	}
-	if d := l.wait("d", now.Add(11*time.Minute)); d != 0 {
-		t.Fatalf("after the window d waits %v", d)
-	}
-	// The table of addresses is bounded.
-	l = newLimiter(3, 1000, time.Hour)
-	l.maxTracks = 4
-	for i := range 10 {
-		l.fail(fmt.Sprint(i), now.Add(time.Duration(i)*time.Second))
-	}
-	if len(l.fails) != 4 {
-		t.Fatalf("%d addresses tracked, want 4", len(l.fails))
 	}
 }
 
@@ -1031,16 +1007,17 @@ func TestRunTLS(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	tr, _ := health.New(health.Config{})
 	st := store.NewMem(store.Options{})
-	login := (&fakeHub{}).login
+	lf := (&fakeHub{}).login
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 	}{
-		{"no health", Config{Store: st, Login: login}},
-		{"no store", Config{Health: tr, Login: login}},
+		{"no health", Config{Store: st, Login: lf}},
+		{"no store", Config{Health: tr, Login: lf}},
 		{"no login", Config{Health: tr, Store: st}},
-		{"negative idle", Config{Health: tr, Store: st, Login: login, SessionIdle: -1}},
-		{"negative limit", Config{Health: tr, Store: st, Login: login, MaxFailures: -1}},
+		{"negative idle", Config{Health: tr, Store: st, Login: lf, SessionIdle: -1}},
+		{"negative limit", Config{Health: tr, Store: st, Login: lf, Limiter: login.LimiterConfig{Free: -1}}},
+		{"negative timeout", Config{Health: tr, Store: st, Login: lf, ReadTimeout: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := New(tc.cfg); !errors.Is(err, ErrConfig) {

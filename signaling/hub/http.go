@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"tether/internal/login"
 	"tether/signaling/hub/auth"
 )
 
@@ -123,31 +124,48 @@ func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": codeBadRequest})
 		return
 	}
+	// The attempt is reserved before the password is checked, so a burst
+	// of concurrent guesses gets no more than the limiter's free attempts
+	// through to argon2 (issue 12 item 3).
 	addr := h.clientAddr(r)
-	if wait, ok := h.lim.Allow(req.Username, addr); !ok {
-		secs := int(wait.Seconds() + 0.999)
+	att, wait := h.lim.Reserve(req.Username, addr)
+	if att == nil {
 		h.m.logins.WithLabelValues("rate_limited").Inc()
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": codeRateLimited, "retryAfter": secs})
+		writeRateLimited(w, wait)
 		return
 	}
 	sess, token, err := h.store.Login(req.Username, req.Password)
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		h.lim.Fail(req.Username, addr)
+		att.Fail()
 		h.m.logins.WithLabelValues("invalid").Inc()
 		h.log.Info("login refused", "user", req.Username, "addr", addr)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeInvalidCreds})
 		return
+	case errors.Is(err, login.ErrBusy):
+		// Too many password checks queued in the whole process: no
+		// verdict on this password, try again in a moment.
+		att.Release()
+		h.m.logins.WithLabelValues("rate_limited").Inc()
+		writeRateLimited(w, time.Second)
+		return
 	case err != nil:
+		att.Release()
 		h.m.logins.WithLabelValues("error").Inc()
 		h.log.Error("login", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": codeInternal})
 		return
 	}
-	h.lim.Succeed(req.Username)
+	att.Succeed()
 	h.m.logins.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, LoginResponse{Token: token, ExpiresAt: sess.ExpiresAt, DeviceID: sess.DeviceID, RoomID: sess.RoomID, Role: sess.Role})
+}
+
+// writeRateLimited is the 429 of docs/protocol.md "Login".
+func writeRateLimited(w http.ResponseWriter, wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": codeRateLimited, "retryAfter": secs})
 }
 
 func (h *Hub) handleInvite(w http.ResponseWriter, r *http.Request) {

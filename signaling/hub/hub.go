@@ -18,6 +18,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"tether/internal/login"
 	"tether/signaling"
 	"tether/signaling/hub/auth"
 )
@@ -58,8 +59,9 @@ type Config struct {
 	// RateLimit of packets per second per socket (default 50, burst 100;
 	// negative: none). A peer above it is slowed down, then closed.
 	RateLimit float64
-	// Login limits for wrong passwords.
-	Limiter auth.LimiterConfig
+	// Login limits for wrong passwords (per user and address, growing
+	// delays; internal/login).
+	Limiter login.LimiterConfig
 	// TrustProxy takes the client address for login rate limits from
 	// X-Forwarded-For (only behind a reverse proxy you run).
 	TrustProxy bool
@@ -81,7 +83,7 @@ type Hub struct {
 	clk   clock.Clock
 	log   *slog.Logger
 	store *auth.Store
-	lim   *auth.Limiter
+	lim   *login.Limiter
 	m     *metrics
 	turn  *turnServer
 	ln    net.Listener
@@ -149,7 +151,7 @@ func New(cfg Config) (*Hub, error) {
 		}
 		h.store, h.ownsDB = s, true
 	}
-	h.lim = auth.NewLimiter(cfg.Limiter)
+	h.lim = login.NewLimiter(cfg.Limiter)
 	h.m = newMetrics(h.connCounts)
 	h.st = newState(cfg.Clock, h.log, h.m)
 	h.st.recovery = max(cfg.RecoveryWindow, 0)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"tether/internal/login"
 	"tether/signaling"
 	"tether/signaling/engineio"
 	"tether/signaling/hub"
@@ -590,7 +591,7 @@ func TestHubConnectRefused(t *testing.T) {
 
 // Wrong passwords are rate-limited per username with a clear 429.
 func TestHubLoginRateLimit(t *testing.T) {
-	e := startHub(t, "", func(c *hub.Config) { c.Limiter = auth.LimiterConfig{PerUser: 3, PerAddr: 100} })
+	e := startHub(t, "", func(c *hub.Config) { c.Limiter = login.LimiterConfig{Free: 3} })
 	for i := 0; i < 3; i++ {
 		if code, m, _ := e.login("c1", "wrong-password"); code != 401 || m["error"] != "invalid_credentials" {
 			t.Fatalf("attempt %d: %d %v", i, code, m)

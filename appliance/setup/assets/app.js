@@ -80,6 +80,7 @@ async function boot() {
   }
   state = r.body;
   csrf = state.csrf;
+  if (state.fingerprint) { $('cert-fp').textContent = state.fingerprint; $('cert').hidden = false; }
   if (!state.passwordSet) { stopStream(); show('choose'); return; }
   if (!state.loggedIn) { showLogin(''); return; }
   enterMain();

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"tether/internal/login"
 )
 
 // Role is what an account may do.
@@ -84,10 +86,11 @@ func (s *Store) AddAccount(name, password string, role Role, roomID string) (Acc
 	default:
 		return Account{}, fmt.Errorf("auth: role %q: %w", role, ErrBadInput)
 	}
-	hash, err := hashPassword(password, s.cfg.KDF)
+	h, err := login.Hasher{Params: s.cfg.KDF}.Hash(password)
 	if err != nil {
-		return Account{}, err
+		return Account{}, fmt.Errorf("auth: account %q: %w", name, err)
 	}
+	hash := h.String()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAccounts)
 		if b.Get([]byte(name)) != nil {

@@ -10,8 +10,6 @@ var (
 	ErrSessionExpired = errors.New("auth: session expired")
 	// ErrInviteInvalid is a forged, malformed, expired or revoked invite code.
 	ErrInviteInvalid = errors.New("auth: invite invalid")
-	// ErrRateLimited is a login refused because of too many wrong passwords.
-	ErrRateLimited = errors.New("auth: too many failed logins")
 	// ErrExists is an account name or room that is already taken.
 	ErrExists = errors.New("auth: already exists")
 	// ErrNotFound is an unknown account or room.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"tether/internal/login"
 )
 
 // Session is a logged-in account. The token itself is never stored: the
@@ -42,7 +44,8 @@ func tokenKey(token string) []byte {
 
 // Login checks the password and starts a session. It answers
 // ErrInvalidCredentials for an unknown name and a wrong password alike,
-// after the same argon2id work. Rate limiting is the caller's (Limiter).
+// after the same argon2id work. Rate limiting is the caller's
+// (login.Limiter); login.ErrBusy means the hashing gate's queue was full.
 func (s *Store) Login(name, password string) (Session, string, error) {
 	var r accountRecord
 	var found bool
@@ -56,11 +59,15 @@ func (s *Store) Login(name, password string) (Session, string, error) {
 	}
 	hash := s.dummy
 	if found {
-		hash = r.Hash
+		h, err := login.ParsePHC(r.Hash)
+		if err != nil {
+			return Session{}, "", fmt.Errorf("auth: account %q: %w", name, err)
+		}
+		hash = h
 	}
-	ok, err := checkPassword(password, hash)
+	ok, err := login.Hasher{}.Verify(password, hash)
 	if err != nil {
-		return Session{}, "", err
+		return Session{}, "", fmt.Errorf("auth: login: %w", err)
 	}
 	if !found || !ok {
 		return Session{}, "", ErrInvalidCredentials

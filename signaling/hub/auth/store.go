@@ -10,6 +10,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	bolt "go.etcd.io/bbolt"
+
+	"tether/internal/login"
 )
 
 // Bucket names; the layout is documented in docs/protocol.md ("Hub state").
@@ -49,7 +51,7 @@ type Store struct {
 	log *slog.Logger
 	// dummy is a hash checked for unknown usernames so a login takes the
 	// same time whether or not the account exists.
-	dummy string
+	dummy login.Hash
 }
 
 // Open opens or creates the data file.
@@ -91,7 +93,7 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("auth: init %s: %w", cfg.Path, err)
 	}
-	dummy, err := hashPassword("dummy password", cfg.KDF)
+	dummy, err := login.Hasher{Params: cfg.KDF}.Hash("dummy password")
 	if err != nil {
 		db.Close()
 		return nil, err
