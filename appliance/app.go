@@ -16,6 +16,7 @@ import (
 
 	"tether/appliance/health"
 	"tether/appliance/peer"
+	"tether/internal/version"
 	"tether/media"
 	"tether/signaling"
 	"tether/signaling/netwatch"
@@ -530,12 +531,7 @@ func (a *App) feedHealth(ctx context.Context) error {
 	t := a.clk.Ticker(2 * time.Second)
 	defer t.Stop()
 	for {
-		ms := a.Media.Status()
-		mh := health.MediaStatus{Camera: deviceState(ms.Camera), Mic: deviceState(ms.Mic), LastError: ms.CameraError}
-		if mh.LastError == "" {
-			mh.LastError = ms.EncoderError
-		}
-		a.Health.ReportMedia(mh)
+		a.Health.ReportMedia(health.FromMedia(a.Media.Status()))
 		a.Health.ReportNetwork(a.networkStatus())
 		a.reportPeer()
 		select {
@@ -587,12 +583,16 @@ func (a *App) deviceStatus() any {
 			"state": ps.State.String(), "path": string(ps.Path), "restarts": ps.Restarts,
 			"customers": ps.Customers, "bitrateBps": ps.BitrateBps, "framesSent": ps.FramesSent,
 		},
+		// Each media device by name (issue 11): a missing camera shows
+		// here and in the dashboard, not only as the overall state.
+		"media": map[string]any{
+			"camera": snap.Media.Camera.String(), "mic": snap.Media.Mic.String(),
+			"encoder": snap.Media.EncoderState(), "lastError": snap.Media.LastError(),
+		},
 		"overall": snap.Overall.String(),
+		"reason":  snap.Reason,
 		"rttMs":   a.Device.RTT().Milliseconds(),
 		"uptimeS": int64(snap.Uptime.Seconds()),
-		"version": Version,
+		"version": version.Version,
 	}
 }
-
-// Version is set at build time (-ldflags "-X tether/appliance.Version=...").
-var Version = "dev"

@@ -75,7 +75,7 @@ func defaults() map[string]string {
 	return map[string]string{
 		"data":          "/var/lib/tether/tetherd.db",
 		"setup-addr":    ":8080",
-		"metrics-addr":  ":9101",
+		"metrics-addr":  "127.0.0.1:9101",
 		"console":       "",
 		"stuck-timeout": "10m",
 		"log-level":     "info",
