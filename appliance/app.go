@@ -16,8 +16,10 @@ import (
 
 	"tether/appliance/health"
 	"tether/appliance/peer"
+	"tether/board"
 	"tether/internal/version"
 	"tether/media"
+	"tether/media/swenc"
 	"tether/signaling"
 	"tether/signaling/netwatch"
 	"tether/signaling/socketio"
@@ -53,6 +55,10 @@ type Deps struct {
 	// Extra components run beside the core (setup page, console, LEDs,
 	// metrics); each gets the App once it is built.
 	Extras []func(*App) Component
+	// WithoutSoftwareEncoders makes the appliance act as a build with cgo
+	// off (no openh264, no libopus), so the start-up fault is tested in
+	// the normal build. A cgo-off build is that way regardless.
+	WithoutSoftwareEncoders bool
 }
 
 // PeerConfigT is the WebRTC layer's configuration, for Deps.PeerConfig.
@@ -130,9 +136,14 @@ func New(cfg Config, deps Deps) (*App, error) {
 	}
 	a.session, _ = a.Store.Session()
 
+	sw := swenc.Available && !deps.WithoutSoftwareEncoders
+	if why := buildFault(cfg.Profile, sw); why != "" {
+		a.log.Error("this build cannot serve this board", "cause", why)
+		a.Health.SetFault(why)
+	}
 	a.Media = deps.Media
 	if a.Media == nil {
-		a.Media, err = newPipeline(cfg, deps.Logger, a.clk)
+		a.Media, err = newPipeline(cfg, sw, deps.Logger, a.clk)
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +203,22 @@ func New(cfg Config, deps Deps) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// buildFault says what a build without software encoders (sw false: cgo
+// off, see media/swenc) cannot do on this board, "" when nothing. Audio is
+// always Opus in software; video needs openh264 on boards without an H.264
+// block (Pi 5, generic, sim). Either is a fault a person must fix by
+// installing the right build, not a state to recover from (issue 11).
+func buildFault(p board.Profile, sw bool) string {
+	if sw {
+		return ""
+	}
+	why := "built without software encoders (CGO_ENABLED=0): no Opus, so no audio"
+	if p.Encoder.Software {
+		why += "; board " + p.Name + " has no H.264 encoder block and needs openh264, so no video"
+	}
+	return why
 }
 
 // hubURL is the configured hub, else the one the last login used.

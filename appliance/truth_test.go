@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"tether/appliance/health"
+	"tether/board"
 	"tether/gpio"
 )
 
@@ -209,5 +210,73 @@ func TestMetricNamesLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestBuildWithoutSoftwareEncodersIsAFault: a cgo-off build (acted here
+// with Deps.WithoutSoftwareEncoders, so it runs in the normal build) has no
+// Opus and no openh264. At start-up that is a logged cause, a health fault
+// (LEDs: fault), and the console line, not a silent "audio off".
+func TestBuildWithoutSoftwareEncodersIsAFault(t *testing.T) {
+	logs, serial := &syncBuffer{}, &syncBuffer{}
+	a := testApp(t, Deps{WithoutSoftwareEncoders: true, Logger: slog.New(slog.NewTextHandler(logs, nil))},
+		"-camera", "test", "-mic", "test", "-console", "-")
+	a.deps.Extras = DefaultExtras(a.cfg, strings.NewReader(""), serial)
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "CGO_ENABLED=0") {
+		t.Fatalf("no start-up line naming the cause:\n%s", logs.String())
+	}
+	snap := a.Health.Snapshot()
+	if snap.Overall != health.StateFault || !strings.Contains(snap.Reason, "no audio") || !strings.Contains(snap.Reason, "board sim") {
+		t.Fatalf("health %v (%s)", snap.Overall, snap.Reason)
+	}
+	runApp(t, a)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(serial.String(), "fault (built without software encoders"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("console never showed the fault:\n%s", serial.String())
+		}
+	}
+	// The pipeline agrees: audio off, no software video.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ms := a.Media.Status()
+		if ms.Mic.String() == "off" && ms.EncoderError != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("media status %+v", ms)
+		}
+	}
+	if code, _ := get(t, a.MetricsHandler(), "/healthz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz %d in a build fault", code)
+	}
+}
+
+func TestBuildFault(t *testing.T) {
+	for _, tc := range []struct {
+		board string
+		sw    bool
+		want  []string // substrings; none = no fault
+	}{
+		{"rpi4b", true, nil},
+		{"rpi5", true, nil},
+		{"rpi4b", false, []string{"no audio"}},            // hardware H.264 still works
+		{"rpi5", false, []string{"no audio", "no video"}}, // needs openh264
+		{"generic", false, []string{"no audio", "no video"}},
+	} {
+		p, err := board.Lookup(tc.board)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := buildFault(p, tc.sw)
+		if (got == "") != (tc.want == nil) {
+			t.Errorf("%s sw=%v: %q", tc.board, tc.sw, got)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s sw=%v: %q lacks %q", tc.board, tc.sw, got, w)
+			}
+		}
+		if tc.board == "rpi4b" && strings.Contains(got, "no video") {
+			t.Errorf("rpi4b has a hardware encoder: %q", got)
+		}
 	}
 }
