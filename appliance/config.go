@@ -59,7 +59,7 @@ var settings = []setting{
 	{"board", "board profile: " + strings.Join(board.Names(), ", ") + " (default: detect)"},
 	{"setup-addr", "setup page listen address (empty disables)"},
 	{"metrics-addr", "Prometheus /metrics listen address (empty disables)"},
-	{"console", "serial console tty for status lines, - for stdout, empty for none"},
+	{"console", "serial console tty (115200 8N1) for status lines and commands, - for stdout, empty for none (default: the board's UART, /dev/serial0 on a Pi)"},
 	{"camera", "V4L2 capture device, or test"},
 	{"mic", "ALSA capture device, or test"},
 	{"width", "video width"},
@@ -203,6 +203,9 @@ func known(name string) bool {
 
 func profileValues(p board.Profile) map[string]string {
 	m := map[string]string{"board": p.Name}
+	if p.Console != "" {
+		m["console"] = p.Console
+	}
 	if p.Camera.Device != "" {
 		m["camera"] = p.Camera.Device
 	}

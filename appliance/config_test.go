@@ -84,3 +84,27 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestConsoleDefaultsFromBoard: the Pi's primary UART unless a later layer
+// says otherwise; the sim board has none.
+func TestConsoleDefaultsFromBoard(t *testing.T) {
+	c, err := resolve(t, nil, nil, "", store.Settings{}) // detects rpi4b
+	if err != nil || c.Console != "/dev/serial0" || c.Sources["console"] != "board profile rpi4b" {
+		t.Fatalf("console %q from %q (%v)", c.Console, c.Sources["console"], err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-console", "/dev/ttyUSB0"}, nil, "/dev/ttyUSB0"},
+		{[]string{"-console", ""}, nil, ""}, // given empty: off
+		{nil, map[string]string{"TETHER_CONSOLE": "-"}, "-"},
+		{[]string{"-board", "sim"}, nil, ""},
+	} {
+		c, err := resolve(t, tc.args, tc.env, "", store.Settings{})
+		if err != nil || c.Console != tc.want {
+			t.Errorf("%v %v: console %q (%v), want %q", tc.args, tc.env, c.Console, err, tc.want)
+		}
+	}
+}

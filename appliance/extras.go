@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"tether/appliance/console"
@@ -143,7 +142,7 @@ func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio
 	case "-":
 		out, in = stdout, stdin
 	default:
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := console.OpenSerial(path)
 		if err != nil {
 			a.log.Error("console unavailable", "tty", path, "err", err)
 			return nil
