@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -98,6 +99,10 @@ type App struct {
 	peerState peer.State // the latest transition (Stats may lag behind it)
 
 	ledTest func() // the front panel's self-test, when there is one
+
+	// deviceRunning is set once the socket manager runs (after the first
+	// login); the supervisor probes it only then.
+	deviceRunning atomic.Bool
 
 	login   chan struct{} // a new session was stored
 	restart chan string   // a restart was asked for (console, setup page)
@@ -336,9 +341,8 @@ func (a *App) Run(ctx context.Context) error {
 	// Seed steps 1, 2, 4–7: the socket (endless), verify and join in its
 	// connect hook, the peer answers room events, keep-alive in the
 	// device. Without a session the device waits for a login.
-	deviceRunning := false
 	runDevice := func() {
-		deviceRunning = true
+		a.deviceRunning.Store(true)
 		start("socket", a.Device)
 	}
 	if a.haveSession() && a.hubURL() != "" {
@@ -360,7 +364,7 @@ func (a *App) Run(ctx context.Context) error {
 		case err := <-supErr:
 			return err
 		case <-a.login:
-			if !deviceRunning {
+			if !a.deviceRunning.Load() {
 				runDevice()
 			} else {
 				a.Device.Resume()
