@@ -140,7 +140,7 @@ func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio
 	case "":
 		return nil
 	case "-":
-		out, in = stdout, stdin
+		out, in = stdout, console.Pollable(stdin)
 	default:
 		f, err := console.OpenSerial(path)
 		if err != nil {

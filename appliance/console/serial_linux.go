@@ -4,6 +4,7 @@ package console
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -35,4 +36,21 @@ func OpenSerial(path string) (*os.File, error) {
 		return nil, fmt.Errorf("console: %s: set %d 8N1: %w", path, Baud, err)
 	}
 	return f, nil
+}
+
+// Pollable returns f switched to non-blocking mode and registered with the
+// runtime's poller, so Run can end a pending read with a deadline. A
+// blocking stdin (a pipe or terminal given with -console -) otherwise keeps
+// its reader, and the process, waiting for a line that may never come.
+// Anything else is returned as it is.
+func Pollable(r io.Reader) io.Reader {
+	f, ok := r.(*os.File)
+	if !ok {
+		return r
+	}
+	fd := f.Fd()
+	if err := unix.SetNonblock(int(fd), true); err != nil {
+		return r
+	}
+	return os.NewFile(fd, f.Name())
 }

@@ -3,12 +3,18 @@
 package console
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tether/appliance/health"
 )
 
 // TestOpenSerialSets115200_8N1 opens a pseudo-terminal's slave side as the
@@ -65,5 +71,38 @@ func TestOpenSerialSets115200_8N1(t *testing.T) {
 	}
 	if _, err := OpenSerial(filepath.Join(t.TempDir(), "none")); err == nil {
 		t.Fatal("a missing tty opened")
+	}
+}
+
+// TestPollableStdinLetsRunEnd: a blocking pipe (as a shell hands stdin to
+// `tetherd -console -`) that never sends a line must not keep Run, and so
+// the process, from ending.
+func TestPollableStdinLetsRunEnd(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil { // blocking, unlike os.Pipe
+		t.Fatal(err)
+	}
+	r := os.NewFile(uintptr(p[0]), "stdin")
+	w := os.NewFile(uintptr(p[1]), "stdin-writer")
+	defer w.Close()
+	in := Pollable(r)
+	defer in.(*os.File).Close()
+	tr, err := health.New(health.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Health: tr, Out: io.Discard, In: in, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	time.Sleep(50 * time.Millisecond) // let the reader block in Read
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still waits for a line after ctx ended")
 	}
 }

@@ -4,6 +4,7 @@ package console
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -19,3 +20,6 @@ func OpenSerial(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Pollable returns r as it is.
+func Pollable(r io.Reader) io.Reader { return r }
