@@ -148,7 +148,10 @@ func New(cfg Config, deps Deps) (*App, error) {
 	}
 	a.Media = deps.Media
 	if a.Media == nil {
-		a.Media, err = newPipeline(cfg, sw, deps.Logger, a.clk)
+		// Device changes reach health (and the LEDs) at once, not at the
+		// next 2 s feed.
+		onChange := func(s media.Status) { a.Health.ReportMedia(health.FromMedia(s)) }
+		a.Media, err = newPipeline(cfg, sw, onChange, deps.Logger, a.clk)
 		if err != nil {
 			return nil, err
 		}

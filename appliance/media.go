@@ -14,13 +14,14 @@ import (
 // camera or microphone is "test" (the sim board, the demo, CI). Without
 // software encoders (sw false) it never picks openh264 and has no Opus, as
 // a cgo-off build.
-func newPipeline(cfg Config, sw bool, log *slog.Logger, clk clock.Clock) (Media, error) {
+func newPipeline(cfg Config, sw bool, onChange func(media.Status), log *slog.Logger, clk clock.Clock) (Media, error) {
 	mc := media.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Bitrate:       cfg.BitrateKbps * 1000,
 		TestVideo:     cfg.Camera == "test",
 		TestAudio:     cfg.Microphone == "test",
 		EncoderDevice: cfg.Profile.Encoder.Device,
+		OnChange:      onChange,
 		Clock:         clk,
 		Logger:        log,
 	}
