@@ -1,5 +1,8 @@
 package appliance
 
+// What the appliance says about itself (issue 11 §4): the per-device
+// states on every surface, the build fault, the metrics listener.
+
 import (
 	"bytes"
 	"context"
