@@ -3,10 +3,19 @@ SHELL := /bin/bash
 GO    ?= go
 NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
 
-.PHONY: demo test deps npm web vet fmt-check unit fuzz cross bench rig
+.PHONY: demo build test deps npm web vet fmt-check unit fuzz cross bench rig
+
+# VERSION is stamped into both binaries (`tetherd -version`, `tether-hub
+# version`, tether_build_info, device:status); "dev" when not built here.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X tether/internal/version.Version=$(VERSION)
 
 demo: npm web
-	$(GO) run ./cmd/tetherd -demo
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/tetherd -demo
+
+# build writes bin/tetherd and bin/tether-hub with the version stamped.
+build: npm web
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/tetherd ./cmd/tether-hub
 
 # web builds the customer page the hub embeds (signaling/hub/web/dist);
 # it is skipped when dist is newer than the sources and the lockfile.
@@ -60,8 +69,8 @@ fuzz:
 # cross builds everything for the boards we ship and runs the ABI-sensitive
 # packages' tests under qemu-user when binfmt is set up.
 cross:
-	GOOS=linux GOARCH=arm64 $(GO) build ./...
-	GOOS=linux GOARCH=arm GOARM=7 $(GO) build ./...
+	GOOS=linux GOARCH=arm64 $(GO) build -ldflags "$(LDFLAGS)" ./...
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -ldflags "$(LDFLAGS)" ./...
 	@set -e; if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then \
 	  GOOS=linux GOARCH=arm64 $(GO) test -short -count=1 $(CROSS_PKGS); \
 	  GOOS=linux GOARCH=arm GOARM=7 $(GO) test -short -count=1 $(CROSS_PKGS); \

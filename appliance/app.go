@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -17,7 +18,10 @@ import (
 
 	"tether/appliance/health"
 	"tether/appliance/peer"
+	"tether/board"
+	"tether/internal/version"
 	"tether/media"
+	"tether/media/swenc"
 	"tether/signaling"
 	"tether/signaling/netwatch"
 	"tether/signaling/socketio"
@@ -53,6 +57,10 @@ type Deps struct {
 	// Extra components run beside the core (setup page, console, LEDs,
 	// metrics); each gets the App once it is built.
 	Extras []func(*App) Component
+	// WithoutSoftwareEncoders makes the appliance act as a build with cgo
+	// off (no openh264, no libopus), so the start-up fault is tested in
+	// the normal build. A cgo-off build is that way regardless.
+	WithoutSoftwareEncoders bool
 }
 
 // PeerConfigT is the WebRTC layer's configuration, for Deps.PeerConfig.
@@ -93,6 +101,10 @@ type App struct {
 
 	ledTest func() // the front panel's self-test, when there is one
 
+	// deviceRunning is set once the socket manager runs (after the first
+	// login); the supervisor probes it only then.
+	deviceRunning atomic.Bool
+
 	login   chan struct{} // a new session was stored
 	restart chan string   // a restart was asked for (console, setup page)
 	deps    Deps
@@ -130,9 +142,17 @@ func New(cfg Config, deps Deps) (*App, error) {
 	}
 	a.session, _ = a.Store.Session()
 
+	sw := swenc.Available && !deps.WithoutSoftwareEncoders
+	if why := buildFault(cfg.Profile, sw); why != "" {
+		a.log.Error("this build cannot serve this board", "cause", why)
+		a.Health.SetFault(why)
+	}
 	a.Media = deps.Media
 	if a.Media == nil {
-		a.Media, err = newPipeline(cfg, deps.Logger, a.clk)
+		// Device changes reach health (and the LEDs) at once, not at the
+		// next 2 s feed.
+		onChange := func(s media.Status) { a.Health.ReportMedia(health.FromMedia(s)) }
+		a.Media, err = newPipeline(cfg, sw, onChange, deps.Logger, a.clk)
 		if err != nil {
 			return nil, err
 		}
@@ -193,6 +213,22 @@ func New(cfg Config, deps Deps) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// buildFault says what a build without software encoders (sw false: cgo
+// off, see media/swenc) cannot do on this board, "" when nothing. Audio is
+// always Opus in software; video needs openh264 on boards without an H.264
+// block (Pi 5, generic, sim). Either is a fault a person must fix by
+// installing the right build, not a state to recover from (issue 11).
+func buildFault(p board.Profile, sw bool) string {
+	if sw {
+		return ""
+	}
+	why := "built without software encoders (CGO_ENABLED=0): no Opus, so no audio"
+	if p.Encoder.Software {
+		why += "; board " + p.Name + " has no H.264 encoder block and needs openh264, so no video"
+	}
+	return why
 }
 
 // hubURL is the hub that issued the stored session, else the configured
@@ -319,13 +355,12 @@ func (a *App) Run(ctx context.Context) error {
 	// Seed steps 1, 2, 4–7: the socket (endless), verify and join in its
 	// connect hook, the peer answers room events, keep-alive in the
 	// device. Without a session the device waits for a login.
-	deviceRunning := false
 	select {
 	case <-a.login: // a login before Run (the demo's) is the stored session
 	default:
 	}
 	runDevice := func() {
-		deviceRunning = true
+		a.deviceRunning.Store(true)
 		start("socket", a.Device)
 	}
 	if a.haveSession() && a.hubURL() != "" {
@@ -347,7 +382,7 @@ func (a *App) Run(ctx context.Context) error {
 		case err := <-supErr:
 			return err
 		case <-a.login:
-			if !deviceRunning {
+			if !a.deviceRunning.Load() {
 				runDevice()
 			} else {
 				// A new identity: verify and join afresh, never
@@ -554,12 +589,7 @@ func (a *App) feedHealth(ctx context.Context) error {
 	t := a.clk.Ticker(2 * time.Second)
 	defer t.Stop()
 	for {
-		ms := a.Media.Status()
-		mh := health.MediaStatus{Camera: deviceState(ms.Camera), Mic: deviceState(ms.Mic), LastError: ms.CameraError}
-		if mh.LastError == "" {
-			mh.LastError = ms.EncoderError
-		}
-		a.Health.ReportMedia(mh)
+		a.Health.ReportMedia(health.FromMedia(a.Media.Status()))
 		a.Health.ReportNetwork(a.networkStatus())
 		a.reportPeer()
 		select {
@@ -611,12 +641,16 @@ func (a *App) deviceStatus() any {
 			"state": ps.State.String(), "path": string(ps.Path), "restarts": ps.Restarts,
 			"customers": ps.Customers, "bitrateBps": ps.BitrateBps, "framesSent": ps.FramesSent,
 		},
+		// Each media device by name (issue 11): a missing camera shows
+		// here and in the dashboard, not only as the overall state.
+		"media": map[string]any{
+			"camera": snap.Media.Camera.String(), "mic": snap.Media.Mic.String(),
+			"encoder": snap.Media.EncoderState(), "lastError": snap.Media.LastError(),
+		},
 		"overall": snap.Overall.String(),
+		"reason":  snap.Reason,
 		"rttMs":   a.Device.RTT().Milliseconds(),
 		"uptimeS": int64(snap.Uptime.Seconds()),
-		"version": Version,
+		"version": version.Version,
 	}
 }
-
-// Version is set at build time (-ldflags "-X tether/appliance.Version=...").
-var Version = "dev"

@@ -8,10 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"tether/board"
 	"tether/internal/termpw"
+	"tether/internal/version"
 	"tether/store"
 )
 
@@ -33,14 +36,26 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.SetOutput(stderr)
 	fs.String("config", "", "config file (default "+ConfigFile+")")
 	demo := fs.Bool("demo", false, "run an in-process hub, the sim board and test sources, and print the customer link")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tetherd [flags]            run the appliance\n       tetherd login -hub URL -user NAME   store a session (password on stdin or prompt)\n       tetherd status [-data PATH]        print the stored state\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h asked for the usage: not an error
+		}
 		return ErrUsage
 	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String("tetherd"))
+		return nil
+	}
+	// SIGHUP re-reads the configuration instead of ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if *demo {
 		return runDemo(ctx, fs, stdout, stderr)
 	}
@@ -48,8 +63,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogLevel, stderr)
-	a, err := New(cfg, Deps{Logger: log, Extras: DefaultExtras(cfg, stdin, stdout)})
+	log, level := newLogger(cfg.LogLevel, stderr)
+	log.Info("starting", "version", version.Version, "board", cfg.Profile.Name)
+	a, err := New(cfg, Deps{Logger: log, Extras: append(DefaultExtras(cfg, stdin, stdout), reloader(fs, hup, level))})
 	if err != nil {
 		return err
 	}
@@ -79,10 +95,12 @@ func detectBoard() (board.Profile, error) {
 	return p, err
 }
 
-func newLogger(level string, w io.Writer) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+// newLogger writes text lines to w at level, which SIGHUP may change
+// through the returned LevelVar.
+func newLogger(level string, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	lv.Set(parseLevel(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv
 }
 
 // cmdLogin is `tetherd login -hub URL -user NAME`: POST /api/login and

@@ -47,46 +47,68 @@ type Config struct {
 	Sources map[string]string // setting → the layer that set it, for messages
 }
 
-// setting describes one configurable value.
+// setting describes one configurable value: its flag's type and its code
+// default ("" when the board profile or nothing sets it).
 type setting struct {
 	name, help string
+	kind       kind
+	def        string
 }
 
+type kind int
+
+const (
+	kindString kind = iota
+	kindInt
+	kindDuration
+)
+
 var settings = []setting{
-	{"hub", "hub base URL (http or https)"},
-	{"room", "room id (default: the one session:verify gives)"},
-	{"data", "bbolt state file"},
-	{"board", "board profile: " + strings.Join(board.Names(), ", ") + " (default: detect)"},
-	{"setup-addr", "setup page listen address, HTTPS with the device certificate; plain HTTP there redirects (empty disables)"},
-	{"metrics-addr", "Prometheus /metrics listen address (empty disables)"},
-	{"console", "serial console tty for status lines, - for stdout, empty for none"},
-	{"camera", "V4L2 capture device, or test"},
-	{"mic", "ALSA capture device, or test"},
-	{"width", "video width"},
-	{"height", "video height"},
-	{"fps", "video frame rate"},
-	{"bitrate", "video bitrate in kbit/s"},
-	{"ca-file", "PEM file with the CA of a private hub"},
-	{"stuck-timeout", "restart the process when nothing progresses for this long"},
-	{"log-level", "debug, info, warn or error"},
+	{"hub", "hub base URL (http or https)", kindString, ""},
+	{"room", "room id (default: the one session:verify gives)", kindString, ""},
+	{"data", "bbolt state file", kindString, "/var/lib/tether/tetherd.db"},
+	{"board", "board profile: " + strings.Join(board.Names(), ", ") + " (default: detect)", kindString, ""},
+	{"setup-addr", "setup page listen address, HTTPS with the device certificate; plain HTTP there redirects (empty disables)", kindString, ":8080"},
+	{"metrics-addr", "listen address of /metrics and /healthz (empty disables)", kindString, "127.0.0.1:9101"},
+	{"console", "serial console tty (115200 8N1) for status lines and commands, - for stdout, empty for none (default: the board's UART, /dev/serial0 on a Pi)", kindString, ""},
+	{"camera", "V4L2 capture device, or test for the test pattern (default: the board's)", kindString, ""},
+	{"mic", "ALSA capture device or card name, or test for the test tone (default: the board's)", kindString, ""},
+	{"width", "video width (default: the board's)", kindInt, ""},
+	{"height", "video height (default: the board's)", kindInt, ""},
+	{"fps", "video frame rate (default: the board's)", kindInt, ""},
+	{"bitrate", "video bitrate in kbit/s (default: the board's)", kindInt, ""},
+	{"ca-file", "PEM file with the CA of a private hub", kindString, ""},
+	{"stuck-timeout", "restart the process when nothing progresses for this long", kindDuration, "10m"},
+	{"log-level", "debug, info, warn or error (SIGHUP re-reads it)", kindString, "info"},
 }
 
 func defaults() map[string]string {
-	return map[string]string{
-		"data":          "/var/lib/tether/tetherd.db",
-		"setup-addr":    ":8080",
-		"metrics-addr":  ":9101",
-		"console":       "",
-		"stuck-timeout": "10m",
-		"log-level":     "info",
+	m := map[string]string{}
+	for _, s := range settings {
+		if s.def != "" {
+			m[s.name] = s.def
+		}
 	}
+	m["console"] = "" // set by the board, or nobody
+	return m
 }
 
-// RegisterFlags defines one flag per setting on fs; Resolve reads only the
-// flags that were set.
+// RegisterFlags defines one typed flag per setting on fs, with the code
+// default -h shows. Resolve reads only the flags that were given, so a
+// flag left out never hides a lower layer (board, stored, file,
+// environment).
 func RegisterFlags(fs *flag.FlagSet) {
 	for _, s := range settings {
-		fs.String(s.name, "", s.help)
+		switch s.kind {
+		case kindInt:
+			n, _ := strconv.Atoi(s.def)
+			fs.Int(s.name, n, s.help)
+		case kindDuration:
+			d, _ := time.ParseDuration(s.def)
+			fs.Duration(s.name, d, s.help)
+		default:
+			fs.String(s.name, s.def, s.help)
+		}
 	}
 }
 
@@ -203,6 +225,9 @@ func known(name string) bool {
 
 func profileValues(p board.Profile) map[string]string {
 	m := map[string]string{"board": p.Name}
+	if p.Console != "" {
+		m["console"] = p.Console
+	}
 	if p.Camera.Device != "" {
 		m["camera"] = p.Camera.Device
 	}
@@ -299,17 +324,34 @@ func (c *Config) parse(v map[string]string) error {
 	return nil
 }
 
-// Describe lists every setting with its value and source, for `tetherd
-// status` and the console.
-func (c Config) Describe() []string {
-	vals := map[string]string{
+// values is every setting as text, as the layers spell them.
+func (c Config) values() map[string]string {
+	return map[string]string{
 		"hub": c.HubURL, "room": c.RoomID, "data": c.DataPath, "board": c.Profile.Name, "setup-addr": c.SetupAddr, "metrics-addr": c.MetricsAddr,
 		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "width": strconv.Itoa(c.Width),
 		"height": strconv.Itoa(c.Height), "fps": strconv.Itoa(c.FPS), "bitrate": strconv.Itoa(c.BitrateKbps),
 		"ca-file": c.CAFile, "stuck-timeout": c.Stuck.String(), "log-level": c.LogLevel,
 	}
+}
+
+// Changed lists the settings whose value differs in next, sorted.
+func (c Config) Changed(next Config) []string {
 	var out []string
-	for k, v := range vals {
+	nv := next.values()
+	for k, v := range c.values() {
+		if nv[k] != v {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Describe lists every setting with its value and source, for `tetherd
+// status` and the console.
+func (c Config) Describe() []string {
+	var out []string
+	for k, v := range c.values() {
 		s := c.Sources[k]
 		if s == "" {
 			s = "unset"

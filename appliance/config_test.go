@@ -3,10 +3,12 @@ package appliance
 import (
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tether/board"
 	"tether/store"
@@ -84,3 +86,85 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestConsoleDefaultsFromBoard: the Pi's primary UART unless a later layer
+// says otherwise; the sim board has none.
+func TestConsoleDefaultsFromBoard(t *testing.T) {
+	c, err := resolve(t, nil, nil, "", store.Settings{}) // detects rpi4b
+	if err != nil || c.Console != "/dev/serial0" || c.Sources["console"] != "board profile rpi4b" {
+		t.Fatalf("console %q from %q (%v)", c.Console, c.Sources["console"], err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-console", "/dev/ttyUSB0"}, nil, "/dev/ttyUSB0"},
+		{[]string{"-console", ""}, nil, ""}, // given empty: off
+		{nil, map[string]string{"TETHER_CONSOLE": "-"}, "-"},
+		{[]string{"-board", "sim"}, nil, ""},
+	} {
+		c, err := resolve(t, tc.args, tc.env, "", store.Settings{})
+		if err != nil || c.Console != tc.want {
+			t.Errorf("%v %v: console %q (%v), want %q", tc.args, tc.env, c.Console, err, tc.want)
+		}
+	}
+}
+
+// TestTypedFlagDefaultsDoNotHideLayers: the flags carry their real types
+// and defaults (for -h), yet a flag not given never overrides the board,
+// stored settings, file or environment.
+func TestTypedFlagDefaultsDoNotHideLayers(t *testing.T) {
+	c, err := resolve(t, nil, map[string]string{"TETHER_LOG_LEVEL": "debug", "TETHER_STUCK_TIMEOUT": "1h"},
+		`{"metrics-addr": "0.0.0.0:9200"}`, store.Settings{Width: 800, Height: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != "debug" || c.Stuck != time.Hour || c.MetricsAddr != "0.0.0.0:9200" || c.Width != 800 || c.FPS != 30 {
+		t.Fatalf("log %s stuck %v metrics %s width %d fps %d: a flag's default hid a layer", c.LogLevel, c.Stuck, c.MetricsAddr, c.Width, c.FPS)
+	}
+	// Given, a flag wins, typed.
+	c, err = resolve(t, []string{"-stuck-timeout", "20m", "-width", "640", "-metrics-addr", ""}, map[string]string{"TETHER_STUCK_TIMEOUT": "1h"}, "", store.Settings{})
+	if err != nil || c.Stuck != 20*time.Minute || c.Width != 640 || c.MetricsAddr != "" || c.Sources["width"] != "flag" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	// With nothing set, the defaults -h shows are the ones in force.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	RegisterFlags(fs)
+	c, err = resolve(t, nil, nil, "", store.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]string{"metrics-addr": c.MetricsAddr, "setup-addr": c.SetupAddr, "log-level": c.LogLevel, "data": c.DataPath} {
+		if def := fs.Lookup(name).DefValue; def != got {
+			t.Errorf("%s: -h says %q, in force %q", name, def, got)
+		}
+	}
+	if fs.Lookup("stuck-timeout").DefValue != c.Stuck.String() {
+		t.Errorf("stuck-timeout: -h says %s, in force %v", fs.Lookup("stuck-timeout").DefValue, c.Stuck)
+	}
+	if c.MetricsAddr != "127.0.0.1:9101" {
+		t.Errorf("metrics listen on %q by default, want loopback", c.MetricsAddr)
+	}
+}
+
+// TestReloadAppliesLogLevel: SIGHUP's reload applies the log level at once
+// and keeps the rest for the next restart.
+func TestReloadAppliesLogLevel(t *testing.T) {
+	var logs strings.Builder
+	lv := new(slog.LevelVar)
+	a := &App{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	running, _ := resolve(t, nil, nil, "", store.Settings{})
+	next, _ := resolve(t, []string{"-log-level", "warn", "-fps", "12", "-hub", "https://other.example"}, nil, "", store.Settings{})
+	got := a.reload(running, next, nil, lv)
+	if lv.Level() != slog.LevelWarn || got.LogLevel != "warn" || got.FPS != running.FPS || got.HubURL != running.HubURL {
+		t.Fatalf("level %v, in force %+v", lv.Level(), got)
+	}
+	if !strings.Contains(logs.String(), "applied=[log-level]") || !strings.Contains(logs.String(), "settings=\"[fps hub]\"") && !strings.Contains(logs.String(), "settings=[fps hub]") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	// A configuration that does not resolve changes nothing.
+	if after := a.reload(got, Config{}, ErrConfig, lv); after.LogLevel != "warn" || lv.Level() != slog.LevelWarn {
+		t.Fatal("a bad configuration was applied")
+	}
+}

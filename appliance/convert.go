@@ -5,7 +5,6 @@ import (
 
 	"tether/appliance/health"
 	"tether/appliance/peer"
-	"tether/media"
 	"tether/signaling"
 	"tether/signaling/socketio"
 )
@@ -89,18 +88,4 @@ func peerPath(p peer.Path) health.Path {
 		return health.PathRelay
 	}
 	return health.PathUnknown
-}
-
-func deviceState(s media.SourceState) health.DeviceState {
-	switch s {
-	case media.SourceOK, media.SourceTest:
-		return health.DeviceOK
-	case media.SourceReopening:
-		return health.DeviceReopening
-	case media.SourceFailed:
-		return health.DeviceFailed
-	case media.SourceOff:
-		return health.DeviceOff
-	}
-	return health.DeviceUnknown
 }

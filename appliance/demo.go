@@ -31,7 +31,7 @@ func runDemo(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	log := newLogger("info", stderr)
+	log, _ := newLogger("info", stderr)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:8090")
 	if err != nil {

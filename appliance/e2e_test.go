@@ -51,6 +51,12 @@ type testHub struct {
 
 func startHub(t *testing.T, addr, data string) *testHub {
 	t.Helper()
+	return startHubWith(t, addr, data, nil)
+}
+
+// startHubWith is startHub with a change to the hub's configuration.
+func startHubWith(t *testing.T, addr, data string, mod func(*hub.Config)) *testHub {
+	t.Helper()
 	var ln net.Listener
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -62,8 +68,12 @@ func startHub(t *testing.T, addr, data string) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.New(hub.Config{Listener: ln, DataPath: data, PublicURL: "http://" + ln.Addr().String(),
-		Logger: slog.New(slog.DiscardHandler), AdminSocket: filepath.Join(filepath.Dir(data), "admin-"+filepath.Base(data)+".sock")})
+	hc := hub.Config{Listener: ln, DataPath: data, PublicURL: "http://" + ln.Addr().String(),
+		Logger: slog.New(slog.DiscardHandler), AdminSocket: filepath.Join(filepath.Dir(data), "admin-"+filepath.Base(data)+".sock")}
+	if mod != nil {
+		mod(&hc)
+	}
+	h, err := hub.New(hc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +249,61 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
 	if st := a.Device.Client().Status(); st.State != socketio.Connected {
 		t.Fatalf("socket %v after the setup-page login", st.State)
+	}
+}
+
+// TestSessionExpiredNewLoginResumes: the stored session runs out; at the
+// next connect the hub answers session_expired; the appliance shows
+// login-needed (and keeps its camera) until a new login with the same
+// account, then it is back in its room, ready, without a restart.
+func TestSessionExpiredNewLoginResumes(t *testing.T) {
+	dir := t.TempDir()
+	const ttl = 2 * time.Second
+	short := func(c *hub.Config) { c.SessionTTL = ttl }
+	th := startHubWith(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"), short)
+	if _, err := th.h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
+		t.Fatal(err)
+	}
+	a, err := appliance.New(testConfig(t, th.url(), filepath.Join(dir, "tetherd.db")), appliance.Deps{
+		Logger:     slog.New(slog.DiscardHandler),
+		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if _, err := a.Login(ctx, th.url(), counter, password); err != nil {
+		t.Fatal(err)
+	}
+	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+
+	// The session runs out while connected; the next connect is refused.
+	time.Sleep(ttl + 500*time.Millisecond)
+	th.stop()
+	th2 := startHubWith(t, th.addr, th.data, short)
+	waitOverall(t, a, health.StateLoginNeeded, 15*time.Second)
+	if st := a.Device.Client().Status(); st.State != socketio.SessionExpired {
+		t.Fatalf("socket %v, want session expired", st.State)
+	}
+	frames := a.Media.Status().Frames
+	time.Sleep(300 * time.Millisecond)
+	if a.Media.Status().Frames <= frames {
+		t.Fatal("the media pipeline stopped while login was needed")
+	}
+
+	// A new login (same account) resumes: back in the room, ready.
+	if _, err := a.Login(ctx, th2.url(), counter, password); err != nil {
+		t.Fatal(err)
+	}
+	th2.online(t, true, 15*time.Second)
+	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v: a login must not restart the appliance", err)
+	default:
 	}
 }
 

@@ -179,9 +179,9 @@ func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio
 	case "":
 		return nil
 	case "-":
-		out, in = stdout, stdin
+		out, in = stdout, console.Pollable(stdin)
 	default:
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := console.OpenSerial(path)
 		if err != nil {
 			a.log.Error("console unavailable", "tty", path, "err", err)
 			return nil

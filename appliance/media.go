@@ -6,20 +6,28 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"tether/media"
+	"tether/media/swenc"
 )
 
 // newPipeline builds the media pipeline from the configuration: the
 // board's encoder node, resolution and bitrate; test sources where the
-// camera or microphone is "test" (the sim board, the demo, CI).
-func newPipeline(cfg Config, log *slog.Logger, clk clock.Clock) (Media, error) {
+// camera or microphone is "test" (the sim board, the demo, CI). Without
+// software encoders (sw false) it never picks openh264 and has no Opus, as
+// a cgo-off build.
+func newPipeline(cfg Config, sw bool, onChange func(media.Status), log *slog.Logger, clk clock.Clock) (Media, error) {
 	mc := media.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Bitrate:       cfg.BitrateKbps * 1000,
 		TestVideo:     cfg.Camera == "test",
 		TestAudio:     cfg.Microphone == "test",
 		EncoderDevice: cfg.Profile.Encoder.Device,
+		OnChange:      onChange,
 		Clock:         clk,
 		Logger:        log,
+	}
+	if !sw {
+		mc.Encoder = media.EncoderHardwareOnly
+		mc.NewAudioEncoder = func(int) (media.AudioEncoder, error) { return nil, swenc.ErrNoSoftwareEncoder }
 	}
 	openCamera, openMic := deviceOpeners(cfg)
 	if !mc.TestVideo {

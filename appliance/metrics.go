@@ -1,20 +1,54 @@
 package appliance
 
 import (
+	"fmt"
 	"net/http"
+	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tether/appliance/health"
 	"tether/appliance/peer"
+	"tether/internal/version"
 	"tether/signaling/socketio"
 )
 
-// MetricsHandler serves Prometheus metrics of both layers, read on scrape
-// from the same snapshots the health tracker and the console use.
+// MetricsHandler is the metrics listener: GET /metrics (Prometheus), GET
+// /healthz (200 unless the health state is a fault, 503 then; the state
+// and its reason in the body) and 404 for every other path.
 func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metricsRegistry(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", a.healthz)
+	return mux
+}
+
+// healthz answers a liveness probe from the health tracker: only a fault
+// (a person must look) is unhealthy; a degraded or waiting appliance is
+// alive and doing what it can.
+func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
+	snap := a.Health.Snapshot()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if snap.Overall == health.StateFault {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	fmt.Fprintf(w, "%s (%s)\n", snap.Overall, snap.Reason)
+}
+
+// metricsRegistry holds the metrics of both layers, read on scrape from the
+// same snapshots the health tracker and the console use, plus the Go and
+// process collectors (process_start_time_seconds is the uptime) and
+// tether_build_info.
+func (a *App) metricsRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "tether", Name: "build_info", Help: "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": version.Version, "goversion": runtime.Version()},
+	}, func() float64 { return 1 }))
 	g := func(name, help string, f func() float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tether", Name: name, Help: help}, f))
 	}
@@ -80,13 +114,34 @@ func (a *App) MetricsHandler() http.Handler {
 		}
 		return 0
 	})
-	g("peer_bitrate_bps", "Video+audio send bitrate.", func() float64 { return ps().BitrateBps })
-	g("peer_fraction_lost", "Latest loss fraction from receiver reports.", func() float64 { return ps().FractionLost })
+	// Bytes, not bits: Prometheus' base unit (promlint), so a dashboard
+	// multiplies by 8 for a bitrate.
+	g("peer_send_bytes_per_second", "Video+audio send rate to the customer.", func() float64 { return ps().BitrateBps / 8 })
+	g("peer_loss_ratio", "Latest fraction of packets lost, from receiver reports (0..1).", func() float64 { return ps().FractionLost })
 	c("peer_frames_sent_total", "Video frames sent to customers.", func() float64 { return float64(ps().FramesSent) })
 	c("media_frames_total", "Video frames encoded.", func() float64 { return float64(a.Media.Status().Frames) })
 	c("media_keyframes_total", "Keyframes encoded.", func() float64 { return float64(a.Media.Status().Keyframes) })
-	g("media_fps", "Encoded frames per second.", func() float64 { return a.Media.Status().FPS })
-	g("media_bitrate_bps", "Video encoder target bitrate.", func() float64 { return float64(a.Media.Status().Bitrate) })
-	g("uptime_seconds", "Seconds since start.", func() float64 { return a.Health.Snapshot().Uptime.Seconds() })
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	g("media_frames_per_second", "Encoded frames per second.", func() float64 { return a.Media.Status().FPS })
+	g("media_target_bytes_per_second", "Video encoder target rate.", func() float64 { return float64(a.Media.Status().Bitrate) / 8 })
+	// One gauge per media device, 1 while it delivers (issue 11: a missing
+	// camera is visible here, not only in the overall state).
+	for _, d := range []struct {
+		name string
+		up   func(health.MediaStatus) bool
+	}{
+		{"camera", func(m health.MediaStatus) bool { return m.Camera.Working() }},
+		{"encoder", func(m health.MediaStatus) bool { return !m.EncoderDown() }},
+		{"microphone", func(m health.MediaStatus) bool { return m.Mic.Working() }},
+	} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "tether", Name: "media_device_up", Help: "1 while the media device delivers (camera, encoder, microphone), else 0.",
+			ConstLabels: prometheus.Labels{"device": d.name},
+		}, func() float64 {
+			if d.up(a.Health.Snapshot().Media) {
+				return 1
+			}
+			return 0
+		}))
+	}
+	return reg
 }

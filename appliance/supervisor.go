@@ -72,7 +72,9 @@ func (s *supervisor) run(ctx context.Context) error {
 func (s *supervisor) probe(ctx context.Context) error {
 	ctx, cancel := s.a.clk.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if s.a.Device != nil {
+	// Before the first login the socket manager does not run: nothing to
+	// ask, and waiting for a technician is not being stuck.
+	if s.a.Device != nil && s.a.deviceRunning.Load() {
 		if err := s.a.Device.Client().Ping(ctx); err != nil && ctx.Err() != nil {
 			return fmt.Errorf("socket manager")
 		}

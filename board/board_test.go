@@ -99,6 +99,11 @@ func TestProfileInvariants(t *testing.T) {
 			if p.Encoder.Software == (p.Encoder.Device != "") {
 				t.Errorf("encoder must be either a device or software: %+v", p.Encoder)
 			}
+			// Every Pi gets the serial console on its primary UART by
+			// default (docs/leds.md); the sim board and generic have none.
+			if pi := strings.HasPrefix(p.Name, "rpi") || p.Name == NameCM4; pi != (p.Console == "/dev/serial0") {
+				t.Errorf("console %q", p.Console)
+			}
 			v := p.Video
 			if v.Width <= 0 || v.Height <= 0 || v.FPS <= 0 || v.BitrateKbps <= 0 {
 				t.Errorf("bad video defaults %+v", v)

@@ -86,6 +86,10 @@ type Profile struct {
 	Encoder     Encoder
 	Video       Video
 	Audio       Audio
+	// Console is the tty of the serial console (status line and
+	// commands, docs/leds.md): the Pi's primary UART, header pins 8 (TX)
+	// and 10 (RX). "" means none (sim, generic: name one with -console).
+	Console string
 	// TestSources means the media layer uses the test pattern and tone
 	// instead of real devices (the sim board).
 	TestSources bool
@@ -105,6 +109,11 @@ func piGPIO(chip string) GPIO {
 	return GPIO{Chip: chip, LinkLED: piPanel.link, StatusLED: piPanel.status, Button: piPanel.button}
 }
 
+// piConsole is the Pi's primary UART as Raspberry Pi OS links it
+// (/dev/serial0 → ttyS0 or ttyAMA0, whichever the header pins carry on
+// that model); the tetherd console runs at 115200 8N1 on it.
+const piConsole = "/dev/serial0"
+
 // bcm2835-codec exposes its H.264 encoder as a V4L2 mem2mem node at
 // /dev/video11 on Pi 3, Zero 2 W, Pi 4 and CM4.
 const bcm2835CodecEncoder = "/dev/video11"
@@ -118,6 +127,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Device: bcm2835CodecEncoder},
 		Video:       Video{Width: 1280, Height: 720, FPS: 25, BitrateKbps: 1500},
 		Audio:       Audio{CardHint: "usb"},
+		Console:     piConsole,
 	},
 	{
 		Name:        NameRPi4B,
@@ -127,6 +137,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Device: bcm2835CodecEncoder},
 		Video:       Video{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2000},
 		Audio:       Audio{CardHint: "usb"},
+		Console:     piConsole,
 	},
 	{
 		// Pi 5 has no H.264 encoder block: software encoding on the A76 cores.
@@ -137,6 +148,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Software: true},
 		Video:       Video{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2000},
 		Audio:       Audio{CardHint: "usb"},
+		Console:     piConsole,
 	},
 	{
 		// Zero 2 W: 512 MB RAM and a thermally limited quad A53, so lower defaults.
@@ -147,6 +159,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Device: bcm2835CodecEncoder},
 		Video:       Video{Width: 640, Height: 480, FPS: 25, BitrateKbps: 800},
 		Audio:       Audio{CardHint: "usb"},
+		Console:     piConsole,
 	},
 	{
 		Name:        NameCM4,
@@ -156,6 +169,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Device: bcm2835CodecEncoder},
 		Video:       Video{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2000},
 		Audio:       Audio{CardHint: "usb"},
+		Console:     piConsole,
 	},
 	{
 		// Generic Linux: no known front panel, a UVC camera, software encoding.

@@ -83,6 +83,20 @@ var (
 	}}
 )
 
+// Flashes is a blink code: n flashes of 200 ms, 300 ms apart, then dark
+// until 3 s have passed, so a technician can count them. The device codes
+// use it on the status LED: 1 camera, 2 encoder, 3 microphone.
+func Flashes(n int) Pattern {
+	steps := make([]Step, 0, 2*n)
+	var used time.Duration
+	for i := 0; i < n; i++ {
+		steps = append(steps, Step{true, 200 * time.Millisecond}, Step{false, 300 * time.Millisecond})
+		used += 500 * time.Millisecond
+	}
+	steps[len(steps)-1].Dur += 3*time.Second - used
+	return Pattern{Name: fmt.Sprintf("%d flash(es) every 3 s", n), Steps: steps}
+}
+
 // Look is what both LEDs show for one state.
 type Look struct {
 	Link, Status Pattern
@@ -104,6 +118,11 @@ func DefaultScheme() Scheme {
 		health.StateDegraded:       {Link: Solid, Status: SlowBlink},
 		health.StateRestarting:     {Link: FastBlink, Status: FastBlinkB},
 		health.StateFault:          {Link: Off, Status: Solid},
+		// A media device does not deliver: link blinks slowly (the
+		// appliance is not in service), status counts which device.
+		health.StateNoCamera:     {Link: SlowBlink, Status: Flashes(1)},
+		health.StateNoEncoder:    {Link: SlowBlink, Status: Flashes(2)},
+		health.StateNoMicrophone: {Link: SlowBlink, Status: Flashes(3)},
 	}
 }
 

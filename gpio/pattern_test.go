@@ -85,3 +85,30 @@ func TestDefaultScheme(t *testing.T) {
 		t.Fatal("NewPlayer accepted an incomplete scheme")
 	}
 }
+
+// TestFlashesCount: a technician counts n flashes in each 3 s period, and
+// the device codes differ by that count.
+func TestFlashesCount(t *testing.T) {
+	for n := 1; n <= 3; n++ {
+		p := Flashes(n)
+		flashes, was := 0, false
+		for at := time.Duration(0); at < 3*time.Second; at += 10 * time.Millisecond {
+			on, _ := p.At(at)
+			if on && !was {
+				flashes++
+			}
+			was = on
+		}
+		if flashes != n {
+			t.Errorf("Flashes(%d): %d flashes in 3 s", n, flashes)
+		}
+		if on, _ := p.At(3 * time.Second); !on {
+			t.Errorf("Flashes(%d) does not repeat after 3 s", n)
+		}
+	}
+	s := DefaultScheme()
+	if s[health.StateNoCamera].Status.Name == s[health.StateNoMicrophone].Status.Name ||
+		s[health.StateNoCamera].Status.Name == s[health.StateNoEncoder].Status.Name {
+		t.Fatal("device codes are not distinct")
+	}
+}

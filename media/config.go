@@ -25,14 +25,17 @@ type Config struct {
 	// AudioBitrate for Opus (default 32 kbit/s).
 	AudioBitrate int
 
-	// OpenCamera opens the camera. Nil, or ErrNoDevice from its first call,
-	// selects the test pattern; so does TestVideo.
+	// OpenCamera opens the camera. Nil or TestVideo selects the test
+	// pattern. ErrNoDevice from its first calls is SourceMissing: nothing
+	// is sent until the camera appears (the test pattern never stands in
+	// for a missing camera; issue 11).
 	OpenCamera func() (VideoSource, error)
-	// CameraProbe is how often a camera missing at start-up is looked for
-	// while the test pattern stands in (default 5 s).
-	CameraProbe time.Duration
-	// OpenMic opens the microphone; nil, ErrNoDevice at first, or
-	// TestAudio selects the test tone.
+	// DeviceProbe is how often a camera or microphone missing since
+	// start-up is looked for (default 5 s), so one plugged in by a
+	// technician is taken within that time.
+	DeviceProbe time.Duration
+	// OpenMic opens the microphone; nil or TestAudio selects the test
+	// tone; ErrNoDevice from its first calls is SourceMissing.
 	OpenMic              func() (AudioSource, error)
 	TestVideo, TestAudio bool
 
@@ -92,8 +95,8 @@ func (c *Config) setDefaults() {
 	if c.AudioBitrate == 0 {
 		c.AudioBitrate = 32_000
 	}
-	if c.CameraProbe == 0 {
-		c.CameraProbe = 5 * time.Second
+	if c.DeviceProbe == 0 {
+		c.DeviceProbe = 5 * time.Second
 	}
 	if c.ReopenMin == 0 {
 		c.ReopenMin = 500 * time.Millisecond

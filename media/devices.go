@@ -10,8 +10,8 @@ import (
 )
 
 // CameraOpener returns a Config.OpenCamera for a V4L2 camera. A missing
-// node maps to ErrNoDevice, so a board without a camera gets the test
-// pattern at start-up and a camera unplugged later is reopened.
+// node maps to ErrNoDevice, so a board without a camera reports it missing
+// at start-up and a camera unplugged later is reopened.
 func CameraOpener(cfg camera.Config) func() (VideoSource, error) {
 	return func() (VideoSource, error) {
 		c, err := camera.Open(cfg)

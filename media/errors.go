@@ -7,7 +7,8 @@ var (
 	// ErrConfig: Config failed validation.
 	ErrConfig = errors.New("media: invalid config")
 	// ErrNoDevice: a capture device does not exist. Returned by an opener
-	// at start-up, it makes the pipeline use the test source instead.
+	// before the device was ever opened, it is SourceMissing; after, it is
+	// SourceReopening.
 	ErrNoDevice = errors.New("media: no such capture device")
 	// ErrNoEncoder: neither a hardware nor a software H.264 encoder is
 	// available in this build on this machine.

@@ -281,8 +281,8 @@ type videoState struct {
 	encoded  bool // the current session has encoded a frame
 }
 
-// runVideo is the video goroutine: open the camera (or test pattern), read
-// frames, feed the encoder, reopen on loss.
+// runVideo is the video goroutine: open the camera (or the test pattern
+// when asked for), read frames, feed the encoder, reopen on loss.
 func (p *Pipeline) runVideo(ctx context.Context) {
 	test := p.cfg.TestVideo || p.cfg.OpenCamera == nil
 	open := p.cfg.OpenCamera
@@ -298,39 +298,12 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 			src.Close()
 		}
 	}()
-	first := true
-	// standIn: the test pattern stands in for a camera that was missing at
-	// start-up; the camera is probed every CameraProbe and takes over when
-	// it appears.
-	standIn := false
-	var nextProbe time.Time
+	first := true // no camera opened yet: ErrNoDevice means missing
 	for ctx.Err() == nil {
-		if standIn && src != nil && !p.cfg.Clock.Now().Before(nextProbe) {
-			if s, err := p.cfg.OpenCamera(); err == nil {
-				p.log.Info("camera appeared; replacing the test pattern")
-				src.Close()
-				src, standIn, test, open = s, false, false, p.cfg.OpenCamera
-				p.setCamera(SourceOK, nil)
-			} else {
-				nextProbe = p.cfg.Clock.Now().Add(p.cfg.CameraProbe)
-			}
-		}
 		if src == nil {
 			s, err := open()
 			if err != nil {
-				if first && !test && errors.Is(err, ErrNoDevice) {
-					p.log.Info("no camera; using the test pattern", "err", err)
-					test, open = true, p.cfg.testVideoOpener()
-					standIn, nextProbe = true, p.cfg.Clock.Now().Add(p.cfg.CameraProbe)
-					continue
-				}
-				st := SourceFailed
-				if errors.Is(err, ErrNoDevice) {
-					st = SourceReopening
-				}
-				p.log.Warn("camera open failed", "err", err, "state", st)
-				p.setCamera(st, err)
-				if !bo.wait(ctx) {
+				if !p.openFailed(ctx, "camera", first, err, p.Status().Camera, p.setCamera, bo) {
 					return
 				}
 				continue
@@ -369,6 +342,37 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// openFailed reports a failed open and waits before the next attempt; false
+// means ctx ended. A device that has never been there since start-up
+// (ErrNoDevice before the first successful open) is SourceMissing and is
+// looked for every DeviceProbe; one that went away is SourceReopening and
+// one that is there but unusable SourceFailed, both retried with backoff.
+func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err error,
+	prev SourceState, set func(SourceState, error), bo *backoff) bool {
+	st := SourceFailed
+	if errors.Is(err, ErrNoDevice) {
+		st = SourceReopening
+		if first {
+			st = SourceMissing
+		}
+	}
+	if st == SourceMissing {
+		if prev != SourceMissing { // once, not every probe
+			p.log.Warn(what+" missing; nothing is sent until it appears", "err", err, "probe", p.cfg.DeviceProbe)
+		}
+		set(st, err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-p.cfg.Clock.After(p.cfg.DeviceProbe):
+			return true
+		}
+	}
+	p.log.Warn(what+" open failed", "err", err, "state", st)
+	set(st, err)
+	return bo.wait(ctx)
 }
 
 // encoderFailed stops the session, records the error and, in auto mode,
@@ -551,7 +555,8 @@ func (p *Pipeline) writeVideo(data []byte, ts time.Duration, key bool) {
 	}
 }
 
-// runAudio is the audio goroutine: microphone (or tone) -> Opus -> track.
+// runAudio is the audio goroutine: microphone (or the tone when asked for)
+// -> Opus -> track.
 func (p *Pipeline) runAudio(ctx context.Context) {
 	enc, err := p.cfg.NewAudioEncoder(p.cfg.AudioBitrate)
 	if err != nil {
@@ -579,17 +584,7 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 		if src == nil {
 			s, err := open()
 			if err != nil {
-				if first && !test && errors.Is(err, ErrNoDevice) {
-					p.log.Info("no microphone; using the test tone", "err", err)
-					test, open = true, p.cfg.testAudioOpener()
-					continue
-				}
-				st := SourceFailed
-				if errors.Is(err, ErrNoDevice) {
-					st = SourceReopening
-				}
-				p.setMic(st, err)
-				if !bo.wait(ctx) {
+				if !p.openFailed(ctx, "microphone", first, err, p.Status().Mic, p.setMic, bo) {
 					return
 				}
 				continue

@@ -260,7 +260,7 @@ func TestCameraSelection(t *testing.T) {
 		testVideo bool
 		want      SourceState
 	}{
-		{"no device at start-up uses the test pattern", fmt.Errorf("x: %w", ErrNoDevice), false, SourceTest},
+		{"no device at start-up is missing, not the test pattern", fmt.Errorf("x: %w", ErrNoDevice), false, SourceMissing},
 		{"flag selects the test pattern", newCam(), true, SourceTest},
 		{"unusable device is failed", errors.New("VIDIOC_S_FMT: EINVAL"), false, SourceFailed},
 		{"camera present", newCam(), false, SourceOK},
@@ -270,6 +270,22 @@ func TestCameraSelection(t *testing.T) {
 			h.opens <- tc.open
 			h.run()
 			h.waitState(tc.want.String(), 0, func(s Status) bool { return s.Camera == tc.want })
+			if tc.want == SourceMissing {
+				// Nothing stands in for a missing camera: a second of
+				// the clock passes and no frame reaches the track.
+				for i := 0; i < 30; i++ {
+					h.mock.Add(time.Second / 30)
+				}
+				select {
+				case s := <-h.video.ch:
+					t.Fatalf("a frame (%d bytes) was sent without a camera", len(s.Data))
+				case <-time.After(50 * time.Millisecond):
+				}
+				if st := h.p.Status(); st.Camera != SourceMissing || st.CameraError == "" || st.Frames != 0 {
+					t.Fatalf("status %+v", st)
+				}
+				return
+			}
 			if tc.want != SourceTest {
 				return
 			}
@@ -461,6 +477,33 @@ func TestAudio(t *testing.T) {
 			t.Fatalf("mic error %q", st.MicError)
 		}
 	})
+	t.Run("microphone missing at start-up: no tone, found when plugged in", func(t *testing.T) {
+		var mu sync.Mutex
+		var plugged AudioSource
+		h := newHarness(t, func(h *harness, c *Config) {
+			c.TestAudio = false
+			c.OpenMic = func() (AudioSource, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if plugged == nil {
+					return nil, fmt.Errorf("no card: %w", ErrNoDevice)
+				}
+				return plugged, nil
+			}
+		})
+		h.run()
+		h.waitState("mic missing", 0, func(s Status) bool { return s.Mic == SourceMissing && s.MicError != "" })
+		for i := 0; i < 10; i++ {
+			h.mock.Add(20 * time.Millisecond)
+		}
+		if n := h.p.Status().AudioPackets; n != 0 {
+			t.Fatalf("%d audio packets sent without a microphone", n)
+		}
+		mu.Lock()
+		plugged = &fakeMic{fail: make(chan error, 1)}
+		mu.Unlock()
+		h.waitState("mic found at the next probe", time.Second, func(s Status) bool { return s.Mic == SourceOK && s.MicError == "" })
+	})
 	t.Run("microphone lost and reopened", func(t *testing.T) {
 		var mu sync.Mutex
 		opens := 0
@@ -559,7 +602,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestStateStrings(t *testing.T) {
-	for _, s := range []fmt.Stringer{SourceStarting, SourceOK, SourceReopening, SourceFailed, SourceTest, SourceOff,
+	for _, s := range []fmt.Stringer{SourceStarting, SourceOK, SourceReopening, SourceFailed, SourceTest, SourceOff, SourceMissing,
 		SourceState(99), EncoderNone, EncoderHardware, EncoderSoftware, EncoderPassthrough, EncoderKind(9),
 		EncoderAuto, EncoderHardwareOnly, EncoderSoftwareOnly, EncoderChoice(7)} {
 		if s.String() == "" {
@@ -587,7 +630,7 @@ func FuzzConvert(f *testing.F) {
 func TestCameraPluggedAfterStart(t *testing.T) {
 	h := newHarness(t, nil) // nothing in h.opens: no camera at start-up
 	h.run()
-	h.waitState("test pattern", 0, func(s Status) bool { return s.Camera == SourceTest })
+	h.waitState("camera missing", 0, func(s Status) bool { return s.Camera == SourceMissing })
 	cam := newCam()
 	h.opens <- cam
 	h.waitState("camera took over", 100*time.Millisecond, func(s Status) bool { return s.Camera == SourceOK })

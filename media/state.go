@@ -13,6 +13,12 @@ const (
 	SourceFailed                       // present but unusable (format, encoder); retrying slowly
 	SourceTest                         // the test pattern or tone stands in
 	SourceOff                          // no source and no test source (audio without Opus)
+	// SourceMissing: the device has not been there since start-up; it is
+	// looked for every Config.DeviceProbe. Nothing stands in for it: the
+	// test pattern and tone are only for Config.TestVideo/TestAudio
+	// (-demo, camera=test), never a disguise for a missing device
+	// (issue 11).
+	SourceMissing
 )
 
 func (s SourceState) String() string {
@@ -29,8 +35,16 @@ func (s SourceState) String() string {
 		return "test source"
 	case SourceOff:
 		return "off"
+	case SourceMissing:
+		return "missing"
 	}
 	return fmt.Sprintf("SourceState(%d)", int32(s))
+}
+
+// Working reports whether the source delivers (a real device, or the test
+// source that was asked for); Starting counts as working.
+func (s SourceState) Working() bool {
+	return s == SourceStarting || s == SourceOK || s == SourceTest
 }
 
 // EncoderKind says which video encoder is in use.

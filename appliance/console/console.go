@@ -361,7 +361,7 @@ func (c *Console) command(line string) {
 		s := c.cfg.Health.Snapshot()
 		c.writeLine(c.statusLine(s))
 		c.writeLine(fmt.Sprintf("state %s since %s: %s", s.Overall, s.OverallSince.UTC().Format(time.RFC3339), s.Reason))
-		c.writeLine(fmt.Sprintf("network %s %s | media camera %s mic %s", s.Network.State, s.Network.Detail, s.Media.Camera, s.Media.Mic))
+		c.writeLine(fmt.Sprintf("network %s %s | media camera %s mic %s encoder %s", s.Network.State, s.Network.Detail, s.Media.Camera, s.Media.Mic, s.Media.EncoderState()))
 	case "log":
 		c.cmdLog(args)
 	case "net":

@@ -3,6 +3,8 @@ package health
 import (
 	"fmt"
 	"time"
+
+	"tether/media"
 )
 
 // Facts are everything components have reported; Derive turns them into
@@ -61,15 +63,22 @@ func (th Thresholds) withDefaults() (Thresholds, error) {
 // applied in this priority order; the first that matches wins:
 //
 //  1. Restarting    — a self-restart is pending (it explains everything else).
-//  2. Fault         — a fatal fault, or camera/microphone failed for good.
+//  2. Fault         — a fatal fault (a build without the encoders it needs).
 //  3. Booting       — start-up not finished yet.
-//  4. NoNetwork     — the network watcher reported the network down.
-//  5. LoginNeeded   — the socket reports session expired.
-//  6. HubUnreachable — socket not connected, or connected but not in the room (peer idle).
-//  7. Degraded      — peer degraded or ICE-restarting, RTT over threshold,
-//     missed heartbeats, packet loss, or a media device reopening.
-//  8. InCall        — peer negotiating or connected with a customer.
-//  9. ReadyWaiting  — peer waiting for a customer.
+//  4. NoCamera      — camera missing, failed or reopening.
+//  5. NoEncoder     — no video encoder runs.
+//  6. NoMicrophone  — microphone missing, failed or reopening, or audio off.
+//  7. NoNetwork     — the network watcher reported the network down.
+//  8. LoginNeeded   — the socket reports session expired.
+//  9. HubUnreachable — socket not connected, or connected but not in the room (peer idle).
+//  10. Degraded     — peer degraded or ICE-restarting, RTT over threshold,
+//     missed heartbeats, or packet loss.
+//  11. InCall       — peer negotiating or connected with a customer.
+//  12. ReadyWaiting — peer waiting for a customer.
+//
+// The media states come before the network ones: they are what a
+// technician at the counter can fix, and a customer served without a
+// picture or sound is not "ready" (issue 11).
 //
 // Derive is pure; th must already have its defaults (the Tracker fills them).
 func Derive(f Facts, th Thresholds) (State, string) {
@@ -79,14 +88,11 @@ func Derive(f Facts, th Thresholds) (State, string) {
 	if f.Fault != "" {
 		return StateFault, f.Fault
 	}
-	if f.Media.Camera == DeviceFailed {
-		return StateFault, withErr("camera failed", f.Media.LastError)
-	}
-	if f.Media.Mic == DeviceFailed {
-		return StateFault, withErr("microphone failed", f.Media.LastError)
-	}
 	if f.Booting {
 		return StateBooting, "starting"
+	}
+	if st, r := mediaState(f.Media); r != "" {
+		return st, r
 	}
 	if f.Network.State == NetworkDown {
 		return StateNoNetwork, withErr("network down", f.Network.Detail)
@@ -134,12 +140,28 @@ func degradedReason(f Facts, th Thresholds) string {
 		return fmt.Sprintf("socket RTT %v > %v", f.Socket.RTT, th.DegradedRTT)
 	case p.Loss >= th.DegradedLoss:
 		return fmt.Sprintf("packet loss %.1f%%", p.Loss*100)
-	case f.Media.Camera == DeviceReopening:
-		return withErr("camera reopening", f.Media.LastError)
-	case f.Media.Mic == DeviceReopening:
-		return withErr("microphone reopening", f.Media.LastError)
 	}
 	return ""
+}
+
+// mediaState is the device a customer would miss, video first: the camera,
+// then the encoder, then the microphone; "" when all deliver. Starting
+// counts as delivering (booting covers it), the test pattern and tone too
+// (they are only ever asked for: -demo, camera=test).
+func mediaState(m MediaStatus) (State, string) {
+	switch {
+	case !m.Camera.Working():
+		return StateNoCamera, withErr("camera "+m.Camera.String(), m.CameraError)
+	case m.EncoderDown():
+		return StateNoEncoder, withErr("video encoder down", m.EncoderError)
+	case !m.Mic.Working():
+		what := "microphone " + m.Mic.String()
+		if m.Mic == media.SourceOff {
+			what = "audio off"
+		}
+		return StateNoMicrophone, withErr(what, m.MicError)
+	}
+	return 0, ""
 }
 
 func withErr(what, detail string) string {

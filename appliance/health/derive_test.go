@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tether/media"
 )
 
 // inService is the fact set of a healthy appliance waiting for a customer.
@@ -12,7 +14,7 @@ func inService() Facts {
 		Network: NetworkStatus{State: NetworkUp},
 		Socket:  SocketStatus{State: SocketConnected, Transport: "websocket", RTT: 60 * time.Millisecond},
 		Peer:    PeerStatus{State: PeerWaiting, RTT: 80 * time.Millisecond},
-		Media:   MediaStatus{Camera: DeviceOK, Mic: DeviceOK},
+		Media:   MediaStatus{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderHardware},
 	}
 }
 
@@ -44,9 +46,33 @@ func TestDerive(t *testing.T) {
 			f.Network.State = NetworkDown
 		}), StateRestarting, "stuck"},
 		{"fault beats booting", mod(func(f *Facts) { f.Fault = "store unusable"; f.Booting = true }), StateFault, "store unusable"},
-		{"camera failed is fault", mod(func(f *Facts) { f.Media.Camera = DeviceFailed; f.Media.LastError = "ENODEV" }), StateFault, "camera failed: ENODEV"},
-		{"mic failed is fault", mod(func(f *Facts) { f.Media.Mic = DeviceFailed }), StateFault, "microphone failed"},
-		{"mic off is fine", mod(func(f *Facts) { f.Media.Mic = DeviceOff }), StateReadyWaiting, ""},
+		{"camera missing is no-camera, not ready", mod(func(f *Facts) {
+			f.Media.Camera, f.Media.CameraError = media.SourceMissing, "no /dev/video0"
+		}), StateNoCamera, "camera missing: no /dev/video0"},
+		{"camera failed", mod(func(f *Facts) { f.Media.Camera, f.Media.CameraError = media.SourceFailed, "EINVAL" }), StateNoCamera, "camera failed: EINVAL"},
+		{"camera missing in call", mod(func(f *Facts) { f.Media.Camera = media.SourceMissing; f.Peer.State = PeerConnected }), StateNoCamera, ""},
+		{"test pattern asked for is fine", mod(func(f *Facts) { f.Media.Camera, f.Media.Mic = media.SourceTest, media.SourceTest }), StateReadyWaiting, ""},
+		{"starting devices are fine", mod(func(f *Facts) {
+			f.Media = MediaStatus{Camera: media.SourceStarting, Mic: media.SourceStarting}
+		}), StateReadyWaiting, ""},
+		{"encoder failed", mod(func(f *Facts) {
+			f.Media.Encoder, f.Media.EncoderError = media.EncoderNone, "no H.264 encoder"
+		}), StateNoEncoder, "video encoder down: no H.264 encoder"},
+		{"mic missing", mod(func(f *Facts) { f.Media.Mic, f.Media.MicError = media.SourceMissing, "no card" }), StateNoMicrophone, "microphone missing: no card"},
+		{"mic failed", mod(func(f *Facts) { f.Media.Mic = media.SourceFailed }), StateNoMicrophone, "microphone failed"},
+		{"audio off", mod(func(f *Facts) { f.Media.Mic, f.Media.MicError = media.SourceOff, "cgo disabled" }), StateNoMicrophone, "audio off: cgo disabled"},
+		{"camera beats encoder beats mic", mod(func(f *Facts) {
+			f.Media = MediaStatus{Camera: media.SourceReopening, Mic: media.SourceMissing, EncoderError: "x"}
+		}), StateNoCamera, "camera reopening"},
+		{"encoder beats mic", mod(func(f *Facts) {
+			f.Media = MediaStatus{Camera: media.SourceOK, Mic: media.SourceMissing, EncoderError: "x"}
+		}), StateNoEncoder, ""},
+		{"no camera beats no network", mod(func(f *Facts) {
+			f.Media.Camera = media.SourceMissing
+			f.Network.State = NetworkDown
+		}), StateNoCamera, ""},
+		{"booting beats no camera", mod(func(f *Facts) { f.Booting = true; f.Media.Camera = media.SourceMissing }), StateBooting, ""},
+		{"fault beats no camera", mod(func(f *Facts) { f.Fault = "no Opus in this build"; f.Media.Camera = media.SourceMissing }), StateFault, "Opus"},
 		{"booting beats no network", mod(func(f *Facts) { f.Booting = true; f.Network.State = NetworkDown }), StateBooting, ""},
 		{"no network beats login needed", mod(func(f *Facts) {
 			f.Network = NetworkStatus{State: NetworkDown, Detail: "no default route"}
@@ -71,8 +97,8 @@ func TestDerive(t *testing.T) {
 		{"missed heartbeats", mod(func(f *Facts) { f.Peer.MissedHeartbeats = 2 }), StateDegraded, "2 heartbeats missed"},
 		{"one missed heartbeat is fine", mod(func(f *Facts) { f.Peer.MissedHeartbeats = 1 }), StateReadyWaiting, ""},
 		{"loss", mod(func(f *Facts) { f.Peer.State = PeerConnected; f.Peer.Loss = 0.1 }), StateDegraded, "packet loss 10.0%"},
-		{"camera reopening", mod(func(f *Facts) { f.Media.Camera = DeviceReopening }), StateDegraded, "camera reopening"},
-		{"mic reopening", mod(func(f *Facts) { f.Media.Mic = DeviceReopening }), StateDegraded, "microphone reopening"},
+		{"camera reopening", mod(func(f *Facts) { f.Media.Camera = media.SourceReopening }), StateNoCamera, "camera reopening"},
+		{"mic reopening", mod(func(f *Facts) { f.Media.Mic = media.SourceReopening }), StateNoMicrophone, "microphone reopening"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,19 +160,18 @@ func TestStrings(t *testing.T) {
 		}
 		seen[n] = true
 	}
-	if len(States()) != 9 {
-		t.Fatalf("%d states, want 9", len(States()))
+	if len(States()) != 12 {
+		t.Fatalf("%d states, want 12", len(States()))
 	}
 	if State(42).String() != "State(42)" || SocketState(9).String() != "SocketState(9)" ||
 		PeerState(9).String() != "PeerState(9)" || Path(9).String() != "Path(9)" ||
-		DeviceState(9).String() != "DeviceState(9)" || NetworkState(9).String() != "NetworkState(9)" {
+		NetworkState(9).String() != "NetworkState(9)" {
 		t.Fatal("out-of-range String")
 	}
 	for _, s := range []interface{ String() string }{
 		SocketDisconnected, SocketConnecting, SocketConnected, SocketBackoff, SocketSessionExpired,
 		PeerIdle, PeerWaiting, PeerNegotiating, PeerConnected, PeerDegraded, PeerRestarting,
 		PathUnknown, PathHost, PathSrflx, PathPrflx, PathRelay,
-		DeviceUnknown, DeviceOK, DeviceReopening, DeviceFailed, DeviceOff,
 		NetworkUnknown, NetworkUp, NetworkDown,
 	} {
 		if strings.Contains(s.String(), "(") {

@@ -37,6 +37,18 @@ func (s Snapshot) Line() string {
 		fmt.Fprintf(&b, " loss %.1f%%", s.Peer.Loss*100)
 	}
 
+	// Every device that does not deliver, each by name, even when a
+	// higher-priority state hides it from the LEDs.
+	if !s.Media.Camera.Working() {
+		fmt.Fprintf(&b, " | camera %s", s.Media.Camera)
+	}
+	if s.Media.EncoderDown() {
+		b.WriteString(" | encoder down")
+	}
+	if !s.Media.Mic.Working() {
+		fmt.Fprintf(&b, " | mic %s", s.Media.Mic)
+	}
+
 	fmt.Fprintf(&b, " | up %v", s.Uptime.Round(time.Second))
 	if e := s.LastError(); e != "" {
 		b.WriteString(" | last error: " + e)
@@ -47,7 +59,7 @@ func (s Snapshot) Line() string {
 // LastError is the most relevant error reported: the socket's, else the
 // peer's, else the media pipeline's.
 func (s Snapshot) LastError() string {
-	for _, e := range []string{s.Socket.LastError, s.Peer.LastError, s.Media.LastError} {
+	for _, e := range []string{s.Socket.LastError, s.Peer.LastError, s.Media.LastError()} {
 		if e != "" {
 			return e
 		}

@@ -3,6 +3,8 @@ package health
 import (
 	"testing"
 	"time"
+
+	"tether/media"
 )
 
 func TestSnapshotLine(t *testing.T) {
@@ -20,10 +22,13 @@ func TestSnapshotLine(t *testing.T) {
 			}},
 			"in-call (in call via relay) | socket connected websocket rtt 61ms | peer connected relay rtt 80ms loss 1.2% | up 1h2m0s | last error: EOF"},
 		{"backoff", Snapshot{Overall: StateHubUnreachable, Reason: "socket backoff, attempt 4: refused",
-			Facts: Facts{Socket: SocketStatus{State: SocketBackoff, Attempt: 4, LastError: "refused"}, Media: MediaStatus{LastError: "cam"}}},
+			Facts: Facts{Socket: SocketStatus{State: SocketBackoff, Attempt: 4, LastError: "refused"}, Media: MediaStatus{CameraError: "cam"}}},
 			"hub-unreachable (socket backoff, attempt 4: refused) | socket backoff attempt 4 | peer idle | up 0s | last error: refused"},
-		{"media error only", Snapshot{Overall: StateDegraded, Reason: "camera reopening: cam", Facts: Facts{Media: MediaStatus{Camera: DeviceReopening, LastError: "cam"}}},
-			"degraded (camera reopening: cam) | socket disconnected | peer idle | up 0s | last error: cam"},
+		{"media error only", Snapshot{Overall: StateNoCamera, Reason: "camera reopening: cam", Facts: Facts{Media: MediaStatus{Camera: media.SourceReopening, CameraError: "cam"}}},
+			"no-camera (camera reopening: cam) | socket disconnected | peer idle | camera reopening | up 0s | last error: cam"},
+		{"each device by name", Snapshot{Overall: StateNoCamera, Reason: "camera missing", Facts: Facts{Media: MediaStatus{
+			Camera: media.SourceMissing, Mic: media.SourceOff, EncoderError: "no encoder"}}},
+			"no-camera (camera missing) | socket disconnected | peer idle | camera missing | encoder down | mic off | up 0s | last error: no encoder"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package health
 import (
 	"fmt"
 	"time"
+
+	"tether/media"
 )
 
 // State is the one overall appliance state shown by LEDs, console and setup
@@ -14,11 +16,20 @@ const (
 	// StateRestarting: a clean self-restart is under way (the process will
 	// exit and the init system starts it again).
 	StateRestarting State = iota
-	// StateFault: a fatal fault was reported, or the camera or microphone
-	// failed for good; a person must look.
+	// StateFault: a fatal fault was reported (a build without the
+	// encoders the board needs, a fatal internal error); a person must look.
 	StateFault
 	// StateBooting: the daemon is still starting (store, board, media).
 	StateBooting
+	// StateNoCamera: the camera is missing, failed or being reopened:
+	// customers get no picture (issue 11: never shown as ready).
+	StateNoCamera
+	// StateNoEncoder: no video encoder runs (failed, or none in this
+	// build or on this board): customers get no picture.
+	StateNoEncoder
+	// StateNoMicrophone: the microphone is missing, failed or being
+	// reopened, or audio is off: customers hear nothing.
+	StateNoMicrophone
 	// StateNoNetwork: no usable network interface / default route.
 	StateNoNetwork
 	// StateLoginNeeded: the hub said session_expired; log in on the setup page.
@@ -27,8 +38,7 @@ const (
 	// off), or it is connected but the device is not yet in its room.
 	StateHubUnreachable
 	// StateDegraded: in service but unhealthy: RTT over the threshold,
-	// missed heartbeats, packet loss, an ICE restart, or a media device
-	// reopening.
+	// missed heartbeats, packet loss, or an ICE restart.
 	StateDegraded
 	// StateInCall: a customer is connected (or being connected).
 	StateInCall
@@ -51,6 +61,9 @@ var stateNames = [...]string{
 	StateRestarting:     "restarting",
 	StateFault:          "fault",
 	StateBooting:        "booting",
+	StateNoCamera:       "no-camera",
+	StateNoEncoder:      "no-encoder",
+	StateNoMicrophone:   "no-microphone",
 	StateNoNetwork:      "no-network",
 	StateLoginNeeded:    "login-needed",
 	StateHubUnreachable: "hub-unreachable",
@@ -191,41 +204,48 @@ type PeerStatus struct {
 	Since time.Time
 }
 
-// DeviceState is the state of one media device (camera or microphone).
-type DeviceState int
-
-const (
-	// DeviceUnknown: not opened yet.
-	DeviceUnknown DeviceState = iota
-	DeviceOK
-	// DeviceReopening: lost and being reopened.
-	DeviceReopening
-	// DeviceFailed: given up; needs a person.
-	DeviceFailed
-	// DeviceOff: not configured (no microphone fitted, say).
-	DeviceOff
-)
-
-func (s DeviceState) String() string {
-	switch s {
-	case DeviceUnknown:
-		return "unknown"
-	case DeviceOK:
-		return "ok"
-	case DeviceReopening:
-		return "reopening"
-	case DeviceFailed:
-		return "failed"
-	case DeviceOff:
-		return "off"
-	}
-	return fmt.Sprintf("DeviceState(%d)", int(s))
+// MediaStatus is what the media pipeline reports: its own states
+// (media.SourceState, media.EncoderKind), not a translation of them.
+type MediaStatus struct {
+	Camera, Mic           media.SourceState
+	CameraError, MicError string
+	Encoder               media.EncoderKind
+	EncoderError          string
 }
 
-// MediaStatus is what the media pipeline reports.
-type MediaStatus struct {
-	Camera, Mic DeviceState
-	LastError   string
+// FromMedia keeps the states and errors of a pipeline status (its counters
+// change every frame and are not health facts).
+func FromMedia(s media.Status) MediaStatus {
+	return MediaStatus{
+		Camera: s.Camera, CameraError: s.CameraError, Mic: s.Mic, MicError: s.MicError,
+		Encoder: s.Encoder, EncoderError: s.EncoderError,
+	}
+}
+
+// EncoderDown reports a video encoder that failed or does not exist: none
+// running and an error said why (before the first frame there is no
+// encoder and no error, which is not a fault).
+func (m MediaStatus) EncoderDown() bool {
+	return m.Encoder == media.EncoderNone && m.EncoderError != ""
+}
+
+// EncoderState is the encoder's kind ("hardware", "software",
+// "passthrough", "none" before the first frame), or "down".
+func (m MediaStatus) EncoderState() string {
+	if m.EncoderDown() {
+		return "down"
+	}
+	return m.Encoder.String()
+}
+
+// LastError is the first media error: camera, microphone, encoder.
+func (m MediaStatus) LastError() string {
+	for _, e := range []string{m.CameraError, m.MicError, m.EncoderError} {
+		if e != "" {
+			return e
+		}
+	}
+	return ""
 }
 
 // NetworkState says whether the appliance has a usable network.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
+
+	"tether/media"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -47,7 +49,7 @@ func nonePending(t *testing.T, sub *Subscription) {
 // bringUp walks the appliance through the seed's start-up order.
 func bringUp(tr *Tracker) {
 	tr.ReportNetwork(NetworkStatus{State: NetworkUp, Detail: "eth0"})
-	tr.ReportMedia(MediaStatus{Camera: DeviceOK, Mic: DeviceOK})
+	tr.ReportMedia(MediaStatus{Camera: media.SourceOK, Mic: media.SourceOK})
 	tr.SetBooting(false)
 	tr.ReportSocket(SocketStatus{State: SocketConnecting, Attempt: 1})
 	tr.ReportSocket(SocketStatus{State: SocketConnected, Transport: "websocket"})
@@ -278,7 +280,7 @@ func TestConcurrent(t *testing.T) {
 				case 1:
 					tr.ReportSocket(SocketStatus{State: SocketConnected, RTT: time.Duration(i) * time.Microsecond})
 				case 2:
-					tr.ReportMedia(MediaStatus{Camera: DeviceOK, Mic: DeviceState(1 + i%2*3)})
+					tr.ReportMedia(MediaStatus{Camera: media.SourceOK, Mic: media.SourceState(1 + i%2*3)})
 				case 3:
 					_ = tr.Snapshot()
 				}

@@ -22,6 +22,7 @@ import (
 	"tether/appliance/health"
 	"tether/gpio"
 	"tether/internal/login"
+	"tether/media"
 	"tether/store"
 )
 
@@ -71,7 +72,7 @@ func TestBrowserFlow(t *testing.T) {
 	tr.SetBooting(false)
 	tr.ReportNetwork(health.NetworkStatus{State: health.NetworkUp, Detail: "eth0 192.0.2.7/24"})
 	tr.ReportSocket(health.SocketStatus{State: health.SocketSessionExpired, LastError: "session_expired"})
-	tr.ReportMedia(health.MediaStatus{Camera: health.DeviceOK, Mic: health.DeviceOK})
+	tr.ReportMedia(health.MediaStatus{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderSoftware})
 	for _, e := range []store.Event{
 		{Component: "socket", From: "connecting", To: "connected", Detail: "websocket"},
 		{Component: "socket", From: "connected", To: "session-expired"},

@@ -26,6 +26,7 @@ import (
 	"tether/appliance/health"
 	"tether/gpio"
 	"tether/internal/login"
+	"tether/media"
 	"tether/store"
 )
 
@@ -1024,5 +1025,21 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			}
 		})
+	}
+}
+
+// TestStatusNamesEachMediaDevice: the setup page shows a missing camera as
+// its own state and each device by name (issue 11), not "ready".
+func TestStatusNamesEachMediaDevice(t *testing.T) {
+	r := newRig(t)
+	b := r.loggedIn()
+	r.tr.SetBooting(false)
+	r.tr.ReportMedia(health.MediaStatus{Camera: media.SourceMissing, CameraError: "no /dev/video0",
+		Mic: media.SourceOK, EncoderError: "openh264: no", Encoder: media.EncoderNone})
+	a := b.get("/api/status")
+	m, _ := a.body["media"].(map[string]any)
+	if a.status != 200 || a.str("overall") != "no-camera" || !strings.Contains(a.str("reason"), "camera missing: no /dev/video0") ||
+		m["camera"] != "missing" || m["mic"] != "ok" || m["encoder"] != "down" {
+		t.Fatalf("status %d %s", a.status, a.raw)
 	}
 }

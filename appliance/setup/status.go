@@ -64,6 +64,7 @@ type peerView struct {
 type mediaView struct {
 	Camera    string `json:"camera"`
 	Mic       string `json:"mic"`
+	Encoder   string `json:"encoder"` // kind, or "down"
 	LastError string `json:"lastError"`
 }
 
@@ -113,7 +114,8 @@ func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LED
 			State: snap.Peer.State.String(), Path: snap.Peer.Path.String(), RTTMs: ms(snap.Peer.RTT),
 			LossPct: snap.Peer.Loss * 100, Missed: snap.Peer.MissedHeartbeats, LastError: snap.Peer.LastError, Since: snap.Peer.Since,
 		},
-		Media:   mediaView{Camera: snap.Media.Camera.String(), Mic: snap.Media.Mic.String(), LastError: snap.Media.LastError},
+		Media: mediaView{Camera: snap.Media.Camera.String(), Mic: snap.Media.Mic.String(),
+			Encoder: snap.Media.EncoderState(), LastError: snap.Media.LastError()},
 		Network: networkView{State: snap.Network.State.String(), Detail: snap.Network.Detail},
 		RTT:     rtt,
 		LEDs:    leds,

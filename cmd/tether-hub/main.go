@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"tether/internal/termpw"
+	"tether/internal/version"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 )
@@ -28,6 +29,7 @@ const usage = `usage:
   tether-hub account list
   tether-hub account revoke NAME
   tether-hub invite ROOM [-ttl 24h] [-qr file.png]
+  tether-hub version
 Admin commands use the running hub's admin socket (DATA.sock) when it is up,
 and open the data file directly otherwise.
 `
@@ -53,6 +55,9 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		return account(args[1], args[2:], stdin, stdout)
 	case "invite":
 		return invite(args[1:], stdout)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version.String("tether-hub"))
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

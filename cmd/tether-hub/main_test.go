@@ -104,3 +104,12 @@ func TestCLI(t *testing.T) {
 		t.Fatal("unknown command accepted")
 	}
 }
+
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "-version"} {
+		out, err := cli(t, "", arg)
+		if err != nil || !strings.HasPrefix(out, "tether-hub dev (go") {
+			t.Fatalf("%s: %q %v", arg, out, err)
+		}
+	}
+}

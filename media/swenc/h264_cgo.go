@@ -12,6 +12,9 @@ import (
 	"github.com/pion/mediadevices/pkg/prop"
 )
 
+// Available is true: openh264 and libopus are linked in.
+const Available = true
+
 // h264Impl drives mediadevices' openh264 encoder, which pulls its input
 // from a video.Reader: ours hands out the frame that encode was given,
 // wrapped in a reused image.YCbCr, so no picture is copied.

@@ -2,6 +2,11 @@
 
 package swenc
 
+// Available is false: this build has no software encoders (cgo off), so
+// no audio at all and no video without a hardware encoder. The appliance
+// reports it as a fault at start-up (issue 11).
+const Available = false
+
 type h264Impl struct{}
 
 func newH264Impl(*Config) (*h264Impl, error) { return nil, ErrNoSoftwareEncoder }

@@ -8,6 +8,9 @@ import (
 )
 
 func TestNoCgoStubs(t *testing.T) {
+	if Available {
+		t.Fatal("Available in a cgo-off build")
+	}
 	if _, err := NewH264(Config{Width: 320, Height: 240, Sink: func(AccessUnit) {}}); !errors.Is(err, ErrNoSoftwareEncoder) {
 		t.Fatalf("NewH264: %v", err)
 	}

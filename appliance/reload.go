@@ -1,0 +1,73 @@
+package appliance
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"slices"
+
+	"tether/store"
+)
+
+// liveSettings can change without a restart when SIGHUP re-reads the
+// configuration; every other change is logged as waiting for the next
+// restart (issue 11).
+var liveSettings = []string{"log-level"}
+
+// reloader is the extra component that re-reads the layered configuration
+// on each signal from hup (SIGHUP), with the flags main was given, the
+// stored settings of the open state file, the config file and the
+// environment as they are now. It applies what can change live (the log
+// level, through level) and names the rest.
+func reloader(fs *flag.FlagSet, hup <-chan os.Signal, level *slog.LevelVar) func(*App) Component {
+	return func(a *App) Component {
+		running := a.cfg // owned by this goroutine: what is in force
+		return ComponentFunc(func(ctx context.Context) error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-hup:
+					next, err := Resolve(fs, os.Getenv, os.ReadFile,
+						func(string) (store.Settings, error) { return a.Store.Settings() }, detectBoard)
+					running = a.reload(running, next, err, level)
+				}
+			}
+		})
+	}
+}
+
+// reload compares the configuration in force with the one just read and
+// returns what is in force afterwards. A configuration that does not
+// resolve changes nothing.
+func (a *App) reload(running, next Config, err error, level *slog.LevelVar) Config {
+	if err != nil {
+		a.log.Error("SIGHUP: configuration not reloaded; the running one stays", "err", err)
+		return running
+	}
+	var applied, restart []string
+	for _, name := range running.Changed(next) {
+		if !slices.Contains(liveSettings, name) {
+			restart = append(restart, name)
+			continue
+		}
+		applied = append(applied, name)
+		switch name {
+		case "log-level":
+			level.Set(parseLevel(next.LogLevel))
+			running.LogLevel = next.LogLevel
+		}
+	}
+	a.log.Info("SIGHUP: configuration re-read", "applied", applied, "level", level.Level().String())
+	if len(restart) > 0 {
+		a.log.Warn("SIGHUP: changed settings apply at the next restart", "settings", restart)
+	}
+	return running
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s)) // Config.parse has validated it
+	return l
+}
