@@ -89,10 +89,11 @@ type conn struct {
 	joinedAt  time.Time
 
 	// Perfect Negotiation (W3C webrtc-pc §10.7 example), impolite side.
-	makingOffer bool
-	ignoreOffer bool
-	pending     []webrtc.ICECandidateInit // remote candidates before a remote description
-	offerSentAt time.Time                 // when our last offer left
+	makingOffer  bool
+	ignoreOffer  bool
+	pending      []webrtc.ICECandidateInit // remote candidates before a remote description
+	refusedCands int                       // remote candidates pion refused in this call
+	offerSentAt  time.Time                 // when our last offer left
 
 	pcUp          bool
 	connectedOnce bool
