@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,4 +165,39 @@ func w3cChange(r *rig, b *browser, id, media, sends string, kinds chan string) (
 		return 0, fmt.Errorf("page errors %q", e)
 	}
 	return took, nil
+}
+
+// TestChromiumW3CRenew: the W3C page's offer (camera and mic added after
+// its first answer) reaches the appliance in a form pion applies but
+// cannot answer (its ssrc-group lines lost on the way, so the RTX stream
+// reads as a second track). The call moves to a fresh PeerConnection;
+// Chromium, polite, rolls its offer back, takes the new offer (new DTLS
+// fingerprint, new ICE credentials), decodes frames again, and its own
+// media is then negotiated. (Chromium 156 connects ICE on the renewed
+// offer but completes DTLS only after the appliance's first backoff
+// restart, RelayFallbackAfter later: a renewal costs about 5 s.)
+func TestChromiumW3CRenew(t *testing.T) {
+	kinds := make(chan string, 64)
+	r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds))
+	var mangled atomic.Bool
+	b := newBrowserIn(t, "", "testdata/customer-w3c.html", func(from string, s Signal) {
+		if d := s.Description; d != nil && d.Type == webrtc.SDPTypeOffer && mangled.CompareAndSwap(false, true) {
+			var lines []string
+			for _, l := range strings.Split(d.SDP, "\r\n") {
+				if !strings.HasPrefix(l, "a=ssrc-group:") {
+					lines = append(lines, l)
+				}
+			}
+			s = Signal{Description: &webrtc.SessionDescription{Type: d.Type, SDP: strings.Join(lines, "\r\n")}}
+		}
+		r.hub.fromCustomer(from, s)
+	})
+	if _, err := w3cChange(r, b, "renew-1", "late", "audio,video", kinds); err != nil {
+		t.Fatal(err)
+	}
+	st := r.syncStats()
+	if !mangled.Load() || st.Renewed != 1 || st.RefusedDescriptions != 1 {
+		t.Fatalf("mangled %v, renewed %d, refused %d; want a renewal", mangled.Load(), st.Renewed, st.RefusedDescriptions)
+	}
+	b.waitFrames(eval[int](b, "framesDecoded()") + 10)
 }
