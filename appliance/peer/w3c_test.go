@@ -78,7 +78,7 @@ func TestChromiumW3CPage(t *testing.T) {
 			failures := 0
 			for i := 0; i < n; i++ {
 				id := fmt.Sprintf("%s-%d", v.name, i)
-				d, err := w3cChange(r, b, id, v.media, v.sends, kinds)
+				d, err := w3cChange(r, b, id, v.media, v.sends, kinds, w3cChangeLimit)
 				if err != nil {
 					failures++
 					t.Errorf("change %d/%d: %v", i+1, n, err)
@@ -107,7 +107,7 @@ const w3cChangeLimit = 10 * time.Second
 
 // w3cChange runs one customer on a fresh W3C page and returns
 // room:user:joined -> first decoded frame.
-func w3cChange(r *rig, b *browser, id, media, sends string, kinds chan string) (time.Duration, error) {
+func w3cChange(r *rig, b *browser, id, media, sends string, kinds chan string, limit time.Duration) (time.Duration, error) {
 	b.openQuery(r.hub, id, "?media="+media)
 	b.pageErrors() // the previous page's last words
 	r.drainStates()
@@ -119,23 +119,23 @@ func w3cChange(r *rig, b *browser, id, media, sends string, kinds chan string) (
 		// Glare, deterministically: the page's offer (camera and mic) has
 		// left before room:user:joined makes the appliance send its own,
 		// so the two cross as they do when getUserMedia is quick.
-		if !eval[bool](b, fmt.Sprintf("waitState('have-local-offer', %d)", w3cChangeLimit.Milliseconds())) {
+		if !eval[bool](b, fmt.Sprintf("waitState('have-local-offer', %d)", limit.Milliseconds())) {
 			return 0, fmt.Errorf("the page made no offer; page errors %q", b.pageErrors())
 		}
 	}
 	t0 := time.Now()
 	r.peer.UserJoined(id)
-	frames := eval[int](b, fmt.Sprintf("waitFrames(1, %d)", w3cChangeLimit.Milliseconds()))
+	frames := eval[int](b, fmt.Sprintf("waitFrames(1, %d)", limit.Milliseconds()))
 	took := time.Since(t0)
 	if frames < 1 {
-		return 0, fmt.Errorf("no frame decoded in %v; page errors %q; peer %s", w3cChangeLimit, b.pageErrors(), r.peer.State())
+		return 0, fmt.Errorf("no frame decoded in %v; page errors %q; peer %s", limit, b.pageErrors(), r.peer.State())
 	}
-	if !r.waitStateFor(Connected, w3cChangeLimit) {
+	if !r.waitStateFor(Connected, limit) {
 		return 0, fmt.Errorf("peer never connected; now %s", r.peer.State())
 	}
 	// The page's own media: negotiation settles with its tracks sending
 	// and the appliance receiving each of them.
-	deadline := time.Now().Add(w3cChangeLimit)
+	deadline := time.Now().Add(limit)
 	for {
 		got := eval[string](b, "sending()")
 		state := eval[string](b, "signalingState()")
@@ -192,7 +192,7 @@ func TestChromiumW3CRenew(t *testing.T) {
 		}
 		r.hub.fromCustomer(from, s)
 	})
-	if _, err := w3cChange(r, b, "renew-1", "late", "audio,video", kinds); err != nil {
+	if _, err := w3cChange(r, b, "renew-1", "late", "audio,video", kinds, 3*w3cChangeLimit); err != nil {
 		t.Fatal(err)
 	}
 	st := r.syncStats()
