@@ -22,13 +22,14 @@
 // # What the customer page must do
 //
 // Run the W3C Perfect Negotiation example as the polite peer (see
-// testdata/customer.html, which the Chromium test runs; the example as the
-// specification gives it, testdata/customer-w3c.html, works too, adding
-// camera and mic at any time), echo heartbeat
+// testdata/customer.html, which the Chromium test runs), echo heartbeat
 // pings on the negotiated channel {negotiated: true, id: 1000, ordered:
 // false, maxRetransmits: 0} (heartbeat.go), and create that channel only
 // after applying the appliance's first offer, so the call starts without
-// glare. The appliance always offers first.
+// glare. The appliance always offers first. The example as the
+// specification gives it (testdata/customer-w3c.html: no heartbeat, camera
+// and mic added whenever it likes, glare) works too; its calls are then
+// watched by ICE alone and have no heartbeat RTT.
 //
 // # Files
 //

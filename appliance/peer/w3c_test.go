@@ -201,3 +201,32 @@ func TestChromiumW3CRenew(t *testing.T) {
 	}
 	b.waitFrames(eval[int](b, "framesDecoded()") + 10)
 }
+
+// TestChromiumW3CPageHoldsCall: the W3C example page does not echo the
+// appliance's heartbeat (it knows nothing of it). A call with such a page
+// stays Connected on a working path: ten heartbeat intervals pass without
+// Degraded, without an ICE restart, with frames flowing (issue 11; before,
+// two unanswered beats made it Degraded and then restarted ICE on a
+// backoff for the rest of the call).
+func TestChromiumW3CPageHoldsCall(t *testing.T) {
+	kinds := make(chan string, 64)
+	const beat = 200 * time.Millisecond
+	r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds), func(c *Config) { c.HeartbeatInterval = beat })
+	b := newBrowserIn(t, "", "testdata/customer-w3c.html", r.hub.fromCustomer)
+	if _, err := w3cChange(r, b, "hold-1", "late", "audio,video", kinds, w3cChangeLimit); err != nil {
+		t.Fatal(err)
+	}
+	r.drainStates()
+	n := eval[int](b, "framesDecoded()")
+	time.Sleep(10 * beat) // the call just goes on; nothing to wait for
+	select {
+	case s := <-r.states:
+		t.Fatalf("state %s during a healthy call; stats %+v", s, r.peer.Stats())
+	default:
+	}
+	st := r.syncStats()
+	if st.State != Connected || st.Restarts != 0 || st.BeatsSent < 5 || st.MissedBeats != 0 {
+		t.Fatalf("state %s restarts %d beats sent %d missed %d", st.State, st.Restarts, st.BeatsSent, st.MissedBeats)
+	}
+	b.waitFrames(n + 10)
+}
