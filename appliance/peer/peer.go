@@ -105,6 +105,16 @@ func New(cfg Config) (*Peer, error) {
 	// browser user, and mDNS resolution would add a round trip.
 	se.SetICEMulticastDNSMode(0)
 
+	// Only the Run goroutine closes a PeerConnection (closeConn, after it
+	// stopped using it). pion would otherwise close it from its own
+	// goroutine when the browser's DTLS close_notify arrives (a closed
+	// tab), and pion v4.2.26's GetStats reads the receivers' stats getter
+	// that close clears without a lock: a data race with the tick's
+	// collectStats once the transceivers have receivers (sendrecv, conn.go).
+	// A customer who left is noticed as any dead path is (consent.go), and
+	// room:user:left ends the call.
+	se.DisableCloseByDTLS(true)
+
 	if cfg.tweak != nil {
 		cfg.tweak(&se)
 	}
