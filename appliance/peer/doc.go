@@ -26,13 +26,17 @@
 // pings on the negotiated channel {negotiated: true, id: 1000, ordered:
 // false, maxRetransmits: 0} (heartbeat.go), and create that channel only
 // after applying the appliance's first offer, so the call starts without
-// glare. The appliance always offers first.
+// glare. The appliance always offers first. The example as the
+// specification gives it (testdata/customer-w3c.html: no heartbeat, camera
+// and mic added whenever it likes, glare) works too; its calls are then
+// watched by ICE alone and have no heartbeat RTT.
 //
 // # Files
 //
 // peer.go (Run loop, public calls, health), conn.go (one PeerConnection, the
-// standby, why a customer change needs a new one), negotiation.go (Perfect
-// Negotiation), restart.go (ICE timers, backoff, TURN fallback), consent.go
+// standby, why a customer change needs a new one), mediaengine.go (codecs,
+// RTP header extension ids, interceptors), negotiation.go (Perfect
+// Negotiation, refused descriptions, moving a stuck call), restart.go (ICE timers, backoff, TURN fallback), consent.go
 // (the selected pair's own check responses), heartbeat.go,
 // stats.go, signal.go and signal_json.go (the contract), logging.go (pion ->
 // slog), state.go, config.go, errors.go.

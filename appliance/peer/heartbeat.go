@@ -99,9 +99,15 @@ func (s *beatState) forgetRTT() {
 }
 
 // tick accounts for the ping sent on the previous tick and returns the
-// next sequence number to send.
+// next sequence number to send. Misses and losses count only once the
+// customer has answered a ping in this call: a page that does not run the
+// heartbeat (the W3C Perfect Negotiation example as the specification
+// gives it, issue 11) never answers, and on a working path its call would
+// otherwise go Degraded after HeartbeatMisses beats and restart ICE on a
+// backoff for as long as it lasts. Such a call's liveness is ICE's and the
+// selected pair's (consent.go) alone.
 func (s *beatState) tick() uint64 {
-	if s.seq > 0 && s.lastPong < s.seq {
+	if s.seq > 0 && s.lastPong > 0 && s.lastPong < s.seq {
 		s.missed++
 		s.lost++
 	}

@@ -2,14 +2,12 @@ package peer
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -69,6 +67,9 @@ type counters struct {
 	restarts        uint64
 	customers       uint64
 	ignoredOffers   uint64
+	refusedDescs    uint64
+	refusedCands    uint64
+	renewed         uint64
 	droppedCands    uint64
 	earlyCands      uint64
 	keyframeReqs    atomic.Uint64 // written by RTCP readers
@@ -104,19 +105,23 @@ func New(cfg Config) (*Peer, error) {
 	// browser user, and mDNS resolution would add a round trip.
 	se.SetICEMulticastDNSMode(0)
 
+	// Only the Run goroutine closes a PeerConnection (closeConn, after it
+	// stopped using it). pion would otherwise close it from its own
+	// goroutine when the browser's DTLS close_notify arrives (a closed
+	// tab), and pion v4.2.26's GetStats reads the receivers' stats getter
+	// that close clears without a lock: a data race with the tick's
+	// collectStats once the transceivers have receivers (sendrecv, conn.go).
+	// A customer who left is noticed as any dead path is (consent.go), and
+	// room:user:left ends the call.
+	se.DisableCloseByDTLS(true)
+
 	if cfg.tweak != nil {
 		cfg.tweak(&se)
 	}
 
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("peer: register codecs: %w", err)
-	}
-	// Default interceptors: NACK responder, RTCP sender/receiver reports
-	// (remote packet loss in GetStats), TWCC headers, stats.
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
-		return nil, fmt.Errorf("peer: register interceptors: %w", err)
+	me, reg, err := newMediaEngine()
+	if err != nil {
+		return nil, err
 	}
 	counters := &counterFactory{byID: map[string]*sendCounter{}}
 	reg.Add(counters)
@@ -354,21 +359,29 @@ func (p *Peer) onUserJoined(user string) {
 		p.log.Warn("customer joined while another is active; dropping the old one", "old", c.user, "new", user)
 		p.onCallEnded(c.user)
 	}
+	p.stats.customers++
+	if p.startCall(user, "customer joined") {
+		p.replayEarly(user)
+	}
+}
+
+// startCall gives user the standby PeerConnection (or a new one) and sends
+// its offer. Run goroutine only.
+func (p *Peer) startCall(user, reason string) bool {
 	c := p.standby
 	p.standby = nil
 	if c == nil {
 		var err error
 		if c, err = p.newConn(); err != nil {
 			p.log.Error("customer change: no PeerConnection", "err", err)
-			return
+			return false
 		}
 	}
-	p.stats.customers++
 	c.user = user
 	c.joinedAt = p.cfg.Clock.Now()
 	c.troubleSince = c.joinedAt
 	p.active = c
-	p.setState(Negotiating, "customer joined")
+	p.setState(Negotiating, reason)
 	// The offer was created and applied in advance (newConn); its SDP
 	// already carries every candidate gathered so far.
 	c.offerSentAt = c.joinedAt
@@ -380,7 +393,7 @@ func (p *Peer) onUserJoined(user string) {
 	// (and, with TURN configured, go relay-only).
 	p.armRestartTimer(c, p.cfg.RelayFallbackAfter)
 	p.log.Info("offer sent", "customer", user, "prepared", c.gathered)
-	p.replayEarly(user)
+	return true
 }
 
 func (p *Peer) onCallEnded(user string) {

@@ -116,18 +116,29 @@ func TestBeatState(t *testing.T) {
 			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(40*time.Millisecond))
 			s.tick()
 		}, 0, 2, 0, 40 * time.Millisecond},
-		{"two missed", func(s *beatState) { s.tick(); s.tick(); s.tick() }, 2, 3, 2, 0},
-		{"late pong resets misses", func(s *beatState) {
-			s.tick()
+		{"two missed", func(s *beatState) {
 			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(40*time.Millisecond))
+			s.tick()
+			s.tick()
+			s.tick()
+		}, 2, 4, 2, 40 * time.Millisecond},
+		{"a page that never answers: no misses (issue 11)", func(s *beatState) { s.tick(); s.tick(); s.tick() }, 0, 3, 0, 0},
+		{"late pong resets misses", func(s *beatState) {
+			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(40*time.Millisecond))
+			s.tick()
+			seq = s.tick()
 			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(time.Second))
-		}, 0, 2, 1, time.Second},
+		}, 0, 3, 1, time.Second},
 		{"stale and future pongs ignored", func(s *beatState) {
+			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(40*time.Millisecond))
 			s.tick()
 			s.tick()
 			s.pong(Beat{BeatPong, 9, t0.UnixMilli()}, t0)
 			s.pong(Beat{BeatPong, 0, t0.UnixMilli()}, t0)
-		}, 1, 2, 1, 0},
+		}, 1, 3, 1, 40 * time.Millisecond},
 		{"pong of a ping sent before the path came back: answered, RTT not taken", func(s *beatState) {
 			seq := s.tick()
 			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(30*time.Millisecond))
@@ -136,11 +147,13 @@ func TestBeatState(t *testing.T) {
 			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(3*time.Second))
 		}, 0, 2, 0, 0},
 		{"after forgetRTT a fresh ping measures again", func(s *beatState) {
+			seq := s.tick()
+			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(40*time.Millisecond))
 			s.tick()
 			s.forgetRTT()
-			seq := s.tick()
+			seq = s.tick()
 			s.pong(Beat{BeatPong, seq, t0.UnixMilli()}, t0.Add(25*time.Millisecond))
-		}, 0, 2, 1, 25 * time.Millisecond},
+		}, 0, 3, 1, 25 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var s beatState
