@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -31,15 +30,11 @@ func ModulesFresh(dir string) bool {
 // binaries of several packages do not install at once. The error says
 // what to run by hand.
 func NPMInstall(dir string) error {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "tether-npm.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	unlock, err := LockFile(filepath.Join(os.TempDir(), "tether-npm.lock"))
 	if err != nil {
-		return fmt.Errorf("testenv: npm lock: %w", err)
+		return err
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("testenv: npm lock: %w", err)
-	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if ModulesFresh(dir) {
 		return nil
 	}
