@@ -40,6 +40,7 @@ type refOptions struct {
 	StateFile        string            `json:"stateFile"`
 	RecoveryWindowMs int64             `json:"recoveryWindowMs,omitempty"`
 	LeaveGraceMs     int64             `json:"leaveGraceMs,omitempty"`
+	OwnPageDir       string            `json:"ownPageDir,omitempty"`
 }
 
 // event is one entry of the reference server's event log.

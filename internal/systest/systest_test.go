@@ -57,15 +57,16 @@ func (w *world) runChanges(variant string, n int) result {
 
 // TestW3CCustomerChange: customers on a page written from the W3C Perfect
 // Negotiation example, in its three variants (tracks at once, tracks after
-// the first answer, nothing sent), change at the real tetherd through the
-// reference server; every one of them must see the counter's picture
-// (first frame, then framesDecoded growing).
+// the first answer, nothing sent), and on Tether's own page, change at the
+// real tetherd through the reference server; every one of them must see
+// the counter's picture (first frame, then framesDecoded growing) and,
+// with the W3C page, get its own tracks negotiated without an error.
 func TestW3CCustomerChange(t *testing.T) {
 	w := newWorld(t)
 	w.waitInRoom(0, counterA)
 	n := changesPerVariant(t)
 	var report []string
-	for _, v := range variants {
+	for _, v := range pages() {
 		r := w.runChanges(v, n)
 		w.logf("%s", r)
 		report = append(report, r.String())
@@ -75,7 +76,7 @@ func TestW3CCustomerChange(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("customer change (room:join at the server → first decoded frame), real tetherd, W3C page:\n%s",
+	t.Logf("customer change (room:join at the server → first decoded frame), real tetherd, %s = Tether's own page:\n%s", ownPage,
 		strings.Join(report, "\n"))
 }
 

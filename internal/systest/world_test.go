@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +61,7 @@ func newWorld(t testing.TB) *world {
 	dir := t.TempDir()
 	w := &world{t: t, topo: topo, dir: dir, start: time.Now()}
 	w.ref = startRefServer(t, topo.B, refOptions{Host: "0.0.0.0", Accounts: []account{counterA, counterB},
-		Invites: invites, StateFile: filepath.Join(dir, "refserver.json"), LeaveGraceMs: 5000})
+		Invites: invites, StateFile: filepath.Join(dir, "refserver.json"), LeaveGraceMs: 5000, OwnPageDir: ownPageDir()})
 	w.app = testenv.StartTetherd(t, testenv.TetherdConfig{NS: topo.A, Hub: w.hub(), Dir: dir,
 		User: counterA.Username, Password: counterA.Password, Args: []string{"-setup-addr", setupAddr}})
 
@@ -75,6 +77,19 @@ func newWorld(t testing.TB) *world {
 	}
 	w.bctx = bctx
 	return w
+}
+
+// ownPageDir is Tether's built customer page (signaling/hub/web/dist,
+// `make web`), or "" when it is not built.
+func ownPageDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "signaling", "hub", "web", "dist")
+	for _, f := range []string{"index.html", "app.js"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return ""
+		}
+	}
+	return dir
 }
 
 // hub is the reference server's URL as tetherd sees it.
@@ -121,20 +136,29 @@ type pageState struct {
 type customer struct {
 	w      *world
 	name   string
+	own    bool // Tether's own page
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-// open loads the W3C page for invite in variant in a new tab.
+// ownPage is the variant name of Tether's own customer page, the
+// benchmark's baseline.
+const ownPage = "tether"
+
+// open loads the W3C page for invite in variant (or, for ownPage, Tether's
+// own page) in a new tab.
 func (w *world) open(name, invite, variant string) (*customer, error) {
 	ctx, cancel := chromedp.NewContext(w.bctx)
-	c := &customer{w: w, name: name, ctx: ctx, cancel: cancel}
+	c := &customer{w: w, name: name, ctx: ctx, cancel: cancel, own: variant == ownPage}
 	if err := chromedp.Do(ctx); err != nil { // the tab lives as long as ctx
 		cancel()
 		return nil, fmt.Errorf("%s: new tab: %w", name, err)
 	}
 	q := url.Values{"invite": {invite}, "room": {invites[invite]}, "name": {name}, "variant": {variant}}
 	u := fmt.Sprintf("http://127.0.0.1:%d/w3c.html?%s", w.ref.opts.Port, q.Encode())
+	if variant == ownPage {
+		u = fmt.Sprintf("http://127.0.0.1:%d/c/%s?name=%s", w.ref.opts.Port, invite, url.QueryEscape(name))
+	}
 	rctx, rcancel := context.WithTimeout(ctx, wait)
 	defer rcancel()
 	if err := chromedp.Do(rctx, chromedp.Navigate(u)); err != nil {
@@ -145,9 +169,53 @@ func (w *world) open(name, invite, variant string) (*customer, error) {
 }
 
 func eval[T any](c *customer, expr string) (T, error) {
-	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	return evalWithin[T](c, expr, 5*time.Second)
+}
+
+func evalWithin[T any](c *customer, expr string, d time.Duration) (T, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, d)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+// ownFirstFrame waits inside Tether's own page, polling its getStats
+// summary every 5 ms, for the first decoded frame and says when it was
+// seen (ms since the epoch, 0 when not within the limit) and the page's
+// userId.
+const ownFirstFrame = `(async (ms) => {
+  const end = performance.now() + ms;
+  for (;;) {
+    const T = window.tether;
+    if (T && T.state === "connected" && (await T.stats()).framesDecoded > 0)
+      return {firstFrameAt: performance.timeOrigin + performance.now(), userId: T.userId, state: T.state};
+    if (performance.now() > end) return {firstFrameAt: 0, userId: T ? T.userId : "", state: T ? T.state : ""};
+    await new Promise((r) => setTimeout(r, 5));
+  }
+})(%d)`
+
+// ownChange is change for Tether's own page.
+func (w *world) ownChange(c *customer) (time.Duration, error) {
+	s, err := evalWithin[pageState](c, fmt.Sprintf(ownFirstFrame, frameWait.Milliseconds()), frameWait+5*time.Second)
+	if err != nil || s.FirstFrameAt == 0 {
+		return 0, fmt.Errorf("%s: no decoded frame within %v (err %v, state %q)", c.name, frameWait, err, s.State)
+	}
+	join, err := w.customerJoin(s.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration((s.FirstFrameAt - join.T) * float64(time.Millisecond)), nil
+}
+
+// customerJoin is the server's record of userID's successful room:join.
+func (w *world) customerJoin(userID string) (event, error) {
+	w.ref.fetch()
+	join, ok := w.ref.find(0, func(e event) bool {
+		return e.Ev == "room:join" && e.Role == "customer" && e.UserID == userID && e.OK
+	})
+	if !ok {
+		return event{}, fmt.Errorf("no room:join of %q in the server's log", userID)
+	}
+	return join, nil
 }
 
 func (c *customer) state() (pageState, error) { return eval[pageState](c, "window.w3c") }
@@ -182,8 +250,22 @@ func (c *customer) waitFrame(within time.Duration) (pageState, error) {
 // leave ends the call from the page (call:ended, then the socket closes)
 // and closes the tab.
 func (c *customer) leave() {
-	_, _ = eval[bool](c, "leave()")
-	c.cancel()
+	defer c.cancel()
+	if !c.own {
+		_, _ = eval[bool](c, "leave()")
+		return
+	}
+	// Tether's page: its End button, then the tab closes once the server
+	// has the call:ended (a closed tab would hold the room for the
+	// recovery grace).
+	mark := c.w.ref.mark()
+	userID, _ := eval[string](c, `(document.getElementById("end").click(), window.tether.userId)`)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c.w.ref.fetch()
+		if _, ok := c.w.ref.find(mark, func(e event) bool { return e.Ev == "call:ended" && e.UserID == userID }); ok {
+			return
+		}
+	}
 }
 
 // change is one customer change: a new customer opens the page, the time
@@ -195,17 +277,17 @@ func (w *world) change(name, invite, variant string) (time.Duration, error) {
 		return 0, err
 	}
 	defer c.leave()
+	if c.own {
+		return w.ownChange(c)
+	}
 	s, err := c.waitFrame(frameWait)
 	if err != nil {
 		return 0, err
 	}
-	w.ref.fetch()
 	first := s.FirstFrameAt
-	join, ok := w.ref.find(0, func(e event) bool {
-		return e.Ev == "room:join" && e.Role == "customer" && e.UserID == s.UserID && e.OK
-	})
-	if !ok {
-		return 0, fmt.Errorf("%s: no room:join of %s in the server's log", name, s.UserID)
+	join, err := w.customerJoin(s.UserID)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
 	}
 	// The customer's own tracks must reach the counter too: negotiation
 	// settles with every added track sent, and nothing failed on the way.

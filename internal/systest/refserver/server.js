@@ -14,7 +14,9 @@
 //   sessionTtlS (default 30 days), recoveryWindowMs (default 120000),
 //   leaveGraceMs: how long a customer whose transport dropped keeps its
 //     place before it counts as gone (default recoveryWindowMs),
-//   pingInterval, pingTimeout (socket.io defaults when absent).
+//   pingInterval, pingTimeout (socket.io defaults when absent),
+//   ownPageDir: Tether's built customer page, served at /c/{invite} (see
+//     ownPage; the benchmark's baseline).
 // When both listeners are up it prints one JSON line on stdout:
 //   {"ready":true,"port":N,"adminPort":M}
 // Logs go to stderr. It exits when stdin closes, so an orphan cannot outlive
@@ -234,9 +236,36 @@ function login(req, res) {
   });
 }
 
+// ownPage serves Tether's own customer page (signaling/hub/web/dist) at
+// /c/{invite} with the one hub route it needs beyond the contract, GET
+// /api/invites/{code} → {roomId}, so the benchmark can measure it beside
+// the W3C page in the same run.
+function ownPage(req, res, url) {
+  const dir = opts.ownPageDir;
+  if (!dir || req.method !== "GET") return false;
+  const inv = url.pathname.match(/^\/api\/invites\/([^/]+)$/);
+  if (inv) {
+    const r = invites.get(decodeURIComponent(inv[1]));
+    if (!r) json(res, 404, { error: "invite_invalid" });
+    else json(res, 200, { roomId: r });
+    return true;
+  }
+  if (/^\/c\/[^/]+\/?$/.test(url.pathname)) {
+    sendFile(res, path.join(dir, "index.html"), "text/html; charset=utf-8");
+    return true;
+  }
+  const types = { "/app.js": "text/javascript", "/app.css": "text/css" };
+  if (types[url.pathname]) {
+    sendFile(res, path.join(dir, url.pathname.slice(1)), types[url.pathname]);
+    return true;
+  }
+  return false;
+}
+
 const httpServer = http.createServer((req, res) => {
   const url = new URL(req.url, "http://x");
   if (req.method === "POST" && url.pathname === "/api/login") return login(req, res);
+  if (ownPage(req, res, url)) return;
   if (req.method === "GET" && url.pathname === "/lib/socket.io.min.js") return sendFile(res, CLIENT_JS, "text/javascript");
   if (req.method === "GET" && /^\/[a-z0-9-]+\.html$/.test(url.pathname)) {
     return sendFile(res, path.join(PUBLIC, url.pathname.slice(1)), "text/html; charset=utf-8");
