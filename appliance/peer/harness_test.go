@@ -342,7 +342,15 @@ func (r *rig) stop() {
 // waitState reads the state feed until want appears.
 func (r *rig) waitState(want State) {
 	r.tb.Helper()
-	deadline := time.After(waitLimit)
+	if !r.waitStateFor(want, waitLimit) {
+		r.tb.Fatalf("state %s not reached; now %s; stats %+v", want, r.peer.State(), r.peer.Stats())
+	}
+}
+
+// waitStateFor reads the state feed until want appears or limit passes.
+func (r *rig) waitStateFor(want State, limit time.Duration) bool {
+	r.tb.Helper()
+	deadline := time.After(limit)
 	for {
 		select {
 		case s := <-r.states:
@@ -351,10 +359,10 @@ func (r *rig) waitState(want State) {
 				// goroutine finish that event (it may arm a timer the
 				// test is about to fire with the mock clock).
 				r.syncStats()
-				return
+				return true
 			}
 		case <-deadline:
-			r.tb.Fatalf("state %s not reached; now %s; stats %+v", want, r.peer.State(), r.peer.Stats())
+			return false
 		}
 	}
 }
@@ -673,18 +681,35 @@ func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 	c.readers.Add(1)
 	go func() {
 		defer c.readers.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case <-tick.C:
-				_ = tr.WriteSample(media.Sample{Data: []byte{0xfc, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
-			}
-		}
+		writeSilence(tr, c.stop)
 	}()
 	return tr
+}
+
+// withSilentMic adds a microphone track playing Opus silence, so the
+// appliance offers an audio m-line beside the video one, as tetherd does.
+func withSilentMic(tb testing.TB) rigOption {
+	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "tether")
+	must(tb, err)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { defer close(done); writeSilence(tr, stop) }()
+	tb.Cleanup(func() { close(stop); <-done })
+	return func(c *Config) { c.Tracks = append(c.Tracks, tr) }
+}
+
+// writeSilence plays Opus silence (one 20 ms frame, RFC 6716 §3.1 TOC 0xfc)
+// on tr until stop is closed: a microphone stand-in.
+func writeSilence(tr *webrtc.TrackLocalStaticSample, stop <-chan struct{}) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			_ = tr.WriteSample(media.Sample{Data: []byte{0xfc, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+		}
+	}
 }
 
 // waitFrames waits until n more frames than now have been assembled.

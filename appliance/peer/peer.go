@@ -2,14 +2,12 @@ package peer
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -108,15 +106,9 @@ func New(cfg Config) (*Peer, error) {
 		cfg.tweak(&se)
 	}
 
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("peer: register codecs: %w", err)
-	}
-	// Default interceptors: NACK responder, RTCP sender/receiver reports
-	// (remote packet loss in GetStats), TWCC headers, stats.
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
-		return nil, fmt.Errorf("peer: register interceptors: %w", err)
+	me, reg, err := newMediaEngine()
+	if err != nil {
+		return nil, err
 	}
 	counters := &counterFactory{byID: map[string]*sendCounter{}}
 	reg.Add(counters)
