@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -303,12 +304,20 @@ func (a *App) Run(ctx context.Context) error {
 			start(fmt.Sprintf("%T", c), c)
 		}
 	}
+	if a.deps.Store == nil && a.cfg.DataPath != "" {
+		// Whoever holds the state file answers for it.
+		start("control", a.controlServer(ControlSocket(a.cfg.DataPath)))
+	}
 	a.Health.SetBooting(false)
 
 	// Seed steps 1, 2, 4–7: the socket (endless), verify and join in its
 	// connect hook, the peer answers room events, keep-alive in the
 	// device. Without a session the device waits for a login.
 	deviceRunning := false
+	select {
+	case <-a.login: // a login before Run (the demo's) is the stored session
+	default:
+	}
 	runDevice := func() {
 		deviceRunning = true
 		start("socket", a.Device)
@@ -335,7 +344,9 @@ func (a *App) Run(ctx context.Context) error {
 			if !deviceRunning {
 				runDevice()
 			} else {
-				a.Device.Resume()
+				// A new identity: verify and join afresh, never
+				// recover the old session (issue 11).
+				a.Device.Relogin()
 			}
 		case why := <-a.restart:
 			return a.restartNow(ctx, why)
@@ -389,6 +400,13 @@ func (a *App) onVerified(v signaling.VerifyReply) {
 }
 
 func (a *App) onJoined(j signaling.JoinReply) {
+	// The join's members are the room as it is now. A customer we were in
+	// a call with who is not among them is gone: it left during our
+	// outage, or this is another room after a login as another account.
+	// Its peer state is dropped before anything of the new room starts.
+	if c := a.Customer(); c != "" && !slices.ContainsFunc(j.Members, func(m signaling.Member) bool { return m.UserID == c }) {
+		a.endCall(c, "not in the room after (re)join")
+	}
 	// After a reconnect a customer may already be in the room (waiting
 	// through our outage): treat it as joining now.
 	for _, m := range j.Members {

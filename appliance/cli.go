@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -9,10 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"tether/board"
+	"tether/internal/termpw"
 	"tether/store"
 )
 
@@ -110,14 +109,13 @@ func cmdLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if path == "" {
 		path = defaults()["data"]
 	}
-	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-		fmt.Fprint(stderr, "password for "+*user+": ")
-	}
-	pw, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && pw != "") {
+	pw, err := termpw.Read(stdin, stderr, "password for "+*user+": ")
+	if err != nil {
 		return fmt.Errorf("login: reading the password: %w", err)
 	}
-	pw = strings.TrimRight(pw, "\r\n")
+	if done, err := loginViaDaemon(path, *hub, *user, pw, *ca, stdout, stderr); done {
+		return err
+	}
 	roots, err := loadCA(*ca)
 	if err != nil {
 		return err
@@ -128,7 +126,7 @@ func cmdLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	s, err := store.Open(path, store.Options{LockTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return fmt.Errorf("login: state file %s (is tetherd running? use its setup page): %w", path, err)
+		return fmt.Errorf("login: state file %s (is tetherd running without its control socket %s?): %w", path, ControlSocket(path), err)
 	}
 	defer s.Close()
 	sess := store.Session{Token: r.Token, ExpiresAt: r.ExpiresAt, DeviceID: r.DeviceID, RoomID: r.RoomID, HubURL: *hub}
@@ -160,40 +158,15 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if path == "" {
 		path = defaults()["data"]
 	}
+	if done, err := statusViaDaemon(path, *n, stdout); done {
+		return err
+	}
 	s, err := store.Open(path, store.Options{LockTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return fmt.Errorf("status: %s: %w", path, err)
+		return fmt.Errorf("status: %s (is tetherd running without its control socket %s?): %w", path, ControlSocket(path), err)
 	}
 	defer s.Close()
-	w := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
-	w("state file   %s", path)
-	if id, err := s.Identity(); err == nil {
-		w("identity     %+v", id)
-	}
-	sess, err := s.Session()
-	switch {
-	case err != nil || sess.Token == "":
-		w("session      none (login needed)")
-	case sess.Expired(time.Now()):
-		w("session      expired at %s (login needed)", sess.ExpiresAt.Format(time.RFC3339))
-	default:
-		w("session      device %s, room %s, hub %s, valid until %s", sess.DeviceID, sess.RoomID, sess.HubURL, sess.ExpiresAt.Format(time.RFC3339))
-	}
-	if st, err := s.Settings(); err == nil {
-		w("settings     %+v", st)
-	}
-	if ls, err := s.LinkState(); err == nil {
-		w("link         transport %s, ICE path %s", ls.Transport, ls.ICEPath)
-		w("counters     socket reconnects %d, ICE restarts %d, customer changes %d", ls.SocketReconnects, ls.ICERestarts, ls.CustomerChanges)
-		if ls.LastError != "" {
-			w("last error   %s: %s", ls.LastErrorComponent, ls.LastError)
-		}
-	}
-	if evs, err := s.Events(*n); err == nil {
-		w("events (last %d):", len(evs))
-		for _, e := range evs {
-			w("  %s  %-10s %s → %s  %s", e.Time.Format(time.RFC3339), e.Component, e.From, e.To, e.Detail)
-		}
-	}
+	fmt.Fprintln(stdout, "daemon       not running")
+	writeStatus(stdout, s, path, *n, time.Now())
 	return nil
 }

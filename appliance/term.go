@@ -6,12 +6,6 @@ import (
 	"os"
 )
 
-// isTerminal reports whether f is a character device (a prompt makes sense).
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 func loadCA(path string) (*x509.CertPool, error) {
 	if path == "" {
 		return nil, nil

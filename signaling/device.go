@@ -285,8 +285,20 @@ func (d *Device) RTT() time.Duration {
 	return d.rtt
 }
 
-// Resume reconnects after a new login stored a new token.
-func (d *Device) Resume() { d.client.Resume() }
+// Relogin is called after a new login stored a new token (setup page,
+// `tetherd login` while running, re-login after session:expired), in any
+// socket state. A login is a new identity, possibly another account with
+// another room: the socket forgets the old session's recovery state and
+// connects again at once, so session:verify and room:join run on the new
+// connection and the room comes from the new verify. Nothing of the old
+// room is kept here: the appliance learns the new room's members from the
+// join (Handlers.Joined).
+func (d *Device) Relogin() {
+	d.mu.Lock()
+	d.verified, d.roomID = VerifyReply{}, ""
+	d.mu.Unlock()
+	d.client.NewIdentity()
+}
 
 // SendSignal forwards a Perfect Negotiation message to a room member. It is
 // not buffered across a disconnect (signalling goes stale; the WebRTC layer

@@ -193,7 +193,7 @@ func TestDeviceAgainstNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	token.Store("good-token")
-	d.Resume()
+	d.Relogin()
 	wait("verify after login", verified)
 	wait("join after login", joined)
 	if err := d.SendSignal(ctx, Signal{To: "nobody"}); !errors.Is(err, ErrBadMessage) {

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"tether/internal/termpw"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 )
@@ -150,30 +150,10 @@ func admin(data string) (*hub.AdminClient, *auth.Store, error) {
 	return nil, s, err
 }
 
+// readPassword reads a new account's password: twice without echo at a
+// terminal, one line from a pipe.
 func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
-	br := bufio.NewReader(stdin)
-	if f, ok := stdin.(*os.File); ok {
-		if restore, err := noEcho(f); err == nil {
-			defer restore()
-			fmt.Fprint(stdout, "password: ")
-			p1, err1 := br.ReadString('\n')
-			fmt.Fprint(stdout, "\nagain: ")
-			p2, err2 := br.ReadString('\n')
-			fmt.Fprintln(stdout)
-			if err1 != nil || err2 != nil {
-				return "", errors.New("no password read")
-			}
-			if p1 != p2 {
-				return "", errors.New("passwords differ")
-			}
-			return strings.TrimRight(p1, "\r\n"), nil
-		}
-	}
-	line, err := br.ReadString('\n')
-	if err != nil && line == "" {
-		return "", fmt.Errorf("read password from stdin: %w", err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return termpw.ReadConfirmed(stdin, stdout, "password: ", "again: ")
 }
 
 func account(cmd string, args []string, stdin io.Reader, stdout io.Writer) error {

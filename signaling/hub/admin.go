@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,14 +8,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
+	"tether/internal/ctlsock"
 	"tether/signaling/hub/auth"
 )
 
-// The admin API is HTTP on a unix socket beside the data file, mode 0600:
-// whoever may read the data file may administer the hub. It exists because
+// The admin API is HTTP on a unix socket beside the data file (package
+// ctlsock: mode 0600, the peer's uid checked, one bounded request per
+// connection): whoever may read the data file may administer the hub. It
+// exists because
 // bbolt allows one process at a time, and because a revocation must reach
 // the running hub to push session:expired to a connected device. The CLI
 // (cmd/tether-hub) uses it when the hub runs and opens the file otherwise.
@@ -24,22 +25,12 @@ import (
 type adminServer struct {
 	h   *Hub
 	ln  net.Listener
-	srv *http.Server
+	mux *http.ServeMux
 }
 
 func (h *Hub) listenAdmin() (*adminServer, error) {
-	path := h.cfg.AdminSocket
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("hub: admin socket %s is in use by another hub", path)
-	}
-	_ = os.Remove(path) // a stale socket of a hub that died
-	ln, err := net.Listen("unix", path)
+	ln, err := ctlsock.Listen(h.cfg.AdminSocket)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -76,18 +67,13 @@ func (h *Hub) listenAdmin() (*adminServer, error) {
 		f, err := h.Fleet()
 		adminReply(w, f, err)
 	})
-	return &adminServer{h: h, ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}, nil
+	return &adminServer{h: h, ln: ln, mux: mux}, nil
 }
 
 func (a *adminServer) serve(ctx context.Context) {
-	go func() {
-		<-ctx.Done()
-		a.srv.Close()
-	}()
-	if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := ctlsock.Serve(ctx, a.ln, a.mux, a.h.log); err != nil {
 		a.h.log.Warn("admin socket", "err", err)
 	}
-	_ = os.Remove(a.h.cfg.AdminSocket)
 }
 
 // AdminAccount is the admin API's new-account request.
@@ -120,54 +106,8 @@ func adminReply(w http.ResponseWriter, v any, err error) {
 }
 
 // AdminClient talks to a running hub's admin socket.
-type AdminClient struct {
-	c *http.Client
-}
+type AdminClient = ctlsock.Client
 
 // DialAdmin returns a client when a hub listens on the socket, or an error
 // when none does (the caller then opens the data file itself).
-func DialAdmin(path string) (*AdminClient, error) {
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	c.Close()
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", path)
-	}}
-	return &AdminClient{c: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
-}
-
-// Do sends one admin request and decodes the answer into out.
-func (a *AdminClient) Do(method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://hub"+path, body)
-	if err != nil {
-		return err
-	}
-	resp, err := a.c.Do(req)
-	if err != nil {
-		return fmt.Errorf("hub admin: %w", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		return fmt.Errorf("hub admin: %s: %s", resp.Status, e.Error)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
+func DialAdmin(path string) (*AdminClient, error) { return ctlsock.Dial(path, "hub admin") }

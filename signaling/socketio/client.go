@@ -95,7 +95,9 @@ type Config struct {
 	// Namespace is the Socket.IO namespace; default "/".
 	Namespace string
 	// Auth returns the CONNECT payload; it is called for every attempt so
-	// a new token is picked up at once.
+	// a new token is picked up at once. It must return the same payload
+	// for the same identity: a session is recovered only by a CONNECT with
+	// the auth it was made with (see NewIdentity).
 	Auth func() map[string]any
 	// Transports in order of preference; default [websocket, polling].
 	Transports []string
@@ -387,9 +389,23 @@ func (c *Client) emit(ctx context.Context, event string, args []any, volatile bo
 	}
 }
 
-// Resume restarts connecting after SessionExpired (a new login). It is a
-// no-op in other states. Auth is called again, so it sees the new token.
+// Resume restarts connecting after SessionExpired. It is a no-op in other
+// states. Auth is called again, so it sees a new token; for a new login
+// use NewIdentity, which also works while connected.
 func (c *Client) Resume() { c.do(func(l *loop) { l.resume() }) }
+
+// NewIdentity tells the client that Auth now returns new credentials (a
+// new login, possibly as another account): the connection-state-recovery
+// state of the old session (pid, offset) is dropped, a live connection is
+// closed with a DISCONNECT, and a new connection starts at once from any
+// state, SessionExpired included. Its CONNECT carries no pid and offset,
+// so OnConnect runs on it. Emits still buffered for the old identity fail.
+//
+// Changed auth alone already prevents recovery (a CONNECT whose auth
+// differs from the one the session was made with never presents the old
+// pid); NewIdentity also covers the same credentials given again and
+// makes the change take effect now instead of at the next reconnect.
+func (c *Client) NewIdentity() { c.do(func(l *loop) { l.newIdentity() }) }
 
 // ExpireSession stops the client as a session_expired CONNECT_ERROR would
 // (for the server's `session:expired` event): it disconnects and waits for

@@ -34,7 +34,11 @@ type loop struct {
 	hookBusy  bool // the connect hook is running; user emits wait
 	sid, pid  string
 	offset    string
-	preferred string // the transport that worked last
+	// pidAuth is the auth payload (JSON) of the connection that gave pid;
+	// connAuth that of the CONNECT in flight. Recovery state belongs to
+	// one identity: a CONNECT with other auth never presents it.
+	pidAuth, connAuth string
+	preferred         string // the transport that worked last
 
 	backoff       Backo2
 	attempt       int // reconnection attempt number; 0 for a first connect
@@ -279,6 +283,19 @@ func (l *loop) onDial(r dialResult) {
 			auth[k] = v
 		}
 	}
+	key, err := json.Marshal(auth) // maps marshal with sorted keys: a stable identity
+	if err != nil {
+		l.attemptFailed(fmt.Errorf("socketio: auth payload: %w", err))
+		return
+	}
+	l.connAuth = string(key)
+	if l.pid != "" && l.pidAuth != l.connAuth {
+		// New credentials are a new identity (possibly another account):
+		// the server must not hand it the old session (with
+		// skipMiddlewares it would not even check the new token).
+		l.c.log.Info("auth changed: not recovering the previous session")
+		l.forgetSession()
+	}
 	if l.pid != "" {
 		auth["pid"] = l.pid
 		auth["offset"] = l.offset
@@ -481,7 +498,7 @@ func (l *loop) onConnect(p *Packet) {
 		return
 	}
 	recovered := d.PID != "" && d.PID == l.pid
-	l.pid, l.sid = d.PID, d.SID
+	l.pid, l.sid, l.pidAuth = d.PID, d.SID, l.connAuth
 	if !recovered {
 		l.offset = ""
 	}
@@ -562,6 +579,9 @@ func (l *loop) sessionExpired(err error) {
 	l.closeConn()
 	l.stopTimer()
 	l.stopProbe()
+	// An expired session is never recovered: the next connection, made
+	// after a new login, verifies and joins again.
+	l.forgetSession()
 	l.lastErr = err
 	l.attempt = 0
 	l.c.log.Warn("session expired: not retrying until a new login", "err", err)
@@ -575,6 +595,38 @@ func (l *loop) resume() {
 	}
 	l.backoff.Reset()
 	l.lastErr = nil
+	l.startAttempt()
+}
+
+// forgetSession drops the connection-state-recovery state (Socket.IO's
+// pid and offset), so the next CONNECT asks for a new session and the
+// connect hook runs on it.
+func (l *loop) forgetSession() {
+	l.pid, l.offset, l.pidAuth = "", "", ""
+}
+
+// newIdentity handles a new login: the old session is left for good (a
+// DISCONNECT tells the server it is over, so it is not kept for
+// recovery), its recovery state is forgotten and a new connection starts
+// at once from any state. An attempt in flight is abandoned: it may have
+// sent the old credentials.
+func (l *loop) newIdentity() {
+	if l.nsOpen {
+		if err := l.writePacket(&Packet{Type: Disconnect, Namespace: l.cfg.Namespace, ID: NoID}); err != nil {
+			l.c.log.Debug("disconnect before new identity", "err", err)
+		}
+	}
+	l.forgetSession()
+	switch l.state {
+	case Connected, Connecting:
+		l.dropConn(errors.New("socketio: new identity"))
+	case Disconnected:
+		return // Run has ended
+	}
+	l.backoff.Reset()
+	l.attempt = 0
+	l.lastErr = nil
+	l.failBuffer(fmt.Errorf("socketio: buffered under the previous identity: %w", ErrNotConnected))
 	l.startAttempt()
 }
 

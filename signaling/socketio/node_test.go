@@ -84,6 +84,22 @@ type testClient struct {
 	joins  atomic.Int32
 	cancel context.CancelFunc
 	done   chan error
+
+	tokenMu sync.Mutex
+	token   string
+}
+
+// setToken changes what Auth and the connect hook present from now on.
+func (tc *testClient) setToken(tok string) {
+	tc.tokenMu.Lock()
+	tc.token = tok
+	tc.tokenMu.Unlock()
+}
+
+func (tc *testClient) getToken() string {
+	tc.tokenMu.Lock()
+	defer tc.tokenMu.Unlock()
+	return tc.token
 }
 
 type opts struct {
@@ -104,20 +120,16 @@ func logger(t *testing.T) *slog.Logger {
 
 func start(t *testing.T, url string, o opts) *testClient {
 	t.Helper()
-	tc := &testClient{rec: newRecorder(), done: make(chan error, 1)}
-	token := o.token
-	if token == "" {
-		token = "good-token"
+	tc := &testClient{rec: newRecorder(), done: make(chan error, 1), token: o.token}
+	if tc.token == "" {
+		tc.token = "good-token"
 	}
-	var tokenMu sync.Mutex
 	cfg := socketio.Config{
 		Engine:     o.engine,
 		Transports: o.transports,
 		Persistent: o.persistent,
 		Auth: func() map[string]any {
-			tokenMu.Lock()
-			defer tokenMu.Unlock()
-			return map[string]any{"role": "device", "token": token}
+			return map[string]any{"role": "device", "token": tc.getToken()}
 		},
 		OnEvent:       tc.rec.onEvent,
 		OnStatus:      tc.rec.onStatus,
@@ -127,10 +139,15 @@ func start(t *testing.T, url string, o opts) *testClient {
 	cfg.Engine.URL = url
 	if o.join {
 		cfg.OnConnect = func(ctx context.Context, recovered bool) error {
-			if _, err := tc.EmitWithAck(ctx, "session:verify", map[string]any{"token": token}); err != nil {
+			args, err := tc.EmitWithAck(ctx, "session:verify", map[string]any{"token": tc.getToken()})
+			if err != nil {
 				return err
 			}
-			args, err := tc.EmitWithAck(ctx, "room:join", map[string]any{"roomId": "room-1"})
+			v := struct{ RoomID string }{RoomID: "room-1"}
+			if err := args.Decode(0, &v); err != nil {
+				return err
+			}
+			args, err = tc.EmitWithAck(ctx, "room:join", map[string]any{"roomId": v.RoomID})
 			if err != nil {
 				return err
 			}

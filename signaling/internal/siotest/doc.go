@@ -35,8 +35,10 @@
 //     client (websocket first, tryAllTransports) then opens over polling.
 //
 // The control server (Server.Ctl) takes POST /ctl/<cmd> with a JSON body:
-// ping, sockets, joins, events, connections, disconnects, replies,
+// ping, sockets, joins, verifies, events, connections, disconnects, replies,
 // disconnectAll {id?}, disconnect {id?}, closeTransports {id?, terminate?},
-// emit {event, args, binary?, id?, room?}, expire {connect?, now?}, reset.
+// emit {event, args, binary?, id?, room?}, expire {connect?, now?},
+// revoke {account?}, reset. The server also answers POST /api/login for two
+// counter accounts in two rooms (Server.Login, Account1, Account2).
 // testdata/node/server.js and client.js document their options and output.
 package siotest

@@ -314,6 +314,7 @@ func (s *Server) CtlContext(ctx context.Context, cmd string, body, out any) erro
 type Join struct {
 	SocketID  string    `json:"socketId"`
 	RoomID    string    `json:"roomId"`
+	Account   string    `json:"account"`   // the login account of the socket, "" for good-token
 	Recovered bool      `json:"recovered"` // socket.recovered at the time
 	At        time.Time `json:"-"`
 	T         int64     `json:"t"` // At in Unix ms
@@ -435,6 +436,72 @@ func (s *Server) EmitTo(socketID, event string, args ...any) error {
 // session:expired to the connected devices at once.
 func (s *Server) Expire(connect, now bool) error {
 	return s.Ctl("expire", map[string]any{"connect": connect, "now": now}, nil)
+}
+
+// Built-in login accounts of server.js (POST /api/login): each counter has
+// its own room.
+const (
+	Account1, Password1, Room1 = "counter-1", "password-1", "room-1"
+	Account2, Password2, Room2 = "counter-2", "password-2", "room-2"
+)
+
+// Login is the answer of the server's POST /api/login.
+type Login struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	DeviceID  string    `json:"deviceId"`
+	RoomID    string    `json:"roomId"`
+}
+
+// Login logs in as a counter account (POST /api/login on the socket.io
+// port) and returns the new session; every call mints a new token.
+func (s *Server) Login(ctx context.Context, user, password string) (Login, error) {
+	b, _ := json.Marshal(map[string]string{"username": user, "password": password})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/api/login", bytes.NewReader(b))
+	if err != nil {
+		return Login{}, fmt.Errorf("siotest: login: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return Login{}, fmt.Errorf("siotest: login: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return Login{}, fmt.Errorf("siotest: login: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Login{}, fmt.Errorf("%w: login: HTTP %d: %s", ErrCtl, resp.StatusCode, data)
+	}
+	var l Login
+	if err := json.Unmarshal(data, &l); err != nil {
+		return Login{}, fmt.Errorf("siotest: login: decode %q: %w", data, err)
+	}
+	return l, nil
+}
+
+// Verify is one session:verify with a login token.
+type Verify struct {
+	SocketID  string `json:"socketId"`
+	Account   string `json:"account"`
+	Recovered bool   `json:"recovered"`
+	T         int64  `json:"t"`
+}
+
+// Verifies returns every session:verify carrying a login token.
+func (s *Server) Verifies() ([]Verify, error) {
+	var vs []Verify
+	err := s.Ctl("verifies", nil, &vs)
+	return vs, err
+}
+
+// Revoke expires the login tokens of account (every account when empty)
+// and emits session:expired to its connected devices, leaving their
+// connections (and so their recoverable sessions) to the client. It
+// returns how many sockets were told.
+func (s *Server) Revoke(account string) (int, error) {
+	return s.countCmd("revoke", map[string]any{"account": account})
 }
 
 // Reset clears the recorded joins, replies, events and the expired flags.

@@ -8,7 +8,18 @@
 //   recovery (bool), recoveryWindowMs (default 120000), pingInterval,
 //   pingTimeout, maxHttpBufferSize, allowUpgrades (default true),
 //   welcome (bool: on every non-recovered connection broadcast a "welcome"
-//   event to the socket's own room, see below).
+//   event to the socket's own room, see below), accounts (see below).
+//
+// Login (docs/protocol.md "Login", room rules 3 and 8): POST /api/login
+// {username, password} on the socket.io port answers {token, expiresAt,
+// deviceId, roomId} for the accounts in opts.accounts (default counter-1 /
+// password-1 in room-1 and counter-2 / password-2 in room-2). A device
+// CONNECTs with such a token; session:verify answers the account's room and
+// room:join refuses another room with "forbidden". The ctl command revoke
+// {account?} expires the account's tokens and emits session:expired to its
+// connected devices without disconnecting them (their sessions stay
+// recoverable, as on a server that lets the client close). The fixed
+// "good-token" (dev-1, room-1) keeps working as before.
 // When both listeners are up it prints exactly one JSON line on stdout:
 //   {"ready":true,"port":N,"ctlPort":M,"t":<ms>}
 // Everything else (logs) goes to stderr. It exits when stdin closes so an
@@ -71,6 +82,7 @@ function push(list, item) {
 // state is what the control server reports and resets.
 const state = {
   joins: [], // every room:join received
+  verifies: [], // every session:verify with a login token
   replies: [], // client answers to server-emitted "question" (from "ask")
   events: [], // every event received from any client
   connections: [], // every "connection"
@@ -94,12 +106,72 @@ if (opts.recovery) {
   };
 }
 
-const httpServer = http.createServer();
+const accounts = opts.accounts || {
+  "counter-1": { password: "password-1", roomId: "room-1" },
+  "counter-2": { password: "password-2", roomId: "room-2" },
+};
+const tokens = new Map(); // token -> { account, revoked }
+let tokenSeq = 0;
+
+function readJSON(req, limit, cb) {
+  const chunks = [];
+  let size = 0;
+  req.on("data", (c) => {
+    size += c.length;
+    if (size > limit) {
+      req.destroy();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on("end", () => {
+    try {
+      cb(null, JSON.parse(Buffer.concat(chunks).toString() || "{}"));
+    } catch (e) {
+      cb(e);
+    }
+  });
+}
+
+function sendJSON(res, code, v) {
+  const b = JSON.stringify(v);
+  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(b) });
+  res.end(b);
+}
+
+// socket.io answers its own path and hands every other request here.
+const httpServer = http.createServer((req, res) => {
+  if (req.method === "POST" && req.url === "/api/login") {
+    return readJSON(req, 8192, (err, body) => {
+      if (err) return sendJSON(res, 400, { error: "bad_request" });
+      const a = accounts[body.username];
+      if (!a || a.password !== body.password) return sendJSON(res, 401, { error: "invalid_credentials" });
+      const token = "tok-" + ++tokenSeq + "-" + body.username;
+      tokens.set(token, { account: body.username, revoked: false });
+      log("login", body.username);
+      sendJSON(res, 200, {
+        token,
+        expiresAt: new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString(),
+        deviceId: "dev-" + body.username,
+        roomId: a.roomId,
+      });
+    });
+  }
+  sendJSON(res, 404, { error: "not_found" });
+});
 const io = new Server(httpServer, serverOpts);
 
 // Auth middleware per protocol.md "Connect".
 io.use((socket, next) => {
   const a = socket.handshake.auth || {};
+  if (a.role === "device" && tokens.has(a.token)) {
+    const t = tokens.get(a.token);
+    if (t.revoked) return next(new Error("session_expired"));
+    socket.data.userId = "dev-" + t.account;
+    socket.data.role = "device";
+    socket.data.account = t.account;
+    return next();
+  }
   if (a.role === "device") {
     if (a.token === "good-token" && !state.expireConnect) {
       socket.data.userId = "dev-1";
@@ -147,7 +219,28 @@ io.on("connection", (socket) => {
   });
 
   socket.on("session:verify", (...args) => {
-    const [, ack] = splitAck(args);
+    const [plain, ack] = splitAck(args);
+    const tok = (plain[0] || {}).token;
+    if (tokens.has(tok)) {
+      const t = tokens.get(tok);
+      push(state.verifies, { socketId: socket.id, account: t.account, recovered: socket.recovered, t: Date.now() });
+      if (t.revoked) {
+        if (ack) ack({ ok: false, error: "session_expired" });
+        socket.emit("session:expired", {});
+        return;
+      }
+      socket.data.roomId = accounts[t.account].roomId;
+      if (ack) {
+        ack({
+          ok: true,
+          deviceId: "dev-" + t.account,
+          roomId: socket.data.roomId,
+          expiresAt: new Date(Date.now() + 3600 * 1000).toISOString(),
+          iceServers: [],
+        });
+      }
+      return;
+    }
     if (state.expired) {
       if (ack) ack({ ok: false, error: "session_expired" });
       socket.emit("session:expired", {});
@@ -168,9 +261,13 @@ io.on("connection", (socket) => {
     const [plain, ack] = splitAck(args);
     const p = plain[0] || {};
     const roomId = p.roomId;
-    push(state.joins, { socketId: socket.id, roomId, recovered: socket.recovered, t: Date.now() });
+    push(state.joins, { socketId: socket.id, roomId, account: socket.data.account, recovered: socket.recovered, t: Date.now() });
     if (typeof roomId !== "string" || roomId === "") {
       if (ack) ack({ ok: false, error: "bad_request" });
+      return;
+    }
+    if (socket.data.account && roomId !== socket.data.roomId) {
+      if (ack) ack({ ok: false, error: socket.data.roomId ? "forbidden" : "unauthorized" });
       return;
     }
     socket.join(roomId);
@@ -258,6 +355,22 @@ const commands = {
   ping: () => ({ ok: true, t: Date.now() }),
   sockets: () => socketsInfo(),
   joins: () => state.joins,
+  verifies: () => state.verifies,
+  // revoke {account?}: the account's login tokens (all when none is named)
+  // expire; its connected devices get session:expired and stay connected.
+  revoke: (body) => {
+    let n = 0;
+    for (const t of tokens.values()) {
+      if (!body.account || t.account === body.account) t.revoked = true;
+    }
+    for (const s of io.of("/").sockets.values()) {
+      if (s.data.account && (!body.account || s.data.account === body.account)) {
+        s.emit("session:expired", {});
+        n++;
+      }
+    }
+    return { count: n };
+  },
   replies: () => state.replies,
   events: () => state.events,
   connections: () => state.connections,
@@ -323,6 +436,7 @@ const commands = {
   },
   reset: () => {
     state.joins = [];
+    state.verifies = [];
     state.replies = [];
     state.events = [];
     state.connections = [];
