@@ -138,35 +138,56 @@ func TestRefServerDisconnect(t *testing.T) {
 }
 
 // TestSessionExpiryRelogin: the server expires the counter's session
-// (session:expired); a field tech logs in again on the setup page, first
-// as the same account, then as another account whose room differs. A
-// login is a new identity: each time tetherd must verify the new token and
-// join the account's room, though the server offers to recover the old
-// Socket.IO session; customers of the new room then see its picture.
+// (session:expired); tetherd says "login needed" and stops using the
+// token. A field tech logs in again: on the setup page as the same
+// account, on the setup page as another account whose room differs, and
+// with `tetherd login` while the daemon runs. A login is a new identity:
+// each time tetherd must not resume the old Socket.IO session (the server
+// offers connection state recovery) but verify the new token and join the
+// account's room; customers of that room then see its picture.
 func TestSessionExpiryRelogin(t *testing.T) {
 	w := newWorld(t)
 	w.waitInRoom(0, counterA)
-
-	for _, a := range []account{counterA, counterB} {
+	for _, step := range []struct {
+		a   account
+		how string
+	}{{counterA, "setup page"}, {counterB, "setup page"}, {counterA, "tetherd login"}} {
 		mark := w.ref.mark()
+		con := w.app.ConsoleMark()
 		w.ref.expire(counterA.Username)
 		w.ref.expire(counterB.Username)
 		w.ref.waitEvent(mark, "session:expired to the counter", wait, func(e event) bool {
 			return e.Ev == "emit" && e.Event == "session:expired"
 		})
+		w.app.WaitConsole(con, wait, "login-needed")
 		time.Sleep(time.Second) // the tech walks to the counter
+		w.ref.fetch()
+		if e, ok := w.ref.find(mark, func(e event) bool {
+			return (e.Ev == "session:verify" || e.Ev == "room:join") && e.Role != "customer" && e.UserID != ""
+		}); ok {
+			t.Fatalf("tetherd kept using the expired session: %s", e)
+		}
+
 		mark = w.ref.mark()
-		w.setupLogin(a)
-		login := w.ref.waitEvent(mark, "login of "+a.Username, wait, func(e event) bool {
-			return e.Ev == "login" && e.OK && e.Username == a.Username
+		if step.how == "tetherd login" {
+			testenv.Login(t, w.topo.A, w.hub(), w.app.DB(), step.a.Username, step.a.Password)
+		} else {
+			w.setupLogin(step.a)
+		}
+		login := w.ref.waitEvent(mark, "login of "+step.a.Username, wait, func(e event) bool {
+			return e.Ev == "login" && e.OK && e.Username == step.a.Username
 		})
-		j := w.waitInRoom(mark, a)
-		w.logf("re-login as %s → back in %s after %v", a.Username, a.RoomID, j.time().Sub(login.time()).Round(time.Millisecond))
+		j := w.waitInRoom(mark, step.a)
+		if c, ok := w.ref.find(mark, func(e event) bool { return e.Ev == "connect" && e.Role == "device" }); ok && c.Recovered {
+			t.Fatalf("after a login tetherd resumed the old Socket.IO session: %s", c)
+		}
+		w.logf("re-login (%s) as %s → back in %s after %v", step.how, step.a.Username, step.a.RoomID,
+			j.time().Sub(login.time()).Round(time.Millisecond))
 		invite := "invite-a"
-		if a.RoomID == counterB.RoomID {
+		if step.a.RoomID == counterB.RoomID {
 			invite = "invite-b"
 		}
-		if _, err := w.change("after-login-"+a.Username, invite, "none"); err != nil {
+		if _, err := w.change("after-login-"+step.a.Username, invite, "none"); err != nil {
 			t.Fatal(err)
 		}
 	}
