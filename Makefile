@@ -75,6 +75,7 @@ bench: npm
 	$(GO) test -run '^$$' -bench 'ReconnectAfterRestart|LinkFlap' -benchtime 1x ./signaling
 	$(GO) test -run '^$$' -bench . -skip NetnsICERestart -benchtime 1x ./appliance/peer
 	$(GO) test -run '^$$' -bench NetnsICERestart -benchtime 5x ./appliance/peer
+	$(GO) test -run '^$$' -bench W3CCustomerChange -benchtime 200x -timeout 60m ./internal/systest
 
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every
