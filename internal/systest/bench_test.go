@@ -29,7 +29,7 @@ func BenchmarkW3CCustomerChange(b *testing.B) {
 	var base time.Duration
 	for _, v := range pages() {
 		b.Run(v, func(b *testing.B) {
-			r := w.runChanges(v, b.N)
+			r := w.runChanges(b, v, b.N)
 			med := testenv.Median(r.lat)
 			b.ReportMetric(float64(med)/float64(time.Millisecond), "median-ms")
 			b.ReportMetric(float64(testenv.Percentile(r.lat, 0.95))/float64(time.Millisecond), "p95-ms")
@@ -42,7 +42,7 @@ func BenchmarkW3CCustomerChange(b *testing.B) {
 				b.ReportMetric(float64(med)/float64(base), "median-vs-own-page")
 			}
 			if b.N > 1 {
-				w.logf("%s", r)
+				b.Logf("%s", r)
 			}
 		})
 	}

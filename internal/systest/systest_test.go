@@ -40,14 +40,15 @@ func (r result) String() string {
 		len(r.failures), testenv.Median(r.lat).Round(time.Millisecond), testenv.Percentile(r.lat, 0.95).Round(time.Millisecond))
 }
 
-// runChanges runs n customer changes with one page variant.
-func (w *world) runChanges(variant string, n int) result {
+// runChanges runs n customer changes with one page variant; failures are
+// logged on tb as they happen.
+func (w *world) runChanges(tb testing.TB, variant string, n int) result {
 	r := result{variant: variant}
 	for i := range n {
 		d, err := w.change(fmt.Sprintf("%s-%d", variant, i), "invite-a", variant)
 		if err != nil {
 			r.failures = append(r.failures, err.Error())
-			w.logf("change %s #%d failed: %v", variant, i, err)
+			tb.Logf("[%6.2fs] change %s #%d failed: %v", time.Since(w.start).Seconds(), variant, i, err)
 			continue
 		}
 		r.lat = append(r.lat, d)
@@ -67,7 +68,7 @@ func TestW3CCustomerChange(t *testing.T) {
 	n := changesPerVariant(t)
 	var report []string
 	for _, v := range pages() {
-		r := w.runChanges(v, n)
+		r := w.runChanges(t, v, n)
 		w.logf("%s", r)
 		report = append(report, r.String())
 		for i, f := range r.failures {

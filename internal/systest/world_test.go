@@ -209,7 +209,7 @@ func (w *world) ownChange(c *customer) (time.Duration, error) {
 // customerJoin is the server's record of userID's successful room:join.
 func (w *world) customerJoin(userID string) (event, error) {
 	w.ref.fetch()
-	join, ok := w.ref.find(0, func(e event) bool {
+	join, ok := w.ref.findLast(func(e event) bool {
 		return e.Ev == "room:join" && e.Role == "customer" && e.UserID == userID && e.OK
 	})
 	if !ok {

@@ -482,8 +482,11 @@ const admin = http.createServer((req, res) => {
   const url = new URL(req.url, "http://x");
   const q = (k) => url.searchParams.get(k) || "";
   if (req.method === "GET" && url.pathname === "/events") {
+    // seq numbers are consecutive: the first one after since is found
+    // by its distance from the oldest kept.
     const since = Number(q("since")) || 0;
-    return json(res, 200, { seq, events: events.filter((e) => e.seq > since) });
+    const from = events.length ? Math.max(0, since - events[0].seq + 1) : 0;
+    return json(res, 200, { seq, events: events.slice(from) });
   }
   if (req.method === "GET" && url.pathname === "/state") {
     const out = {};
