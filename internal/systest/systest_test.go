@@ -66,6 +66,7 @@ func TestW3CCustomerChange(t *testing.T) {
 	w := newWorld(t)
 	w.waitInRoom(0, counterA)
 	n := changesPerVariant(t)
+	served := w.metric("tether_customers_total")
 	var report []string
 	for _, v := range pages() {
 		r := w.runChanges(t, v, n)
@@ -79,6 +80,11 @@ func TestW3CCustomerChange(t *testing.T) {
 	}
 	t.Logf("customer change (room:join at the server → first decoded frame), real tetherd, %s = Tether's own page:\n%s", ownPage,
 		strings.Join(report, "\n"))
+	// The appliance's own count agrees with the server: one customer per
+	// change.
+	if got, want := w.metric("tether_customers_total")-served, len(pages())*n; got != want {
+		t.Errorf("tether_customers_total grew by %d over %d customer changes", got, want)
+	}
 }
 
 // TestRefServerKillRestart: the server is killed (-9) and started again on
@@ -90,12 +96,16 @@ func TestRefServerKillRestart(t *testing.T) {
 	if _, err := w.change("before", "invite-a", "none"); err != nil {
 		t.Fatal(err)
 	}
+	reconnects := w.metric("tether_socket_reconnects_total")
 	t0 := time.Now()
 	mark := w.ref.restart()
 	e := w.waitInRoom(mark, counterA)
 	w.logf("kill -9 and restart → tetherd back in the room after %v", e.time().Sub(t0).Round(time.Millisecond))
 	if c, ok := w.ref.find(mark, func(e event) bool { return e.Ev == "connect" && e.Role == "device" }); !ok || c.Recovered {
 		t.Fatalf("first device connect after the restart: %+v (recovered must be false: the server lost its state)", c)
+	}
+	if got := w.metric("tether_socket_reconnects_total"); got <= reconnects {
+		t.Errorf("tether_socket_reconnects_total %d after the restart, was %d", got, reconnects)
 	}
 	if _, err := w.change("after", "invite-a", "at-once"); err != nil {
 		t.Fatal(err)

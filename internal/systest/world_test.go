@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,16 @@ func (w *world) hub() string { return w.ref.url(w.topo.AddrB) }
 func (w *world) logf(format string, args ...any) {
 	w.t.Helper()
 	w.t.Logf("[%6.2fs] "+format, append([]any{time.Since(w.start).Seconds()}, args...)...)
+}
+
+// metric reads a counter from tetherd's /metrics.
+func (w *world) metric(name string) int {
+	w.t.Helper()
+	v, err := strconv.ParseFloat(w.app.Metric(name), 64)
+	if err != nil {
+		w.t.Fatalf("tetherd metric %s: %v", name, err)
+	}
+	return int(v)
 }
 
 // deviceJoined matches the counter's successful room:join of room.
