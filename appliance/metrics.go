@@ -73,6 +73,11 @@ func (a *App) MetricsHandler() http.Handler {
 	c("peer_consent_lost_total", "Times the selected pair went unanswered while ICE still said connected (appliance/peer/consent.go).",
 		func() float64 { return float64(ps().ConsentLost) })
 	c("customers_total", "Customers served (customer changes).", func() float64 { return float64(ps().Customers) })
+	c("peer_refused_descriptions_total", "Customer offers and answers that could not be applied or answered (logged with the reason).",
+		func() float64 { return float64(ps().RefusedDescriptions) })
+	c("peer_refused_candidates_total", "Customer ICE candidates that could not be added.", func() float64 { return float64(ps().RefusedCandidates) })
+	c("peer_renewed_total", "Calls moved to a fresh PeerConnection after a negotiation dead end (appliance/peer/negotiation.go).",
+		func() float64 { return float64(ps().Renewed) })
 	g("peer_rtt_seconds", "Last data-channel heartbeat round trip.", func() float64 { return ps().RTT.Seconds() })
 	g("peer_relay", "1 when the media path runs through TURN.", func() float64 {
 		if ps().Path == peer.PathRelay {

@@ -8,10 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
@@ -35,8 +39,56 @@ type browser struct {
 	// config is the RTCConfiguration the page's next start() uses, as
 	// JSON ("" is {}).
 	config string
-	q      chan Signal
+	q      chan queued
 	done   chan struct{}
+
+	// dmu serialises delivering a signal and loading a new page, so a
+	// signal meant for the page being replaced is never evaluated in the
+	// new one (or during the navigation). gen counts pages loaded.
+	dmu sync.Mutex
+	gen uint64
+
+	emu  sync.Mutex
+	errs []string // console.error and uncaught exceptions of the page, in order
+}
+
+// pageErrors returns the errors the page reported since the last call.
+func (b *browser) pageErrors() []string {
+	b.emu.Lock()
+	defer b.emu.Unlock()
+	e := b.errs
+	b.errs = nil
+	return e
+}
+
+// recordErrors collects what the page reports as errors (console.error,
+// uncaught exceptions and rejected promises), so a test can assert the page
+// saw none without the page carrying test code.
+func (b *browser) recordErrors(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *cdpruntime.EventConsoleAPICalled:
+		if e.Type != cdpruntime.ConsoleAPICalledTypeError {
+			return
+		}
+		for _, a := range e.Args {
+			if a.Description != "" {
+				msg += a.Description + " "
+			} else {
+				msg += string(a.Value) + " "
+			}
+		}
+	case *cdpruntime.EventExceptionThrown:
+		msg = e.ExceptionDetails.Text
+		if ex := e.ExceptionDetails.Exception; ex != nil {
+			msg += " " + ex.Description
+		}
+	default:
+		return
+	}
+	b.emu.Lock()
+	b.errs = append(b.errs, msg)
+	b.emu.Unlock()
 }
 
 func newBrowser(t testing.TB, h *hub) *browser {
@@ -93,7 +145,7 @@ func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, 
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	b := &browser{t: t, ctx: ctx, url: srv.URL, q: make(chan Signal, 4096), done: make(chan struct{})}
+	b := &browser{t: t, ctx: ctx, url: srv.URL, q: make(chan queued, 4096), done: make(chan struct{})}
 	t.Cleanup(func() {
 		close(b.q)
 		<-b.done
@@ -104,7 +156,21 @@ func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, 
 		ID  string `json:"id"`  // the page's customer id, set by start(id)
 		Msg string `json:"msg"` // the signal payload, JSON
 	}
-	must(t, chromedp.Do(ctx, chromedp.ExposeFunc("tetherSignal", func(_ context.Context, m pageSignal) (chromedp.Void, error) {
+	// chromedp runs each call of an exposed func on a goroutine of its
+	// own, so two signals the page sends back to back (an answer, then
+	// the offer its negotiationneeded makes) could reach the appliance
+	// swapped, which a Socket.IO room never does. The page's
+	// tetherSignal therefore chains its calls: each waits for the one
+	// before to be handled.
+	ordered := `(() => {
+  let last = Promise.resolve();
+  window.tetherSignal = (m) => (last = last.then(() => window.tetherSignalOne(m)).catch((e) => console.error("tetherSignal", e)));
+})();`
+	must(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: ordered})
+		return err
+	})))
+	must(t, chromedp.Do(ctx, chromedp.ExposeFunc("tetherSignalOne", func(_ context.Context, m pageSignal) (chromedp.Void, error) {
 		var s Signal
 		if err := json.Unmarshal([]byte(m.Msg), &s); err != nil {
 			return chromedp.Void{}, err
@@ -115,39 +181,76 @@ func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, 
 		onSignal(m.ID, s)
 		return chromedp.Void{}, nil
 	})))
+	must(t, chromedp.Listen(ctx, b.recordErrors))
 	go b.deliver()
 	return b
 }
 
-// deliver evaluates onSignal for each signal, in order.
+// queued is a signal for the page loaded as generation gen.
+type queued struct {
+	gen uint64
+	s   Signal
+}
+
+// post queues s for the page loaded now.
+func (b *browser) post(s Signal) {
+	b.dmu.Lock()
+	g := b.gen
+	b.dmu.Unlock()
+	b.q <- queued{g, s}
+}
+
+// deliver evaluates onSignal for each signal, in order, dropping those
+// meant for a page that has been replaced.
 func (b *browser) deliver() {
 	defer close(b.done)
-	for s := range b.q {
-		msg, err := json.Marshal(s)
-		if err != nil {
-			b.t.Errorf("marshal signal: %v", err)
-			continue
+	for item := range b.q {
+		b.dmu.Lock()
+		if item.gen == b.gen {
+			b.deliverOne(item.s)
 		}
-		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void]("onSignal("+string(msg)+")")); err != nil && b.ctx.Err() == nil {
-			b.t.Errorf("onSignal: %v", err)
-		}
+		b.dmu.Unlock()
+	}
+}
+
+func (b *browser) deliverOne(s Signal) {
+	msg, err := json.Marshal(s)
+	if err != nil {
+		b.t.Errorf("marshal signal: %v", err)
+		return
+	}
+	if os.Getenv("PEER_TEST_LOG") != "" {
+		b.t.Logf("chromium <- %s", msg)
+	}
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void]("onSignal("+string(msg)+")")); err != nil && b.ctx.Err() == nil {
+		b.t.Errorf("onSignal: %v", err)
 	}
 }
 
 // open loads a fresh page (a new RTCPeerConnection) for customer id.
-func (b *browser) open(h *hub, id string) {
+func (b *browser) open(h *hub, id string) { b.t.Helper(); b.openQuery(h, id, "") }
+
+// openQuery is open with a query string for the page ("?media=late").
+func (b *browser) openQuery(h *hub, id, query string) {
 	b.t.Helper()
+	b.dmu.Lock()
+	defer b.dmu.Unlock()
+	b.gen++
+	g := b.gen
 	h.mu.Lock()
 	delete(h.sinks, b.id) // the old page is going away with its PeerConnection
 	b.id = id
-	h.sinks[id] = func(s Signal) { b.q <- s }
+	h.sinks[id] = func(s Signal) { b.q <- queued{g, s} }
 	h.mu.Unlock()
-	b.navigate()
+	must(b.t, chromedp.Do(b.ctx, chromedp.Navigate(b.url+query)))
 }
 
 // navigate loads a fresh page (a new RTCPeerConnection).
 func (b *browser) navigate() {
 	b.t.Helper()
+	b.dmu.Lock()
+	defer b.dmu.Unlock()
+	b.gen++
 	must(b.t, chromedp.Do(b.ctx, chromedp.Navigate(b.url)))
 }
 

@@ -89,10 +89,11 @@ type conn struct {
 	joinedAt  time.Time
 
 	// Perfect Negotiation (W3C webrtc-pc §10.7 example), impolite side.
-	makingOffer bool
-	ignoreOffer bool
-	pending     []webrtc.ICECandidateInit // remote candidates before a remote description
-	offerSentAt time.Time                 // when our last offer left
+	makingOffer  bool
+	ignoreOffer  bool
+	pending      []webrtc.ICECandidateInit // remote candidates before a remote description
+	refusedCands int                       // remote candidates pion refused in this call
+	offerSentAt  time.Time                 // when our last offer left
 
 	pcUp          bool
 	connectedOnce bool
@@ -140,10 +141,17 @@ func (p *Peer) newConn() (*conn, error) {
 		return nil, fmt.Errorf("peer: %s: %w", op, err)
 	}
 
-	// Send-only transceivers: the tracks are shared by every
-	// PeerConnection (TrackLocalStatic* fan out to all bindings).
+	// The tracks are shared by every PeerConnection (TrackLocalStatic*
+	// fan out to all bindings). The transceivers are sendrecv, not
+	// sendonly: a browser's addTrack reuses an m-line the appliance
+	// offered (W3C webrtc-pc addTrack, "never been used to send"), and the
+	// W3C example page does that when it adds camera and mic after its
+	// first answer. pion then upgrades a sendonly transceiver to sendrecv
+	// in its answer but has no receiver on it, so the customer's media
+	// would be dropped while both sides believe it flows (issue 11). A
+	// customer with nothing to send answers recvonly, as before.
 	for _, t := range p.cfg.Tracks {
-		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
 		if err != nil {
 			return fail("add track", err)
 		}

@@ -22,7 +22,9 @@
 // # What the customer page must do
 //
 // Run the W3C Perfect Negotiation example as the polite peer (see
-// testdata/customer.html, which the Chromium test runs), echo heartbeat
+// testdata/customer.html, which the Chromium test runs; the example as the
+// specification gives it, testdata/customer-w3c.html, works too, adding
+// camera and mic at any time), echo heartbeat
 // pings on the negotiated channel {negotiated: true, id: 1000, ordered:
 // false, maxRetransmits: 0} (heartbeat.go), and create that channel only
 // after applying the appliance's first offer, so the call starts without
@@ -31,8 +33,9 @@
 // # Files
 //
 // peer.go (Run loop, public calls, health), conn.go (one PeerConnection, the
-// standby, why a customer change needs a new one), negotiation.go (Perfect
-// Negotiation), restart.go (ICE timers, backoff, TURN fallback), consent.go
+// standby, why a customer change needs a new one), mediaengine.go (codecs,
+// RTP header extension ids, interceptors), negotiation.go (Perfect
+// Negotiation, refused descriptions, moving a stuck call), restart.go (ICE timers, backoff, TURN fallback), consent.go
 // (the selected pair's own check responses), heartbeat.go,
 // stats.go, signal.go and signal_json.go (the contract), logging.go (pion ->
 // slog), state.go, config.go, errors.go.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/pion/webrtc/v4"
 )
 
 // FuzzHandleSignal feeds whatever a customer's browser (or anyone who got
@@ -30,7 +31,20 @@ func FuzzHandleSignal(f *testing.F) {
 	f.Add(`{"candidate":{"candidate":"","sdpMid":null}}`)
 	f.Add(`{"candidate":null}`)
 
-	r := newRig(f, clock.New())
+	// Real Chromium 156 descriptions (the W3C page variants,
+	// testdata/chromium) as offers and as answers, and the hostile edits
+	// of TestBadInput.
+	for _, name := range []string{"answer.sdp", "answer-glare.sdp", "answer-old-ids.sdp", "offer-own-media.sdp", "reoffer-reuse.sdp", "reoffer-new-mlines.sdp"} {
+		raw := chromiumSDP(f, name)
+		for _, typ := range []string{"offer", "answer", "pranswer"} {
+			f.Add(`{"description":{"type":"` + typ + `","sdp":` + quote(raw) + `}}`)
+		}
+	}
+	f.Add(`{"description":{"type":"offer","sdp":` + quote(unknownCodecsOffer(f)) + `}}`)
+	f.Add(`{"description":{"type":"offer","sdp":` + quote(extraMLinesOffer(f)) + `}}`)
+	f.Add(`{"description":{"type":"answer","sdp":` + quote(rejectedAnswer(f)) + `}}`)
+
+	r := newRig(f, clock.New(), withSilentMic(f))
 	r.waitStandby()
 	r.peer.UserJoined("fuzz-1") // nobody answers: the Peer stays negotiating with fuzz-1
 	r.waitState(Negotiating)
@@ -52,6 +66,19 @@ func FuzzHandleSignal(f *testing.F) {
 		}
 		if r.peer.State() == Idle {
 			t.Fatalf("the Peer stopped after %q", msg)
+		}
+		// No dead end: an offer is answered at once or the call moves to
+		// a fresh PeerConnection (negotiation.go, renew).
+		done = make(chan struct{})
+		var st webrtc.SignalingState
+		r.peer.enqueue(event{kind: evSync, done: done, hook: func() {
+			if c := r.peer.active; c != nil {
+				st = c.pc.SignalingState()
+			}
+		}})
+		<-done
+		if st == webrtc.SignalingStateHaveRemoteOffer {
+			t.Fatalf("left in have-remote-offer after %q", msg)
 		}
 	})
 }

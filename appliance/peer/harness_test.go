@@ -367,6 +367,18 @@ func (r *rig) waitStateFor(want State, limit time.Duration) bool {
 	}
 }
 
+// onLoop runs f on the Run goroutine, after everything queued so far.
+func (r *rig) onLoop(f func()) {
+	r.tb.Helper()
+	done := make(chan struct{})
+	r.peer.enqueue(event{kind: evSync, done: done, hook: f})
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		r.tb.Fatal("Run goroutine stuck")
+	}
+}
+
 // waitStandby waits until the current standby's offer is complete.
 func (r *rig) waitStandby() {
 	r.tb.Helper()

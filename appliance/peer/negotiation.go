@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"log/slog"
 	"strings"
 	"time"
 
@@ -51,7 +52,15 @@ func (p *Peer) onRemoteDescription(c *conn, d webrtc.SessionDescription) {
 		return
 	}
 	if err := c.pc.SetRemoteDescription(d); err != nil {
-		p.log.Warn("set remote description", "customer", c.user, "type", d.Type.String(), "err", err)
+		p.refuse(c, d, "set remote description", err)
+		// Most refusals come before pion changes anything, and the call
+		// goes on as if the description never came (our restart timer
+		// re-sends an unanswered offer). Some come after the offer is
+		// applied (a media section without a mid, codecs pion cannot
+		// match): then the PeerConnection is stuck, as below.
+		if c.pc.SignalingState() == webrtc.SignalingStateHaveRemoteOffer {
+			p.renew(c, "offer could not be applied")
+		}
 		return
 	}
 	p.flushPending(c)
@@ -59,15 +68,47 @@ func (p *Peer) onRemoteDescription(c *conn, d webrtc.SessionDescription) {
 		return
 	}
 	answer, err := c.pc.CreateAnswer(nil)
-	if err != nil {
-		p.log.Warn("create answer", "err", err)
-		return
+	if err == nil {
+		err = c.pc.SetLocalDescription(answer)
 	}
-	if err := c.pc.SetLocalDescription(answer); err != nil {
-		p.log.Warn("set local answer", "err", err)
+	if err != nil {
+		// The offer is applied and cannot be answered: pion can roll back
+		// neither a remote offer nor a local one (checkNextSignalingState
+		// allows no rollback), so this PeerConnection is stuck in
+		// have-remote-offer. The call moves to a fresh one.
+		p.refuse(c, d, "answer", err)
+		p.renew(c, "offer could not be answered")
 		return
 	}
 	p.send(c, Signal{Description: c.pc.LocalDescription()})
+}
+
+// refuse logs and counts a description of the customer's that could not be
+// used. Run goroutine only.
+func (p *Peer) refuse(c *conn, d webrtc.SessionDescription, op string, err error) {
+	p.stats.refusedDescs++
+	p.log.Warn("customer's description refused", "customer", c.user, "type", d.Type.String(),
+		"op", op, "signaling", c.pc.SignalingState().String(), "sdp_bytes", len(d.SDP), "err", err)
+}
+
+// renew moves the call with c's customer to a fresh PeerConnection (the
+// standby if one is ready) and sends its offer, when c can no longer
+// negotiate: it is left in have-remote-offer or have-remote-pranswer, from
+// which pion has no way back. The polite browser takes the new offer like
+// any other: it rolls its own pending offer back and answers; the new
+// DTLS fingerprint and ICE credentials make it a new transport. Run
+// goroutine only.
+func (p *Peer) renew(c *conn, reason string) {
+	if c != p.active {
+		return
+	}
+	p.log.Warn("negotiation dead end: the call moves to a fresh PeerConnection", "customer", c.user,
+		"signaling", c.pc.SignalingState().String(), "reason", reason)
+	p.stats.renewed++
+	user := c.user
+	p.active = nil
+	p.closeConn(c)
+	p.startCall(user, "renewed: "+reason)
 }
 
 func (p *Peer) onRemoteCandidate(c *conn, cand webrtc.ICECandidateInit) {
@@ -103,7 +144,15 @@ func (p *Peer) flushPending(c *conn) {
 
 func (p *Peer) addRemoteCandidate(c *conn, cand webrtc.ICECandidateInit) {
 	if err := c.pc.AddICECandidate(cand); err != nil {
-		p.log.Warn("add ice candidate", "customer", c.user, "err", err)
+		// Counted; logged at Warn once per call and at Debug after, so
+		// a page that floods garbage cannot flood the log.
+		p.stats.refusedCands++
+		c.refusedCands++
+		level := slog.LevelDebug
+		if c.refusedCands == 1 {
+			level = slog.LevelWarn
+		}
+		p.log.Log(p.ctx, level, "customer's candidate refused", "customer", c.user, "n", c.refusedCands, "err", err)
 	}
 }
 

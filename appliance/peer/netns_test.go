@@ -256,8 +256,8 @@ type adminPair struct {
 func (w *nsWorld) adminPair(tb testing.TB, id string) *adminPair {
 	tb.Helper()
 	p := &adminPair{}
-	p.cust = newBrowserIn(tb, w.topo.B, "testdata/customer.html", func(_ string, s Signal) { p.admin.q <- s })
-	p.admin = newBrowserIn(tb, w.topo.A, "testdata/admin.html", func(_ string, s Signal) { p.cust.q <- s })
+	p.cust = newBrowserIn(tb, w.topo.B, "testdata/customer.html", func(_ string, s Signal) { p.admin.post(s) })
+	p.admin = newBrowserIn(tb, w.topo.A, "testdata/admin.html", func(_ string, s Signal) { p.cust.post(s) })
 	p.cust.navigate()
 	p.admin.navigate()
 	eval[chromedp.Void](p.cust, fmt.Sprintf("start(%q)", id))

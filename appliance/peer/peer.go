@@ -67,6 +67,9 @@ type counters struct {
 	restarts        uint64
 	customers       uint64
 	ignoredOffers   uint64
+	refusedDescs    uint64
+	refusedCands    uint64
+	renewed         uint64
 	droppedCands    uint64
 	earlyCands      uint64
 	keyframeReqs    atomic.Uint64 // written by RTCP readers
@@ -346,21 +349,29 @@ func (p *Peer) onUserJoined(user string) {
 		p.log.Warn("customer joined while another is active; dropping the old one", "old", c.user, "new", user)
 		p.onCallEnded(c.user)
 	}
+	p.stats.customers++
+	if p.startCall(user, "customer joined") {
+		p.replayEarly(user)
+	}
+}
+
+// startCall gives user the standby PeerConnection (or a new one) and sends
+// its offer. Run goroutine only.
+func (p *Peer) startCall(user, reason string) bool {
 	c := p.standby
 	p.standby = nil
 	if c == nil {
 		var err error
 		if c, err = p.newConn(); err != nil {
 			p.log.Error("customer change: no PeerConnection", "err", err)
-			return
+			return false
 		}
 	}
-	p.stats.customers++
 	c.user = user
 	c.joinedAt = p.cfg.Clock.Now()
 	c.troubleSince = c.joinedAt
 	p.active = c
-	p.setState(Negotiating, "customer joined")
+	p.setState(Negotiating, reason)
 	// The offer was created and applied in advance (newConn); its SDP
 	// already carries every candidate gathered so far.
 	c.offerSentAt = c.joinedAt
@@ -372,7 +383,7 @@ func (p *Peer) onUserJoined(user string) {
 	// (and, with TURN configured, go relay-only).
 	p.armRestartTimer(c, p.cfg.RelayFallbackAfter)
 	p.log.Info("offer sent", "customer", user, "prepared", c.gathered)
-	p.replayEarly(user)
+	return true
 }
 
 func (p *Peer) onCallEnded(user string) {

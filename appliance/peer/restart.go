@@ -120,7 +120,12 @@ func (p *Peer) restart(c *conn, reason string) {
 			p.send(c, Signal{Description: pend})
 		}
 	default:
-		// have-remote-offer never lasts past one event: we answer at once.
+		// have-remote-offer never lasts past one event (we answer at
+		// once), so it is an offer we could not answer; have-remote-
+		// pranswer is a provisional answer whose final one never came.
+		// pion cannot roll back from either: move the call.
+		p.renew(c, "stuck in "+c.pc.SignalingState().String())
+		return
 	}
 	p.armRestartTimer(c, backoff(attempt))
 }

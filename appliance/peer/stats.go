@@ -54,11 +54,19 @@ type Stats struct {
 	ConnectedAfter time.Duration
 
 	// Totals over the life of Run.
-	Restarts        uint64
-	Customers       uint64
-	Transitions     uint64
-	Entered         map[State]uint64
-	IgnoredOffers   uint64
+	Restarts      uint64
+	Customers     uint64
+	Transitions   uint64
+	Entered       map[State]uint64
+	IgnoredOffers uint64
+	// RefusedDescriptions counts the customer's offers and answers that
+	// could not be applied or answered (logged with the reason);
+	// RefusedCandidates the candidates pion would not add.
+	RefusedDescriptions uint64
+	RefusedCandidates   uint64
+	// Renewed counts calls moved to a fresh PeerConnection because the old
+	// one could not negotiate any more (negotiation.go, renew).
+	Renewed         uint64
 	DroppedCands    uint64 // remote candidates of an ignored offer
 	EarlyCands      uint64 // remote candidates queued for a remote description
 	KeyframeReqs    uint64
@@ -96,6 +104,9 @@ func (p *Peer) publish() {
 	s.Customers = p.stats.customers
 	s.Transitions = p.stats.transitions
 	s.IgnoredOffers = p.stats.ignoredOffers
+	s.RefusedDescriptions = p.stats.refusedDescs
+	s.RefusedCandidates = p.stats.refusedCands
+	s.Renewed = p.stats.renewed
 	s.DroppedCands = p.stats.droppedCands
 	s.EarlyCands = p.stats.earlyCands
 	s.KeyframeReqs = p.stats.keyframeReqs.Load()
