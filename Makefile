@@ -86,6 +86,7 @@ bench: npm
 	$(GO) test -run '^$$' -bench NetnsICERestart -benchtime 5x ./appliance/peer
 	# peak RSS of the hub under a login storm; TETHER_BEFORE_DIR=<older tree> adds it and the ratio
 	$(GO) test -run '^$$' -bench LoginStorm -benchtime 1x ./cmd/tether-hub
+	$(GO) test -run '^$$' -bench W3CCustomerChange -benchtime 200x -timeout 60m ./internal/systest
 
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every

@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"tether/internal/testenv"
 	"tether/signaling/internal/siotest"
 )
 
@@ -82,23 +82,12 @@ func BenchmarkReconnectAfterRestart(b *testing.B) {
 			b.Logf("restart %2d outage %5.2fs: ours %5.0f ms, official %5.0f ms", i, outage.Seconds(), ours[len(ours)-1], theirs[len(theirs)-1])
 		}
 	}
-	mo, mt := median(ours), median(theirs)
+	mo, mt := testenv.Median(ours), testenv.Median(theirs)
 	b.ReportMetric(mo, "ours-median-ms")
 	b.ReportMetric(mt, "official-median-ms")
-	b.ReportMetric(percentile(ours, 0.9), "ours-p90-ms")
-	b.ReportMetric(percentile(theirs, 0.9), "official-p90-ms")
+	b.ReportMetric(testenv.Percentile(ours, 0.9), "ours-p90-ms")
+	b.ReportMetric(testenv.Percentile(theirs, 0.9), "official-p90-ms")
 	if mt > 0 {
 		b.ReportMetric(mo/mt, "ratio")
 	}
-}
-
-func median(v []float64) float64 { return percentile(v, 0.5) }
-
-func percentile(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[int(p*float64(len(s)-1)+0.5)]
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tether/board/netns"
+	"tether/internal/testenv"
 	"tether/signaling/internal/siotest"
 	"tether/signaling/netwatch"
 )
@@ -174,8 +175,8 @@ func BenchmarkLinkFlap(b *testing.B) {
 					ds = append(ds, float64(r.flap(b, c.outage).Milliseconds()))
 				}
 			}
-			b.ReportMetric(median(ds), "median-ms-after-link-up")
-			b.ReportMetric(percentile(ds, 1), "max-ms")
+			b.ReportMetric(testenv.Median(ds), "median-ms-after-link-up")
+			b.ReportMetric(testenv.Percentile(ds, 1), "max-ms")
 			b.Logf("%s: %v ms", c.name, ds)
 		})
 	}

@@ -2,11 +2,12 @@ package peer
 
 import (
 	"fmt"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"tether/internal/testenv"
 )
 
 // Benchmarks run on the real clock over vnet (pion's timers are real
@@ -79,12 +80,7 @@ func coldChange3(b *testing.B, n int, setup ...func(*rig)) (frame, offer, connec
 		f, o, c := r.changeOnce3(fmt.Sprintf("cold-%d", i))
 		fs, os, cs = append(fs, f), append(os, o), append(cs, c)
 	}
-	return median(fs), median(os), median(cs)
-}
-
-func median(ds []time.Duration) time.Duration {
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[len(ds)/2]
+	return testenv.Median(fs), testenv.Median(os), testenv.Median(cs)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -108,7 +104,7 @@ func BenchmarkCustomerChange(b *testing.B) {
 	}
 	b.StopTimer()
 	r.stop()
-	warm, warmOffer, warmConn := median(fs), median(os), median(cs)
+	warm, warmOffer, warmConn := testenv.Median(fs), testenv.Median(os), testenv.Median(cs)
 	cold, coldOffer, coldConn := coldChange3(b, max(5, b.N))
 	b.ReportMetric(ms(warmConn), "connect_ms")
 	b.ReportMetric(ms(coldConn), "cold_connect_ms")
@@ -148,8 +144,8 @@ func BenchmarkDeadPathDetection(b *testing.B) {
 	b.StopTimer()
 	r.stop()
 	cold, _ := coldChange(b, 5)
-	b.ReportMetric(ms(median(det)), "detect_ms")
-	b.ReportMetric(ms(median(rst)), "restart_begins_ms")
+	b.ReportMetric(ms(testenv.Median(det)), "detect_ms")
+	b.ReportMetric(ms(testenv.Median(rst)), "restart_begins_ms")
 	b.ReportMetric(ms(cold), "cold_ms")
 }
 
@@ -179,7 +175,7 @@ func BenchmarkICERestart(b *testing.B) {
 	b.StopTimer()
 	r.stop()
 	cold, _ := coldChange(b, 5)
-	restart := median(ds)
+	restart := testenv.Median(ds)
 	b.ReportMetric(ms(restart), "restart_ms")
 	b.ReportMetric(ms(cold), "cold_ms")
 	b.ReportMetric(float64(restart)/float64(cold), "ratio_vs_cold")
@@ -208,7 +204,7 @@ func BenchmarkCustomerChangeTURN(b *testing.B) {
 	}
 	b.StopTimer()
 	r.stop()
-	warm, warmConn := median(fs), median(cs)
+	warm, warmConn := testenv.Median(fs), testenv.Median(cs)
 	cold, _, coldConn := coldChange3(b, max(5, b.N), viaTURN)
 	b.ReportMetric(ms(warm), "change_ms")
 	b.ReportMetric(ms(cold), "cold_ms")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -22,21 +21,13 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"tether/board/netns"
+	"tether/internal/testenv"
 )
 
 // Tests against a real polite peer: headless Chromium running
 // testdata/customer.html (the W3C Perfect Negotiation example) on
 // 127.0.0.1, signalling through CDP. They skip only when no Chromium is
 // installed; CI installs Debian's chromium.
-
-func chromiumPath() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // browser is one Chromium tab acting as the customer (or, in the
 // namespace benchmark, as the seed's admin page).
@@ -111,10 +102,7 @@ func newBrowser(t testing.TB, h *hub) *browser {
 // Signals the page sends go to onSignal.
 func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, s Signal)) *browser {
 	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		t.Skip("chromium not installed (CI installs Debian's chromium package)")
-	}
+	path := testenv.RequireChromium(t)
 	if ns == "" {
 		nonLoopback := false
 		for a := range localAddrs(t) {
@@ -145,19 +133,8 @@ func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, 
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		// Host candidates as plain addresses, not mDNS names.
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// The admin page's camera and microphone.
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-	)
+	// The admin page's camera and microphone are Chromium's fake devices.
+	opts := testenv.ChromiumOpts(path, t.TempDir())
 	if ns != "" {
 		// chromedp drives Chromium over a pipe (--remote-debugging-pipe),
 		// which `ip netns exec` passes through: the browser lives in ns
@@ -486,8 +463,8 @@ func BenchmarkChromiumICERestart(b *testing.B) {
 		n = br.waitFrames(n + 5)
 	}
 	b.StopTimer()
-	b.ReportMetric(ms(median(det)), "detect_ms")
-	b.ReportMetric(ms(median(rst)), "restart_ms")
+	b.ReportMetric(ms(testenv.Median(det)), "detect_ms")
+	b.ReportMetric(ms(testenv.Median(rst)), "restart_ms")
 }
 
 // TestChromiumHeartbeat: Chromium gets the heartbeat as text and echoes it

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"tether/board/netns"
+	"tether/internal/testenv"
 )
 
 // Tests across real network namespaces: the appliance's Peer in A, a
@@ -91,9 +92,7 @@ type nsWorld struct {
 
 func newNSWorld(tb testing.TB) *nsWorld {
 	tb.Helper()
-	if chromiumPath() == "" {
-		tb.Skip("chromium not installed (CI installs Debian's chromium package)")
-	}
+	testenv.RequireChromium(tb)
 	return &nsWorld{topo: netns.NewRouted(tb)}
 }
 
@@ -327,10 +326,10 @@ func BenchmarkNetnsICERestart(b *testing.B) {
 		ap.cust.waitFrames(nC + 5)
 	}
 	b.StopTimer()
-	b.ReportMetric(ms(median(detP)), "pion_detect_ms")
-	b.ReportMetric(ms(median(detC)), "chromium_detect_ms")
-	b.ReportMetric(ms(median(rstP)), "pion_restart_ms")
-	b.ReportMetric(ms(median(rstC)), "chromium_restart_ms")
+	b.ReportMetric(ms(testenv.Median(detP)), "pion_detect_ms")
+	b.ReportMetric(ms(testenv.Median(detC)), "chromium_detect_ms")
+	b.ReportMetric(ms(testenv.Median(rstP)), "pion_restart_ms")
+	b.ReportMetric(ms(testenv.Median(rstC)), "chromium_restart_ms")
 	// Chromium's recovery is bimodal (about 0.1 s when its checks are
 	// still running at the moment the path returns, about 3 s when they
 	// have slowed down), so the median of a few rounds lands on either
@@ -339,8 +338,8 @@ func BenchmarkNetnsICERestart(b *testing.B) {
 	b.ReportMetric(ms(mean(rstC)), "chromium_restart_mean_ms")
 	b.ReportMetric(ms(p90(rstP)), "pion_restart_p90_ms")
 	b.ReportMetric(ms(p90(rstC)), "chromium_restart_p90_ms")
-	if m := median(rstC); m > 0 {
-		b.ReportMetric(float64(median(rstP))/float64(m), "restart_ratio")
+	if m := testenv.Median(rstC); m > 0 {
+		b.ReportMetric(float64(testenv.Median(rstP))/float64(m), "restart_ratio")
 	}
 	if m := mean(rstC); m > 0 {
 		b.ReportMetric(float64(mean(rstP))/float64(m), "restart_mean_ratio")

@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
+
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +22,7 @@ import (
 	"tether/appliance/health"
 	"tether/gpio"
 	"tether/internal/login"
+	"tether/internal/testenv"
 	"tether/media"
 	"tether/store"
 )
@@ -42,22 +43,12 @@ func testJPEG(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-func chromiumPath(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("chromium not installed (Debian package `chromium`): skipping the headless browser test of the setup page")
-	return ""
-}
-
 // TestBrowserFlow drives the page in headless Chromium at a phone-sized
 // viewport: choose the setup password, see "login needed", log in to the
 // hub (fake Login), see the status turn ready, get a validation error, and
 // take a screenshot (written to $SETUP_SCREENSHOT if set).
 func TestBrowserFlow(t *testing.T) {
-	exe := chromiumPath(t)
+	exe := testenv.RequireChromium(t)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tr, err := health.New(health.Config{Logger: log})
@@ -151,18 +142,10 @@ func TestBrowserFlow(t *testing.T) {
 	// 308 (issue 12 item 9).
 	base := "http://" + ln.Addr().String() + "/"
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// The self-signed certificate: a person compares its fingerprint
-		// with the console; the test compares it with the page's below.
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	// The self-signed certificate: a person compares its fingerprint
+	// with the console; the test compares it with the page's below.
+	opts := append(testenv.ChromiumOpts(exe, t.TempDir()), chromedp.Flag("ignore-certificate-errors", true))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
 	bctx, cancelB := chromedp.NewContext(allocCtx)
 	defer cancelB()

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"tether/appliance"
+	"tether/internal/testenv"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 )
@@ -36,7 +36,7 @@ import (
 const (
 	bCounter  = "counter-b"
 	bPassword = "browser test password"
-	// bNpmTimeout bounds `npm ci` plus `npm run build`.
+	// bNpmTimeout bounds `npm run build`.
 	bNpmTimeout = 5 * time.Minute
 )
 
@@ -76,8 +76,8 @@ func webFresh(dir string) bool {
 }
 
 // buildWeb runs once per test process: `npm ci` when node_modules is
-// missing or older than the lockfile, then `npm run build` when dist is
-// stale, under a cross-process file lock (like signaling/internal/siotest).
+// missing or older than the lockfile (testenv.NPMInstall), then `npm run
+// build` when dist is stale, under a cross-process file lock.
 func buildWeb() {
 	wd, err := os.Getwd()
 	if err != nil {
@@ -89,17 +89,12 @@ func buildWeb() {
 		webSkip = "web/package.json not found"
 		return
 	}
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "tether-hub-web.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	unlock, err := testenv.LockFile(filepath.Join(os.TempDir(), "tether-hub-web.lock"))
 	if err != nil {
 		webSkip = err.Error()
 		return
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		webSkip = err.Error()
-		return
-	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if webFresh(webDir) {
 		return
 	}
@@ -108,18 +103,12 @@ func buildWeb() {
 		webSkip = "the customer page is not built (web/dist) and npm is not installed: run `make web`"
 		return
 	}
+	if err := testenv.NPMInstall(webDir); err != nil {
+		webSkip = err.Error()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), bNpmTimeout)
 	defer cancel()
-	lock, _ := os.Stat(filepath.Join(webDir, "package-lock.json"))
-	inst, err := os.Stat(filepath.Join(webDir, "node_modules", ".package-lock.json"))
-	if err != nil || (lock != nil && inst.ModTime().Before(lock.ModTime())) {
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = webDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			webSkip = fmt.Sprintf("npm ci in %s: %v: %s", webDir, err, strings.TrimSpace(string(out)))
-			return
-		}
-	}
 	cmd := exec.CommandContext(ctx, npm, "run", "build")
 	cmd.Dir = webDir
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -127,25 +116,10 @@ func buildWeb() {
 	}
 }
 
-func chromiumBin() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // requireBrowser skips unless Chromium and the built page are available.
 func requireBrowser(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: not starting Chromium")
-	}
-	bin := chromiumBin()
-	if bin == "" {
-		t.Skip("chromium not installed (apt-get install chromium; CI installs it)")
-	}
+	bin := testenv.RequireChromium(t)
 	webOnce.Do(buildWeb)
 	if webSkip != "" {
 		t.Skip(webSkip)
@@ -339,7 +313,7 @@ func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 	e.start = time.Now()
 	e.app = startBApp(t, bh.url(), dir)
 
-	opts := append(chromiumOpts(bin, dir),
+	opts := append(testenv.ChromiumOpts(bin, dir),
 		// The appliance offers loopback candidates; let Chromium gather and
 		// show its own as plain addresses (no mDNS names) on 127.0.0.1.
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
@@ -357,38 +331,6 @@ func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 		cancelA()
 	})
 	return e
-}
-
-// chromiumOpts are the customer browser's options: headless, a phone-sized
-// window, fake camera and microphone, no background work, and host
-// candidates as plain addresses (no mDNS names).
-func chromiumOpts(bin, dir string) []chromedp.ExecAllocatorOption {
-	return []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.WindowSize(500, 900),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-features", "Translate,WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints"),
-	}
 }
 
 // tab is one customer in its own Chromium tab.

@@ -1,18 +1,10 @@
 package hub_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +13,7 @@ import (
 	"github.com/pion/transport/v4/stdnet"
 
 	"tether/board/netns"
+	"tether/internal/testenv"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 )
@@ -52,219 +45,6 @@ func (n *nsNetV4) ListenUDP(network string, laddr *net.UDPAddr) (c transport.UDP
 func (n *nsNetV4) ListenTCP(network string, laddr *net.TCPAddr) (l transport.TCPListener, err error) {
 	err = netns.Do(n.ns, func() (e error) { l, e = n.Net.ListenTCP(network, laddr); return e })
 	return l, err
-}
-
-// tetherd is the appliance binary running in a namespace, its log watched
-// for the WebRTC layer's state transitions.
-type tetherd struct {
-	t      *testing.T
-	ns     string
-	cmd    *exec.Cmd
-	states chan string // "to" of every peer state transition
-	mu     sync.Mutex
-	tail   []string // the last log lines, shown when a test fails
-	// console is every serial-console line (-console -: stdout), what a
-	// field tech with a USB-serial cable reads.
-	console []string
-	done    chan struct{}
-	conDone chan struct{}
-}
-
-var (
-	tetherdOnce sync.Once
-	tetherdBin  string
-	tetherdErr  error
-)
-
-// buildTetherd builds cmd/tetherd once per test binary.
-func buildTetherd(t *testing.T) string {
-	t.Helper()
-	tetherdOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tether-systest-")
-		if err != nil {
-			tetherdErr = err
-			return
-		}
-		tetherdBin = filepath.Join(dir, "tetherd")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", tetherdBin, "tether/cmd/tetherd").CombinedOutput()
-		if err != nil {
-			tetherdErr = fmt.Errorf("go build tetherd: %v: %s", err, out)
-		}
-	})
-	if tetherdErr != nil {
-		t.Fatal(tetherdErr)
-	}
-	return tetherdBin
-}
-
-func startTetherd(t *testing.T, ns, hubURL, dir string) *tetherd {
-	t.Helper()
-	bin := buildTetherd(t)
-	db := filepath.Join(dir, "tetherd.db")
-	login := exec.Command("ip", "netns", "exec", ns, bin, "login", "-hub", hubURL, "-user", bCounter, "-data", db)
-	login.Stdin = strings.NewReader(bPassword + "\n")
-	if out, err := login.CombinedOutput(); err != nil {
-		t.Fatalf("tetherd login: %v: %s", err, out)
-	}
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-board", "sim", "-hub", hubURL, "-data", db,
-		"-setup-addr", "", "-metrics-addr", "127.0.0.1:9101", "-console", "-", "-camera", "test", "-mic", "test",
-		"-width", "320", "-height", "180", "-fps", "15", "-bitrate", "300")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &tetherd{t: t, ns: ns, cmd: cmd, states: make(chan string, 1024), done: make(chan struct{}), conDone: make(chan struct{})}
-	go d.read(stderr)
-	go d.readConsole(stdout)
-	t.Cleanup(d.stop)
-	return d
-}
-
-func (d *tetherd) read(r io.Reader) {
-	defer close(d.done)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		d.mu.Lock()
-		d.tail = append(d.tail, line)
-		if len(d.tail) > 300 {
-			d.tail = d.tail[100:]
-		}
-		d.mu.Unlock()
-		if strings.Contains(line, "component=peer") && strings.Contains(line, "msg=state ") {
-			for _, f := range strings.Fields(line) {
-				if to, ok := strings.CutPrefix(f, "to="); ok {
-					select {
-					case d.states <- to:
-					default:
-					}
-				}
-			}
-		}
-	}
-}
-
-func (d *tetherd) readConsole(r io.Reader) {
-	defer close(d.conDone)
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		d.mu.Lock()
-		d.console = append(d.console, strings.TrimRight(sc.Text(), "\r"))
-		d.mu.Unlock()
-	}
-}
-
-// consoleMark is where the next waitConsole starts looking.
-func (d *tetherd) consoleMark() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.console)
-}
-
-// waitConsole waits for a console line after mark that contains every
-// one of parts, and returns it.
-func (d *tetherd) waitConsole(mark int, within time.Duration, parts ...string) string {
-	d.t.Helper()
-	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
-		d.mu.Lock()
-		lines := d.console[min(mark, len(d.console)):]
-		for _, l := range lines {
-			ok := true
-			for _, p := range parts {
-				ok = ok && strings.Contains(l, p)
-			}
-			if ok {
-				d.mu.Unlock()
-				return l
-			}
-		}
-		d.mu.Unlock()
-		if time.Now().After(deadline) {
-			d.mu.Lock()
-			d.t.Fatalf("serial console: no line with %q within %v; last lines:\n%s", parts, within,
-				strings.Join(d.console[max(0, len(d.console)-10):], "\n"))
-			d.mu.Unlock()
-		}
-	}
-}
-
-func (d *tetherd) stop() {
-	if d.cmd.Process == nil {
-		return
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(15 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-	}
-	<-d.conDone
-	_ = d.cmd.Wait()
-	if d.t.Failed() || os.Getenv("TETHERD_LOG") != "" {
-		d.mu.Lock()
-		d.t.Logf("tetherd log tail:\n%s", strings.Join(d.tail, "\n"))
-		d.t.Logf("tetherd serial console:\n%s", strings.Join(d.console, "\n"))
-		d.mu.Unlock()
-	}
-}
-
-func (d *tetherd) drain() {
-	for {
-		select {
-		case <-d.states:
-		default:
-			return
-		}
-	}
-}
-
-// waitState waits for the appliance's peer to enter want.
-func (d *tetherd) waitState(want string, within time.Duration) {
-	d.t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case s := <-d.states:
-			if s == want {
-				return
-			}
-		case <-deadline:
-			d.t.Fatalf("tetherd: peer state %s not reached within %v", want, within)
-		}
-	}
-}
-
-// metric reads one gauge from tetherd's /metrics inside its namespace.
-func (d *tetherd) metric(name string) string {
-	d.t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
-			return netns.DialTimeout(d.ns, network, addr, 5*time.Second)
-		},
-	}}
-	resp, err := c.Get("http://127.0.0.1:9101/metrics")
-	if err != nil {
-		d.t.Fatalf("tetherd metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
-			return f[1]
-		}
-	}
-	return ""
 }
 
 // TestBrowserNetnsSystem: tetherd in A, a Chromium customer in B, the hub
@@ -326,7 +106,7 @@ func TestBrowserNetnsSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	app := startTetherd(t, topo.A, hubURL, dir)
+	app := testenv.StartTetherd(t, testenv.TetherdConfig{NS: topo.A, Hub: hubURL, Dir: dir, User: bCounter, Password: bPassword})
 	logf("tetherd started in %s", topo.A)
 
 	// Chromium in B. The page is not on localhost there, so it is told the
@@ -335,7 +115,7 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(chromiumOpts(wrapper, dir),
+	opts := append(testenv.ChromiumOpts(wrapper, dir),
 		chromedp.Flag("unsafely-treat-insecure-origin-as-secure", hubURL))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := chromedp.NewContext(actx)
@@ -345,10 +125,10 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	}
 	e := &bEnv{t: t, bctx: bctx, dir: dir, start: start}
 	cust := e.openURL("phone", hubURL+"/c/"+inv.Code+"?name=phone", "")
-	app.waitState("connected", 2*bWait)
+	app.WaitState("connected", 2*bWait)
 	s := cust.waitMedia(bWait)
 	logf("customer in B decodes the counter from A (%d frames)", s.Stats.FramesDecoded)
-	if got := app.metric("tether_peer_relay"); got != "0" {
+	if got := app.Metric("tether_peer_relay"); got != "0" {
 		t.Fatalf("tether_peer_relay = %q with a direct path open, want 0", got)
 	}
 
@@ -368,13 +148,13 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	// The network between A and B dies (R forwards nothing) while the hub
 	// and its TURN server in R stay reachable: the call moves to the relay
 	// the hub handed out in session:verify.
-	app.drain()
-	mark := app.consoleMark()
+	app.Drain()
+	mark := app.ConsoleMark()
 	undo := topo.DropForward()
 	t2 := time.Now()
-	app.waitState("restarting", bWait)
+	app.WaitState("restarting", bWait)
 	logf("path cut -> ICE restart after %v", time.Since(t2).Round(time.Millisecond))
-	app.waitState("connected", 2*bWait)
+	app.WaitState("connected", 2*bWait)
 	before, err := cust.state()
 	if err != nil {
 		t.Fatal(err)
@@ -383,25 +163,25 @@ func TestBrowserNetnsSystem(t *testing.T) {
 		return s.State == "connected" && s.Stats.FramesDecoded > before.Stats.FramesDecoded+5
 	})
 	logf("path cut -> frames through TURN after %v", time.Since(t2).Round(time.Millisecond))
-	if got := app.metric("tether_peer_relay"); got != "1" {
+	if got := app.Metric("tether_peer_relay"); got != "1" {
 		t.Fatalf("tether_peer_relay = %q with the direct path cut, want 1", got)
 	}
 	// The field tech saw it on the serial console.
-	app.waitConsole(mark, bWait, "| peer restarting")
-	logf("console: %s", app.waitConsole(mark, bWait, "| peer connected relay"))
-	logf("selected pair seen dead while ICE said connected: %s time(s)", app.metric("tether_peer_consent_lost_total"))
+	app.WaitConsole(mark, bWait, "| peer restarting")
+	logf("console: %s", app.WaitConsole(mark, bWait, "| peer connected relay"))
+	logf("selected pair seen dead while ICE said connected: %s time(s)", app.Metric("tether_peer_consent_lost_total"))
 	undo() // the call stays on the relay: pion does not renominate
 
 	// The shop's cable is pulled: hub, TURN and customer all gone. The
 	// appliance restarts ICE endlessly; when the cable is back its socket
 	// reconnects and the next restart brings the picture back.
-	app.drain()
-	mark = app.consoleMark()
+	app.Drain()
+	mark = app.ConsoleMark()
 	topo.LinkDown()
 	t0 := time.Now()
-	app.waitState("degraded", bWait)
+	app.WaitState("degraded", bWait)
 	logf("cable pulled -> appliance degraded after %v", time.Since(t0).Round(time.Millisecond))
-	app.waitState("restarting", bWait)
+	app.WaitState("restarting", bWait)
 	logf("cable pulled -> ICE restart after %v", time.Since(t0).Round(time.Millisecond))
 	time.Sleep(3 * time.Second) // an outage past the first backoff steps
 	before, err = cust.state()
@@ -412,10 +192,10 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	t1 := time.Now()
 	cust.waitFor("frames again", 2*bWait, func(s pageState) bool { return s.Stats.FramesDecoded > before.Stats.FramesDecoded })
 	logf("cable back -> frames decoded again after %v", time.Since(t1).Round(time.Millisecond))
-	app.waitState("connected", bWait)
-	app.waitConsole(mark, bWait, "no-network")
-	app.waitConsole(mark, bWait, "| peer restarting")
-	logf("console: %s", app.waitConsole(mark, bWait, "in-call", "| peer connected"))
+	app.WaitState("connected", bWait)
+	app.WaitConsole(mark, bWait, "no-network")
+	app.WaitConsole(mark, bWait, "| peer restarting")
+	logf("console: %s", app.WaitConsole(mark, bWait, "in-call", "| peer connected"))
 
 	if s, _ := cust.state(); s.State != "connected" {
 		t.Fatalf("customer page state %q, want connected", s.State)

@@ -3,7 +3,6 @@ package siotest
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,17 +10,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"tether/internal/testenv"
 )
 
 const (
 	// readyTimeout bounds how long a node process may take to print its ready line.
 	readyTimeout = 20 * time.Second
-	// npmTimeout bounds the one `npm ci` a test process may run.
-	npmTimeout = 5 * time.Minute
 	// waitDelay bounds how long a killed process's pipes may stay open.
 	waitDelay = 5 * time.Second
 	// maxLine is the longest stdout line accepted from a node process
@@ -63,23 +61,15 @@ func nodeDir() (string, error) {
 	}
 }
 
-// modulesFresh reports whether node_modules holds both packages and is not
-// older than package-lock.json (the Makefile's `npm` target uses the same test).
+// modulesFresh reports whether node_modules holds both packages and was
+// installed from package-lock.json as it is now.
 func modulesFresh(dir string) bool {
 	for _, p := range []string{"socket.io", "socket.io-client"} {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", p, "package.json")); err != nil {
 			return false
 		}
 	}
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		return false
-	}
-	inst, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
-	if err != nil {
-		return false
-	}
-	return !inst.ModTime().Before(lock.ModTime())
+	return testenv.ModulesFresh(dir)
 }
 
 // setup runs once per test process: find node, and run `npm ci` under a
@@ -98,35 +88,13 @@ func setup() {
 		return
 	}
 	setupDir = dir
-	unlock, err := lockFile(filepath.Join(os.TempDir(), "tether-siotest-npm.lock"))
-	if err != nil {
-		setupSkip = fmt.Sprintf("siotest: npm lock: %v; run `make npm`", err)
-		return
-	}
-	defer unlock()
 	if modulesFresh(dir) {
 		return
 	}
-	installed := false
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err == nil {
-		installed = true
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		if !installed {
-			setupSkip = fmt.Sprintf("siotest: node_modules missing in %s and npm not found; run `make npm`", dir)
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), npmTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil || !modulesFresh(dir) {
+	if err := testenv.NPMInstall(dir); err != nil || !modulesFresh(dir) {
+		// A stale install still serves when npm cannot run here.
 		if _, serr := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); serr != nil {
-			setupSkip = fmt.Sprintf("siotest: node_modules missing in %s (npm ci: %v: %s); run `make npm`",
-				dir, err, strings.TrimSpace(string(out)))
+			setupSkip = fmt.Sprintf("siotest: node_modules missing in %s (%v); run `make npm`", dir, err)
 		}
 	}
 }
