@@ -14,6 +14,10 @@ type Conn interface {
 	Transport() string
 	// Emit queues an event with one JSON argument.
 	Emit(event string, arg any)
+	// EmitVolatile queues an event only if the connection can take it now
+	// (not logged for recovery, never closing the socket); false when it
+	// was dropped.
+	EmitVolatile(event string, arg any) bool
 	// Disconnect closes the socket from the server side (a Socket.IO
 	// DISCONNECT: the client does not recover it).
 	Disconnect()
@@ -51,6 +55,9 @@ type Principal struct {
 	// Name is the customer's display name (sanitised).
 	Name     string
 	InviteID string
+	// Addr is the client address of the handshake (X-Forwarded-For's
+	// first entry behind a trusted proxy): queue places per address.
+	Addr string
 }
 
 // reply is the generic ok/error answer.
