@@ -21,6 +21,9 @@ type Conn interface {
 	// Disconnect closes the socket from the server side (a Socket.IO
 	// DISCONNECT: the client does not recover it).
 	Disconnect()
+	// Close disconnects the socket and closes its Engine.IO connection
+	// (a flooder: it must not keep the transport either).
+	Close()
 }
 
 // Ack answers an event that was emitted with an acknowledgement; nil when

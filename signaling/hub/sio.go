@@ -41,13 +41,17 @@ func (c sioConn) EmitVolatile(event string, arg any) bool {
 // Disconnect runs on its own goroutine: Socket.Disconnect calls the
 // server's OnDisconnect synchronously, which enters the hub's loop — the
 // caller of Disconnect.
-func (c sioConn) Disconnect() {
+func (c sioConn) Disconnect() { c.disconnect(false) }
+
+func (c sioConn) Close() { c.disconnect(true) }
+
+func (c sioConn) disconnect(closeTransport bool) {
 	s := c.srv.Socket(c.id)
 	if s == nil {
 		return
 	}
 	c.wg.Add(1)
-	go func() { defer c.wg.Done(); s.Disconnect(false) }()
+	go func() { defer c.wg.Done(); s.Disconnect(closeTransport) }()
 }
 
 // sioServer is the Socket.IO server with the hub's handlers.

@@ -598,7 +598,7 @@ func (st *state) strike(m *member, result, code string, ack Ack) {
 	if !m.strikes.AllowN(st.clk.Now(), 1) {
 		st.log.Warn("signal flood; disconnecting the sender", "role", m.p.Role, "user", m.userID, "room", m.p.RoomID)
 		st.metrics.signalFloods.Inc()
-		m.conn.Disconnect()
+		m.conn.Close()
 		st.remove(m, "disconnect")
 	}
 }

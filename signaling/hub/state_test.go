@@ -48,6 +48,7 @@ func (c *fakeConn) EmitVolatile(event string, arg any) bool {
 	return true
 }
 func (c *fakeConn) Disconnect() { c.mu.Lock(); c.closed = true; c.mu.Unlock() }
+func (c *fakeConn) Close()      { c.Disconnect() }
 
 // take returns and clears the recorded emits.
 func (c *fakeConn) take() []emitted {
