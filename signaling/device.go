@@ -281,7 +281,7 @@ func (d *Device) scheduleRefresh(v VerifyReply) {
 		return
 	}
 	now := d.clk.Now()
-	at := now.Add(max(exp.Sub(now)*4/5, 5*time.Second))
+	at := now.Add(max(exp.Sub(now)*4/5, time.Second))
 	select {
 	case <-d.refresh:
 	default:

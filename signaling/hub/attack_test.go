@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/turn/v4"
+
+	"tether/signaling"
 	"tether/signaling/hub"
 )
 
@@ -505,5 +508,202 @@ func TestAttackSlowClients(t *testing.T) {
 	if v := metric(t, e, "tether_hub_conns_refused_total"); v < 10 {
 		t.Fatalf("conns refused metric %v", v)
 	}
+	deviceStayed(t, e, d)
+}
+
+// turnAlloc is one live TURN allocation of a test client.
+type turnAlloc struct {
+	cl    *turn.Client
+	relay net.PacketConn
+	conn  net.PacketConn
+}
+
+func (a *turnAlloc) close() {
+	if a.relay != nil {
+		a.relay.Close()
+	}
+	a.cl.Close()
+	a.conn.Close()
+}
+
+// turnAllocate allocates a UDP relay on the hub's TURN server from a new
+// local socket; the caller closes it.
+func turnAllocate(t *testing.T, server string, ice signaling.ICEServer) (*turnAlloc, error) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: server, TURNServerAddr: server, Username: ice.Username,
+		Password: ice.Credential, Realm: "tether", Conn: pc, RTO: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &turnAlloc{cl: cl, conn: pc}
+	if err := cl.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if a.relay, err = cl.Allocate(); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func turnEntry(t *testing.T, ice []signaling.ICEServer) signaling.ICEServer {
+	t.Helper()
+	for _, s := range ice {
+		if s.Username != "" {
+			return s
+		}
+	}
+	t.Fatalf("no TURN entry in %+v", ice)
+	return signaling.ICEServer{}
+}
+
+func customerICE(t *testing.T, c *customer) []signaling.ICEServer {
+	t.Helper()
+	args, err := c.EmitWithAck(ctxT(t), "room:join", map[string]any{"roomId": "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		ICEServers []signaling.ICEServer `json:"iceServers"`
+	}
+	args.Decode(0, &r)
+	return r.ICEServers
+}
+
+// Item 5: the embedded TURN server is no relay into the hub's network.
+// Peers in loopback, private, CGNAT, link-local, unspecified and multicast
+// ranges are refused; allocations are bounded per user; a waiting customer
+// gets no credentials and an ended call's credentials allocate nothing;
+// customers' credentials live minutes.
+func TestAttackTURN(t *testing.T) {
+	e := startHub(t, "", func(c *hub.Config) {
+		c.TURN = hub.TURNConfig{UDP: "127.0.0.1:0", PublicIP: "127.0.0.1", RelayAddress: "127.0.0.1"}
+	})
+	d := onlineDevice(t, e)
+	udp, _ := e.h.TURNAddrs()
+	server := udp.String()
+	dev := turnEntry(t, d.Verified().ICEServers)
+	if exp, _, _ := strings.Cut(dev.Username, ":"); exp > strconv.FormatInt(time.Now().Add(61*time.Minute).Unix(), 10) {
+		t.Errorf("device credentials %s live over an hour", dev.Username)
+	}
+	inv := e.invite("r1", time.Hour)
+	a := e.customer(inv, "r1", "Ann")
+	a.ev.expect(t, "joined 0")
+	ice := turnEntry(t, customerICE(t, a))
+	exp, _, _ := strings.Cut(ice.Username, ":")
+	if s, _ := strconv.ParseInt(exp, 10, 64); time.Until(time.Unix(s, 0)) > 11*time.Minute {
+		t.Errorf("customer credentials %s live more than minutes", ice.Username)
+	}
+	b, jb := rawCustomer(t, e, "127.0.0.2", inv)
+	if jb.Position != 1 || len(jb.ICEServers) != 0 {
+		t.Fatalf("waiting customer: %+v", jb)
+	}
+
+	al, err := turnAllocate(t, server, ice)
+	if err != nil {
+		t.Fatalf("allocate in the call: %v", err)
+	}
+	defer al.close()
+	for _, peer := range []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "192.168.1.1", "0.0.0.0", "100.64.0.1", "172.16.5.4", "224.0.0.251", "255.255.255.255"} {
+		if err := al.cl.CreatePermission(&net.UDPAddr{IP: net.ParseIP(peer), Port: 9}); err == nil {
+			t.Errorf("permission for %s granted", peer)
+		}
+	}
+	if err := al.cl.CreatePermission(&net.UDPAddr{IP: net.ParseIP("198.51.100.7"), Port: 9}); err != nil {
+		t.Errorf("permission for a public peer refused: %v", err)
+	}
+	if v := metric(t, e, "tether_hub_turn_peers_refused_total"); v != 9 {
+		t.Errorf("peers refused metric %v", v)
+	}
+	// 150 allocations with one credential (the issue's): 10 live at most.
+	n := 1
+	for range 149 {
+		x, err := turnAllocate(t, server, ice)
+		if err != nil {
+			continue
+		}
+		defer x.close()
+		n++
+	}
+	if n != 10 {
+		t.Fatalf("%d live allocations for one user", n)
+	}
+	// The call ends: the credentials allocate nothing more; the next
+	// customer gets its own with room:ice.
+	if got := a.emitAck(t, "call:ended", map[string]any{"roomId": "r1", "reason": "done"}); got != "ok" {
+		t.Fatal(got)
+	}
+	if x, err := turnAllocate(t, server, ice); err == nil {
+		x.close()
+		t.Fatal("credentials of an ended call still allocate")
+	}
+	if _, err := al.relay.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP("198.51.100.8"), Port: 9}); err == nil {
+		t.Error("an ended call's allocation still gets permissions")
+	}
+	m, err := b.readUntil(`42["room:ice"`)
+	if err != nil || !strings.Contains(m, `"username"`) {
+		t.Fatalf("promoted customer: %q %v", m, err)
+	}
+	deviceStayed(t, e, d)
+}
+
+// Item 5: short customer credentials do not cut a call short: once
+// expired they refresh the allocation they already hold (while the
+// customer is in the call) but allocate nothing new. AllowPeers opens a
+// range again.
+func TestTURNExpiredCredentialKeepsItsAllocation(t *testing.T) {
+	e := startHub(t, "", func(c *hub.Config) {
+		c.TURN = hub.TURNConfig{UDP: "127.0.0.1:0", PublicIP: "127.0.0.1", RelayAddress: "127.0.0.1",
+			CustomerTTL: time.Second, AllowPeers: []string{"127.0.0.0/8"}}
+	})
+	udp, _ := e.h.TURNAddrs()
+	a := e.customer(e.invite("r1", time.Hour), "r1", "Ann")
+	a.ev.expect(t, "joined 0")
+	ice := turnEntry(t, customerICE(t, a))
+	al, err := turnAllocate(t, udp.String(), ice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer al.close()
+	exp, _, _ := strings.Cut(ice.Username, ":")
+	s, _ := strconv.ParseInt(exp, 10, 64)
+	time.Sleep(time.Until(time.Unix(s+1, 0))) // wall time past the expiry (whole seconds)
+	if err := al.cl.CreatePermission(&net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: 9}); err != nil {
+		t.Fatalf("expired credential on its own live allocation (peer allowed by config): %v", err)
+	}
+	if x, err := turnAllocate(t, udp.String(), ice); err == nil {
+		x.close()
+		t.Fatal("expired credential made a new allocation")
+	}
+}
+
+// Item 5: the appliance refreshes its own TURN credentials before they
+// expire (a session:verify on the live socket, docs/protocol.md), without
+// leaving the hub.
+func TestDeviceRefreshesTURNCredentials(t *testing.T) {
+	e := startHub(t, "", func(c *hub.Config) {
+		c.TURN = hub.TURNConfig{UDP: "127.0.0.1:0", PublicIP: "127.0.0.1", RelayAddress: "127.0.0.1", CredentialTTL: 3 * time.Second}
+	})
+	d := onlineDevice(t, e)
+	first := turnEntry(t, d.Verified().ICEServers).Username
+	exp, _, _ := strings.Cut(first, ":")
+	s, _ := strconv.ParseInt(exp, 10, 64)
+	deadline := time.Unix(s, 0) // the refresh must come before this
+	for turnEntry(t, d.Verified().ICEServers).Username == first {
+		if time.Now().After(deadline) {
+			t.Fatalf("credentials %s expired without a refresh", first)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	udp, _ := e.h.TURNAddrs()
+	al, err := turnAllocate(t, udp.String(), turnEntry(t, d.Verified().ICEServers))
+	if err != nil {
+		t.Fatalf("refreshed credentials: %v", err)
+	}
+	al.close()
 	deviceStayed(t, e, d)
 }
