@@ -82,7 +82,7 @@ type joinAnswer struct {
 
 // rawCustomer connects a hostile customer from local with invite and
 // joins room r1 (ack id 0).
-func rawCustomer(t *testing.T, e *env, local, invite string) (*rawDevice, joinAnswer) {
+func rawCustomer(t testing.TB, e *env, local, invite string) (*rawDevice, joinAnswer) {
 	t.Helper()
 	c, err := dialWS(e.h.Addr().String(), local)
 	if err != nil {
@@ -281,7 +281,7 @@ func TestAttackUnauthenticated(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%2 == 0 {
-			c.write(`564-["x",{"_placeholder":true,"num":0}]`)
+			c.write(`4564-["x",{"_placeholder":true,"num":0}]`)
 		}
 		for range 3 {
 			if c.frame(2, att) != nil {
@@ -302,7 +302,7 @@ func TestAttackUnauthenticated(t *testing.T) {
 	if m, err := c.connect(map[string]string{"role": "customer", "invite": e.invite("r1", time.Hour)}); err != nil || !strings.HasPrefix(m, "40{") {
 		t.Fatalf("connect %q %v", m, err)
 	}
-	c.write(`564-["x",{"_placeholder":true,"num":0}]`)
+	c.write(`4564-["x",{"_placeholder":true,"num":0}]`)
 	for range 64 {
 		if c.frame(2, att) != nil {
 			break
@@ -528,7 +528,7 @@ func (a *turnAlloc) close() {
 
 // turnAllocate allocates a UDP relay on the hub's TURN server from a new
 // local socket; the caller closes it.
-func turnAllocate(t *testing.T, server string, ice signaling.ICEServer) (*turnAlloc, error) {
+func turnAllocate(t testing.TB, server string, ice signaling.ICEServer) (*turnAlloc, error) {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -550,7 +550,7 @@ func turnAllocate(t *testing.T, server string, ice signaling.ICEServer) (*turnAl
 	return a, nil
 }
 
-func turnEntry(t *testing.T, ice []signaling.ICEServer) signaling.ICEServer {
+func turnEntry(t testing.TB, ice []signaling.ICEServer) signaling.ICEServer {
 	t.Helper()
 	for _, s := range ice {
 		if s.Username != "" {
