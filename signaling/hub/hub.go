@@ -578,22 +578,17 @@ func (h *Hub) Event(c Conn, p Principal, name string, arg json.RawMessage, ack A
 		}
 		h.do(func(st *state) { st.callEnded(c.ID(), ev, ack) })
 	case signaling.EvSignal:
-		if len(arg) > maxSignalArg {
-			// Refused before decoding; still a strike against the sender.
-			h.do(func(st *state) { st.signalRefused(c.ID(), "too_large", codeTooLarge, ack) })
-			return
-		}
-		var s signaling.Signal
-		if decodeArg(arg, &s) != nil {
+		s, code := checkSignal(arg)
+		switch code {
+		case codeBadRequest:
 			h.m.signals.WithLabelValues("malformed").Inc()
 			answer(ack, fail(codeBadRequest))
-			return
-		}
-		if (s.Description != nil && len(s.Description.SDP) > maxSDP) || (s.Candidate != nil && len(s.Candidate.Candidate) > maxCandidate) {
+		case codeTooLarge:
+			// Still a strike against the sender.
 			h.do(func(st *state) { st.signalRefused(c.ID(), "too_large", codeTooLarge, ack) })
-			return
+		default:
+			h.do(func(st *state) { st.signal(c.ID(), s, ack) })
 		}
-		h.do(func(st *state) { st.signal(c.ID(), s, ack) })
 	case signaling.EvKeepalive:
 		var req struct {
 			T int64 `json:"t"`
@@ -624,6 +619,23 @@ const (
 	maxCandidate = 1 << 10
 	maxSignalArg = maxSDP + maxSDP/4 + 1<<10
 )
+
+// checkSignal decodes a signal within the size bounds: "" when it may be
+// routed, else codeTooLarge (checked before decoding when the argument
+// itself is too long) or codeBadRequest.
+func checkSignal(arg json.RawMessage) (signaling.Signal, string) {
+	var s signaling.Signal
+	if len(arg) > maxSignalArg {
+		return s, codeTooLarge
+	}
+	if decodeArg(arg, &s) != nil {
+		return s, codeBadRequest
+	}
+	if (s.Description != nil && len(s.Description.SDP) > maxSDP) || (s.Candidate != nil && len(s.Candidate.Candidate) > maxCandidate) {
+		return s, codeTooLarge
+	}
+	return s, ""
+}
 
 // onVerify answers session:verify: the token must be a live session of the
 // socket's own device; the expiry slides.

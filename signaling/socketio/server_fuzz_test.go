@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -82,7 +83,8 @@ func FuzzServerPackets(f *testing.F) {
 		_ = ws.WriteMessage(websocket.TextMessage, []byte(`4299999["echo","m"]`))
 		d := socketio.Decoder{MaxBytes: maxPayload}
 		p, err := d.AddText(pkt)
-		wantClose := err != nil || len(pkt)+1 > maxPayload
+		// A text frame that is not UTF-8 closes with 1007 (RFC 6455 8.1).
+		wantClose := err != nil || len(pkt)+1 > maxPayload || !utf8.Valid(pkt)
 		if !connect && len(pkt) > 0 && (pkt[0] == '5' || pkt[0] == '6') {
 			wantClose = true // a binary packet before CONNECT
 		}
