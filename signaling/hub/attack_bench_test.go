@@ -135,8 +135,8 @@ type usage struct {
 	peakFDs int
 	// base is the RSS when the attack starts, peak the highest sampled.
 	base, peak float64
-	stop    chan struct{}
-	done    chan struct{}
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 func watchUsage(pid int) *usage {
@@ -508,9 +508,9 @@ func attackSlowClients(b *testing.B, p *hubProc) map[string]float64 {
 
 type result struct {
 	rss, growth, off float64
-	fds      int
-	drops    int
-	extra    map[string]float64
+	fds              int
+	drops            int
+	extra            map[string]float64
 }
 
 func runAttack(b *testing.B, bin string, a attack) result {
