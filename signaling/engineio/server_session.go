@@ -149,13 +149,9 @@ func (ss *Session) Reason() CloseReason {
 // ErrTooLarge for a packet above MaxPayload, and ErrBufferFull (closing
 // the session) when the peer has left too much unread.
 func (ss *Session) Send(pkts ...Packet) error {
-	n := int64(0)
-	for _, p := range pkts {
-		l := int64(p.EncodedLen())
-		if l > ss.srv.cfg.MaxPayload {
-			return fmt.Errorf("engineio: send %d bytes (max %d): %w", l, ss.srv.cfg.MaxPayload, ErrTooLarge)
-		}
-		n += l + 1
+	n, err := ss.sizeOf(pkts)
+	if err != nil {
+		return err
 	}
 	ss.mu.Lock()
 	if ss.state != stateOpen {
@@ -181,19 +177,29 @@ func (ss *Session) Send(pkts ...Packet) error {
 	return nil
 }
 
+// sizeOf is what pkts add to the queue (one separator byte each), or
+// ErrTooLarge for a packet above MaxPayload.
+func (ss *Session) sizeOf(pkts []Packet) (int64, error) {
+	n := int64(0)
+	for _, p := range pkts {
+		l := int64(p.EncodedLen())
+		if l > ss.srv.cfg.MaxPayload {
+			return 0, fmt.Errorf("engineio: send %d bytes (max %d): %w", l, ss.srv.cfg.MaxPayload, ErrTooLarge)
+		}
+		n += l + 1
+	}
+	return n, nil
+}
+
 // TrySend queues packets as one unit like Send, but only while the queue
 // stays under half of MaxBuffered: traffic that is relayed for someone
 // else (a volatile emit) must never cost this session its connection, so a
 // peer that does not keep up loses these packets (ErrDropped) instead of
 // being closed, and reliable packets keep the other half.
 func (ss *Session) TrySend(pkts ...Packet) error {
-	n := int64(0)
-	for _, p := range pkts {
-		l := int64(p.EncodedLen())
-		if l > ss.srv.cfg.MaxPayload {
-			return fmt.Errorf("engineio: send %d bytes (max %d): %w", l, ss.srv.cfg.MaxPayload, ErrTooLarge)
-		}
-		n += l + 1
+	n, err := ss.sizeOf(pkts)
+	if err != nil {
+		return err
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()

@@ -513,6 +513,17 @@ type result struct {
 	extra            map[string]float64
 }
 
+func (r result) report(b *testing.B, prefix string) {
+	b.ReportMetric(r.rss, prefix+"peak-MiB")
+	b.ReportMetric(r.growth, prefix+"growth-MiB")
+	b.ReportMetric(float64(r.fds), prefix+"peak-fds")
+	b.ReportMetric(r.off, prefix+"device-off-s")
+	b.ReportMetric(float64(r.drops), prefix+"device-drops")
+	for k, v := range r.extra {
+		b.ReportMetric(v, prefix+k)
+	}
+}
+
 func runAttack(b *testing.B, bin string, a attack) result {
 	p := startHubProc(b, bin)
 	w := benchDevice(b, p)
@@ -552,28 +563,17 @@ func BenchmarkAttack(b *testing.B) {
 		b.Run(a.name, func(b *testing.B) {
 			for range b.N {
 				ra := runAttack(b, after, a.run)
-				b.ReportMetric(ra.rss, "after-peak-MiB")
-				b.ReportMetric(ra.growth, "after-growth-MiB")
-				b.ReportMetric(float64(ra.fds), "after-peak-fds")
-				b.ReportMetric(ra.off, "after-device-off-s")
-				b.ReportMetric(float64(ra.drops), "after-device-drops")
-				for k, v := range ra.extra {
-					b.ReportMetric(v, "after-"+k)
-				}
+				ra.report(b, "after-")
 				if before == "" {
 					continue
 				}
 				rb := runAttack(b, before, a.run)
-				b.ReportMetric(rb.rss, "before-peak-MiB")
-				b.ReportMetric(rb.growth, "before-growth-MiB")
-				b.ReportMetric(float64(rb.fds), "before-peak-fds")
-				b.ReportMetric(rb.off, "before-device-off-s")
-				b.ReportMetric(float64(rb.drops), "before-device-drops")
-				for k, v := range rb.extra {
-					b.ReportMetric(v, "before-"+k)
-				}
+				rb.report(b, "before-")
 				b.ReportMetric(ra.rss/rb.rss, "rss-after/before")
 				b.ReportMetric(float64(ra.fds)/float64(rb.fds), "fds-after/before")
+				if rb.growth > 0 {
+					b.ReportMetric(ra.growth/rb.growth, "growth-after/before")
+				}
 			}
 		})
 	}

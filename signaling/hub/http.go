@@ -279,19 +279,28 @@ func (h *Hub) Fleet() ([]FleetEntry, error) {
 	return out, nil
 }
 
+// bearer checks the request's bearer token; on false the 401 is answered.
+func (h *Hub) bearer(w http.ResponseWriter, r *http.Request) (string, auth.Session, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeUnauthorized})
+		return "", auth.Session{}, false
+	}
+	s, err := h.store.Verify(tok, false)
+	if err != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeSessionExpired})
+		return "", auth.Session{}, false
+	}
+	return tok, s, true
+}
+
 // handleLogout ends the bearer token's session, or with {"all": true}
 // every session of its account (an operator who lost a device). The token
 // is dead at once: /api/fleet answers 401 and a device socket using it is
 // refused at its next CONNECT.
 func (h *Hub) handleLogout(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, s, ok := h.bearer(w, r)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeUnauthorized})
-		return
-	}
-	s, err := h.store.Verify(tok, false)
-	if err != nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeSessionExpired})
 		return
 	}
 	var req struct {
@@ -321,14 +330,8 @@ func (h *Hub) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Hub) handleFleet(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	_, s, ok := h.bearer(w, r)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeUnauthorized})
-		return
-	}
-	s, err := h.store.Verify(tok, false)
-	if err != nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeSessionExpired})
 		return
 	}
 	if s.Role != auth.RoleOperator {
