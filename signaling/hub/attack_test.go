@@ -171,6 +171,7 @@ func TestAttackSignalFlood(t *testing.T) {
 		t.Fatalf("second join %+v", j2)
 	}
 	d.ev.expect(t, "user:joined "+j2.UserID)
+	start := time.Now()
 	for i := range 300 {
 		if c2.write(fmt.Sprintf(`42%d["signal",{"to":"dev-c1","candidate":{"candidate":"candidate:%d 1 udp 1 192.0.2.1 9 typ host","sdpMid":"0","sdpMLineIndex":0}}]`, i+1, i)) != nil {
 			break
@@ -192,8 +193,11 @@ func TestAttackSignalFlood(t *testing.T) {
 			t.Fatal("no user:left for the flooder")
 		}
 	}
-	if got != acks["ok"] {
-		t.Errorf("device got %d signals, the hub acknowledged %d", got, acks["ok"])
+	// Acks queued when the hub drops the flooder's transport may be lost,
+	// so the device may get a few more than were acknowledged; never more
+	// than the burst and the rate allow.
+	if limit := 60 + int(20*time.Since(start).Seconds()) + 1; got < acks["ok"] || got > limit {
+		t.Errorf("device got %d signals, the hub acknowledged %d, the bound is %d", got, acks["ok"], limit)
 	}
 	// The second flooder may meet the Engine.IO packet rate (50/s) first.
 	if v := metric(t, e, "tether_hub_signal_floods_total"); v < 1 {
