@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/internal/hostile"
 	"tether/signaling"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -467,7 +468,7 @@ func attackQueue(b *testing.B, p *hubProc) map[string]float64 {
 // and 100 idle keep-alive connections; how many are open after 35 s.
 func attackSlowClients(b *testing.B, p *hubProc) map[string]float64 {
 	dial := func(local string) net.Conn {
-		c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}).Dial("tcp", p.addr)
+		c, err := hostile.Dialer(local).Dial("tcp", p.addr)
 		if err != nil {
 			return nil
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pion/turn/v4"
 
+	"tether/internal/hostile"
 	"tether/signaling"
 	"tether/signaling/hub"
 )
@@ -455,7 +456,7 @@ func TestAttackSlowClients(t *testing.T) {
 	d := onlineDevice(t, e)
 	addr := e.h.Addr().String()
 	dial := func(local string) net.Conn {
-		c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}).Dial("tcp", addr)
+		c, err := hostile.Dialer(local).Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"tether/internal/hostile"
 )
 
 // rawDevice is the cheapest possible Socket.IO client: one TCP connection,
@@ -38,9 +40,9 @@ func dialWS(addr, local string) (*rawDevice, error) { return dialWSBuf(addr, loc
 // dialWSBuf is dialWS with a receive buffer of rcvbuf bytes (0: the
 // kernel's): a small one makes a client that reads slowly show at once.
 func dialWSBuf(addr, local string, rcvbuf int) (*rawDevice, error) {
-	dl := net.Dialer{Timeout: 30 * time.Second}
+	dl := &net.Dialer{Timeout: 30 * time.Second}
 	if local != "" {
-		dl.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+		dl = hostile.Dialer(local)
 	}
 	if rcvbuf > 0 {
 		dl.Control = func(_, _ string, rc syscall.RawConn) error {
