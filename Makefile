@@ -75,6 +75,9 @@ bench: npm
 	$(GO) test -run '^$$' -bench 'ReconnectAfterRestart|LinkFlap' -benchtime 1x ./signaling
 	$(GO) test -run '^$$' -bench . -skip NetnsICERestart -benchtime 1x ./appliance/peer
 	$(GO) test -run '^$$' -bench NetnsICERestart -benchtime 5x ./appliance/peer
+	# Issue 12's attacks on the hub process; before/after ratios need an
+	# older tree: TETHER_HUB_BEFORE=/tmp/before (git worktree add /tmp/before 9d25b48).
+	$(GO) test -run '^$$' -bench Attack -benchtime 1x ./signaling/hub
 
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every
