@@ -87,6 +87,9 @@ bench: npm
 	# peak RSS of the hub under a login storm; TETHER_BEFORE_DIR=<older tree> adds it and the ratio
 	$(GO) test -run '^$$' -bench LoginStorm -benchtime 1x ./cmd/tether-hub
 	$(GO) test -run '^$$' -bench W3CCustomerChange -benchtime 200x -timeout 60m ./internal/systest
+	# Issue 12's attacks on the hub process; before/after ratios need an
+	# older tree: TETHER_HUB_BEFORE=/tmp/before (git worktree add /tmp/before 9d25b48).
+	$(GO) test -run '^$$' -bench Attack -benchtime 1x ./signaling/hub
 
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every

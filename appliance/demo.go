@@ -43,7 +43,10 @@ func runDemo(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) er
 	hubURL := "http://" + ln.Addr().String()
 	h, err := hub.New(hub.Config{
 		Listener: ln, DataPath: filepath.Join(dir, "hub.db"), PublicURL: hubURL,
-		TURN:   hub.TURNConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", PublicIP: "127.0.0.1"},
+		// The demo's peers are this machine and its LAN: the ranges a
+		// public hub refuses (issue 12) are allowed here.
+		TURN: hub.TURNConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", PublicIP: "127.0.0.1",
+			AllowPeers: []string{"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}},
 		Logger: log.With("side", "hub"),
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,7 +91,8 @@ type Device struct {
 	verified VerifyReply // last successful verify (guarded by mu)
 	roomID   string
 	rtt      time.Duration
-	kick     chan struct{} // status change: send device:status now
+	kick     chan struct{}  // status change: send device:status now
+	refresh  chan time.Time // when the ICE credentials need renewing (latest wins)
 }
 
 // NewDevice validates cfg and builds the client.
@@ -115,7 +118,7 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	d := &Device{cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "signaling"), kick: make(chan struct{}, 1)}
+	d := &Device{cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "signaling"), kick: make(chan struct{}, 1), refresh: make(chan time.Time, 1)}
 	sc := cfg.Socket
 	sc.Engine = cfg.Engine
 	sc.Engine.URL = cfg.HubURL
@@ -178,27 +181,17 @@ func (d *Device) Run(ctx context.Context) error {
 	defer func() { cancel(); wg.Wait() }()
 	wg.Add(1)
 	go func() { defer wg.Done(); d.keepaliveLoop(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); d.refreshLoop(ctx) }()
 	return d.client.Run(ctx)
 }
 
 // onConnect is the connect hook: session verify, then room:join (the seed's
 // "Admin start-up" steps 2 and 4, again after every reconnect).
 func (d *Device) onConnect(ctx context.Context, recovered bool) error {
-	vctx, cancel := d.clk.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	args, err := d.client.EmitWithAck(vctx, EvSessionVerify, map[string]any{"token": d.cfg.Token()})
+	v, err := d.verify(ctx)
 	if err != nil {
-		return fmt.Errorf("session:verify: %w", err)
-	}
-	var v VerifyReply
-	if err := args.Decode(0, &v); err != nil {
-		return fmt.Errorf("session:verify answer: %w", err)
-	}
-	if !v.OK {
-		if v.Error == ErrCodeSessionExpired {
-			return fmt.Errorf("session:verify: %w", socketio.ErrSessionExpired)
-		}
-		return fmt.Errorf("session:verify: %w: %s", ErrRefused, v.Error)
+		return err
 	}
 	room := d.cfg.RoomID
 	if room == "" {
@@ -210,12 +203,13 @@ func (d *Device) onConnect(ctx context.Context, recovered bool) error {
 	d.mu.Lock()
 	d.verified, d.roomID = v, room
 	d.mu.Unlock()
+	d.scheduleRefresh(v)
 	if h := d.cfg.Handlers.Verified; h != nil {
 		h(v)
 	}
 	jctx, cancel2 := d.clk.WithTimeout(ctx, 10*time.Second)
 	defer cancel2()
-	args, err = d.client.EmitWithAck(jctx, EvRoomJoin, map[string]any{"roomId": room})
+	args, err := d.client.EmitWithAck(jctx, EvRoomJoin, map[string]any{"roomId": room})
 	if err != nil {
 		return fmt.Errorf("room:join: %w", err)
 	}
@@ -238,6 +232,126 @@ func (d *Device) onConnect(ctx context.Context, recovered bool) error {
 	}
 	d.StatusChanged()
 	return nil
+}
+
+// verify emits session:verify with the stored token and checks the answer.
+func (d *Device) verify(ctx context.Context) (VerifyReply, error) {
+	vctx, cancel := d.clk.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args, err := d.client.EmitWithAck(vctx, EvSessionVerify, map[string]any{"token": d.cfg.Token()})
+	if err != nil {
+		return VerifyReply{}, fmt.Errorf("session:verify: %w", err)
+	}
+	var v VerifyReply
+	if err := args.Decode(0, &v); err != nil {
+		return VerifyReply{}, fmt.Errorf("session:verify answer: %w", err)
+	}
+	if !v.OK {
+		if v.Error == ErrCodeSessionExpired {
+			return VerifyReply{}, fmt.Errorf("session:verify: %w", socketio.ErrSessionExpired)
+		}
+		return VerifyReply{}, fmt.Errorf("session:verify: %w: %s", ErrRefused, v.Error)
+	}
+	return v, nil
+}
+
+// credentialsExpiry is the earliest expiry of the TURN REST API usernames
+// ("<unix expiry>:<user>", draft-uberti-behave-turn-rest) among servers;
+// false when none has one (static credentials, or STUN only).
+func credentialsExpiry(servers []ICEServer) (time.Time, bool) {
+	var first time.Time
+	for _, s := range servers {
+		exp, _, ok := strings.Cut(s.Username, ":")
+		if !ok {
+			continue
+		}
+		sec, err := strconv.ParseInt(exp, 10, 64)
+		if err != nil || sec <= 0 {
+			continue
+		}
+		if t := time.Unix(sec, 0); first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// scheduleRefresh asks refreshLoop to verify again when 80 % of the
+// credentials' remaining life has passed (docs/protocol.md, "TURN
+// credentials"): the hub's are short-lived, and a session:verify on a live
+// socket is the contract's way to get new ones.
+func (d *Device) scheduleRefresh(v VerifyReply) {
+	exp, ok := credentialsExpiry(v.ICEServers)
+	if !ok {
+		return
+	}
+	now := d.clk.Now()
+	at := now.Add(max(exp.Sub(now)*4/5, time.Second))
+	select {
+	case <-d.refresh:
+	default:
+	}
+	d.refresh <- at
+}
+
+// refreshLoop re-verifies on the live socket when the ICE credentials are
+// due, hands the new servers to the Verified handler (the WebRTC layer
+// uses them from its next gathering), and retries every 30 s while the
+// socket is down or the hub does not answer. A reconnect verifies anyway
+// and reschedules.
+func (d *Device) refreshLoop(ctx context.Context) {
+	var t *clock.Timer
+	var due <-chan time.Time
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case at := <-d.refresh:
+			if t != nil {
+				t.Stop()
+			}
+			t = d.clk.Timer(d.clk.Until(at))
+			due = t.C
+		case <-due:
+			due = nil
+			if d.client.Status().State != socketio.Connected {
+				t = d.clk.Timer(30 * time.Second)
+				due = t.C
+				continue
+			}
+			v, err := d.verify(ctx)
+			switch {
+			case errors.Is(err, socketio.ErrSessionExpired):
+				d.log.Warn("session expired at credential refresh")
+				d.client.ExpireSession()
+				if h := d.cfg.Handlers.SessionExpire; h != nil {
+					h()
+				}
+				continue
+			case err != nil:
+				if ctx.Err() != nil {
+					return
+				}
+				d.log.Warn("ICE credential refresh failed; retrying", "err", err)
+				t = d.clk.Timer(30 * time.Second)
+				due = t.C
+				continue
+			}
+			d.mu.Lock()
+			d.verified = v
+			d.mu.Unlock()
+			d.log.Info("ICE credentials refreshed", "servers", len(v.ICEServers))
+			d.scheduleRefresh(v)
+			if h := d.cfg.Handlers.Verified; h != nil {
+				h(v)
+			}
+		}
+	}
 }
 
 func (d *Device) registerHandlers() {

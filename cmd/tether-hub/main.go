@@ -24,7 +24,9 @@ import (
 
 const usage = `usage:
   tether-hub serve [-listen 127.0.0.1:8080] [-data hub.db] [-public-url URL]
-                   [-turn-udp :3478] [-turn-tcp :3478] [-public-ip IP] [-ice URL[,secret=S]]...
+                   [-tls-cert cert.pem -tls-key key.pem]
+                   [-turn-udp :3478] [-turn-tcp :3478] [-public-ip IP] [-turn-allow-peers CIDR,...]
+                   [-ice URL[,secret=S]]... [-max-sessions-per-addr N] [-max-conns-per-addr N]
   tether-hub account add NAME [-room ROOM] [-operator]   (password from the terminal or stdin)
   tether-hub account list
   tether-hub account revoke NAME
@@ -98,6 +100,11 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.TURN.UDP, "turn-udp", "", "embedded TURN UDP listen address (e.g. :3478)")
 	fs.StringVar(&cfg.TURN.TCP, "turn-tcp", "", "embedded TURN TCP listen address (e.g. :3478)")
 	fs.StringVar(&cfg.TURN.PublicIP, "public-ip", "", "IP address announced for TURN relays")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the PEM private key of -tls-cert")
+	allowPeers := fs.String("turn-allow-peers", "", "comma-separated CIDRs TURN relays may reach although private/loopback/link-local (e.g. a LAN)")
+	fs.IntVar(&cfg.MaxSessionsPerAddr, "max-sessions-per-addr", 0, "Engine.IO sessions per client address (default 32, -1: no bound)")
+	fs.IntVar(&cfg.MaxConnsPerAddr, "max-conns-per-addr", 0, "TCP connections per client address (default 64, -1: no bound)")
 	fs.DurationVar(&cfg.RecoveryWindow, "recovery", 2*time.Minute, "connection state recovery window")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For")
 	fs.Var(&ice, "ice", "external STUN/TURN server: URL[,URL][,secret=S | ,username=U,credential=C] (repeatable)")
@@ -112,6 +119,9 @@ func serve(args []string) error {
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.ICE = ice
+	if *allowPeers != "" {
+		cfg.TURN.AllowPeers = strings.Split(*allowPeers, ",")
+	}
 	if *origins != "" {
 		cfg.AllowedOrigins = strings.Split(*origins, ",")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -76,6 +77,15 @@ type ServerConfig struct {
 	RateLimit    float64
 	RateBurst    int
 	MaxRateDelay time.Duration
+	// MaxSessions bounds the open sessions in total and MaxSessionsPerAddr
+	// those of one client address (ClientAddr); a handshake beyond either
+	// is answered 503 before anything is allocated for it. Zero: no bound.
+	MaxSessions        int
+	MaxSessionsPerAddr int
+	// ClientAddr names the client of a request for MaxSessionsPerAddr
+	// (default: the host of RemoteAddr; behind a trusted proxy the caller
+	// passes its own).
+	ClientAddr func(r *http.Request) string
 	// ReadBufferSize is the websocket read buffer per connection (default
 	// 1024 bytes; larger messages are read through it). Write buffers come
 	// from a shared pool and are held only while writing.
@@ -154,6 +164,12 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = 1024
 	}
+	if c.MaxSessions < 0 || c.MaxSessionsPerAddr < 0 {
+		return c, fmt.Errorf("engineio: server config: negative session bound")
+	}
+	if c.ClientAddr == nil {
+		c.ClientAddr = remoteHost
+	}
 	if c.Clock == nil {
 		c.Clock = clock.New()
 	}
@@ -163,12 +179,25 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 	return c, nil
 }
 
-// ServerStats counts the open sessions by transport.
+// remoteHost is the host part of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ServerStats counts the open sessions by transport, and the handshakes
+// refused by the session bounds since the start.
 type ServerStats struct {
 	Sessions  int
 	WebSocket int
 	Polling   int
 	Upgrading int // polling sessions with a websocket probe in progress
+	// RefusedTotal and RefusedPerAddr count handshakes refused by
+	// MaxSessions and MaxSessionsPerAddr.
+	RefusedTotal, RefusedPerAddr uint64
 }
 
 // Server is the server side of Engine.IO v4: an http.Handler for the
@@ -192,6 +221,12 @@ type Server struct {
 	mu       sync.Mutex // guards the fields below
 	sessions map[string]*Session
 	closed   bool
+	// reserved counts the sessions of each client address, reserved at
+	// the handshake and released when the session is removed; total is
+	// their sum (sessions not yet registered included).
+	reserved                     map[string]int
+	total                        int
+	refusedTotal, refusedPerAddr uint64
 
 	wg sync.WaitGroup // websocket readers and flushers
 }
@@ -207,6 +242,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:      cfg.Logger.With("component", "engineio-server"),
 		clk:      cfg.Clock,
 		sessions: make(map[string]*Session),
+		reserved: make(map[string]int),
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: cfg.UpgradeTimeout,
@@ -232,6 +268,9 @@ func (s *Server) Stats() ServerStats {
 	}
 	s.mu.Unlock()
 	var st ServerStats
+	s.mu.Lock()
+	st.RefusedTotal, st.RefusedPerAddr = s.refusedTotal, s.refusedPerAddr
+	s.mu.Unlock()
 	for _, ss := range list {
 		ss.mu.Lock()
 		if ss.state != stateOpen {
@@ -395,21 +434,59 @@ func newSID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// reserve counts a new session of addr against the bounds; false (and
+// counted as refused) when one of them is reached.
+func (s *Server) reserve(addr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.cfg.MaxSessions > 0 && s.total >= s.cfg.MaxSessions:
+		s.refusedTotal++
+		return false
+	case s.cfg.MaxSessionsPerAddr > 0 && s.reserved[addr] >= s.cfg.MaxSessionsPerAddr:
+		s.refusedPerAddr++
+		return false
+	}
+	s.reserved[addr]++
+	s.total++
+	return true
+}
+
+// release gives back what reserve counted. s.mu is held.
+func (s *Server) releaseLocked(addr string) {
+	if n := s.reserved[addr]; n > 1 {
+		s.reserved[addr] = n - 1
+	} else {
+		delete(s.reserved, addr)
+	}
+	s.total--
+}
+
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusBadRequest, codeBadHandshake, "Bad handshake method")
 		return
 	}
+	if transport == TransportWebSocket && !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: not a websocket handshake")
+		return
+	}
+	addr := s.cfg.ClientAddr(r)
+	if !s.reserve(addr) {
+		s.log.Debug("handshake refused: too many sessions", "addr", addr)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, codeBadRequest, "Too many sessions")
+		return
+	}
 	if transport == TransportWebSocket {
-		if !websocket.IsWebSocketUpgrade(r) {
-			writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: not a websocket handshake")
-			return
-		}
 		ws, err := s.up.Upgrade(w, r, nil)
 		if err != nil {
+			s.mu.Lock()
+			s.releaseLocked(addr)
+			s.mu.Unlock()
 			return // the Upgrader answered
 		}
-		ss, ok := s.newSession(r, TransportWebSocket, ws)
+		ss, ok := s.newSession(r, addr, TransportWebSocket, ws)
 		if !ok {
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 			_ = ws.Close()
@@ -418,7 +495,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		s.readInBackground(ss, ws)
 		return
 	}
-	ss, ok := s.newSession(r, TransportPolling, nil)
+	ss, ok := s.newSession(r, addr, TransportPolling, nil)
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, codeBadRequest, "server shutting down")
 		return
@@ -444,12 +521,14 @@ func (s *Server) openPacket(sid string, transport string) Packet {
 	return Packet{Type: Open, Data: b}
 }
 
-// newSession registers a session and queues its open packet; false when
-// the server is closed.
-func (s *Server) newSession(r *http.Request, transport string, ws *websocket.Conn) (*Session, bool) {
+// newSession registers a session reserved for addr and queues its open
+// packet; false (the reservation released) when the server is closed.
+func (s *Server) newSession(r *http.Request, addr, transport string, ws *websocket.Conn) (*Session, bool) {
 	ss := newSession(s, r, transport, ws)
+	ss.addr = addr
 	s.mu.Lock()
 	if s.closed {
+		s.releaseLocked(addr)
 		s.mu.Unlock()
 		return nil, false
 	}
@@ -477,6 +556,7 @@ func (s *Server) remove(ss *Session) {
 	s.mu.Lock()
 	if s.sessions[ss.id] == ss {
 		delete(s.sessions, ss.id)
+		s.releaseLocked(ss.addr)
 	}
 	s.mu.Unlock()
 }

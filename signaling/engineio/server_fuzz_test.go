@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -103,7 +104,10 @@ func FuzzServerWebSocketFrames(f *testing.F) {
 		_ = ws.WriteMessage(mt, frame)
 		_ = ws.WriteMessage(websocket.TextMessage, []byte("4\x00marker"))
 		keeps := binary
-		if !binary {
+		// RFC 6455 section 8.1: a text frame that is not UTF-8 fails the
+		// connection with close code 1007 (issue 12).
+		badText := !binary && !utf8.Valid(frame)
+		if !binary && !badText {
 			if p, err := engineio.DecodeText(frame); err == nil {
 				switch p.Type {
 				case engineio.Message, engineio.Pong, engineio.Noop, engineio.Upgrade:
@@ -125,6 +129,15 @@ func FuzzServerWebSocketFrames(f *testing.F) {
 		r.mu.Unlock()
 		if closed == keeps {
 			t.Fatalf("frame %q binary=%v: closed=%v", frame, binary, closed)
+		}
+		if badText {
+			var err error
+			for err == nil {
+				_, _, err = ws.ReadMessage()
+			}
+			if !websocket.IsCloseError(err, websocket.CloseInvalidFramePayloadData) {
+				t.Fatalf("frame %q (not UTF-8): %v, want close 1007", frame, err)
+			}
 		}
 		if keeps {
 			want := 1

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/benbjohnson/clock"
 	"github.com/gorilla/websocket"
@@ -22,6 +23,9 @@ var (
 	ErrBufferFull = errors.New("engineio: send buffer full")
 	// ErrRateLimited reports a peer sending above ServerConfig.RateLimit.
 	ErrRateLimited = errors.New("engineio: rate limit exceeded")
+	// ErrDropped reports a TrySend that the session's queue could not take
+	// without closing it; the session stays open.
+	ErrDropped = errors.New("engineio: dropped (peer not keeping up)")
 )
 
 // closeLinger is how long a gracefully closed polling session waits for
@@ -53,6 +57,7 @@ func (s sessionState) String() string {
 type Session struct {
 	srv    *Server
 	id     string
+	addr   string        // the client address the session is counted under
 	req    *http.Request // the handshake request, without body or context
 	lim    *rate.Limiter // nil without a rate limit; used by the reader only
 	recvMu sync.Mutex    // serializes OnMessage calls (websocket reader, POSTs)
@@ -144,13 +149,9 @@ func (ss *Session) Reason() CloseReason {
 // ErrTooLarge for a packet above MaxPayload, and ErrBufferFull (closing
 // the session) when the peer has left too much unread.
 func (ss *Session) Send(pkts ...Packet) error {
-	n := int64(0)
-	for _, p := range pkts {
-		l := int64(p.EncodedLen())
-		if l > ss.srv.cfg.MaxPayload {
-			return fmt.Errorf("engineio: send %d bytes (max %d): %w", l, ss.srv.cfg.MaxPayload, ErrTooLarge)
-		}
-		n += l + 1
+	n, err := ss.sizeOf(pkts)
+	if err != nil {
+		return err
 	}
 	ss.mu.Lock()
 	if ss.state != stateOpen {
@@ -173,6 +174,44 @@ func (ss *Session) Send(pkts ...Packet) error {
 	ss.queued += n
 	ss.kick()
 	ss.mu.Unlock()
+	return nil
+}
+
+// sizeOf is what pkts add to the queue (one separator byte each), or
+// ErrTooLarge for a packet above MaxPayload.
+func (ss *Session) sizeOf(pkts []Packet) (int64, error) {
+	n := int64(0)
+	for _, p := range pkts {
+		l := int64(p.EncodedLen())
+		if l > ss.srv.cfg.MaxPayload {
+			return 0, fmt.Errorf("engineio: send %d bytes (max %d): %w", l, ss.srv.cfg.MaxPayload, ErrTooLarge)
+		}
+		n += l + 1
+	}
+	return n, nil
+}
+
+// TrySend queues packets as one unit like Send, but only while the queue
+// stays under half of MaxBuffered: traffic that is relayed for someone
+// else (a volatile emit) must never cost this session its connection, so a
+// peer that does not keep up loses these packets (ErrDropped) instead of
+// being closed, and reliable packets keep the other half.
+func (ss *Session) TrySend(pkts ...Packet) error {
+	n, err := ss.sizeOf(pkts)
+	if err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.state != stateOpen {
+		return fmt.Errorf("engineio: send to %s: %w", ss.id, ErrClosed)
+	}
+	if ss.queued+n > ss.srv.cfg.MaxBuffered/2 {
+		return fmt.Errorf("engineio: send to %s: %d bytes unread: %w", ss.id, ss.queued, ErrDropped)
+	}
+	ss.queue = append(ss.queue, pkts...)
+	ss.queued += n
+	ss.kick()
 	return nil
 }
 
@@ -396,6 +435,10 @@ func (ss *Session) readOne(ws *websocket.Conn, mt int, data []byte) bool {
 	if mt == websocket.BinaryMessage {
 		p = Packet{Type: Message, Data: data, Binary: true}
 	} else {
+		if !utf8.Valid(data) {
+			ss.invalidUTF8(ws)
+			return false
+		}
 		var err error
 		if p, err = DecodeText(data); err != nil {
 			ss.srv.log.Debug("bad packet; closing", "sid", ss.id, "err", err)
@@ -409,6 +452,17 @@ func (ss *Session) readOne(ws *websocket.Conn, mt int, data []byte) bool {
 		return false
 	}
 	return true
+}
+
+// invalidUTF8 fails the websocket as RFC 6455 section 8.1 requires for a
+// text frame that is not UTF-8: close code 1007 (invalid frame payload
+// data), then the session ends with a parse error.
+func (ss *Session) invalidUTF8(ws *websocket.Conn) {
+	ss.srv.log.Debug("websocket text frame is not UTF-8; closing with 1007", "sid", ss.id)
+	_ = ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8"), time.Now().Add(time.Second))
+	ss.closeWith(ReasonParseError, false)
+	_ = ws.Close()
 }
 
 func (ss *Session) readFailed(ws *websocket.Conn, err error) {
@@ -488,6 +542,11 @@ func (ss *Session) runProbe(ws *websocket.Conn) error {
 		}
 		if mt != websocket.TextMessage {
 			return fmt.Errorf("engineio: binary frame during upgrade: %w", errUpgradeProtocol)
+		}
+		if !utf8.Valid(data) {
+			_ = ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8"), time.Now().Add(time.Second))
+			return fmt.Errorf("engineio: upgrade probe: text frame is not UTF-8: %w", ErrMalformed)
 		}
 		p, err := DecodeText(data)
 		if err != nil {

@@ -2,125 +2,16 @@ package hub_test
 
 import (
 	"context"
-
-	"bufio"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
 	"tether/signaling/hub"
 	"tether/signaling/socketio"
-	"time"
 )
-
-// rawDevice is the cheapest possible Socket.IO device client: one TCP
-// connection, a hand-made websocket handshake, the CONNECT with the
-// device's token, and nothing else held in memory, so the process's heap
-// growth is the hub's cost per idle socket.
-type rawDevice struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dialRaw(addr, token string, verify bool) (*rawDevice, error) {
-	c, err := net.DialTimeout("tcp", addr, 30*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	key := make([]byte, 16)
-	rand.Read(key)
-	fmt.Fprintf(c, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		addr, base64.StdEncoding.EncodeToString(key))
-	br := bufio.NewReaderSize(c, 512)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		c.Close()
-		return nil, fmt.Errorf("upgrade: %s", resp.Status)
-	}
-	d := &rawDevice{c: c, br: br}
-	if m, err := d.read(); err != nil || !strings.HasPrefix(m, "0{") {
-		c.Close()
-		return nil, fmt.Errorf("open: %q %v", m, err)
-	}
-	auth, _ := json.Marshal(map[string]string{"role": "device", "token": token})
-	if err := d.write("40" + string(auth)); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if m, err := d.read(); err != nil || !strings.HasPrefix(m, "40{") {
-		c.Close()
-		return nil, fmt.Errorf("connect: %q %v", m, err)
-	}
-	if verify {
-		arg, _ := json.Marshal(map[string]string{"token": token})
-		if err := d.write(`420["session:verify",` + string(arg) + `]`); err != nil {
-			c.Close()
-			return nil, err
-		}
-		if m, err := d.read(); err != nil || !strings.HasPrefix(m, `430[{"ok":true`) {
-			c.Close()
-			return nil, fmt.Errorf("verify: %q %v", m, err)
-		}
-	}
-	c.SetDeadline(time.Time{})
-	return d, nil
-}
-
-// read returns one unmasked server text frame (RFC 6455 section 5.2).
-func (d *rawDevice) read() (string, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(d.br, h[:]); err != nil {
-		return "", err
-	}
-	n := int(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var l [2]byte
-		if _, err := io.ReadFull(d.br, l[:]); err != nil {
-			return "", err
-		}
-		n = int(binary.BigEndian.Uint16(l[:]))
-	case 127:
-		var l [8]byte
-		if _, err := io.ReadFull(d.br, l[:]); err != nil {
-			return "", err
-		}
-		n = int(binary.BigEndian.Uint64(l[:]))
-	}
-	b := make([]byte, n)
-	_, err := io.ReadFull(d.br, b)
-	return string(b), err
-}
-
-// write sends one masked client text frame.
-func (d *rawDevice) write(s string) error {
-	b := []byte{0x81}
-	if len(s) < 126 {
-		b = append(b, 0x80|byte(len(s)))
-	} else {
-		b = append(b, 0x80|126, byte(len(s)>>8), byte(len(s)))
-	}
-	mask := [4]byte{1, 2, 3, 4}
-	b = append(b, mask[:]...)
-	for i := 0; i < len(s); i++ {
-		b = append(b, s[i]^mask[i%4])
-	}
-	_, err := d.c.Write(b)
-	return err
-}
 
 func heapInuse() uint64 {
 	runtime.GC()

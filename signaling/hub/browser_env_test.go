@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path"
@@ -133,6 +134,10 @@ func requireBrowser(t *testing.T) string {
 // exists, the hub's API and Socket.IO, else index.html.
 func pageHandler(dist string, api http.Handler) http.Handler {
 	files := http.FileServer(http.Dir(dist))
+	// The pages get the hub's security headers (Content-Security-Policy
+	// above all), so the browser tests run the page under them.
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := path.Clean(r.URL.Path)
 		switch {
@@ -140,6 +145,9 @@ func pageHandler(dist string, api http.Handler) http.Handler {
 			p == "/metrics", p == "/healthz":
 			api.ServeHTTP(w, r)
 			return
+		}
+		for _, k := range []string{"Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "X-Content-Type-Options"} {
+			w.Header().Set(k, rec.Header().Get(k))
 		}
 		if st, err := os.Stat(filepath.Join(dist, filepath.FromSlash(p))); err == nil && !st.IsDir() && !strings.HasPrefix(path.Base(p), ".") {
 			files.ServeHTTP(w, r)

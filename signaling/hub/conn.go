@@ -14,9 +14,16 @@ type Conn interface {
 	Transport() string
 	// Emit queues an event with one JSON argument.
 	Emit(event string, arg any)
+	// EmitVolatile queues an event only if the connection can take it now
+	// (not logged for recovery, never closing the socket); false when it
+	// was dropped.
+	EmitVolatile(event string, arg any) bool
 	// Disconnect closes the socket from the server side (a Socket.IO
 	// DISCONNECT: the client does not recover it).
 	Disconnect()
+	// Close disconnects the socket and closes its Engine.IO connection
+	// (a flooder: it must not keep the transport either).
+	Close()
 }
 
 // Ack answers an event that was emitted with an acknowledgement; nil when
@@ -51,6 +58,9 @@ type Principal struct {
 	// Name is the customer's display name (sanitised).
 	Name     string
 	InviteID string
+	// Addr is the client address of the handshake (X-Forwarded-For's
+	// first entry behind a trusted proxy): queue places per address.
+	Addr string
 }
 
 // reply is the generic ok/error answer.

@@ -19,8 +19,10 @@ const (
 	codeForbidden      = "forbidden"    // room:join for a room that is not the caller's
 	codeNotJoined      = "not_joined"   // an event that needs room:join first
 	codeNotInCall      = "not_in_call"  // signal or call:ended outside the current call
-	codeRateLimited    = "rate_limited" // POST /api/login after too many wrong passwords
+	codeRateLimited    = "rate_limited" // POST /api/login after too many wrong passwords; signals above the rate
 	codeInvalidCreds   = "invalid_credentials"
 	codeInternal       = "internal"
-	codeRoomFull       = "room_full" // room:join when MaxQueue customers already wait
+	codeRoomFull       = "room_full"     // room:join when the queue, or this invite's or address's share of it, is full
+	codeTooLarge       = "too_large"     // signal above the size bounds
+	codeReceiverSlow   = "receiver_slow" // signal dropped: the receiver's connection is not keeping up
 )

@@ -59,6 +59,9 @@ func FuzzConnectAuth(f *testing.F) {
 	f.Add([]byte(`{}`), "call:ended", []byte(`{"roomId":"r1","userId":"x","reason":"`+strings.Repeat("r", 100)+`"}`))
 	f.Add([]byte(`{}`), "keepalive", []byte(`{"t":1e400}`))
 	f.Add([]byte(`{}`), "device:status", []byte(`{"socket":{}}`))
+	f.Add([]byte(`{}`), "signal", []byte(`{"to":"x","description":{"type":"offer","sdp":"`+strings.Repeat("s", 17<<10)+`"}}`))
+	f.Add([]byte(`{}`), "signal", []byte(`{"to":"x","candidate":{"candidate":"`+strings.Repeat("c", 2000)+`"}}`))
+	f.Add([]byte(`{}`), "signal", []byte(`{"to":"x","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 9 typ host"}}`))
 	f.Fuzz(func(t *testing.T, authRaw []byte, event string, arg []byte) {
 		p, err := h.authenticate(json.RawMessage(authRaw))
 		if err == nil {
@@ -80,8 +83,7 @@ func FuzzConnectAuth(f *testing.F) {
 			var ack ackRec
 			switch event {
 			case "signal":
-				var s signaling.Signal
-				if decodeArg(arg, &s) == nil {
+				if s, code := checkSignal(arg); code == "" {
 					s.To = ts.uid("s-q")
 					ts.signal(from, s, ack.ack())
 				}
@@ -103,6 +105,54 @@ func FuzzConnectAuth(f *testing.F) {
 			if e.event == "signal" {
 				t.Fatal("signal reached a waiting customer")
 			}
+		}
+		if event != "signal" {
+			return
+		}
+		// The bounds (issue 12): a flood of this signal from the customer
+		// in the call forwards nothing above the size bounds, at most the
+		// burst at one instant, and past the strikes closes the sender.
+		ts.signalRate, ts.signalBurst, ts.signalStrikes = 20, 60, 40
+		dev.full = len(arg)%3 == 0 // sometimes a receiver that does not keep up
+		refused := 0
+		for range 150 {
+			s, code := checkSignal(arg)
+			if code != "" {
+				if code == codeTooLarge {
+					ts.signalRefused("s-a", "too_large", code, nil)
+					refused++
+				}
+				continue
+			}
+			s.To = "dev-r1"
+			var ack ackRec
+			ts.signal("s-a", s, ack.ack())
+			if c := ack.code(); c == codeRateLimited {
+				refused++
+			}
+		}
+		got := 0
+		for _, e := range dev.take() {
+			if e.event != "signal" {
+				continue
+			}
+			got++
+			s := e.arg.(signaling.Signal)
+			if (s.Description != nil && len(s.Description.SDP) > maxSDP) || (s.Candidate != nil && len(s.Candidate.Candidate) > maxCandidate) {
+				t.Fatal("an oversize signal was forwarded")
+			}
+		}
+		if got > 60 {
+			t.Fatalf("%d signals forwarded at one instant (burst 60)", got)
+		}
+		a.mu.Lock()
+		closed := a.closed
+		a.mu.Unlock()
+		if closed != (refused > 40) {
+			t.Fatalf("%d refusals, sender closed %v", refused, closed)
+		}
+		if dev.closed {
+			t.Fatal("the receiver was closed")
 		}
 	})
 }

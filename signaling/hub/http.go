@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ const maxLoginBody = 4 << 10
 //	POST /api/login       the contract's login
 //	GET  /api/invites/{code}  {roomId, expiresAt} or 404 invite_invalid
 //	GET  /api/fleet       every counter's state (operator bearer token)
+//	POST /api/logout      ends the bearer token's session ({"all":true}: every session of its account)
 //	GET  /c/{code}/qr.png the invite link as a QR code
 //	GET  /metrics         Prometheus
 //	GET  /healthz         "ok"
@@ -52,11 +54,52 @@ func (h *Hub) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/invites/{code}", h.handleInvite)
 	mux.HandleFunc("GET /api/fleet", h.handleFleet)
+	mux.HandleFunc("POST /api/logout", h.handleLogout)
 	mux.HandleFunc("GET /c/{code}/qr.png", h.handleQR)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("/", h.webHandler())
-	return mux
+	return h.bodyDeadline(h.securityHeaders(mux))
+}
+
+// bodyDeadline gives every request with a body BodyTimeout to deliver it
+// (a client sending a byte at a time is cut off, issue 12). Requests
+// without a body get no read deadline: a polling GET is held for up to
+// pingInterval and a websocket outlives its request.
+func (h *Hub) bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders adds to every answer what a browser needs to keep the
+// hub's pages to themselves: no framing (clickjacking), no referrer
+// leaking invite codes, scripts and connections only to the hub.
+func (h *Hub) securityHeaders(next http.Handler) http.Handler {
+	connect := "'self'"
+	if u, err := url.Parse(h.cfg.PublicURL); err == nil {
+		ws := "ws://"
+		if u.Scheme == "https" {
+			ws = "wss://"
+		}
+		connect += " " + u.Scheme + "://" + u.Host + " " + ws + u.Host
+	}
+	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+		"media-src 'self' blob:; connect-src " + connect + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		if h.http != nil && h.http.TLSConfig != nil {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -254,15 +297,59 @@ func (h *Hub) Fleet() ([]FleetEntry, error) {
 	return out, nil
 }
 
-func (h *Hub) handleFleet(w http.ResponseWriter, r *http.Request) {
+// bearer checks the request's bearer token; on false the 401 is answered.
+func (h *Hub) bearer(w http.ResponseWriter, r *http.Request) (string, auth.Session, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeUnauthorized})
-		return
+		return "", auth.Session{}, false
 	}
 	s, err := h.store.Verify(tok, false)
 	if err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": codeSessionExpired})
+		return "", auth.Session{}, false
+	}
+	return tok, s, true
+}
+
+// handleLogout ends the bearer token's session, or with {"all": true}
+// every session of its account (an operator who lost a device). The token
+// is dead at once: /api/fleet answers 401 and a device socket using it is
+// refused at its next CONNECT.
+func (h *Hub) handleLogout(w http.ResponseWriter, r *http.Request) {
+	tok, s, ok := h.bearer(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		All bool `json:"all"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<10))
+	if len(bytes.TrimSpace(body)) > 0 && json.Unmarshal(body, &req) != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": codeBadRequest})
+		return
+	}
+	if req.All {
+		n, err := h.RevokeAccount(s.Account)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": codeInternal})
+			return
+		}
+		h.log.Info("logout everywhere", "account", s.Account, "sessions", n)
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "sessions": n})
+		return
+	}
+	if err := h.store.Logout(tok); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": codeInternal})
+		return
+	}
+	h.log.Info("logout", "account", s.Account)
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "sessions": 1})
+}
+
+func (h *Hub) handleFleet(w http.ResponseWriter, r *http.Request) {
+	_, s, ok := h.bearer(w, r)
+	if !ok {
 		return
 	}
 	if s.Role != auth.RoleOperator {

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,9 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"tether/internal/login"
+	"tether/internal/netlimit"
 	"tether/signaling"
+	"tether/signaling/engineio"
 	"tether/signaling/hub/auth"
 )
 
@@ -49,8 +52,42 @@ type Config struct {
 	// place in the room (default 2 min, the issue's).
 	RecoveryWindow time.Duration
 	// MaxQueue bounds the customers waiting for one counter (default
-	// 100); room:join beyond it answers room_full.
-	MaxQueue int
+	// 100); room:join beyond it answers room_full. MaxQueuePerInvite
+	// (default 20) and MaxQueuePerAddr (default 5) bound the places one
+	// invite code and one client address hold in a queue, so one holder
+	// cannot fill it (issue 12).
+	MaxQueue          int
+	MaxQueuePerInvite int
+	MaxQueuePerAddr   int
+	// QueueGrace is how long a waiting customer whose socket dropped keeps
+	// its place (default 5 s: a phone changing networks). It is not the
+	// recovery window: a vanished customer must not hold a place for
+	// minutes; its drop is noticed within pingInterval + pingTimeout.
+	QueueGrace time.Duration
+	// MaxSessions and MaxSessionsPerAddr bound the Engine.IO sessions in
+	// total and per client address (defaults 10000 and 32; negative: no
+	// bound). MaxConnsPerAddr bounds the TCP connections one address holds
+	// open (default 64; negative: none). Raise them for many counters
+	// behind one NAT.
+	MaxSessions        int
+	MaxSessionsPerAddr int
+	MaxConnsPerAddr    int
+	// IdleTimeout closes keep-alive connections idle that long (default
+	// 30 s); BodyTimeout bounds reading one request body (default 10 s):
+	// a client sending a byte at a time is cut off (issue 12, slow clients).
+	IdleTimeout time.Duration
+	BodyTimeout time.Duration
+	// SignalRate and SignalBurst bound the signal messages one socket may
+	// send (default 20/s, burst 60: an ICE gathering is a few dozen
+	// candidates); above it signals are refused with rate_limited, and a
+	// socket refused more than SignalStrikes times in a burst (default 40,
+	// then one a second) is disconnected.
+	SignalRate    float64
+	SignalBurst   int
+	SignalStrikes int
+	// TLSCert and TLSKey (PEM files) make the hub serve HTTPS itself;
+	// otherwise it serves plain HTTP, for a TLS reverse proxy in front.
+	TLSCert, TLSKey string
 	// PingInterval and PingTimeout of Engine.IO (defaults 25 s and 20 s).
 	PingInterval, PingTimeout time.Duration
 	// MaxPayload of one Engine.IO message (default 64 KiB: an SDP offer
@@ -87,6 +124,7 @@ type Hub struct {
 	m     *metrics
 	turn  *turnServer
 	ln    net.Listener
+	lim2  *netlimit.Listener // ln bounded per address (nil: no bound)
 	http  *http.Server
 	sio   socketServer
 
@@ -104,6 +142,7 @@ type socketServer interface {
 	http.Handler
 	Run(ctx context.Context) error
 	Close() error
+	Stats() engineio.ServerStats
 }
 
 // New validates cfg, opens the store, binds the listeners (so Addr is known
@@ -126,6 +165,34 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = 50
+	}
+	cfg.TURN = cfg.TURN.withDefaults()
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt(&cfg.MaxQueuePerInvite, 20)
+	defInt(&cfg.MaxQueuePerAddr, 5)
+	defInt(&cfg.MaxSessions, 10000)
+	defInt(&cfg.MaxSessionsPerAddr, 32)
+	defInt(&cfg.MaxConnsPerAddr, 64)
+	defInt(&cfg.SignalBurst, 60)
+	defInt(&cfg.SignalStrikes, 40)
+	if cfg.SignalRate == 0 {
+		cfg.SignalRate = 20
+	}
+	if cfg.QueueGrace == 0 {
+		cfg.QueueGrace = 5 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = 10 * time.Second
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, fmt.Errorf("hub: TLS needs both a certificate and a key: %w", ErrConfig)
 	}
 	if cfg.Limiter.Clock == nil {
 		cfg.Limiter.Clock = cfg.Clock
@@ -159,6 +226,10 @@ func New(cfg Config) (*Hub, error) {
 	if h.st.maxQueue == 0 {
 		h.st.maxQueue = 100
 	}
+	h.st.maxPerInvite, h.st.maxPerAddr = max(cfg.MaxQueuePerInvite, 0), max(cfg.MaxQueuePerAddr, 0)
+	h.st.queueGrace = max(cfg.QueueGrace, 0)
+	h.st.signalRate, h.st.signalBurst, h.st.signalStrikes = cfg.SignalRate, cfg.SignalBurst, cfg.SignalStrikes
+	h.st.iceRefresh = cfg.TURN.CustomerTTL / 2
 	h.st.ice = h.iceServers
 	h.st.after = h.after
 	var err error
@@ -172,6 +243,7 @@ func New(cfg Config) (*Hub, error) {
 			h.closeDB()
 			return nil, err
 		}
+		h.st.entitle = h.turn.entitle
 	}
 	h.ln = cfg.Listener
 	if h.ln == nil {
@@ -180,8 +252,15 @@ func New(cfg Config) (*Hub, error) {
 			return nil, fmt.Errorf("hub: listen %s: %w", cfg.Listen, err)
 		}
 	}
+	if cfg.MaxConnsPerAddr > 0 {
+		h.lim2 = netlimit.NewListener(h.ln, cfg.MaxConnsPerAddr)
+	}
 	if h.cfg.PublicURL == "" {
-		h.cfg.PublicURL = "http://" + h.ln.Addr().String()
+		scheme := "http://"
+		if cfg.TLSCert != "" {
+			scheme = "https://"
+		}
+		h.cfg.PublicURL = scheme + h.ln.Addr().String()
 	}
 	h.cfg.PublicURL = strings.TrimRight(h.cfg.PublicURL, "/")
 	// The customer page is served from PublicURL: its origin may open
@@ -196,8 +275,21 @@ func New(cfg Config) (*Hub, error) {
 		h.closeAll()
 		return nil, err
 	}
-	h.http = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelDebug)}
+	h.m.registerLimits(h)
+	// No ReadTimeout or WriteTimeout: a polling GET is held up to
+	// pingInterval and websockets outlive their request. Request bodies
+	// get BodyTimeout each (bodyDeadline), headers ReadHeaderTimeout, an
+	// idle keep-alive connection IdleTimeout.
+	h.http = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cfg.IdleTimeout,
+		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelDebug)}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			h.closeAll()
+			return nil, fmt.Errorf("hub: TLS certificate: %w", err)
+		}
+		h.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	return h, nil
 }
 
@@ -258,7 +350,14 @@ func (h *Hub) run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := h.http.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var ln net.Listener = h.ln
+		if h.lim2 != nil {
+			ln = h.lim2
+		}
+		if h.http.TLSConfig != nil {
+			ln = tls.NewListener(ln, h.http.TLSConfig)
+		}
+		if err := h.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("hub: http: %w", err)
 		}
 	}()
@@ -481,13 +580,17 @@ func (h *Hub) Event(c Conn, p Principal, name string, arg json.RawMessage, ack A
 		}
 		h.do(func(st *state) { st.callEnded(c.ID(), ev, ack) })
 	case signaling.EvSignal:
-		var s signaling.Signal
-		if decodeArg(arg, &s) != nil {
+		s, code := checkSignal(arg)
+		switch code {
+		case codeBadRequest:
 			h.m.signals.WithLabelValues("malformed").Inc()
 			answer(ack, fail(codeBadRequest))
-			return
+		case codeTooLarge:
+			// Still a strike against the sender.
+			h.do(func(st *state) { st.signalRefused(c.ID(), "too_large", codeTooLarge, ack) })
+		default:
+			h.do(func(st *state) { st.signal(c.ID(), s, ack) })
 		}
-		h.do(func(st *state) { st.signal(c.ID(), s, ack) })
 	case signaling.EvKeepalive:
 		var req struct {
 			T int64 `json:"t"`
@@ -508,6 +611,33 @@ func (h *Hub) Event(c Conn, p Principal, name string, arg json.RawMessage, ack A
 
 // maxStatusLen bounds a stored device:status.
 const maxStatusLen = 8 << 10
+
+// Signal size bounds (issue 12): a real SDP offer or answer, many
+// candidates included, is a few KiB; a candidate line is under 200 bytes.
+// maxSignalArg is the whole argument: an SDP at its bound plus JSON
+// escaping and the other fields.
+const (
+	maxSDP       = 16 << 10
+	maxCandidate = 1 << 10
+	maxSignalArg = maxSDP + maxSDP/4 + 1<<10
+)
+
+// checkSignal decodes a signal within the size bounds: "" when it may be
+// routed, else codeTooLarge (checked before decoding when the argument
+// itself is too long) or codeBadRequest.
+func checkSignal(arg json.RawMessage) (signaling.Signal, string) {
+	var s signaling.Signal
+	if len(arg) > maxSignalArg {
+		return s, codeTooLarge
+	}
+	if decodeArg(arg, &s) != nil {
+		return s, codeBadRequest
+	}
+	if (s.Description != nil && len(s.Description.SDP) > maxSDP) || (s.Candidate != nil && len(s.Candidate.Candidate) > maxCandidate) {
+		return s, codeTooLarge
+	}
+	return s, ""
+}
 
 // onVerify answers session:verify: the token must be a live session of the
 // socket's own device; the expiry slides.

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,11 +193,13 @@ type device struct {
 	*signaling.Device
 	ev     *events
 	cancel context.CancelFunc
+	drops  atomic.Int32 // socket disconnects seen by the device
 }
 
 func (e *env) device(token string) *device {
 	e.t.Helper()
 	ev := newEvents()
+	dv := &device{ev: ev}
 	var mu sync.Mutex
 	tok := token
 	d, err := signaling.NewDevice(signaling.DeviceConfig{
@@ -220,6 +223,9 @@ func (e *env) device(token string) *device {
 			if me.Kind == socketio.EventConnectError {
 				ev.add(fmt.Sprint("connect_error ", me.Err))
 			}
+			if me.Kind == socketio.EventDisconnect {
+				dv.drops.Add(1)
+			}
 		},
 		Status: func() any { return map[string]any{"rttMs": 3, "uptimeS": 1, "version": "test"} },
 		Logger: logger(),
@@ -238,7 +244,8 @@ func (e *env) device(token string) *device {
 			e.t.Error("device did not stop")
 		}
 	})
-	return &device{Device: d, ev: ev, cancel: cancel}
+	dv.Device, dv.cancel = d, cancel
+	return dv
 }
 
 func sigKind(s signaling.Signal) string {

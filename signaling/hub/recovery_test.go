@@ -135,3 +135,51 @@ func TestHubRecoveryKeepsUserID(t *testing.T) {
 		t.Fatalf("removed after %v, before the %v window", el, window)
 	}
 }
+
+// Issue 12, item 1: signals are volatile. A signal for a customer whose
+// transport is down is dropped (counted), not logged: when the customer
+// recovers its session it gets the room events it missed but never the
+// stale signal.
+func TestHubSignalsNotReplayed(t *testing.T) {
+	e := startHub(t, "", nil)
+	d := e.device(e.token("c1"))
+	d.ev.expect(t, "joined")
+	pa := startProxy(t, e.h.Addr().String())
+	a := e.customerVia(pa.url(), e.invite("r1", time.Hour), "r1", "Ann")
+	a.ev.expect(t, "joined 0")
+	a.ev.expect(t, "queue:position 0") // a broadcast: A holds a recovery offset
+	aID := a.id()
+	d.ev.expect(t, "user:joined "+aID)
+
+	pa.setRefuse(true)
+	pa.cut()
+	deadline := time.Now().Add(wait)
+	for metric(t, e, `tether_hub_connections{role="customer",transport="websocket"}`) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub did not notice the cut")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := d.SendSignal(ctxT(t), offer(aID)); err != nil {
+		t.Fatal(err)
+	}
+	for metric(t, e, `tether_hub_signals_total{result="receiver_slow"}`) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the signal for the away customer was not dropped")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pa.setRefuse(false)
+	for !a.Status().Recovered {
+		if time.Now().After(deadline) {
+			t.Fatal("A did not recover")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := d.SendSignal(ctxT(t), candidate(aID, "candidate:after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.ev.expect(t, "signal"); got != "signal dev-c1 candidate:candidate:after" {
+		t.Fatalf("after recovery A got %q first", got)
+	}
+}

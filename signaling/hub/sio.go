@@ -33,16 +33,25 @@ func (c sioConn) Transport() string {
 
 func (c sioConn) Emit(event string, arg any) { _ = c.srv.To(c.id).Emit(event, arg) }
 
+func (c sioConn) EmitVolatile(event string, arg any) bool {
+	s := c.srv.Socket(c.id)
+	return s != nil && s.EmitVolatile(event, arg) == nil
+}
+
 // Disconnect runs on its own goroutine: Socket.Disconnect calls the
 // server's OnDisconnect synchronously, which enters the hub's loop — the
 // caller of Disconnect.
-func (c sioConn) Disconnect() {
+func (c sioConn) Disconnect() { c.disconnect(false) }
+
+func (c sioConn) Close() { c.disconnect(true) }
+
+func (c sioConn) disconnect(closeTransport bool) {
 	s := c.srv.Socket(c.id)
 	if s == nil {
 		return
 	}
 	c.wg.Add(1)
-	go func() { defer c.wg.Done(); s.Disconnect(false) }()
+	go func() { defer c.wg.Done(); s.Disconnect(closeTransport) }()
 }
 
 // sioServer is the Socket.IO server with the hub's handlers.
@@ -55,6 +64,9 @@ func (s *sioServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.srv.Se
 
 // Run sweeps recovery state until ctx ends.
 func (s *sioServer) Run(ctx context.Context) error { return s.srv.Run(ctx) }
+
+// Stats are the Engine.IO session counts (metrics).
+func (s *sioServer) Stats() engineio.ServerStats { return s.srv.Engine().Stats() }
 
 func (s *sioServer) Close() error {
 	err := s.srv.Close()
@@ -79,13 +91,16 @@ func newSocketServer(h *Hub) (socketServer, error) {
 		Engine: engineio.ServerConfig{
 			PingInterval: h.cfg.PingInterval, PingTimeout: h.cfg.PingTimeout,
 			MaxPayload: h.cfg.MaxPayload, AllowedOrigins: h.cfg.AllowedOrigins,
-			RateLimit: max(h.cfg.RateLimit, 0),
+			RateLimit:   max(h.cfg.RateLimit, 0),
+			MaxSessions: max(h.cfg.MaxSessions, 0), MaxSessionsPerAddr: max(h.cfg.MaxSessionsPerAddr, 0),
+			ClientAddr: h.clientAddr,
 		},
-		Authorize: func(raw json.RawMessage, _ *http.Request) (any, error) {
+		Authorize: func(raw json.RawMessage, req *http.Request) (any, error) {
 			p, err := h.Authenticate(raw)
 			if err != nil {
 				return nil, err
 			}
+			p.Addr = h.clientAddr(req)
 			return p, nil
 		},
 		Recovery: socketio.RecoveryConfig{Disabled: h.cfg.RecoveryWindow < 0, Window: h.cfg.RecoveryWindow},

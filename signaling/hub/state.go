@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"golang.org/x/time/rate"
 
 	"tether/signaling"
 )
@@ -44,6 +45,13 @@ type member struct {
 	away        bool
 	awayGen     uint64
 	connectedAt time.Time
+	// sigLim bounds the signals this socket sends; strikes bounds how
+	// often it may be refused before it is disconnected (nil until its
+	// first signal).
+	sigLim, strikes *rate.Limiter
+	// iceGen drops a stale room:ice refresh timer (a new call, or the end
+	// of this one).
+	iceGen uint64
 }
 
 func (m *member) info() signaling.Member {
@@ -84,8 +92,20 @@ type state struct {
 	ice func(userID string) []signaling.ICEServer
 	// recovery is how long a dropped socket keeps its place.
 	recovery time.Duration
-	// maxQueue bounds the customers waiting per room (0: no bound).
-	maxQueue int
+	// maxQueue bounds the customers waiting per room, maxPerInvite and
+	// maxPerAddr those of one invite and one client address (0: no bound).
+	maxQueue, maxPerInvite, maxPerAddr int
+	// queueGrace is how long a dropped waiting customer keeps its place.
+	queueGrace time.Duration
+	// Signal limits per socket (Config.SignalRate, SignalBurst,
+	// SignalStrikes; rate 0 or below: none).
+	signalRate                 float64
+	signalBurst, signalStrikes int
+	// iceRefresh is how often the customer in the call gets fresh TURN
+	// credentials (room:ice); 0: never.
+	iceRefresh time.Duration
+	// entitle tells the TURN server who may use the relay now.
+	entitle func(user string, ok bool)
 	// after schedules f on the loop after d (the hub's timer plumbing).
 	after func(d time.Duration, f func(*state))
 
@@ -100,6 +120,7 @@ func newState(clk clock.Clock, log *slog.Logger, m *metrics) *state {
 		clk: clk, log: log, metrics: m, recovery: 2 * time.Minute,
 		ice:     func(string) []signaling.ICEServer { return nil },
 		after:   func(time.Duration, func(*state)) {},
+		entitle: func(string, bool) {},
 		members: map[string]*member{}, rooms: map[string]*room{}, devices: map[string]*deviceRecord{},
 	}
 }
@@ -185,15 +206,21 @@ func (st *state) disconnected(id string, recoverable bool) {
 		return
 	}
 	if recoverable && st.recovery > 0 {
+		window := st.recovery
+		if m.joined && m.state == stateQueued {
+			// A waiting customer that vanished must not hold its place for
+			// the recovery window (issue 12): a short grace only.
+			window = min(window, st.queueGrace)
+		}
 		m.away = true
 		st.gen++
 		m.awayGen = st.gen
 		gen := st.gen
-		st.log.Info("socket dropped; keeping its place", "role", m.p.Role, "user", m.userID, "window", st.recovery)
+		st.log.Info("socket dropped; keeping its place", "role", m.p.Role, "user", m.userID, "window", window)
 		if m.p.Role == RoleDevice && m.joined {
 			st.deviceOnline(st.room(m.p.RoomID), false)
 		}
-		st.after(st.recovery, func(st *state) {
+		st.after(window, func(st *state) {
 			if m2 := st.members[id]; m2 == m && m.away && m.awayGen == gen {
 				st.remove(m, "disconnect")
 			}
@@ -319,7 +346,7 @@ func (st *state) join(id, roomID string, ack Ack) {
 		}
 	case RoleCustomer:
 		if !m.joined {
-			if r.active != nil && st.maxQueue > 0 && len(r.queue) >= st.maxQueue {
+			if r.active != nil && !st.queueRoom(r, m) {
 				answer(ack, fail(codeRoomFull))
 				return
 			}
@@ -337,7 +364,13 @@ func (st *state) join(id, roomID string, ack Ack) {
 		if r.device != nil {
 			members = append([]signaling.Member{r.device.info()}, members...)
 		}
-		answer(ack, joinReply{OK: true, Members: members, UserID: m.userID, Position: &pos, DeviceOnline: &online, ICEServers: st.ice(m.userID)})
+		// TURN credentials only for the customer in the call (issue 12); a
+		// waiting customer gets them with room:ice when promoted.
+		var ice []signaling.ICEServer
+		if pos == 0 {
+			ice = st.ice(m.userID)
+		}
+		answer(ack, joinReply{OK: true, Members: members, UserID: m.userID, Position: &pos, DeviceOnline: &online, ICEServers: ice})
 		m.conn.Emit(signaling.EvQueuePosition, queuePosition{Position: pos})
 		if pos == 0 && r.device != nil {
 			r.device.conn.Emit(signaling.EvUserJoined, signaling.RoomEvent{RoomID: r.id, UserID: m.userID, Role: string(RoleCustomer), Name: m.p.Name})
@@ -360,12 +393,68 @@ func (st *state) position(r *room, m *member) int {
 	return 0
 }
 
+// queueRoom reports whether m may take a place in r's queue: the room's
+// bound, and the places already held with m's invite and from m's
+// address.
+func (st *state) queueRoom(r *room, m *member) bool {
+	if st.maxQueue > 0 && len(r.queue) >= st.maxQueue {
+		return false
+	}
+	inv, addr := 0, 0
+	for _, q := range r.queue {
+		if q.p.InviteID != "" && q.p.InviteID == m.p.InviteID {
+			inv++
+		}
+		if q.p.Addr != "" && q.p.Addr == m.p.Addr {
+			addr++
+		}
+	}
+	if (st.maxPerInvite > 0 && inv >= st.maxPerInvite) || (st.maxPerAddr > 0 && addr >= st.maxPerAddr) {
+		st.log.Info("queue place refused", "room", r.id, "invite", m.p.InviteID, "addr", m.p.Addr, "byInvite", inv, "byAddr", addr)
+		st.metrics.queueRefused.Inc()
+		return false
+	}
+	return true
+}
+
+// evICE carries fresh TURN credentials to the customer in the call (the
+// hub's event, docs/protocol.md): on promotion, and every iceRefresh.
+const evICE = "room:ice"
+
+type iceEvent struct {
+	ICEServers []signaling.ICEServer `json:"iceServers"`
+}
+
+// refreshICE sends m fresh credentials every iceRefresh while it stays in
+// the same call.
+func (st *state) refreshICE(r *room, m *member) {
+	if st.iceRefresh <= 0 {
+		return
+	}
+	gen := m.iceGen
+	st.after(st.iceRefresh, func(st *state) {
+		if r.active != m || m.iceGen != gen || st.members[m.conn.ID()] != m {
+			return
+		}
+		if ice := st.ice(m.userID); len(ice) > 0 {
+			m.conn.Emit(evICE, iceEvent{ICEServers: ice})
+		}
+		st.refreshICE(r, m)
+	})
+}
+
 // activate makes m the room's customer in the call.
 func (st *state) activate(r *room, m *member, announce bool) {
 	r.active, m.state, r.callStart = m, stateActive, st.clk.Now()
 	st.metrics.calls.Inc()
 	st.metrics.activeCalls.Inc()
+	st.entitle(m.userID, true)
+	m.iceGen++
+	st.refreshICE(r, m)
 	if announce {
+		if ice := st.ice(m.userID); len(ice) > 0 {
+			m.conn.Emit(evICE, iceEvent{ICEServers: ice})
+		}
 		m.conn.Emit(signaling.EvQueuePosition, queuePosition{Position: 0})
 		if r.device != nil {
 			m.conn.Emit(signaling.EvUserJoined, signaling.RoomEvent{RoomID: r.id, UserID: r.device.userID, Role: string(RoleDevice)})
@@ -411,6 +500,8 @@ func (st *state) endCall(r *room, reason string, notify bool) {
 	r.active = nil
 	c.state = stateEnded
 	c.joined = false
+	c.iceGen++
+	st.entitle(c.userID, false)
 	st.metrics.activeCalls.Dec()
 	st.metrics.callSeconds.Observe(st.clk.Since(r.callStart).Seconds())
 	if notify {
@@ -463,10 +554,65 @@ func (st *state) callEnded(id string, ev signaling.RoomEvent, ack Ack) {
 	st.gcRoom(r)
 }
 
+// allowSignal applies the sender's signal rate; false when refused (the
+// refusal is answered and counted as a strike).
+func (st *state) allowSignal(m *member, ack Ack) bool {
+	if st.signalRate <= 0 {
+		return true
+	}
+	now := st.clk.Now()
+	if m.sigLim == nil {
+		m.sigLim = rate.NewLimiter(rate.Limit(st.signalRate), max(st.signalBurst, 1))
+	}
+	if m.sigLim.AllowN(now, 1) {
+		return true
+	}
+	st.strike(m, "rate_limited", codeRateLimited, ack)
+	return false
+}
+
+// signalRefused answers a signal refused before routing (too large).
+func (st *state) signalRefused(id, result, code string, ack Ack) {
+	m := st.members[id]
+	if m == nil {
+		st.metrics.signals.WithLabelValues(result).Inc()
+		answer(ack, fail(code))
+		return
+	}
+	st.strike(m, result, code, ack)
+}
+
+// strike answers a refused signal with code and counts it against the
+// sender; past SignalStrikes refusals in a burst (then one a second) the
+// sender is disconnected: it is flooding, and its own socket is the only
+// one that pays (issue 12).
+func (st *state) strike(m *member, result, code string, ack Ack) {
+	st.metrics.signals.WithLabelValues(result).Inc()
+	answer(ack, fail(code))
+	if st.signalStrikes <= 0 {
+		return
+	}
+	if m.strikes == nil {
+		m.strikes = rate.NewLimiter(1, st.signalStrikes)
+	}
+	if !m.strikes.AllowN(st.clk.Now(), 1) {
+		st.log.Warn("signal flood; disconnecting the sender", "role", m.p.Role, "user", m.userID, "room", m.p.RoomID)
+		st.metrics.signalFloods.Inc()
+		m.conn.Close()
+		st.remove(m, "disconnect")
+	}
+}
+
 // signal forwards a Perfect Negotiation message between the device and the
-// customer in the call of the sender's room, and nowhere else.
+// customer in the call of the sender's room, and nowhere else. It is
+// volatile (docs/protocol.md): never logged for recovery, and dropped when
+// the receiver's connection is not keeping up, so traffic relayed for
+// someone else never closes the receiver's socket.
 func (st *state) signal(id string, s signaling.Signal, ack Ack) {
 	m := st.members[id]
+	if m != nil && !st.allowSignal(m, ack) {
+		return
+	}
 	var to *member
 	if m != nil && m.joined {
 		r := st.rooms[m.p.RoomID]
@@ -484,7 +630,11 @@ func (st *state) signal(id string, s signaling.Signal, ack Ack) {
 		return
 	}
 	s.From, s.To = m.userID, ""
-	to.conn.Emit(signaling.EvSignal, s)
+	if !to.conn.EmitVolatile(signaling.EvSignal, s) {
+		st.metrics.signals.WithLabelValues("receiver_slow").Inc()
+		answer(ack, fail(codeReceiverSlow))
+		return
+	}
 	st.metrics.signals.WithLabelValues("forwarded").Inc()
 	answer(ack, reply{OK: true})
 }
@@ -496,6 +646,7 @@ func (st *state) verified(id string) bool {
 		return false
 	}
 	m.verified = true
+	st.entitle(m.userID, true)
 	return true
 }
 
@@ -517,6 +668,7 @@ func (st *state) expireAccount(account string) int {
 		if m.p.Role == RoleDevice && m.p.Account == account {
 			m.conn.Emit(signaling.EvSessionExpired, struct{}{})
 			m.conn.Disconnect()
+			st.entitle(m.userID, false)
 			st.remove(m, "session_expired")
 			n++
 		}

@@ -21,6 +21,8 @@ type fakeConn struct {
 	mu        sync.Mutex
 	emits     []emitted
 	closed    bool
+	full      bool // EmitVolatile drops (a receiver that does not keep up)
+	dropped   int
 }
 
 type emitted struct {
@@ -35,7 +37,18 @@ func (c *fakeConn) Emit(event string, arg any) {
 	c.emits = append(c.emits, emitted{event, arg})
 	c.mu.Unlock()
 }
+func (c *fakeConn) EmitVolatile(event string, arg any) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.full {
+		c.dropped++
+		return false
+	}
+	c.emits = append(c.emits, emitted{event, arg})
+	return true
+}
 func (c *fakeConn) Disconnect() { c.mu.Lock(); c.closed = true; c.mu.Unlock() }
+func (c *fakeConn) Close()      { c.Disconnect() }
 
 // take returns and clears the recorded emits.
 func (c *fakeConn) take() []emitted {

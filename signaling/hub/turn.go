@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -34,9 +37,24 @@ type TURNConfig struct {
 	RelayAddress string
 	// Realm (default "tether").
 	Realm string
-	// CredentialTTL is how long handed-out credentials stay valid
-	// (default 24 h; a device re-verifies on every reconnect).
+	// CredentialTTL is how long a device's credentials stay valid for new
+	// allocations (default 1 h; the appliance re-verifies before they
+	// expire, docs/protocol.md). CustomerTTL is a customer's (default
+	// 10 min, refreshed with room:ice while the customer is in the call).
 	CredentialTTL time.Duration
+	CustomerTTL   time.Duration
+	// AllowPeers lists peer ranges (CIDR) relays may reach although they
+	// are loopback, private (RFC 1918, fc00::/7), CGNAT (RFC 6598),
+	// link-local, unspecified, multicast or the hub's own addresses, which
+	// are refused by default: a TURN relay must not open the hub's own
+	// network to whoever holds a credential (issue 12). A LAN deployment
+	// lists its LAN here.
+	AllowPeers []string
+	// MaxAllocationsPerUser and MaxAllocationsPerAddr bound live
+	// allocations per credential's user and per client IP (defaults 10 and
+	// 30; a browser makes one per TURN URL and local address).
+	MaxAllocationsPerUser int
+	MaxAllocationsPerAddr int
 	// Net opens the relay sockets; nil is the OS network. Tests and the
 	// chaos harness use it to keep relays inside a network namespace
 	// (relay sockets are opened long after New, on pion's goroutines).
@@ -44,6 +62,16 @@ type TURNConfig struct {
 }
 
 func (c TURNConfig) enabled() bool { return c.UDP != "" || c.TCP != "" }
+
+func (c TURNConfig) withDefaults() TURNConfig {
+	if c.CredentialTTL <= 0 {
+		c.CredentialTTL = time.Hour
+	}
+	if c.CustomerTTL <= 0 {
+		c.CustomerTTL = 10 * time.Minute
+	}
+	return c
+}
 
 // ICEConfig is an external STUN or TURN server handed out with (or
 // instead of) the embedded one. With Secret set, REST credentials are made
@@ -89,6 +117,151 @@ type turnServer struct {
 	secret           []byte
 	clk              clock.Clock
 	log              *slog.Logger
+	allow            []netip.Prefix // AllowPeers
+	own              map[netip.Addr]bool
+	refusedPeers     atomic.Uint64
+
+	mu sync.Mutex // guards the fields below; pion's goroutines and the hub loop use them
+	// entitled are the users who may use the relay now: a customer while
+	// in the call, a device until its account is revoked. Filled by the
+	// hub loop.
+	entitled map[string]bool
+	// allocs counts live allocations by user and by client IP; live holds
+	// the five-tuples (src|dst|proto) of live allocations with their user,
+	// so an expired credential may still refresh what it already holds.
+	byUser, byAddr map[string]int
+	live           map[string]string
+}
+
+// deniedPeers are the ranges a relay never reaches unless AllowPeers says
+// so: loopback, RFC 1918 and fc00::/7, CGNAT 100.64/10 (RFC 6598),
+// link-local, unspecified, multicast, "this network" 0/8, broadcast.
+var deniedPeers = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("240.0.0.0/4"), // reserved and 255.255.255.255
+	netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("ff00::/8"),
+}
+
+// peerAllowed is the TURN permission filter (RFC 8656 section 9: the
+// server may refuse a peer by policy; it answers 403).
+func (t *turnServer) peerAllowed(client net.Addr, peer net.IP) bool {
+	a, ok := netip.AddrFromSlice(peer)
+	if !ok {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	denied := t.own[a]
+	for _, p := range deniedPeers {
+		denied = denied || p.Contains(a)
+	}
+	if denied {
+		t.refusedPeers.Add(1)
+		t.log.Info("TURN peer refused", "client", client, "peer", a)
+		return false
+	}
+	return true
+}
+
+// ownAddrs are the hub's interface addresses and its TURN addresses.
+func ownAddrs(extra ...string) map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				out[p.Addr().Unmap()] = true
+			}
+		}
+	}
+	for _, e := range extra {
+		if a, err := netip.ParseAddr(e); err == nil && !a.IsUnspecified() {
+			out[a.Unmap()] = true
+		}
+	}
+	return out
+}
+
+// userOf is the user id in a TURN REST username "expiry:user".
+func userOf(username string) string {
+	_, u, _ := strings.Cut(username, ":")
+	return u
+}
+
+func hostOf(a net.Addr) string {
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
+}
+
+func tupleKey(src, dst net.Addr, proto string) string {
+	return src.String() + "|" + dst.String() + "|" + proto
+}
+
+// entitle lets user use the relay, or stops it (for new allocations and
+// for refreshes and permissions of existing ones, which then lapse).
+func (t *turnServer) entitle(user string, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ok {
+		t.entitled[user] = true
+	} else {
+		delete(t.entitled, user)
+	}
+}
+
+// quota is pion's QuotaHandler: allocations per user and per client IP.
+func (t *turnServer) quota(username, _ string, src net.Addr) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byUser[userOf(username)] >= t.cfg.MaxAllocationsPerUser || t.byAddr[hostOf(src)] >= t.cfg.MaxAllocationsPerAddr {
+		t.log.Info("TURN allocation quota reached", "user", username, "src", src)
+		return false
+	}
+	return true
+}
+
+func (t *turnServer) allocated(src, dst net.Addr, proto, username, _ string, _ net.Addr, _ int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := userOf(username)
+	t.byUser[u]++
+	t.byAddr[hostOf(src)]++
+	t.live[tupleKey(src, dst, proto)] = u
+}
+
+func (t *turnServer) deallocated(src, dst net.Addr, proto, username, _ string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := tupleKey(src, dst, proto)
+	if _, ok := t.live[k]; !ok {
+		return
+	}
+	delete(t.live, k)
+	dec := func(m map[string]int, k string) {
+		if m[k] <= 1 {
+			delete(m, k)
+		} else {
+			m[k]--
+		}
+	}
+	dec(t.byUser, userOf(username))
+	dec(t.byAddr, hostOf(src))
 }
 
 func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Logger) (*turnServer, error) {
@@ -102,10 +275,23 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 	if cfg.Realm == "" {
 		cfg.Realm = "tether"
 	}
-	if cfg.CredentialTTL <= 0 {
-		cfg.CredentialTTL = 24 * time.Hour
+	cfg = cfg.withDefaults()
+	if cfg.MaxAllocationsPerUser <= 0 {
+		cfg.MaxAllocationsPerUser = 10
 	}
-	t := &turnServer{cfg: cfg, secret: secret, clk: clk, log: log.With("component", "hub/turn")}
+	if cfg.MaxAllocationsPerAddr <= 0 {
+		cfg.MaxAllocationsPerAddr = 30
+	}
+	t := &turnServer{cfg: cfg, secret: secret, clk: clk, log: log.With("component", "hub/turn"),
+		own:      ownAddrs(cfg.PublicIP, cfg.RelayAddress),
+		entitled: map[string]bool{}, byUser: map[string]int{}, byAddr: map[string]int{}, live: map[string]string{}}
+	for _, c := range cfg.AllowPeers {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("hub: TURN allowed peers %q: %w", c, ErrConfig)
+		}
+		t.allow = append(t.allow, p.Masked())
+	}
 	var sc turn.ServerConfig
 	gen := func() turn.RelayAddressGenerator {
 		return &turn.RelayAddressGeneratorStatic{RelayAddress: ip, Address: cfg.RelayAddress, Net: cfg.Net}
@@ -123,7 +309,7 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 		}
 		closers = append(closers, func() { pc.Close() })
 		t.udpAddr = pc.LocalAddr()
-		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: pc, RelayAddressGenerator: gen()})
+		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: pc, RelayAddressGenerator: gen(), PermissionHandler: t.peerAllowed})
 	}
 	if cfg.TCP != "" {
 		ln, err := net.Listen("tcp4", cfg.TCP)
@@ -133,10 +319,12 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 		}
 		closers = append(closers, func() { ln.Close() })
 		t.tcpAddr = ln.Addr()
-		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: ln, RelayAddressGenerator: gen()})
+		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: ln, RelayAddressGenerator: gen(), PermissionHandler: t.peerAllowed})
 	}
 	sc.Realm = cfg.Realm
 	sc.AuthHandler = t.authenticate
+	sc.QuotaHandler = t.quota
+	sc.EventHandler = turn.EventHandler{OnAllocationCreated: t.allocated, OnAllocationDeleted: t.deallocated}
 	sc.LoggerFactory = pionLogger{log: t.log}
 	srv, err := turn.NewServer(sc)
 	if err != nil {
@@ -147,23 +335,46 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 	return t, nil
 }
 
-// authenticate is the TURN REST API check with the hub's clock: the
-// username's expiry must be in the future and the password its HMAC.
+// authenticate is the TURN REST API check with the hub's clock, for every
+// authenticated request (Allocate, Refresh, CreatePermission,
+// ChannelBind): the password must be the username's HMAC (pion checks the
+// key), the user must be entitled now (a customer in the call, a device
+// not revoked), and the username's expiry in the future — or, once it has
+// passed, the request must come from a five-tuple holding a live
+// allocation of that user: short-lived credentials then bound who may
+// allocate, while a call that started in time keeps its relay as long as
+// the user stays entitled.
 func (t *turnServer) authenticate(username, realm string, src net.Addr) ([]byte, bool) {
-	exp, _, ok := strings.Cut(username, ":")
+	exp, user, ok := strings.Cut(username, ":")
 	if !ok {
 		return nil, false
 	}
 	e, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || e <= t.clk.Now().Unix() {
-		t.log.Debug("TURN credential refused", "user", username, "src", src)
+	if err != nil {
+		return nil, false
+	}
+	t.mu.Lock()
+	entitled := t.entitled[user]
+	holds := false
+	if entitled && e <= t.clk.Now().Unix() {
+		pre := src.String() + "|"
+		for k, u := range t.live {
+			if u == user && strings.HasPrefix(k, pre) {
+				holds = true
+				break
+			}
+		}
+	}
+	t.mu.Unlock()
+	if !entitled || (e <= t.clk.Now().Unix() && !holds) {
+		t.log.Debug("TURN credential refused", "user", username, "src", src, "entitled", entitled)
 		return nil, false
 	}
 	return turn.GenerateAuthKey(username, realm, turnPassword(t.secret, username)), true
 }
 
-// iceServer is the embedded server's entry for user.
-func (t *turnServer) iceServer(user string) []signaling.ICEServer {
+// iceServer is the embedded server's entry for user, valid for ttl.
+func (t *turnServer) iceServer(user string, ttl time.Duration) []signaling.ICEServer {
 	host := t.cfg.PublicIP
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
@@ -177,7 +388,7 @@ func (t *turnServer) iceServer(user string) []signaling.ICEServer {
 	if t.tcpAddr != nil {
 		turnURLs = append(turnURLs, fmt.Sprintf("turn:%s:%d?transport=tcp", host, t.tcpAddr.(*net.TCPAddr).Port))
 	}
-	u, c := TURNCredentials(t.secret, user, t.clk.Now(), t.cfg.CredentialTTL)
+	u, c := TURNCredentials(t.secret, user, t.clk.Now(), ttl)
 	out := []signaling.ICEServer{{URLs: turnURLs, Username: u, Credential: c}}
 	if len(stun) > 0 {
 		out = append([]signaling.ICEServer{{URLs: stun}}, out...)
@@ -187,18 +398,24 @@ func (t *turnServer) iceServer(user string) []signaling.ICEServer {
 
 func (t *turnServer) Close() error { return t.srv.Close() }
 
-// iceServers lists what a user gets in session:verify or room:join.
+// iceServers lists what a user gets in session:verify (a device) or
+// room:join and room:ice (a customer in the call): credentials of the
+// device's or the customer's lifetime.
 func (h *Hub) iceServers(user string) []signaling.ICEServer {
+	ttl := h.cfg.TURN.CredentialTTL
+	if !strings.HasPrefix(user, "dev-") {
+		ttl = h.cfg.TURN.CustomerTTL
+	}
 	var out []signaling.ICEServer
 	if h.turn != nil {
-		out = append(out, h.turn.iceServer(user)...)
+		out = append(out, h.turn.iceServer(user, ttl)...)
 	}
 	for _, e := range h.cfg.ICE {
 		s := signaling.ICEServer{URLs: e.URLs, Username: e.Username, Credential: e.Credential}
 		if e.Secret != "" {
-			ttl := e.TTL
-			if ttl <= 0 {
-				ttl = 24 * time.Hour
+			ttl := ttl
+			if e.TTL > 0 {
+				ttl = min(ttl, e.TTL)
 			}
 			s.Username, s.Credential = TURNCredentials([]byte(e.Secret), user, h.clk.Now(), ttl)
 		}

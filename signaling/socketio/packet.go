@@ -177,8 +177,15 @@ func (p *Packet) validate(attachments int) error {
 // Engine.IO messages. The zero value is ready; it is not safe for
 // concurrent use.
 type Decoder struct {
+	// MaxBytes bounds the attachments of one packet in total (zero: no
+	// bound). Each attachment is already bounded by the transport's
+	// maxPayload, but 64 of them would be 64 times that, held before the
+	// packet is complete; the server sets this to maxPayload.
+	MaxBytes int64
+
 	pending *Packet
 	want    int
+	size    int64
 }
 
 // AddText decodes a text message. It returns the packet when complete, or
@@ -207,6 +214,11 @@ func (d *Decoder) AddBinary(b []byte) (*Packet, error) {
 	if d.pending == nil {
 		return nil, fmt.Errorf("decode: unexpected binary attachment: %w", ErrMalformed)
 	}
+	d.size += int64(len(b))
+	if d.MaxBytes > 0 && d.size > d.MaxBytes {
+		d.Reset()
+		return nil, fmt.Errorf("decode: attachments above %d bytes: %w", d.MaxBytes, ErrMalformed)
+	}
 	d.pending.Attachments = append(d.pending.Attachments, b)
 	if len(d.pending.Attachments) < d.want {
 		return nil, nil
@@ -217,4 +229,4 @@ func (d *Decoder) AddBinary(b []byte) (*Packet, error) {
 }
 
 // Reset drops a partially received packet (after a reconnect).
-func (d *Decoder) Reset() { d.pending, d.want = nil, 0 }
+func (d *Decoder) Reset() { d.pending, d.want, d.size = nil, 0, 0 }

@@ -65,6 +65,11 @@ type RecoveryConfig struct {
 	// offset was dropped is not recovered.
 	MaxPackets int
 	MaxBytes   int64
+	// MaxReplayBytes bounds what one recovering socket is sent at once
+	// (default half of the Engine.IO MaxBuffered): a socket that missed
+	// more is not recovered but starts a new session, rather than being
+	// closed again by its own send buffer as soon as it is back (issue 12).
+	MaxReplayBytes int64
 }
 
 // ServerConfig configures a Server.
@@ -134,6 +139,18 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 45 * time.Second
+	}
+	if c.Recovery.MaxReplayBytes <= 0 {
+		// The engine's defaults, as engineio fills them in.
+		maxBuf := c.Engine.MaxBuffered
+		if maxBuf <= 0 {
+			p := c.Engine.MaxPayload
+			if p <= 0 {
+				p = 1_000_000
+			}
+			maxBuf = 4 * p
+		}
+		c.Recovery.MaxReplayBytes = maxBuf / 2
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 10 * time.Second
@@ -300,6 +317,7 @@ type conn struct {
 
 func (s *Server) onOpen(es *engineio.Session) {
 	c := &conn{srv: s, es: es}
+	c.dec.MaxBytes = s.eng.Config().MaxPayload
 	c.timer = s.clk.AfterFunc(s.cfg.ConnectTimeout, func() {
 		c.mu.Lock()
 		idle := c.sock == nil
@@ -337,6 +355,14 @@ func (s *Server) onMessage(es *engineio.Session, ep engineio.Packet) {
 	}
 	var p *Packet
 	var err error
+	if c.socket() == nil && (ep.Binary || (len(ep.Data) > 0 && (ep.Data[0] == '0'+byte(BinaryEvent) || ep.Data[0] == '0'+byte(BinaryAck)))) {
+		// Nothing binary is taken from a client that has not connected a
+		// namespace: its attachments would be held for no socket (issue 12,
+		// 5.6 MiB per unauthenticated connection).
+		s.log.Debug("binary packet before CONNECT; closing", "sid", es.ID())
+		c.fail(ReasonParseError)
+		return
+	}
 	if ep.Binary {
 		// The transport may reuse its buffer: keep a copy.
 		p, err = c.dec.AddBinary(append([]byte(nil), ep.Data...))
@@ -408,6 +434,17 @@ func (c *conn) sendPacket(p *Packet) error {
 	return c.sendEncoded(p.AppendText(make([]byte, 0, 16+len(p.Data))), p.Attachments)
 }
 
+// trySendPacket queues p only if the session can take it without closing
+// (engineio.Session.TrySend).
+func (c *conn) trySendPacket(p *Packet) error {
+	pkts := make([]engineio.Packet, 0, 1+len(p.Attachments))
+	pkts = append(pkts, engineio.Packet{Type: engineio.Message, Data: p.AppendText(make([]byte, 0, 16+len(p.Data)))})
+	for _, a := range p.Attachments {
+		pkts = append(pkts, engineio.Packet{Type: engineio.Message, Data: a, Binary: true})
+	}
+	return c.es.TrySend(pkts...)
+}
+
 func (c *conn) sendEncoded(text []byte, attachments [][]byte) error {
 	if len(attachments) == 0 {
 		return c.es.Send(engineio.Packet{Type: engineio.Message, Data: text})
@@ -443,7 +480,7 @@ func (c *conn) onConnect(p *Packet) {
 		off, ok2 := ids.Offset.(string)
 		if ok1 && ok2 {
 			s.mu.Lock()
-			prev, missed = s.rec.restore(pid, off, s.clk.Now(), s.cfg.Recovery.Window)
+			prev, missed = s.rec.restore(pid, off, s.clk.Now(), s.cfg.Recovery.Window, s.cfg.Recovery.MaxReplayBytes)
 			s.mu.Unlock()
 		}
 	}

@@ -137,8 +137,9 @@ func (r *recovery) persist(s *session) {
 // restore takes the session pid when it is within the window and offset
 // is still logged, with the broadcasts it missed. Like socket.io, an
 // unknown offset leaves the session in place (a later CONNECT with a good
-// offset may still restore it) and restores nothing.
-func (r *recovery) restore(pid, offset string, now time.Time, window time.Duration) (*session, []*logged) {
+// offset may still restore it) and restores nothing. A session that missed
+// more than maxReplay bytes is dropped: the client starts afresh.
+func (r *recovery) restore(pid, offset string, now time.Time, window time.Duration, maxReplay int64) (*session, []*logged) {
 	s := r.sessions[pid]
 	if s == nil {
 		return nil, nil
@@ -153,8 +154,14 @@ func (r *recovery) restore(pid, offset string, now time.Time, window time.Durati
 	}
 	delete(r.sessions, pid)
 	var missed []*logged
+	var bytes int64
 	for _, l := range r.packets[i+1:] {
 		if l.includes(s.rooms) {
+			// Engine.IO framing: one byte per packet and attachment.
+			bytes += l.size() + 1 + int64(len(l.attachments))
+			if maxReplay > 0 && bytes > maxReplay {
+				return nil, nil
+			}
 			missed = append(missed, l)
 		}
 	}

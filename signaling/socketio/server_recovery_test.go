@@ -46,18 +46,24 @@ func TestRecoveryLogAndRestore(t *testing.T) {
 		t.Fatalf("index %d %d", r.index(o1), r.index(o3))
 	}
 	r.persist(&session{sid: "s", pid: "p", rooms: []string{"s", "r"}, at: t0})
-	if s, _ := r.restore("p", "abc-999", t0, win); s != nil {
+	if s, _ := r.restore("p", "abc-999", t0, win, 0); s != nil {
 		t.Fatal("restored with an unknown offset")
 	}
-	s, missed := r.restore("p", o1, t0.Add(time.Minute), win)
+	s, missed := r.restore("p", o1, t0.Add(time.Minute), win, 0)
 	if s == nil || len(missed) != 1 || missed[0].offset != o2 {
 		t.Fatalf("restore %v %v", s, missed)
 	}
-	if s, _ := r.restore("p", o1, t0, win); s != nil {
+	if s, _ := r.restore("p", o1, t0, win, 0); s != nil {
 		t.Fatal("a session restored twice")
 	}
+	// A session that missed more than the replay bound starts afresh
+	// (issue 12: a replay that overflows the send buffer closes it again).
+	r.persist(&session{sid: "s", pid: "p", rooms: []string{"s", "r"}, at: t0})
+	if s, _ := r.restore("p", o1, t0, win, 5); s != nil || r.sessions["p"] != nil {
+		t.Fatal("restored a replay above the byte bound")
+	}
 	r.persist(&session{sid: "s", pid: "p", rooms: []string{"s"}, at: t0})
-	if s, _ := r.restore("p", o1, t0.Add(win+time.Second), win); s != nil {
+	if s, _ := r.restore("p", o1, t0.Add(win+time.Second), win, 0); s != nil {
 		t.Fatal("restored after the window")
 	}
 	if len(r.sessions) != 0 {

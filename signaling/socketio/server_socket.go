@@ -136,6 +136,25 @@ func (s *Socket) Emit(event string, args ...any) error {
 	return s.send(p)
 }
 
+// EmitVolatile sends an event to this socket only if its connection can
+// take it now (socket.io's volatile flag): it is not logged for recovery,
+// and a peer that does not keep up loses it (an error wrapping
+// engineio.ErrDropped) instead of being disconnected. For traffic relayed
+// for another client, which must never cost this socket its connection.
+func (s *Socket) EmitVolatile(event string, args ...any) error {
+	p, err := eventPacket(event, args)
+	if err != nil {
+		return err
+	}
+	if !s.connected.Load() {
+		return fmt.Errorf("socketio: send to %s: %w", s.id, ErrNotConnected)
+	}
+	if err := s.c.trySendPacket(p); err != nil {
+		return fmt.Errorf("socketio: volatile send to %s: %w", s.id, err)
+	}
+	return nil
+}
+
 // EmitWithAckFunc sends an event asking for an acknowledgement; fn gets the
 // client's answer, or ErrAckTimeout after timeout (AckTimeout when zero),
 // or ErrNotConnected when the socket leaves first. fn runs on the socket's

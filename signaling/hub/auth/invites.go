@@ -55,8 +55,11 @@ func parseInviteCode(code string) (invitePayload, error) {
 	if len(code) == 0 || len(code) > MaxInviteCodeLen {
 		return invitePayload{}, fmt.Errorf("auth: invite length %d: %w", len(code), ErrInviteInvalid)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(code)
-	if err != nil {
+	// Strict and re-encoded: one invite has exactly one code. The decoder
+	// would otherwise take non-zero padding bits and skip CR/LF, so
+	// several strings would stand for the same invite (issue 12).
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(code)
+	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != code {
 		return invitePayload{}, fmt.Errorf("auth: invite encoding: %w", ErrInviteInvalid)
 	}
 	if len(raw) < inviteHead+1+inviteMACLen || raw[0] != inviteVersion {

@@ -25,6 +25,7 @@ var (
 // Defaults for Config fields left zero.
 const (
 	DefaultSessionTTL  = 30 * 24 * time.Hour
+	DefaultOperatorTTL = 12 * time.Hour
 	DefaultLockTimeout = 2 * time.Second
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	// SessionTTL is a session's lifetime after login and after each verify
 	// (sliding); default 30 days.
 	SessionTTL time.Duration
+	// OperatorTTL is an operator session's lifetime (default 12 h, never
+	// sliding): a fleet dashboard token is a bearer token in a browser,
+	// so it lives a working day, not a month (issue 12).
+	OperatorTTL time.Duration
 	// LockTimeout bounds the wait for the file lock (ErrLocked after it).
 	LockTimeout time.Duration
 	Clock       clock.Clock
@@ -64,6 +69,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.OperatorTTL <= 0 {
+		cfg.OperatorTTL = DefaultOperatorTTL
 	}
 	if cfg.LockTimeout <= 0 {
 		cfg.LockTimeout = DefaultLockTimeout
@@ -106,6 +114,14 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // SessionTTL is the configured session lifetime.
 func (s *Store) SessionTTL() time.Duration { return s.cfg.SessionTTL }
+
+// ttl is the session lifetime of a role.
+func (s *Store) ttl(r Role) time.Duration {
+	if r == RoleOperator {
+		return s.cfg.OperatorTTL
+	}
+	return s.cfg.SessionTTL
+}
 
 // Secret returns the named 32-byte secret, creating it on first use. The
 // invite signing key and the TURN shared secret live here, so they survive

@@ -302,6 +302,21 @@ export function startCustomer() {
       }
       render();
     });
+    // Fresh TURN credentials (the hub's event, docs/protocol.md): on
+    // promotion, then before the last ones expire. A waiting customer has
+    // none; a connection already made keeps its relay, new gathering (an
+    // ICE restart) uses these.
+    socket.on('room:ice', (ev) => {
+      if (!ev || !Array.isArray(ev.iceServers)) return;
+      iceServers = ev.iceServers;
+      if (pc) {
+        try {
+          pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+        } catch (e) {
+          console.warn('setConfiguration', e);
+        }
+      }
+    });
     socket.on('room:user:joined', (ev) => {
       if (ev && ev.role === 'device') {
         T.deviceId = ev.userId;
@@ -357,7 +372,9 @@ export function startCustomer() {
         return;
       }
       T.userId = rep.userId || '';
-      iceServers = Array.isArray(rep.iceServers) ? rep.iceServers : [];
+      // Only the customer in the call gets TURN credentials (position 0);
+      // a waiting one gets them with room:ice when its turn comes.
+      if (Array.isArray(rep.iceServers)) iceServers = rep.iceServers;
       for (const mem of rep.members || []) {
         if (mem.role === 'device') T.deviceId = mem.userId;
       }

@@ -65,6 +65,9 @@ export function startDashboard() {
   });
 
   $('logout').addEventListener('click', () => {
+    // End the session on the hub too: a copied token is dead at once.
+    const t = token();
+    if (t) fetch('/api/logout', { method: 'POST', headers: { Authorization: 'Bearer ' + t } }).catch(() => {});
     setToken('');
     showLogin('');
   });
