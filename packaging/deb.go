@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -87,7 +88,7 @@ func (b *Builder) Debs(t Target, bins Binaries, exampleConfig []byte) ([]string,
 		all := append([]entry{
 			{"/usr/share/doc/" + p.name + "/copyright", b.file("copyright"), 0o644},
 			{"/usr/share/doc/" + p.name + "/changelog.gz", changelog(p.name), 0o644},
-			{"/usr/share/lintian/overrides/" + p.name, b.file("deb/" + p.name + ".lintian-overrides"), 0o644},
+			{"/usr/share/lintian/overrides/" + p.name, overridesFor(b.file("deb/"+p.name+".lintian-overrides"), t.Deb), 0o644},
 		}, p.files...)
 		contents := files.Contents{{Source: p.bin, Destination: "/usr/bin/" + p.name,
 			FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: b.MTime}}}
@@ -142,4 +143,27 @@ func (b *Builder) Debs(t Target, bins Binaries, exampleConfig []byte) ([]string,
 		out = append(out, path)
 	}
 	return out, nil
+}
+
+// overridesFor keeps the lintian overrides that apply to arch: a line after
+// a "# only: ARCH..." comment is kept for those architectures alone (an
+// override that does not match is itself a lintian tag, unused-override).
+func overridesFor(text []byte, arch string) []byte {
+	var out []string
+	var only []string
+	for _, l := range strings.Split(string(text), "\n") {
+		if rest, ok := strings.CutPrefix(l, "# only:"); ok {
+			only = strings.Fields(rest)
+			continue
+		}
+		if only != nil && !strings.HasPrefix(l, "#") {
+			keep := slices.Contains(only, arch)
+			only = nil
+			if !keep {
+				continue
+			}
+		}
+		out = append(out, l)
+	}
+	return []byte(strings.Join(out, "\n"))
 }

@@ -143,13 +143,21 @@ func TestDistDebLifecycle(t *testing.T) {
 	sh("dpkg -P tether-hub")
 	must(!exists("var/lib/tether-hub") && !exists("etc/default/tether-hub"), "hub purge left files")
 
-	// The units as systemd reads them, with the installed binaries.
+	// The units as systemd reads them (the binaries put where ExecStart
+	// expects them, as the packages do).
 	if _, err := exec.LookPath("systemd-analyze"); err == nil {
-		sh("dpkg -i /tmp/" + filepath.Base(old) + " /tmp/" + filepath.Base(oldHub))
-		for _, u := range []string{"tetherd.service", "tether-hub.service"} {
-			out, err := exec.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "/lib/systemd/system/"+u).CombinedOutput()
+		units := t.TempDir()
+		for unit, b := range map[string]string{"tetherd.service": bins.Tetherd, "tether-hub.service": bins.Hub} {
+			text, _ := Files.ReadFile(unit)
+			name := strings.TrimSuffix(unit, ".service")
+			text = []byte(strings.ReplaceAll(string(text), "/usr/bin/"+name, b))
+			path := filepath.Join(units, unit)
+			if err := os.WriteFile(path, text, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("systemd-analyze", "verify", "--man=no", path).CombinedOutput()
 			if err != nil || len(strings.TrimSpace(string(out))) > 0 {
-				t.Errorf("systemd-analyze verify %s: %v\n%s", u, err, out)
+				t.Errorf("systemd-analyze verify %s: %v\n%s", unit, err, out)
 			}
 		}
 	}
