@@ -13,6 +13,8 @@ TETHERD_LICENSE = Proprietary
 TETHERD_GOMOD = tether
 TETHERD_BUILD_TARGETS = cmd/tetherd
 TETHERD_LDFLAGS = -X tether/internal/version.Version=$(TETHERD_VERSION)
+# As the release binaries: no in-process demo hub.
+TETHERD_TAGS = nodemo
 # opus through pkg-config (#cgo pkg-config: opus); openh264 from the
 # static libraries in github.com/pion/mediadevices (no "dynamic" tag).
 TETHERD_DEPENDENCIES = host-pkgconf opus
