@@ -241,4 +241,38 @@ func TestBootShipped(t *testing.T) {
 	}
 	pid3, took := waitConnected(t, pid2, 3*time.Minute)
 	fmt.Printf("BOOT-SIGSTOP old=%d new=%d back-after=%s\n", pid2, pid3, took.Round(100*time.Millisecond))
+
+	// Bad input: the tether user without the video group. tetherd still
+	// connects (the counter stays reachable) and its log names the device
+	// and the cause.
+	run(t, "", "/etc/init.d/S90tetherd", "stop")
+	group, err := os.ReadFile("/etc/group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noVideo := strings.Replace(string(group), "video:x:44:tether", "video:x:44:", 1)
+	if err := os.WriteFile("/etc/group", []byte(noVideo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate("/var/log/tetherd.log", 0)
+	run(t, "", "/etc/init.d/S90tetherd", "start")
+	pid4, _ := waitConnected(t, pid3, 3*time.Minute)
+	deadline = time.Now().Add(time.Minute)
+	for {
+		log, _ := os.ReadFile("/var/log/tetherd.log")
+		if i := strings.Index(string(log), cam+": permission denied"); i >= 0 {
+			start := strings.LastIndex(string(log[:i]), "\n") + 1
+			end := strings.Index(string(log[i:]), "\n")
+			if end < 0 {
+				end = len(log) - i
+			}
+			fmt.Printf("BOOT-NO-VIDEO-GROUP pid=%d %s\n", pid4, log[start:i+end])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("without the video group, the log does not name %s and the cause:\n%s", cam, tailOf(string(log), 30))
+			break
+		}
+		time.Sleep(time.Second)
+	}
 }
