@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
 
-.PHONY: demo build test deps npm web vet fmt-check unit fuzz cross bench rig
+.PHONY: demo build test deps npm web vet fmt-check unit fuzz cross bench rig dist dist-deps dist-check dist-boot
 
 # VERSION is stamped into both binaries (`tetherd -version`, `tether-hub
 # version`, tether_build_info, device:status); "dev" when not built here.
@@ -28,7 +28,7 @@ web: npm
 # test runs everything CI runs: formatting, vet, the whole suite under the race
 # detector (integration tests start Node socket.io and Chromium themselves),
 # a short run of every fuzz target, and the cross-architecture checks.
-test: npm web fmt-check vet unit fuzz cross rig
+test: npm web fmt-check vet unit fuzz cross dist-check dist-boot rig
 
 npm:
 	@for d in $(NPM_DIRS); do \
@@ -97,3 +97,31 @@ bench: npm
 RIG_ARCHES ?= x86_64,arm64
 rig:
 	TETHER_RIG=$(RIG_ARCHES) $(GO) test -count=1 -timeout 60m -run TestGuestSuites -v ./board/rig
+
+# dist builds what a shop installs (issue 14; packaging/, cmd/tether-dist):
+# for arm64, armhf (GOARM=7) and amd64, static cgo binaries (openh264 and
+# libopus inside, -trimpath, stripped, VERSION stamped), release archives
+# and Debian packages, in out/dist. dist-deps installs the cross compilers
+# and the targets' libopus-dev (root). dist-check tests the results: the
+# arm64/armv7 binaries under qemu-user, lintian, and the amd64 packages'
+# install/upgrade/remove/purge in a throw-away root.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST    ?= out/dist
+DIST_ARCHES ?= arm64,armhf,amd64
+dist: web dist-deps
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) nice -n 10 $(GO) run ./cmd/tether-dist -version $(VERSION) -out $(DIST) -arch $(DIST_ARCHES)
+
+dist-deps:
+	@sh packaging/install-deps
+
+dist-check: dist
+	TETHER_DIST=$(abspath $(DIST)) $(GO) test -count=1 -timeout 30m -v -run 'TestDist' ./packaging
+
+# dist-boot boots what we ship on the emulated arm64 board (board/rig, qemu
+# TCG): the dist arm64 binaries, Buildroot's S90tetherd and the generated
+# tetherd.json; tetherd started by the init script reaches a hub, captures
+# from vivid and snd-aloop, comes back after kill -9 and after SIGSTOP (the
+# script's watchdog). About 30 s once the rig's arm64 kernel is cached (it
+# is built once for `make rig` anyway), so it is part of `make test`.
+dist-boot: dist
+	TETHER_DIST=$(abspath $(DIST)) TETHER_RIG=arm64 $(GO) test -count=1 -timeout 40m -v -run TestBootShippedArm64 ./packaging/boot

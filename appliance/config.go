@@ -156,6 +156,9 @@ func Resolve(fs *flag.FlagSet, getenv func(string) string, readFile func(string)
 			if !known(k) {
 				return Config{}, fmt.Errorf("%w: file %s: unknown setting %q", ErrConfig, file, k)
 			}
+			if v == nil {
+				continue // null: left to the layers below (the shipped example lists every setting this way)
+			}
 			fileVals[k] = fmt.Sprint(v)
 		}
 	} else if named || !errors.Is(err, os.ErrNotExist) {

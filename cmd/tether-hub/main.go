@@ -118,6 +118,11 @@ func serve(args []string) error {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if !hub.WebBuilt() {
+		// A release is never built this way (tether-dist refuses); a
+		// developer's `go build` before `make web` is, so say it at once.
+		cfg.Logger.Error("customer page not built into this binary: customers get a 'not built' page; run `make web` and rebuild")
+	}
 	cfg.ICE = ice
 	if *allowPeers != "" {
 		cfg.TURN.AllowPeers = strings.Split(*allowPeers, ",")
