@@ -95,7 +95,7 @@ func (h *Hub) securityHeaders(next http.Handler) http.Handler {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Content-Type-Options", "nosniff")
-		if h.http != nil && h.http.TLSConfig != nil {
+		if h.cfg.TLSCert != "" { // the config, not h.http.TLSConfig: Serve rewrites that (HTTP/2 set-up) while handlers run
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)
