@@ -160,6 +160,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 	ls, _ := a.Store.LinkState()
 	dc := signaling.DeviceConfig{
 		HubURL:         a.hubURL(),
+		CurrentHubURL:  a.hubURL,
 		Token:          a.token,
 		RoomID:         cfg.RoomID,
 		RootCAs:        a.roots,
@@ -194,12 +195,17 @@ func New(cfg Config, deps Deps) (*App, error) {
 	return a, nil
 }
 
-// hubURL is the configured hub, else the one the last login used.
+// hubURL is the hub that issued the stored session, else the configured
+// one. A token is valid only at the hub that issued it: after a login at
+// another hub (setup page, `tetherd login`) the device connects there, and
+// a device provisioned only through the setup page connects at all.
 func (a *App) hubURL() string {
-	if a.cfg.HubURL != "" {
-		return a.cfg.HubURL
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.session.Token != "" && a.session.HubURL != "" {
+		return a.session.HubURL
 	}
-	return a.session.HubURL
+	return a.cfg.HubURL
 }
 
 func (a *App) token() string {

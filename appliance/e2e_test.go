@@ -84,19 +84,25 @@ func (th *testHub) stop() {
 // online waits until the hub lists the counter as connected (in its room).
 func (th *testHub) online(t *testing.T, want bool, d time.Duration) {
 	t.Helper()
+	th.accountOnline(t, counter, want, d)
+}
+
+// accountOnline waits until the hub lists account as connected or not.
+func (th *testHub) accountOnline(t *testing.T, account string, want bool, d time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		f, err := th.h.Fleet()
 		if err == nil {
 			for _, e := range f {
-				if e.Account == counter && e.Online == want {
+				if e.Account == account && e.Online == want {
 					return
 				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("counter online=%v not seen within %v", want, d)
+	t.Fatalf("%s online=%v not seen within %v", account, want, d)
 }
 
 func testConfig(t *testing.T, hubURL, data string) appliance.Config {
@@ -327,11 +333,46 @@ func TestTetherdKill9ResumesSession(t *testing.T) {
 	_ = p1.Process.Signal(syscall.SIGKILL)
 	_ = p1.Wait()
 	th.online(t, false, 10*time.Second)
-	run()
+	// SIGKILL left the control socket behind: the commands see nobody
+	// answers and read the file; the next daemon replaces the socket.
+	status := func(want string) {
+		t.Helper()
+		out, err := exec.Command(bin, "status", "-data", data).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("tetherd status: %v, want %q in\n%s", err, want, out)
+		}
+	}
+	status("daemon       not running")
+	p2 := run()
 	th.online(t, true, 20*time.Second)
 
-	// tetherd status reads the same file once the daemon is gone.
-	_ = io.Discard
+	// While it runs (and holds the file's lock), status and login go
+	// through its control socket; the login applies at once.
+	status("daemon       running")
+	connects := func() uint64 {
+		f, _ := th.h.Fleet()
+		for _, e := range f {
+			if e.Account == counter && e.Online {
+				return e.Connects
+			}
+		}
+		return 0
+	}
+	before := connects()
+	login = exec.Command(bin, "login", "-hub", th.url(), "-user", counter, "-data", data)
+	login.Stdin = strings.NewReader(password + "\n")
+	if out, err := login.CombinedOutput(); err != nil || !strings.Contains(string(out), "applied by the running tetherd") {
+		t.Fatalf("tetherd login while running: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(15 * time.Second); connects() <= before; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the login was not applied: hub connects %d → %d", before, connects())
+		}
+	}
+	status("socket       connected")
+	_ = p2.Process.Signal(syscall.SIGTERM)
+	_ = p2.Wait()
+	status("daemon       not running")
 }
 
 // lockedBuffer is the serial line the console writes to.

@@ -38,6 +38,10 @@ type Handlers struct {
 // DeviceConfig configures the appliance side of the room protocol.
 type DeviceConfig struct {
 	HubURL string
+	// CurrentHubURL, when set, names the hub for every connection (the
+	// hub of the latest login, which may differ from HubURL); "" keeps
+	// HubURL.
+	CurrentHubURL func() string
 	// Token returns the stored session token; called on every connect.
 	Token func() string
 	// RoomID overrides the room from session:verify when set.
@@ -122,6 +126,7 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	if cfg.Preferred != "" {
 		sc.Transports = preferFirst(sc.Transports, cfg.Preferred)
 	}
+	sc.URL = cfg.CurrentHubURL
 	sc.Persistent = true
 	sc.Auth = func() map[string]any { return map[string]any{"role": "device", "token": cfg.Token()} }
 	sc.OnConnect = d.onConnect

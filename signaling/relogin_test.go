@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/internal/testenv"
 	"tether/signaling/internal/siotest"
 	"tether/signaling/socketio"
 )
@@ -290,7 +291,9 @@ func userIs(raw json.RawMessage, user string) bool {
 // new token (the login's answer) to the room:join acknowledgement of the
 // new session, after the server expired the old one with session:expired
 // while the device held a recovery offset. "same" logs in as the expired
-// account again; "other" alternates between two accounts in two rooms.
+// account again; "other" alternates between two accounts in two rooms;
+// "live" alternates too, but while connected (`tetherd login` on a running
+// daemon, no expiry first).
 // Before issue 11 the outcome was never: the server recovered the old
 // session and the device sent neither session:verify nor room:join.
 //
@@ -304,12 +307,14 @@ func BenchmarkRelogin(b *testing.B) {
 	}
 	r := newReloginRig(b)
 	account := siotest.Account1
-	for _, variant := range []string{"same", "other"} {
+	for _, variant := range []string{"same", "other", "live"} {
 		var ms []float64
 		for range b.N {
 			for i := range n {
-				r.expire()
-				if variant == "other" {
+				if variant != "live" {
+					r.expire()
+				}
+				if variant != "same" {
 					account = map[string]string{siotest.Account1: siotest.Account2, siotest.Account2: siotest.Account1}[account]
 				}
 				room := map[string]string{siotest.Account1: siotest.Room1, siotest.Account2: siotest.Room2}[account]
@@ -322,8 +327,8 @@ func BenchmarkRelogin(b *testing.B) {
 			}
 		}
 		b.Logf("%s account: %d re-logins, back in the room after median %.1f ms, p90 %.1f ms, max %.1f ms",
-			variant, len(ms), median(ms), percentile(ms, 0.9), percentile(ms, 1))
-		b.ReportMetric(median(ms), variant+"-median-ms")
-		b.ReportMetric(percentile(ms, 0.9), variant+"-p90-ms")
+			variant, len(ms), testenv.Median(ms), testenv.Percentile(ms, 0.9), testenv.Percentile(ms, 1))
+		b.ReportMetric(testenv.Median(ms), variant+"-median-ms")
+		b.ReportMetric(testenv.Percentile(ms, 0.9), variant+"-p90-ms")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+	"golang.org/x/time/rate"
 )
 
 // Limits of one control request. A login waits for the hub's answer (its
@@ -48,11 +49,15 @@ func Listen(path string) (net.Listener, error) {
 		ln.Close()
 		return nil, fmt.Errorf("ctlsock: chmod %s: %w", path, err)
 	}
-	return netutil.LimitListener(&peerListener{Listener: ln}, maxConns), nil
+	return ln, nil
 }
 
 // peerListener drops connections from other users than ours and root.
-type peerListener struct{ net.Listener }
+type peerListener struct {
+	net.Listener
+	log *slog.Logger
+	lim *rate.Limiter // refusals logged: another user may flood us
+}
 
 func (l *peerListener) Accept() (net.Conn, error) {
 	for {
@@ -61,7 +66,9 @@ func (l *peerListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if err := checkPeer(c); err != nil {
-			slog.Warn("control socket: connection refused", "component", "ctlsock", "err", err)
+			if l.lim.Allow() {
+				l.log.Warn("control socket: connection refused", "err", err)
+			}
 			c.Close()
 			continue
 		}
@@ -69,12 +76,17 @@ func (l *peerListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Serve answers requests on ln with h until ctx ends, one request per
-// connection, then closes ln and removes the socket file.
+// Serve answers requests on ln (from Listen) with h until ctx ends, then
+// closes ln and removes the socket file. It refuses peers other than root
+// and our user, serves one request per connection and at most a few
+// connections at once.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = log.With("component", "ctlsock")
+	path := ln.Addr().String()
+	ln = netutil.LimitListener(&peerListener{Listener: ln, log: log, lim: rate.NewLimiter(rate.Every(time.Second), 5)}, maxConns)
 	srv := &http.Server{
 		Handler:           http.MaxBytesHandler(h, MaxRequestBody),
 		ReadHeaderTimeout: readTimeout,
@@ -86,7 +98,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 	srv.SetKeepAlivesEnabled(false)
 	stop := context.AfterFunc(ctx, func() { srv.Close() })
 	defer stop()
-	path := ln.Addr().String()
 	err := srv.Serve(ln)
 	_ = os.Remove(path)
 	if errors.Is(err, http.ErrServerClosed) {

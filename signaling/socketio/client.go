@@ -92,6 +92,10 @@ type Config struct {
 	// Engine configures the Engine.IO sessions (URL, path, timeouts, TLS,
 	// proxy). Its Clock and Logger default to the Client's.
 	Engine engineio.Config
+	// URL, when set, names the server for every attempt (a new login may
+	// name another server); "" keeps Engine.URL. A session is recovered
+	// only on the server it was made on.
+	URL func() string
 	// Namespace is the Socket.IO namespace; default "/".
 	Namespace string
 	// Auth returns the CONNECT payload; it is called for every attempt so
@@ -397,9 +401,10 @@ func (c *Client) Resume() { c.do(func(l *loop) { l.resume() }) }
 // NewIdentity tells the client that Auth now returns new credentials (a
 // new login, possibly as another account): the connection-state-recovery
 // state of the old session (pid, offset) is dropped, a live connection is
-// closed with a DISCONNECT, and a new connection starts at once from any
-// state, SessionExpired included. Its CONNECT carries no pid and offset,
-// so OnConnect runs on it. Emits still buffered for the old identity fail.
+// closed (a DISCONNECT queued first, best effort), and a new connection
+// starts at once from any state, SessionExpired included. Its CONNECT
+// carries no pid and offset, so OnConnect runs on it. Emits still buffered
+// for the old identity fail.
 //
 // Changed auth alone already prevents recovery (a CONNECT whose auth
 // differs from the one the session was made with never presents the old

@@ -26,7 +26,8 @@ type loop struct {
 	ctx context.Context
 
 	state     State
-	gen       uint64 // bumped for every attempt; stale results are dropped
+	gen       uint64          // bumped for every attempt; stale results are dropped
+	engine    engineio.Config // of the current attempt (Config.URL)
 	conn      *engineio.Conn
 	transport string
 	dec       Decoder
@@ -34,9 +35,10 @@ type loop struct {
 	hookBusy  bool // the connect hook is running; user emits wait
 	sid, pid  string
 	offset    string
-	// pidAuth is the auth payload (JSON) of the connection that gave pid;
-	// connAuth that of the CONNECT in flight. Recovery state belongs to
-	// one identity: a CONNECT with other auth never presents it.
+	// pidAuth is the server URL and auth payload (JSON) of the connection
+	// that gave pid; connAuth those of the CONNECT in flight. Recovery
+	// state belongs to one identity: a CONNECT to another server or with
+	// other auth never presents it.
 	pidAuth, connAuth string
 	preferred         string // the transport that worked last
 
@@ -234,12 +236,17 @@ func (l *loop) startAttempt() {
 	gen := l.gen
 	l.setState(Connecting)
 	order := l.transportOrder()
+	eng, engErr := l.engineConfig()
+	l.engine = eng
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		var errs []error
+		if engErr != nil {
+			errs, order = append(errs, engErr), nil
+		}
 		for _, t := range order {
-			conn, err := engineio.Dial(l.ctx, l.cfg.Engine, t, l.c.http)
+			conn, err := engineio.Dial(l.ctx, eng, t, l.c.http)
 			if err == nil {
 				select {
 				case l.dialRes <- dialResult{gen: gen, conn: conn, transport: t}:
@@ -258,6 +265,20 @@ func (l *loop) startAttempt() {
 		case <-l.quit:
 		}
 	}()
+}
+
+// engineConfig is the Engine.IO configuration of the next attempt, on the
+// server Config.URL names now.
+func (l *loop) engineConfig() (engineio.Config, error) {
+	eng := l.cfg.Engine
+	if l.cfg.URL == nil {
+		return eng, nil
+	}
+	if u := l.cfg.URL(); u != "" && u != eng.URL {
+		eng.URL = u
+		return eng.WithDefaults()
+	}
+	return eng, nil
 }
 
 func (l *loop) onDial(r dialResult) {
@@ -288,12 +309,12 @@ func (l *loop) onDial(r dialResult) {
 		l.attemptFailed(fmt.Errorf("socketio: auth payload: %w", err))
 		return
 	}
-	l.connAuth = string(key)
+	l.connAuth = l.engine.URL + " " + string(key)
 	if l.pid != "" && l.pidAuth != l.connAuth {
 		// New credentials are a new identity (possibly another account):
 		// the server must not hand it the old session (with
 		// skipMiddlewares it would not even check the new token).
-		l.c.log.Info("auth changed: not recovering the previous session")
+		l.c.log.Info("server or auth changed: not recovering the previous session")
 		l.forgetSession()
 	}
 	if l.pid != "" {
@@ -371,12 +392,12 @@ func (l *loop) onTimer() {
 
 // probeAddr is host:port of the server when it is reached directly.
 func (l *loop) probeAddr() string {
-	u, err := url.Parse(l.cfg.Engine.URL)
+	u, err := url.Parse(l.engine.URL)
 	if err != nil {
 		return ""
 	}
 	if req, err := http.NewRequest(http.MethodGet, u.String(), nil); err == nil {
-		if p, _ := l.cfg.Engine.Proxy(req); p != nil {
+		if p, _ := l.engine.Proxy(req); p != nil {
 			return "" // through a proxy the port says nothing about the hub
 		}
 	}
@@ -606,10 +627,11 @@ func (l *loop) forgetSession() {
 }
 
 // newIdentity handles a new login: the old session is left for good (a
-// DISCONNECT tells the server it is over, so it is not kept for
-// recovery), its recovery state is forgotten and a new connection starts
-// at once from any state. An attempt in flight is abandoned: it may have
-// sent the old credentials.
+// DISCONNECT is queued to tell the server, best effort: the Engine.IO
+// close does not wait for it, and correctness does not depend on it since
+// the old pid is never presented again), its recovery state is forgotten
+// and a new connection starts at once from any state. An attempt in
+// flight is abandoned: it may have sent the old credentials.
 func (l *loop) newIdentity() {
 	if l.nsOpen {
 		if err := l.writePacket(&Packet{Type: Disconnect, Namespace: l.cfg.Namespace, ID: NoID}); err != nil {

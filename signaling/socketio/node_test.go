@@ -120,6 +120,12 @@ func logger(t *testing.T) *slog.Logger {
 
 func start(t *testing.T, url string, o opts) *testClient {
 	t.Helper()
+	return startWith(t, url, o, nil)
+}
+
+// startWith is start with a last change to the client's configuration.
+func startWith(t *testing.T, url string, o opts, tweak func(*socketio.Config)) *testClient {
+	t.Helper()
 	tc := &testClient{rec: newRecorder(), done: make(chan error, 1), token: o.token}
 	if tc.token == "" {
 		tc.token = "good-token"
@@ -158,6 +164,9 @@ func start(t *testing.T, url string, o opts) *testClient {
 			tc.joins.Add(1)
 			return nil
 		}
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	c, err := socketio.New(cfg)
 	if err != nil {

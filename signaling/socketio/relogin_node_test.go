@@ -1,6 +1,7 @@
 package socketio_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -153,5 +154,50 @@ func TestNodeNewIdentityStates(t *testing.T) {
 	}
 	if st := c.Status(); st.State != socketio.Connected || st.Recovered {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+// TestNodeNewIdentityOtherServer: a login at another server (Config.URL)
+// moves the client there, without the first server's pid and offset.
+func TestNodeNewIdentityOtherServer(t *testing.T) {
+	a := siotest.StartServer(t, siotest.ServerOptions{Recovery: true, Welcome: true})
+	b := siotest.StartServer(t, siotest.ServerOptions{Recovery: true, Welcome: true})
+	ctx := bounded(t, 30*time.Second)
+	la, err := a.Login(ctx, siotest.Account1, siotest.Password1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	server := a.URL()
+	welcomed := make(chan struct{}, 4)
+	c := startWith(t, a.URL(), opts{token: la.Token, join: true, persistent: true}, func(cfg *socketio.Config) {
+		cfg.URL = func() string { mu.Lock(); defer mu.Unlock(); return server }
+	})
+	c.On("welcome", func(socketio.Args, func(...any)) { welcomed <- struct{}{} })
+	c.waitJoins(t, 1)
+	select {
+	case <-welcomed:
+	case <-ctx.Done():
+		t.Fatal("no offset from server A")
+	}
+	lb, err := b.Login(ctx, siotest.Account2, siotest.Password2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	server = b.URL()
+	mu.Unlock()
+	c.setToken(lb.Token)
+	c.NewIdentity()
+	c.waitJoins(t, 2)
+	socks, err := b.WaitSockets(ctx, func(s []siotest.SocketInfo) bool { return len(s) == 1 && contains(s[0].Rooms, siotest.Room2) })
+	if err != nil {
+		t.Fatalf("not on server B in room 2: %v %+v", err, socks)
+	}
+	if socks[0].Auth["pid"] != nil || socks[0].Auth["offset"] != nil {
+		t.Fatalf("server B got server A's recovery state: %v", socks[0].Auth)
+	}
+	if _, err := a.WaitSockets(ctx, func(s []siotest.SocketInfo) bool { return len(s) == 0 }); err != nil {
+		t.Fatalf("still on server A: %v", err)
 	}
 }
