@@ -24,6 +24,7 @@ import (
 	"tether/appliance"
 	"tether/appliance/console"
 	"tether/appliance/health"
+	"tether/internal/testenv"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -290,10 +291,7 @@ func TestTetherdKill9ResumesSession(t *testing.T) {
 		t.Skip("-short: builds and runs tetherd")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "tetherd")
-	if out, err := exec.Command("go", "build", "-o", bin, "tether/cmd/tetherd").CombinedOutput(); err != nil {
-		t.Fatalf("build tetherd: %v\n%s", err, out)
-	}
+	bin := testenv.BuildTetherd(t)
 	th := startHub(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"))
 	if _, err := th.h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
 		t.Fatal(err)

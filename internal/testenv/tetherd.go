@@ -48,6 +48,10 @@ func BuildTetherd(t testing.TB) string {
 	return tetherdBin
 }
 
+// tetherdEnv is the test's environment without the machine's config file
+// (/etc/tether/tetherd.json would otherwise be a layer of the config).
+func tetherdEnv() []string { return append(os.Environ(), "TETHER_CONFIG=/dev/null") }
+
 // TetherdConfig says where and how the real tetherd runs.
 type TetherdConfig struct {
 	NS       string // network namespace ("" runs on the host)
@@ -93,6 +97,7 @@ func Login(t testing.TB, ns, hub, db, user, password string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	login := exec.CommandContext(ctx, args[0], args[1:]...)
+	login.Env = tetherdEnv()
 	login.Stdin = strings.NewReader(password + "\n")
 	if out, err := login.CombinedOutput(); err != nil {
 		t.Fatalf("tetherd login: %v: %s", err, out)
@@ -119,6 +124,7 @@ func StartTetherd(t testing.TB, cfg TetherdConfig) *Tetherd {
 		args = append([]string{"ip", "netns", "exec", cfg.NS}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = tetherdEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
