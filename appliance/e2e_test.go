@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -320,22 +317,9 @@ type setupClient struct {
 // fingerprint, as the technician does with the serial console's line.
 func newSetupClient(t *testing.T, base, fingerprint string) *setupClient {
 	jar, _ := cookiejar.New(nil)
-	tr := &http.Transport{TLSClientConfig: pinned(fingerprint)}
+	tr := &http.Transport{TLSClientConfig: testenv.PinnedTLS(fingerprint)}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &setupClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: tr}}
-}
-
-// pinned accepts exactly the certificate whose SHA-256 fingerprint is fp.
-func pinned(fp string) *tls.Config {
-	return &tls.Config{
-		InsecureSkipVerify: true, // replaced by the fingerprint check below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || setup.Fingerprint(raw[0]) != fp {
-				return errors.New("setup page certificate does not match the fingerprint")
-			}
-			return nil
-		},
-	}
 }
 
 func (s *setupClient) get(path string) string {

