@@ -4,7 +4,6 @@ package appliance
 // states on every surface, the build fault, the metrics listener.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"tether/appliance/health"
 	"tether/board"
 	"tether/gpio"
+	"tether/internal/testenv"
 )
 
 // testApp builds an appliance on the sim board with the given flags, no
@@ -79,22 +78,7 @@ func waitState(t *testing.T, a *App, want health.State) health.Snapshot {
 	return s
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.SyncBuffer
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()

@@ -12,11 +12,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tether/appliance"
+	"tether/internal/testenv"
 )
 
 // The tests below check what `make dist` wrote (TETHER_DIST names the
@@ -60,23 +60,7 @@ func command(ctx context.Context, emu, bin string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, emu, append([]string{bin}, args...)...)
 }
 
-// syncBuffer collects a process's output for polling.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.SyncBuffer
 
 // TestDistBinaries: each release binary is static and runs on its
 // architecture (qemu-user for the boards): -version (or -h before the

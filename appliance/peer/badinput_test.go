@@ -1,36 +1,20 @@
 package peer
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"tether/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer for a log handler written by many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.SyncBuffer
 
 // editSDP parses raw, lets edit change it and returns it marshalled.
 func editSDP(tb testing.TB, raw string, edit func(*sdp.SessionDescription)) string {

@@ -2,7 +2,6 @@ package setup
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -26,6 +25,7 @@ import (
 	"tether/appliance/health"
 	"tether/gpio"
 	"tether/internal/login"
+	"tether/internal/testenv"
 	"tether/media"
 	"tether/store"
 )
@@ -39,23 +39,7 @@ const (
 	hubToken = "tok_0123456789abcdef0123456789abcdef"
 )
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.SyncBuffer
 
 type fakeHub struct {
 	mu      sync.Mutex
