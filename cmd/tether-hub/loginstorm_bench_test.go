@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tether/internal/hostile"
+	"tether/internal/testenv"
 )
 
 // BenchmarkLoginStorm measures the hub binary under a login storm (issue 12
@@ -58,11 +59,7 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "tether-hub-"+name)
-	build := exec.Command("go", "build", "-o", bin, "./cmd/tether-hub")
-	build.Dir = tree
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build %s hub in %s: %v\n%s", name, tree, err, out)
-	}
+	testenv.GoBuild(b, tree, "./cmd/tether-hub", bin)
 	data := filepath.Join(dir, "hub.db")
 	add := exec.Command(bin, "account", "add", "c1", "-data", data)
 	add.Stdin = strings.NewReader("password-c1\n")
@@ -102,7 +99,7 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 		}
 	}
 	var r stormResult
-	r.idleMiB = vmHWM(b, srv.Process.Pid)
+	r.idleMiB = testenv.ProcStatusMiB(srv.Process.Pid, "VmHWM:")
 
 	one := hostile.Client(b, "127.0.0.2", nil)
 	r.burst = hostile.Burst(40, func(int) (int, error) {
@@ -140,7 +137,7 @@ func stormHub(b *testing.B, name, tree string) stormResult {
 	}
 	r.owner = time.Since(start)
 	atk.Stop()
-	r.peakMiB = vmHWM(b, srv.Process.Pid)
+	r.peakMiB = testenv.ProcStatusMiB(srv.Process.Pid, "VmHWM:")
 	b.Logf("%s hub: peak RSS %.0f MiB (idle %.0f MiB); 40 concurrent wrong logins one user one address %v; 200 from 200 addresses %v; owner from a clean address during an attack from 5: %d after %v (%d tries)",
 		name, r.peakMiB, r.idleMiB, r.burst, r.spray, r.ownerCode, r.owner.Round(time.Millisecond), r.ownerTries)
 	return r
@@ -156,20 +153,4 @@ func login(c *http.Client, url, user, pw string) (int, time.Duration, error) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 	return resp.StatusCode, time.Duration(max(secs, 1)) * time.Second, nil
-}
-
-// vmHWM is the process's peak resident set size in MiB (proc(5)).
-func vmHWM(b *testing.B, pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	b.Fatal("no VmHWM in /proc/pid/status")
-	return 0
 }

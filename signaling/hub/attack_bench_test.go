@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"tether/internal/hostile"
+	"tether/internal/testenv"
 	"tether/signaling"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -63,16 +64,6 @@ func freePort(b testing.TB, network string) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// buildHub builds cmd/tether-hub of the module at src into dir.
-func buildHub(b testing.TB, src, out string) {
-	b.Helper()
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/tether-hub")
-	cmd.Dir = src
-	if o, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build hub in %s: %v\n%s", src, err, o)
-	}
 }
 
 func moduleRoot(b testing.TB) string {
@@ -145,7 +136,7 @@ func watchUsage(pid int) *usage {
 	// and not the start-up's (the device's login hashes a password).
 	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 	u := &usage{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
-	u.base = rssMiB(pid, "VmRSS:")
+	u.base = testenv.ProcStatusMiB(pid, "VmRSS:")
 	go func() {
 		defer close(u.done)
 		t := time.NewTicker(20 * time.Millisecond)
@@ -156,7 +147,7 @@ func watchUsage(pid int) *usage {
 				u.peakFDs = max(u.peakFDs, len(ents))
 				u.mu.Unlock()
 			}
-			if r := rssMiB(pid, "VmRSS:"); r > 0 {
+			if r := testenv.ProcStatusMiB(pid, "VmRSS:"); r > 0 {
 				u.mu.Lock()
 				u.peak = max(u.peak, r)
 				u.mu.Unlock()
@@ -171,18 +162,6 @@ func watchUsage(pid int) *usage {
 	return u
 }
 
-// rssMiB reads one kB field of /proc/pid/status in MiB.
-func rssMiB(pid int, field string) float64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 // finish returns the peak RSS (VmHWM since the attack began) and its
 // growth over the RSS at the start, in MiB, and the peak descriptor count.
 // The hub starts at about 50 MiB: its store hashes a dummy password at
@@ -190,7 +169,7 @@ func rssMiB(pid int, field string) float64 {
 func (u *usage) finish() (peak, growth float64, fds int) {
 	close(u.stop)
 	<-u.done
-	peak = max(rssMiB(u.pid, "VmHWM:"), u.peak)
+	peak = max(testenv.ProcStatusMiB(u.pid, "VmHWM:"), u.peak)
 	return peak, max(peak-u.base, 0), u.peakFDs
 }
 
@@ -554,11 +533,11 @@ func runAttack(b *testing.B, bin string, a attack) result {
 func BenchmarkAttack(b *testing.B) {
 	dir := b.TempDir()
 	after := filepath.Join(dir, "hub-after")
-	buildHub(b, moduleRoot(b), after)
+	testenv.GoBuild(b, moduleRoot(b), "./cmd/tether-hub", after)
 	before := ""
 	if src := os.Getenv("TETHER_HUB_BEFORE"); src != "" {
 		before = filepath.Join(dir, "hub-before")
-		buildHub(b, src, before)
+		testenv.GoBuild(b, src, "./cmd/tether-hub", before)
 	}
 	for _, a := range attacks {
 		b.Run(a.name, func(b *testing.B) {
