@@ -118,9 +118,10 @@ func uptime() string {
 }
 
 // TestBootShipped runs inside the guest: installs the staged files where
-// the Buildroot package and overlay put them, starts a hub on the guest's
-// loopback, logs the counter in, starts tetherd with the BusyBox init
-// script, and checks restart after kill -9 and the watchdog after SIGSTOP.
+// the Buildroot package and overlay put them, brings up the NIC, logs the
+// counter in to the hub on the host, starts tetherd with the BusyBox init
+// script, and after the start, a kill -9 and a SIGSTOP (the watchdog) asks
+// the host's Chromium customer whether it decodes the camera's frames.
 func TestBootShipped(t *testing.T) {
 	if !rig.InGuest() {
 		t.Skip("runs only inside the rig guest")
