@@ -119,9 +119,11 @@ dist-check: dist
 
 # dist-boot boots what we ship on the emulated arm64 board (board/rig, qemu
 # TCG): the dist arm64 binaries, Buildroot's S90tetherd and the generated
-# tetherd.json; tetherd started by the init script reaches a hub, captures
-# from vivid and snd-aloop, comes back after kill -9 and after SIGSTOP (the
-# script's watchdog). About 30 s once the rig's arm64 kernel is cached (it
+# tetherd.json; tetherd started by the init script reaches the hub on this
+# machine's loopback through the guest's only NIC (qemu user networking,
+# restrict=on, guestfwd), captures from vivid and snd-aloop, and a headless
+# Chromium customer here decodes its frames after the start, after kill -9
+# and after SIGSTOP (the script's watchdog). About 35 s once the rig's arm64 kernel is cached (it
 # is built once for `make rig` anyway), so it is part of `make test`.
 dist-boot: dist
 	TETHER_DIST=$(abspath $(DIST)) TETHER_RIG=arm64 $(GO) test -count=1 -timeout 40m -v -run TestBootShippedArm64 ./packaging/boot

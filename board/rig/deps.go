@@ -21,9 +21,12 @@ func hostPackages(a Arch) ([]string, error) {
 	pkgs := []string{
 		kernelSourcePkg, "make", "gcc", "bc", "flex", "bison", "libelf-dev",
 		"libssl-dev", "xz-utils", s.qemuPkg,
+		// The native guest's userland; on the host, Options.Net's
+		// per-connection forwarder (busybox nc).
+		"busybox-static",
 	}
 	if s.native() {
-		pkgs = append(pkgs, "busybox-static", "iproute2", "iptables")
+		pkgs = append(pkgs, "iproute2", "iptables")
 	} else {
 		pkgs = append(pkgs, s.crossGCC)
 	}

@@ -21,10 +21,10 @@ type bootResult struct {
 }
 
 // qemuArgs returns the qemu command line: TCG (KVM on this class of host
-// hangs stock kernels), no default devices and no NIC, the serial console
+// hangs stock kernels), no default devices and no NIC (but Options.Net), the serial console
 // on stdio, and -no-reboot so the guest's `reboot -f` (or a panic, with
-// panic=-1) ends qemu.
-func qemuArgs(s archSpec, kernel, initrd string, cpus, memMB int) []string {
+// panic=-1) ends qemu. netArgs (qemuNetArgs) add the one NIC when asked.
+func qemuArgs(s archSpec, kernel, initrd string, cpus, memMB int, netArgs ...string) []string {
 	args := []string{"-accel", "tcg"}
 	args = append(args, s.machine...)
 	args = append(args,
@@ -34,16 +34,16 @@ func qemuArgs(s archSpec, kernel, initrd string, cpus, memMB int) []string {
 		"-kernel", kernel, "-initrd", initrd,
 		"-append", "console="+s.console+" panic=-1 quiet rdinit=/init",
 	)
-	return args
+	return append(args, netArgs...)
 }
 
 // boot runs qemu until the guest reboots, ctx ends or timeout passes, and
 // parses the console. console, when set, receives every console line as it
 // arrives. qemu is killed on every path out.
-func boot(ctx context.Context, s archSpec, kernel, initrd string, timeout time.Duration, console io.Writer) (bootResult, error) {
+func boot(ctx context.Context, s archSpec, kernel, initrd string, timeout time.Duration, console io.Writer, netArgs []string) (bootResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.qemu, qemuArgs(s, kernel, initrd, 2, 1024)...)
+	cmd := exec.CommandContext(ctx, s.qemu, qemuArgs(s, kernel, initrd, 2, 1024, netArgs...)...)
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -36,6 +36,9 @@ type Options struct {
 	NoInstall bool
 	// Console, when set, receives the guest's serial console as it arrives.
 	Console io.Writer
+	// Net, when set, gives the guest a NIC reaching only the listed
+	// forwards to this machine's loopback (arm64 only).
+	Net *Network
 	// Log receives progress; default slog.Default().
 	Log *slog.Logger
 }
@@ -93,6 +96,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Arch: opt.Arch}
+	netArgs, err := qemuNetArgs(opt.Arch, opt.Net)
+	if err != nil {
+		return res, err
+	}
 
 	if !opt.NoInstall {
 		if err := EnsurePackages(ctx, opt.Arch, log); err != nil {
@@ -143,7 +150,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	log.Info("booting", "arch", opt.Arch, "kernel", k.Image, "initramfs_mb", res.InitramfsLen>>20, "packages", len(pkgs))
 
-	br, err := boot(ctx, s, k.Image, initrd, opt.Timeout, opt.Console)
+	br, err := boot(ctx, s, k.Image, initrd, opt.Timeout, opt.Console, netArgs)
 	res.BootTime, res.GuestTime = br.bootTime, br.testTime
 	res.Init, res.Console = br.report.Init, br.report.Console
 	byName := make(map[string]string, len(pkgs))

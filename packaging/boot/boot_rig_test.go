@@ -19,17 +19,6 @@ import (
 	"tether/board/rig"
 )
 
-func run(t *testing.T, stdin string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-	return string(out)
-}
-
 func appendFile(t *testing.T, path, text string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -87,14 +76,6 @@ func waitConnected(t *testing.T, old int, within time.Duration) (int, time.Durat
 	return 0, 0
 }
 
-func tailOf(s string, n int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
-}
-
 // opened lists the device nodes pid holds open.
 func opened(pid int) []string {
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
@@ -137,9 +118,10 @@ func uptime() string {
 }
 
 // TestBootShipped runs inside the guest: installs the staged files where
-// the Buildroot package and overlay put them, starts a hub on the guest's
-// loopback, logs the counter in, starts tetherd with the BusyBox init
-// script, and checks restart after kill -9 and the watchdog after SIGSTOP.
+// the Buildroot package and overlay put them, brings up the NIC, logs the
+// counter in to the hub on the host, starts tetherd with the BusyBox init
+// script, and after the start, a kill -9 and a SIGSTOP (the watchdog) asks
+// the host's Chromium customer whether it decodes the camera's frames.
 func TestBootShipped(t *testing.T) {
 	if !rig.InGuest() {
 		t.Skip("runs only inside the rig guest")
@@ -159,7 +141,7 @@ func TestBootShipped(t *testing.T) {
 	// is vicodec, so the camera is named through the init script's
 	// TETHERD_ARGS as an installer would.
 	cam := vividCapture(t)
-	appendFile(t, "/etc/default/tetherd", "WATCHDOG_SEC=10\nTETHERD_ARGS=\"-camera "+cam+"\"\n")
+	appendFile(t, "/etc/default/tetherd", "WATCHDOG_SEC=10\nTETHERD_ARGS=\"-camera "+cam+" -width 320 -height 240 -fps 10\"\n")
 	// What Buildroot's makeusers and eudev would have done.
 	appendFile(t, "/etc/passwd", "tether:x:1000:1000:Tether:/var/lib/tether:/bin/false\n")
 	appendFile(t, "/etc/group", "tether:x:1000:\nvideo:x:44:tether\naudio:x:29:tether\ngpio:x:997:tether\ndialout:x:20:tether\n")
@@ -182,23 +164,15 @@ func TestBootShipped(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The hub, on loopback (the rig guest has no NIC).
-	if err := os.MkdirAll("/tmp/hub", 0o700); err != nil {
-		t.Fatal(err)
-	}
-	const password = "counter-password-1"
-	run(t, password+"\n", "tether-hub", "account", "add", "counter-1", "-data", "/tmp/hub/hub.db")
-	hub := exec.Command("tether-hub", "serve", "-listen", "127.0.0.1:8443", "-data", "/tmp/hub/hub.db")
-	hubLog, _ := os.Create("/tmp/hub/log")
-	hub.Stdout, hub.Stderr = hubLog, hubLog
-	if err := hub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { hub.Process.Kill(); hub.Wait() }()
-	for i := 0; i < 120 && get("http://127.0.0.1:8443/healthz") == ""; i++ {
+	// The hub runs on the host (TestBootShippedArm64); the guest's NIC
+	// reaches it through qemu's forwards only.
+	net := guestNet(t, filepath.Join(src, "net"))
+	hubURL := net["hub"]
+	for i := 0; i < 120 && get(hubURL+"/healthz") == ""; i++ {
 		time.Sleep(500 * time.Millisecond)
 	}
-	run(t, password+"\n", "tetherd", "login", "-hub", "http://127.0.0.1:8443", "-user", "counter-1", "-data", "/var/lib/tether/tetherd.db")
+	fmt.Printf("BOOT-NET addr=%s hub=%s healthz=%q uptime=%s\n", net["addr"], hubURL, strings.TrimSpace(get(hubURL+"/healthz")), uptime())
+	run(t, net["password"]+"\n", "tetherd", "login", "-hub", hubURL, "-user", "counter-1", "-data", "/var/lib/tether/tetherd.db")
 	run(t, "", "chown", "-R", "tether:tether", "/var/lib/tether")
 
 	fmt.Printf("BOOT-INIT-START uptime=%s\n", uptime())
@@ -222,6 +196,8 @@ func TestBootShipped(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+	// A Chromium customer on the host decodes the camera's frames.
+	fmt.Printf("BOOT-FRAMES %s uptime=%s\n", customerFrames(t, net["ctl"], "ready"), uptime())
 	if st, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
 		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 1000 {
 			t.Errorf("tetherd runs as uid %d, want tether (1000)", s.Uid)
@@ -229,18 +205,24 @@ func TestBootShipped(t *testing.T) {
 	}
 
 	// kill -9: the init script's loop starts it again (RESTART_SEC=3).
+	killed := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	pid2, took := waitConnected(t, pid, 3*time.Minute)
 	fmt.Printf("BOOT-KILL9 old=%d new=%d back-after=%s\n", pid, pid2, took.Round(100*time.Millisecond))
+	c := customerFrames(t, net["ctl"], "kill9")
+	fmt.Printf("BOOT-KILL9-FRAMES frames-back-after=%s %s\n", time.Since(killed).Round(100*time.Millisecond), c)
 
 	// SIGSTOP: the process is there but frozen; the watchdog kills it.
+	stopped := time.Now()
 	if err := syscall.Kill(pid2, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	pid3, took := waitConnected(t, pid2, 3*time.Minute)
 	fmt.Printf("BOOT-SIGSTOP old=%d new=%d back-after=%s\n", pid2, pid3, took.Round(100*time.Millisecond))
+	c = customerFrames(t, net["ctl"], "sigstop")
+	fmt.Printf("BOOT-SIGSTOP-FRAMES frames-back-after=%s %s\n", time.Since(stopped).Round(100*time.Millisecond), c)
 
 	// Bad input: the tether user without the video group. tetherd still
 	// connects (the counter stays reachable) and its log names the device
@@ -275,4 +257,42 @@ func TestBootShipped(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// guestNet reads the network the host test chose (key=value lines) and
+// configures eth0 with it.
+func guestNet(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			kv[k] = v
+		}
+	}
+	run(t, "", "ip", "link", "set", "eth0", "up")
+	run(t, "", "ip", "addr", "add", kv["addr"], "dev", "eth0")
+	run(t, "", "ip", "route", "add", "default", "via", kv["gw"])
+	return kv
+}
+
+// customerFrames asks the host's Chromium customer for decoded frames of
+// a new call and returns its answer (it waits up to 3 minutes).
+func customerFrames(t *testing.T, ctl, phase string) string {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Minute}
+	r, err := c.Get(ctl + "/frames/" + phase)
+	if err != nil {
+		t.Fatalf("customer %s: %v", phase, err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if r.StatusCode != http.StatusOK {
+		log, _ := os.ReadFile("/var/log/tetherd.log")
+		t.Fatalf("customer %s: %s\ntetherd log tail:\n%s", phase, b, tailOf(string(log), 40))
+	}
+	return strings.TrimSpace(string(b))
 }
