@@ -148,7 +148,18 @@ func (l *Limiter) get(key string, free int, now time.Time) *record {
 		l.lru.MoveToBack(e)
 		return r
 	}
-	for e := l.lru.Front(); e != nil && len(l.m) >= l.cfg.MaxKeys; {
+	l.trimLocked(1)
+	r := &record{key: key, free: free}
+	l.m[key] = l.lru.PushBack(r)
+	return r
+}
+
+// trimLocked evicts the least recently used records with nothing in
+// flight until room more fit under MaxKeys. Records in flight cannot go
+// (their attempt settles on them), so the table may pass MaxKeys by the
+// attempts in flight; settle trims it back once they end.
+func (l *Limiter) trimLocked(room int) {
+	for e := l.lru.Front(); e != nil && len(l.m)+room > l.cfg.MaxKeys; {
 		nx := e.Next()
 		if r := e.Value.(*record); r.inflight == 0 {
 			l.lru.Remove(e)
@@ -156,9 +167,6 @@ func (l *Limiter) get(key string, free int, now time.Time) *record {
 		}
 		e = nx
 	}
-	r := &record{key: key, free: free}
-	l.m[key] = l.lru.PushBack(r)
-	return r
 }
 
 // dropIfIdle removes r if it holds nothing worth keeping.
@@ -228,6 +236,7 @@ func (a *Attempt) settle(v verdict) {
 	}
 	l.dropIfIdle(a.pair)
 	l.dropIfIdle(a.addr)
+	l.trimLocked(0) // found by FuzzLimiter: failures settled after a full table kept it over MaxKeys
 }
 
 // Len is the number of records held (for tests and metrics).
