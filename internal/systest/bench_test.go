@@ -1,6 +1,9 @@
 package systest
 
 import (
+	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,10 +13,22 @@ import (
 // pages are the customer pages measured: Tether's own page first (the
 // baseline) when it is built, then the W3C page's variants.
 func pages() []string {
-	if ownPageDir() == "" {
-		return variants
+	all := variants
+	if ownPageDir() != "" {
+		all = append([]string{ownPage}, variants...)
 	}
-	return append([]string{ownPage}, variants...)
+	// TETHER_W3C_PAGES=at-once,late narrows a long run to the pages under
+	// study.
+	if only := os.Getenv("TETHER_W3C_PAGES"); only != "" {
+		var some []string
+		for _, p := range all {
+			if slices.Contains(strings.Split(only, ","), p) {
+				some = append(some, p)
+			}
+		}
+		return some
+	}
+	return all
 }
 
 // BenchmarkW3CCustomerChange runs b.N customer changes per page against
