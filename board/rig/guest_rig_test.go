@@ -535,3 +535,21 @@ func TestGuestNetem(t *testing.T) {
 		}
 	})
 }
+
+// TestGuestVKMS checks the virtual display (issue 15): vkms registers a DRM
+// card whose driver name the kernel reports in sysfs.
+func TestGuestVKMS(t *testing.T) {
+	needGuest(t)
+	cards, _ := filepath.Glob("/sys/class/drm/card[0-9]")
+	for _, c := range cards {
+		link, err := os.Readlink(filepath.Join(c, "device", "driver"))
+		if err == nil && filepath.Base(link) == "vkms" {
+			if _, err := os.Stat(filepath.Join("/dev/dri", filepath.Base(c))); err != nil {
+				t.Fatalf("%s is vkms but has no device node: %v", c, err)
+			}
+			t.Logf("%s: vkms", c)
+			return
+		}
+	}
+	t.Fatalf("no vkms card among %v (CONFIG_DRM_VKMS)", cards)
+}
