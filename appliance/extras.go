@@ -70,7 +70,7 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func
 	}
 	sub := a.Health.Subscribe()
 	p, err := gpio.NewPanel(gpio.PanelConfig{
-		Chip: chip, Pins: a.cfg.Profile.GPIO, Clock: a.clk, Logger: a.log, Updates: sub.C(),
+		Chip: chip, Pins: a.cfg.Profile.GPIO, Clock: a.clk, Logger: a.log,
 		OnPress: func() { a.EndCall(context.Background()) },
 		OnHold: func() {
 			if s := setupSrv(); s != nil {
@@ -94,6 +94,10 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func
 	a.ledTest = p.SelfTest
 	return ComponentFunc(func(ctx context.Context) error {
 		defer sub.Close()
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); showLEDs(ctx, sub.C(), DefaultLEDScheme(), p) }()
+		defer func() { cancel(); <-done }()
 		return p.Run(ctx)
 	})
 }

@@ -102,7 +102,7 @@ func TestMissingCameraIsVisible(t *testing.T) {
 		t.Fatalf("reason %q", snap.Reason)
 	}
 	// The LEDs: link slow blink, status one flash (docs/leds.md).
-	look := gpio.DefaultScheme()[health.StateNoCamera]
+	look := DefaultLEDScheme()[health.StateNoCamera]
 	if look.Link.Name != gpio.SlowBlink.Name || look.Status.Name != gpio.Flashes(1).Name {
 		t.Fatalf("LED look %v/%v", look.Link, look.Status)
 	}
