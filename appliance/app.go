@@ -51,7 +51,7 @@ type Deps struct {
 	// Media replaces the pipeline built from the configuration.
 	Media Media
 	// Peer tweaks (tests on loopback).
-	PeerConfig func(*PeerConfigT)
+	PeerConfig func(*peer.Config)
 	// Socket tweaks (tests).
 	DeviceConfig func(*signaling.DeviceConfig)
 	// Extra components run beside the core (setup page, console, LEDs,
@@ -62,9 +62,6 @@ type Deps struct {
 	// the normal build. A cgo-off build is that way regardless.
 	WithoutSoftwareEncoders bool
 }
-
-// PeerConfigT is the WebRTC layer's configuration, for Deps.PeerConfig.
-type PeerConfigT = peer.Config
 
 // Component is a long-lived part with the house's Run contract.
 type Component interface {

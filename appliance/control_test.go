@@ -13,6 +13,7 @@ import (
 
 	"tether/appliance"
 	"tether/appliance/health"
+	"tether/appliance/peer"
 	"tether/signaling/engineio"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -48,7 +49,7 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	// only at its setup page or with tetherd login).
 	a, err := appliance.New(testConfig(t, "", data), appliance.Deps{
 		Logger:     slog.New(slog.DiscardHandler),
-		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"tether/appliance"
 	"tether/appliance/console"
 	"tether/appliance/health"
+	"tether/appliance/peer"
 	"tether/appliance/setup"
 	"tether/internal/testenv"
 	"tether/signaling/hub"
@@ -164,7 +165,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	}
 	a, err := appliance.New(cfg, appliance.Deps{
 		Logger:     slog.New(slog.DiscardHandler),
-		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 		Extras: []func(*appliance.App) appliance.Component{func(a *appliance.App) appliance.Component {
 			s, err := a.SetupServer("", nil, setupLn)
 			if err != nil {
@@ -264,7 +265,7 @@ func TestSessionExpiredNewLoginResumes(t *testing.T) {
 	}
 	a, err := appliance.New(testConfig(t, th.url(), filepath.Join(dir, "tetherd.db")), appliance.Deps{
 		Logger:     slog.New(slog.DiscardHandler),
-		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"tether/appliance"
+	"tether/appliance/peer"
 	"tether/internal/testenv"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
@@ -253,7 +254,7 @@ func startBApp(t *testing.T, hubURL, dir string) *bApp {
 	a, err := appliance.New(cfg, appliance.Deps{
 		Logger: logger(),
 		// Everything is on loopback here.
-		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 	})
 	if err != nil {
 		t.Fatal(err)
