@@ -11,6 +11,7 @@ import (
 
 	"tether/appliance/health"
 	"tether/gpio"
+	"tether/signaling/socketio"
 )
 
 func TestLEDScheme(t *testing.T) {
@@ -62,7 +63,7 @@ func TestShowLEDsFollowsTracker(t *testing.T) {
 
 	scheme := DefaultLEDScheme()
 	tr.SetBooting(false)
-	tr.ReportSocket(health.SocketStatus{State: health.SocketSessionExpired})
+	tr.ReportSocket(health.SocketStatus{State: socketio.SessionExpired})
 	// Snapshots may coalesce; wait until login-needed's look is asked for.
 	bound := time.After(10 * time.Second) // a bound, not a behaviour wait
 	for {

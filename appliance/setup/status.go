@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"tether/appliance/health"
+	"tether/appliance/peer"
 	"tether/gpio"
+	"tether/signaling/socketio"
 	"tether/store"
 )
 
@@ -61,11 +63,26 @@ type peerView struct {
 	Since     time.Time `json:"since"`
 }
 
+// mediaView lists the media devices by name (camera, mic; issue 15's
+// speaker and display as they come), each with the media layer's state.
 type mediaView struct {
-	Camera    string `json:"camera"`
-	Mic       string `json:"mic"`
-	Encoder   string `json:"encoder"` // kind, or "down"
-	LastError string `json:"lastError"`
+	Devices   []deviceView `json:"devices"`
+	Encoder   string       `json:"encoder"` // kind, or "down"
+	LastError string       `json:"lastError"`
+}
+
+type deviceView struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	Error string `json:"error"`
+}
+
+func newMediaView(m health.MediaStatus) mediaView {
+	v := mediaView{Devices: []deviceView{}, Encoder: m.EncoderState(), LastError: m.LastError()}
+	for _, d := range m.Devices {
+		v.Devices = append(v.Devices, deviceView{Name: d.Name, State: d.State.String(), Error: d.Error})
+	}
+	return v
 }
 
 type networkView struct {
@@ -96,6 +113,15 @@ type eventView struct {
 	Detail    string    `json:"detail"`
 }
 
+// pathName is the ICE path as the page shows it, "unknown" before a pair
+// is selected.
+func pathName(p peer.Path) string {
+	if p == peer.PathNone {
+		return "unknown"
+	}
+	return string(p)
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // buildView renders a snapshot. It reads the store (session, events);
@@ -111,11 +137,10 @@ func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LED
 			RTTMs: ms(snap.Socket.RTT), LastError: snap.Socket.LastError, Since: snap.Socket.Since,
 		},
 		Peer: peerView{
-			State: snap.Peer.State.String(), Path: snap.Peer.Path.String(), RTTMs: ms(snap.Peer.RTT),
+			State: snap.Peer.State.String(), Path: pathName(snap.Peer.Path), RTTMs: ms(snap.Peer.RTT),
 			LossPct: snap.Peer.Loss * 100, Missed: snap.Peer.MissedHeartbeats, LastError: snap.Peer.LastError, Since: snap.Peer.Since,
 		},
-		Media: mediaView{Camera: snap.Media.Camera.String(), Mic: snap.Media.Mic.String(),
-			Encoder: snap.Media.EncoderState(), LastError: snap.Media.LastError()},
+		Media:   newMediaView(snap.Media),
 		Network: networkView{State: snap.Network.State.String(), Detail: snap.Network.Detail},
 		RTT:     rtt,
 		LEDs:    leds,
@@ -126,7 +151,7 @@ func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LED
 	if v.LEDs == nil {
 		v.LEDs = []gpio.LEDView{}
 	}
-	v.LoginNeeded = snap.Overall == health.StateLoginNeeded || snap.Socket.State == health.SocketSessionExpired
+	v.LoginNeeded = snap.Overall == health.StateLoginNeeded || snap.Socket.State == socketio.SessionExpired
 	sess, err := s.cfg.Store.Session()
 	switch {
 	case err == nil:
