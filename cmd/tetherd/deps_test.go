@@ -86,3 +86,31 @@ func goListDeps(t *testing.T, pkg string) []listedPackage {
 	}
 	return pkgs
 }
+
+// TestSignalingTestsStopAtTheProtocol: no test under signaling/ imports
+// the appliance (issue 13). The whole-product tests live under
+// internal/systest.
+func TestSignalingTestsStopAtTheProtocol(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not on PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "list", "-f", "{{.ImportPath}} {{join .TestImports \" \"}} {{join .XTestImports \" \"}}", "tether/signaling/...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("go list found only %d packages under signaling/", len(lines))
+	}
+	for _, line := range lines {
+		f := strings.Fields(line)
+		for _, imp := range f[1:] {
+			if imp == "tether/appliance" || strings.HasPrefix(imp, "tether/appliance/") {
+				t.Errorf("a test of %s imports %s: whole-product tests belong in internal/systest", f[0], imp)
+			}
+		}
+	}
+}
