@@ -210,10 +210,10 @@ type message struct {
 	data  []byte
 }
 
-// hub fans status and LED messages out to the open streams. Each client has
+// fanout fans status and LED messages out to the open streams. Each client has
 // a one-slot mailbox per kind that the newest message replaces, so a slow
 // browser never blocks the status loop (as health.Subscription does).
-type hub struct {
+type fanout struct {
 	mu      sync.Mutex // guards clients, status, leds
 	clients map[*client]struct{}
 	status  *message // latest, for new clients
@@ -225,9 +225,9 @@ type client struct {
 	gone         chan struct{} // closed by closeAll (password reset)
 }
 
-func newHub() *hub { return &hub{clients: map[*client]struct{}{}} }
+func newFanout() *fanout { return &fanout{clients: map[*client]struct{}{}} }
 
-func (h *hub) join() *client {
+func (h *fanout) join() *client {
 	c := &client{status: make(chan *message, 1), leds: make(chan *message, 1), gone: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -241,7 +241,7 @@ func (h *hub) join() *client {
 	return c
 }
 
-func (h *hub) leave(c *client) {
+func (h *fanout) leave(c *client) {
 	h.mu.Lock()
 	delete(h.clients, c)
 	h.mu.Unlock()
@@ -255,7 +255,7 @@ func offer(ch chan *message, m *message) {
 	ch <- m
 }
 
-func (h *hub) publish(m *message) {
+func (h *fanout) publish(m *message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.event == "leds" {
@@ -272,14 +272,14 @@ func (h *hub) publish(m *message) {
 	}
 }
 
-func (h *hub) latestStatus() *message {
+func (h *fanout) latestStatus() *message {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.status
 }
 
 // closeAll ends every stream (after a password reset the sessions are gone).
-func (h *hub) closeAll() {
+func (h *fanout) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -290,7 +290,7 @@ func (h *hub) closeAll() {
 
 // runStatus is the status loop: it owns the RTT history and the last LED
 // state, follows the health tracker, polls the LEDs and the event log, and
-// publishes views to the hub. Run starts it.
+// publishes views to the fan-out. Run starts it.
 func (s *Server) runStatus(ctx context.Context) {
 	sub := s.cfg.Health.Subscribe()
 	defer sub.Close()
@@ -317,7 +317,7 @@ func (s *Server) runStatus(ctx context.Context) {
 			s.log.Error("encoding the status failed", "err", err)
 			return
 		}
-		s.hub.publish(&message{event: "status", data: data})
+		s.fanout.publish(&message{event: "status", data: data})
 	}
 	pollLEDs := func() bool {
 		leds := s.cfg.LEDs()
@@ -327,7 +327,7 @@ func (s *Server) runStatus(ctx context.Context) {
 		lastLEDs = leds
 		data, err := json.Marshal(leds)
 		if err == nil {
-			s.hub.publish(&message{event: "leds", data: data})
+			s.fanout.publish(&message{event: "leds", data: data})
 		}
 		return true
 	}
