@@ -102,7 +102,11 @@ func writeStatus(out io.Writer, s *store.Store, path string, events int, now tim
 		w("settings     %+v", st)
 	}
 	if ls, err := s.LinkState(); err == nil {
-		w("link         transport %s, ICE path %s", ls.Transport, ls.ICEPath)
+		path := ls.ICEPath
+		if path == "" {
+			path = "none"
+		}
+		w("link         transport %s, ICE path %s", ls.Transport, path)
 		w("counters     socket reconnects %d, ICE restarts %d, customer changes %d", ls.SocketReconnects, ls.ICERestarts, ls.CustomerChanges)
 		if ls.LastError != "" {
 			w("last error   %s: %s", ls.LastErrorComponent, ls.LastError)

@@ -11,7 +11,7 @@ import (
 type stateStore interface {
 	SetSession(store.Session) error
 	RecordTransport(store.Transport) error
-	RecordICEPath(store.ICEPath) error
+	RecordICEPath(path string) error
 	IncrCounter(c store.Counter, detail string) (uint64, error)
 	RecordError(component, msg string) error
 	AppendEvent(store.Event) error
@@ -56,7 +56,7 @@ func (r *recorder) icePath(p peer.Path) {
 	if p == peer.PathNone || p == r.path {
 		return
 	}
-	if err := r.st.RecordICEPath(store.ICEPath(p)); err != nil {
+	if err := r.st.RecordICEPath(string(p)); err != nil {
 		r.log.Debug("record ICE path", "err", err)
 		return
 	}

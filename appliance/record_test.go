@@ -19,7 +19,7 @@ type countingStore struct {
 	paths, transports int
 }
 
-func (c *countingStore) RecordICEPath(p store.ICEPath) error {
+func (c *countingStore) RecordICEPath(p string) error {
 	c.paths++
 	return c.Store.RecordICEPath(p)
 }
@@ -62,7 +62,7 @@ func TestRecorderWritesOnChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ls.ICEPath != store.ICEPathSrflx || !ls.ICEPathAt.Equal(start) || ls.Transport != "websocket" || !ls.TransportAt.Equal(start) {
+	if ls.ICEPath != string(peer.PathSrflx) || !ls.ICEPathAt.Equal(start) || ls.Transport != "websocket" || !ls.TransportAt.Equal(start) {
 		t.Fatalf("link state %+v, want srflx and websocket recorded at %v", ls, start)
 	}
 
@@ -75,7 +75,7 @@ func TestRecorderWritesOnChange(t *testing.T) {
 	if cs.paths != 2 {
 		t.Fatalf("%d ICE path writes after a change, want 2", cs.paths)
 	}
-	if ls, _ = st.LinkState(); ls.ICEPath != store.ICEPathRelay || !ls.ICEPathAt.Equal(changed) {
+	if ls, _ = st.LinkState(); ls.ICEPath != string(peer.PathRelay) || !ls.ICEPathAt.Equal(changed) {
 		t.Fatalf("link state %+v after the change", ls)
 	}
 	if err := st.Close(); err != nil {
