@@ -121,6 +121,9 @@ func TestDerive(t *testing.T) {
 		{"one missed heartbeat is fine", mod(func(f *Facts) { f.Peer.MissedHeartbeats = 1 }), StateReadyWaiting, ""},
 		{"loss", mod(func(f *Facts) { f.Peer.State = peer.Connected; f.Peer.Loss = 0.1 }), StateDegraded, "packet loss 10.0%"},
 		{"camera reopening", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceCamera, media.SourceReopening, "") }), StateNoCamera, "camera reopening"},
+		{"a device without a state of its own leaves the overall state", mod(func(f *Facts) {
+			setDevice(&f.Media, "speaker", media.SourceMissing, "no card")
+		}), StateReadyWaiting, "waiting"},
 		{"mic reopening", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceMic, media.SourceReopening, "") }), StateNoMicrophone, "microphone reopening"},
 	}
 	for _, tc := range tests {

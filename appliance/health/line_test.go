@@ -31,6 +31,13 @@ func TestSnapshotLine(t *testing.T) {
 		{"each device by name", Snapshot{Overall: StateNoCamera, Reason: "camera missing", Facts: Facts{Media: FromMedia(media.Status{
 			Camera: media.SourceMissing, Mic: media.SourceOff, EncoderError: "no encoder"})}},
 			"no-camera (camera missing) | socket disconnected | peer idle | camera missing | encoder down | mic off | up 0s | last error: no encoder"},
+		// A device of issue 15 (a speaker) is one more entry of the list:
+		// named on the line, its error the last one when it is the only one.
+		{"a further device by name", Snapshot{Overall: StateReadyWaiting, Reason: "waiting for a customer", Facts: Facts{
+			Socket: SocketStatus{State: socketio.SessionExpired}, Media: MediaStatus{Devices: []media.Device{
+				{Name: media.DeviceCamera, State: media.SourceOK}, {Name: media.DeviceMic, State: media.SourceOK},
+				{Name: "speaker", State: media.SourceMissing, Error: "no playback card"}}}}},
+			"ready (waiting for a customer) | socket session_expired | peer idle | speaker missing | up 0s | last error: no playback card"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

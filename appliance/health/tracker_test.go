@@ -317,3 +317,24 @@ func BenchmarkReport(b *testing.B) {
 		})
 	}
 }
+
+// Snapshots are values: the device list a reporter passes is copied, so
+// changing it afterwards changes no snapshot, and reporting the same list
+// again is no change.
+func TestReportMediaCopiesDevices(t *testing.T) {
+	tr, err := New(Config{Clock: clock.NewMock(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK})
+	tr.ReportMedia(m)
+	seq := tr.Snapshot().Seq
+	m.Devices[0].State = media.SourceMissing
+	if got := tr.Snapshot().Media.Device(media.DeviceCamera).State; got != media.SourceOK {
+		t.Fatalf("camera %v in the snapshot after the reporter changed its list", got)
+	}
+	tr.ReportMedia(FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK}))
+	if tr.Snapshot().Seq != seq {
+		t.Fatal("the same devices again made a new snapshot")
+	}
+}
