@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/pion/webrtc/v4"
@@ -34,6 +35,32 @@ type Media interface {
 	RequestKeyframe()
 	SetBitrate(bps int)
 	Status() media.Status
+}
+
+// callPeer is what the appliance needs of the WebRTC layer (peer.Peer),
+// which owns the call: the appliance only forwards room events to it and
+// reads its published stats.
+type callPeer interface {
+	Run(ctx context.Context) error
+	Ping(ctx context.Context) error
+	Stats() peer.Stats
+	UserJoined(userID string)
+	CallEnded(userID string)
+	HandleSignal(from string, s peer.Signal)
+	SocketReconnected()
+	SetICEServers(servers []webrtc.ICEServer)
+}
+
+// roomDevice is what the appliance needs of the room protocol's socket
+// (signaling.Device).
+type roomDevice interface {
+	Run(ctx context.Context) error
+	Client() *socketio.Client // Status and Ping
+	RTT() time.Duration
+	Relogin()
+	EndCall(ctx context.Context, userID, reason string) error
+	SendSignal(ctx context.Context, s signaling.Signal) error
+	StatusChanged()
 }
 
 // Deps are the parts tests and the demo replace. Zero values build the real
@@ -88,8 +115,8 @@ type App struct {
 	store  *store.Store
 	health *health.Tracker
 	media  Media
-	peer   *peer.Peer
-	device *signaling.Device
+	peer   callPeer
+	device roomDevice
 	net    *netwatch.Watcher
 	roots  *x509.CertPool
 	// netUp ticks when the kernel reports a link, address or route coming
@@ -208,9 +235,12 @@ func (a *App) newPeer() error {
 	if a.deps.PeerConfig != nil {
 		a.deps.PeerConfig(&pc)
 	}
-	var err error
-	a.peer, err = peer.New(pc)
-	return err
+	p, err := peer.New(pc)
+	if err != nil {
+		return err
+	}
+	a.peer = p
+	return nil
 }
 
 // newDevice builds the room protocol's socket. What changes the
@@ -253,9 +283,12 @@ func (a *App) newDevice() error {
 	if dc.HubURL == "" {
 		dc.HubURL = "http://hub.invalid" // replaced at login; the device waits for one
 	}
-	var err error
-	a.device, err = signaling.NewDevice(dc)
-	return err
+	d, err := signaling.NewDevice(dc)
+	if err != nil {
+		return err
+	}
+	a.device = d
+	return nil
 }
 
 // buildFault says what a build without software encoders (sw false: cgo
