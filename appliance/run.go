@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -83,66 +84,82 @@ func (q *queue) close() {
 //	supErr   <- the supervisor asks for a restart: stop
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	start := func(name string, c Component) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("component ended", "name", name, "err", err)
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
+	g := &group{ctx: ctx, log: a.log, errc: make(chan error, 8)}
 	defer func() {
 		cancel()
-		wg.Wait()
+		g.wg.Wait()
 		a.endCalls.Wait()
 		a.q.close()
 		if a.deps.Store == nil {
 			a.store.Close()
 		}
 	}()
-
 	a.startMu.Lock()
 	a.started = true
 	a.startMu.Unlock()
 	a.rec.event("appliance", "boot", "starting", a.cfg.Profile.Name)
-	// Seed step 3 comes first here: the camera and mic open once at boot
-	// and stay open; the peer layer prepares its standby connection.
-	start("media", a.media)
-	start("peer", a.peer)
-	start("netwatch", ComponentFunc(a.net.Run))
+	a.startComponents(g)
+	sup := newSupervisor(a)
+	supErr := make(chan error, 1)
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); supErr <- sup.run(ctx) }()
+	return a.loop(ctx, g.errc, supErr)
+}
+
+// group runs components until its ctx ends; the first that fails is
+// reported on errc.
+type group struct {
+	ctx  context.Context
+	log  *slog.Logger
+	wg   sync.WaitGroup
+	errc chan error
+}
+
+func (g *group) start(name string, c Component) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := c.Run(g.ctx); err != nil && g.ctx.Err() == nil {
+			g.log.Error("component ended", "name", name, "err", err)
+			g.errc <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// startComponents is the start-up sequence. Seed step 3 comes first here:
+// the camera and mic open once at boot and stay open; the peer layer
+// prepares its standby connection. Then seed steps 1, 2, 4–7: the socket
+// (endless), verify and join in its connect hook, the peer answers room
+// events, keep-alive in the device. Without a session the device waits
+// for a login.
+func (a *App) startComponents(g *group) {
+	g.start("media", a.media)
+	g.start("peer", a.peer)
+	g.start("netwatch", ComponentFunc(a.net.Run))
 	for _, x := range a.deps.Extras {
 		if c := x(a); c != nil {
-			start(fmt.Sprintf("%T", c), c)
+			g.start(fmt.Sprintf("%T", c), c)
 		}
 	}
 	if a.deps.Store == nil && a.cfg.DataPath != "" {
 		// Whoever holds the state file answers for it.
-		start("control", a.controlServer(ControlSocket(a.cfg.DataPath)))
+		g.start("control", a.controlServer(ControlSocket(a.cfg.DataPath)))
 	}
 	a.health.SetBooting(false)
-
-	// Seed steps 1, 2, 4–7: the socket (endless), verify and join in its
-	// connect hook, the peer answers room events, keep-alive in the
-	// device. Without a session the device waits for a login.
 	a.startDevice = func() {
 		a.deviceRunning.Store(true)
-		start("socket", a.device)
+		g.start("socket", a.device)
 	}
 	if a.haveSession() && a.hubURL() != "" {
 		a.startDevice()
 	} else {
 		a.loginNeeded("no stored session")
 	}
-	sup := newSupervisor(a)
-	supErr := make(chan error, 1)
-	wg.Add(1)
-	go func() { defer wg.Done(); supErr <- sup.run(ctx) }()
+}
 
+// loop is the owner loop: events, the 2 s health feed, the network coming
+// back, a failed component, the supervisor's verdict.
+func (a *App) loop(ctx context.Context, errc <-chan error, supErr <-chan error) error {
 	feed := a.clk.Ticker(2 * time.Second)
 	defer feed.Stop()
 	a.feedHealth()
