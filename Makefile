@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X tether/internal/version.Version=$(VERSION)
 
 demo: npm web
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/tetherd -demo
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/tether-demo
 
 # build writes bin/tetherd and bin/tether-hub with the version stamped.
 build: npm web

@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +16,6 @@ import (
 	"tether/appliance/health"
 	"tether/appliance/peer"
 	"tether/board"
-	"tether/internal/version"
 	"tether/media"
 	"tether/media/swenc"
 	"tether/signaling"
@@ -41,6 +37,32 @@ type Media interface {
 	Status() media.Status
 }
 
+// callPeer is what the appliance needs of the WebRTC layer (peer.Peer),
+// which owns the call: the appliance only forwards room events to it and
+// reads its published stats.
+type callPeer interface {
+	Run(ctx context.Context) error
+	Ping(ctx context.Context) error
+	Stats() peer.Stats
+	UserJoined(userID string)
+	CallEnded(userID string)
+	HandleSignal(from string, s peer.Signal)
+	SocketReconnected()
+	SetICEServers(servers []webrtc.ICEServer)
+}
+
+// roomDevice is what the appliance needs of the room protocol's socket
+// (signaling.Device).
+type roomDevice interface {
+	Run(ctx context.Context) error
+	Client() *socketio.Client // Status and Ping
+	RTT() time.Duration
+	Relogin()
+	EndCall(ctx context.Context, userID, reason string) error
+	SendSignal(ctx context.Context, s signaling.Signal) error
+	StatusChanged()
+}
+
 // Deps are the parts tests and the demo replace. Zero values build the real
 // ones from the configuration.
 type Deps struct {
@@ -50,9 +72,10 @@ type Deps struct {
 	Store *store.Store
 	// Media replaces the pipeline built from the configuration.
 	Media Media
-	// Peer tweaks (tests on loopback).
-	PeerConfig func(*PeerConfigT)
-	// Socket tweaks (tests).
+	// PeerConfig tweaks the WebRTC layer's configuration (loopback
+	// candidates for the demo and tests).
+	PeerConfig func(*peer.Config)
+	// DeviceConfig tweaks the room protocol's configuration (tests).
 	DeviceConfig func(*signaling.DeviceConfig)
 	// Extra components run beside the core (setup page, console, LEDs,
 	// metrics); each gets the App once it is built.
@@ -62,9 +85,6 @@ type Deps struct {
 	// the normal build. A cgo-off build is that way regardless.
 	WithoutSoftwareEncoders bool
 }
-
-// PeerConfigT is the WebRTC layer's configuration, for Deps.PeerConfig.
-type PeerConfigT = peer.Config
 
 // Component is a long-lived part with the house's Run contract.
 type Component interface {
@@ -77,37 +97,57 @@ type ComponentFunc func(ctx context.Context) error
 // Run calls f.
 func (f ComponentFunc) Run(ctx context.Context) error { return f(ctx) }
 
-// App is the running appliance.
+// App is the running appliance. Its state is owned by the Run goroutine
+// (run.go), which the other components feed with typed events (events.go);
+// the components themselves are unexported and reached by the narrow views
+// below. Files: app.go (building it), run.go (the owner loop and its
+// queue), events.go (what each event does: customer change, login, session
+// expiry), record.go (the one place that writes the store), report.go
+// (health feed, device:status), supervisor.go (self-restart), leds.go,
+// extras.go, metrics.go, control.go, config.go, cli.go.
 type App struct {
-	cfg    Config
-	clk    clock.Clock
-	log    *slog.Logger
-	Store  *store.Store
-	Health *health.Tracker
-	Media  Media
-	Peer   *peer.Peer
-	Device *signaling.Device
+	cfg  Config
+	clk  clock.Clock
+	log  *slog.Logger
+	deps Deps
 
-	roots *x509.CertPool
-	net   *netwatch.Watcher
+	// The components; set in New, never replaced.
+	store  *store.Store
+	health *health.Tracker
+	media  Media
+	peer   callPeer
+	device roomDevice
+	net    *netwatch.Watcher
+	roots  *x509.CertPool
 	// netUp ticks when the kernel reports a link, address or route coming
 	// up, so health leaves "no-network" at once, not at the next poll.
 	netUp <-chan struct{}
 
-	mu        sync.Mutex // guards session, customer, peerState
-	session   store.Session
-	customer  string     // userId in the call
-	peerState peer.State // the latest transition (Stats may lag behind it)
+	// q carries every event to Run (run.go).
+	q queue
 
-	ledTest func() // the front panel's self-test, when there is one
+	// session is published by its owner, Run (before Run: Login, under
+	// startMu), for the socket's connect hook and the setup page.
+	smu     sync.Mutex
+	session store.Session
+
+	// startMu orders a Login before Run against Run's start (the demo
+	// logs in before it runs the appliance); started is set under it.
+	startMu sync.Mutex
+	started bool
 
 	// deviceRunning is set once the socket manager runs (after the first
 	// login); the supervisor probes it only then.
 	deviceRunning atomic.Bool
 
-	login   chan struct{} // a new session was stored
-	restart chan string   // a restart was asked for (console, setup page)
-	deps    Deps
+	// Owned by the Run goroutine (and by New and a Login before Run).
+	rec         recorder // the store's one writer (record.go)
+	startDevice func()   // runs the socket once; nil before Run
+	endCalls    sync.WaitGroup
+
+	// ledTest is the front panel's self-test, when there is one (set by
+	// the panel extra, called by the setup page).
+	ledTest atomic.Pointer[func()]
 }
 
 // New builds the appliance from a resolved configuration.
@@ -118,101 +158,137 @@ func New(cfg Config, deps Deps) (*App, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	a := &App{
-		cfg: cfg, clk: deps.Clock, log: deps.Logger.With("component", "appliance"),
-		login: make(chan struct{}, 1), restart: make(chan string, 1), deps: deps,
-	}
+	a := &App{cfg: cfg, clk: deps.Clock, log: deps.Logger.With("component", "appliance"), deps: deps}
+	a.q.init()
 	var err error
 	if a.roots, err = loadCA(cfg.CAFile); err != nil {
 		return nil, err
 	}
-	a.Health, err = health.New(health.Config{Clock: a.clk, Logger: deps.Logger})
-	if err != nil {
+	if a.health, err = health.New(health.Config{Clock: a.clk, Logger: deps.Logger}); err != nil {
 		return nil, err
 	}
-	a.Store = deps.Store
-	if a.Store == nil {
-		a.Store, err = store.Open(cfg.DataPath, store.Options{Logger: deps.Logger, Clock: a.clk})
+	if err := a.openStore(); err != nil {
+		return nil, err
+	}
+	a.rec = newRecorder(a.store, a.log)
+	if err := a.newMedia(); err != nil {
+		return nil, err
+	}
+	if err := a.newPeer(); err != nil {
+		return nil, err
+	}
+	if err := a.newDevice(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openStore opens the state file (or takes Deps.Store) and reads the
+// stored session.
+func (a *App) openStore() error {
+	a.store = a.deps.Store
+	if a.store == nil {
+		var err error
+		a.store, err = store.Open(a.cfg.DataPath, store.Options{Logger: a.deps.Logger, Clock: a.clk})
 		if err != nil {
-			return nil, fmt.Errorf("appliance: state file: %w", err)
+			return fmt.Errorf("appliance: state file: %w", err)
 		}
 	}
-	if ok, why := a.Store.Recovered(); ok {
+	if ok, why := a.store.Recovered(); ok {
 		a.log.Error("state file was unreadable and has been moved aside; starting with defaults", "detail", why)
 	}
-	a.session, _ = a.Store.Session()
+	a.session, _ = a.store.Session()
+	return nil
+}
 
-	sw := swenc.Available && !deps.WithoutSoftwareEncoders
-	if why := buildFault(cfg.Profile, sw); why != "" {
+// newMedia builds the pipeline (or takes Deps.Media), reporting a build
+// that cannot serve this board as a fault.
+func (a *App) newMedia() error {
+	sw := swenc.Available && !a.deps.WithoutSoftwareEncoders
+	if why := buildFault(a.cfg.Profile, sw); why != "" {
 		a.log.Error("this build cannot serve this board", "cause", why)
-		a.Health.SetFault(why)
+		a.health.SetFault(why)
 	}
-	a.Media = deps.Media
-	if a.Media == nil {
-		// Device changes reach health (and the LEDs) at once, not at the
-		// next 2 s feed.
-		onChange := func(s media.Status) { a.Health.ReportMedia(health.FromMedia(s)) }
-		a.Media, err = newPipeline(cfg, sw, onChange, deps.Logger, a.clk)
-		if err != nil {
-			return nil, err
-		}
+	a.media = a.deps.Media
+	if a.media != nil {
+		return nil
 	}
+	// Device changes reach Run (and health, the LEDs) at once, not at the
+	// next 2 s feed.
+	onChange := func(s media.Status) { a.q.post(evMedia{s}) }
+	var err error
+	a.media, err = newPipeline(a.cfg, sw, onChange, a.deps.Logger, a.clk)
+	return err
+}
 
+// newPeer builds the WebRTC layer on the media tracks; its transitions
+// reach Run as events.
+func (a *App) newPeer() error {
 	pc := peer.Config{
-		Tracks:            a.Media.Tracks(),
+		Tracks:            a.media.Tracks(),
 		Signaller:         peer.SignallerFunc(a.sendSignal),
-		KeyframeRequester: a.Media.RequestKeyframe,
-		OnStateChange:     a.onPeerState,
+		KeyframeRequester: a.media.RequestKeyframe,
+		OnStateChange:     func(from, to peer.State) { a.q.post(evPeerState{from, to}) },
 		Clock:             a.clk,
-		Logger:            deps.Logger,
+		Logger:            a.deps.Logger,
 	}
-	if deps.PeerConfig != nil {
-		deps.PeerConfig(&pc)
+	if a.deps.PeerConfig != nil {
+		a.deps.PeerConfig(&pc)
 	}
-	a.Peer, err = peer.New(pc)
+	p, err := peer.New(pc)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	a.peer = p
+	return nil
+}
 
+// newDevice builds the room protocol's socket. What changes the
+// appliance's state reaches Run as events; signals and reconnects go
+// straight to the WebRTC layer, which only enqueues them and owns what
+// they change.
+func (a *App) newDevice() error {
 	a.net = netwatch.New()
-	a.net.Logger = deps.Logger
+	a.net.Logger = a.deps.Logger
 	a.netUp = a.net.Subscribe()
-	ls, _ := a.Store.LinkState()
+	ls, _ := a.store.LinkState()
+	post := func(ev event) { a.q.post(ev) }
 	dc := signaling.DeviceConfig{
 		HubURL:         a.hubURL(),
 		CurrentHubURL:  a.hubURL,
 		Token:          a.token,
-		RoomID:         cfg.RoomID,
+		RoomID:         a.cfg.RoomID,
 		RootCAs:        a.roots,
 		Preferred:      string(ls.Transport),
 		NetworkChanged: a.net.C(),
 		Status:         a.deviceStatus,
-		OnSocketStatus: a.onSocketStatus,
-		OnSocketEvent:  a.onSocketEvent,
+		OnSocketStatus: func(s socketio.Status) { post(evSocketStatus{s}) },
+		OnSocketEvent:  func(e socketio.ManagerEvent) { post(evSocketEvent{e}) },
 		Handlers: signaling.Handlers{
-			Verified:      a.onVerified,
-			Joined:        a.onJoined,
-			Reconnected:   func(bool) { a.Peer.SocketReconnected() },
-			UserJoined:    a.onUserJoined,
-			UserLeft:      a.onUserLeft,
-			CallEnded:     a.onCallEnded,
-			Signal:        func(s signaling.Signal) { a.Peer.HandleSignal(s.From, toPeerSignal(s)) },
-			SessionExpire: a.onSessionExpired,
+			Verified:      func(v signaling.VerifyReply) { post(evVerified{v}) },
+			Joined:        func(j signaling.JoinReply) { post(evJoined{j}) },
+			Reconnected:   func(bool) { a.peer.SocketReconnected() },
+			UserJoined:    func(e signaling.RoomEvent) { post(evUserJoined{e}) },
+			UserLeft:      func(e signaling.RoomEvent) { post(evCallEnded{e.UserID, "left: " + e.Reason}) },
+			CallEnded:     func(e signaling.RoomEvent) { post(evCallEnded{e.UserID, "ended: " + e.Reason}) },
+			Signal:        func(s signaling.Signal) { a.peer.HandleSignal(s.From, peer.FromWire(s)) },
+			SessionExpire: func() { post(evSessionExpired{}) },
 		},
 		Clock:  a.clk,
-		Logger: deps.Logger,
+		Logger: a.deps.Logger,
 	}
-	if deps.DeviceConfig != nil {
-		deps.DeviceConfig(&dc)
+	if a.deps.DeviceConfig != nil {
+		a.deps.DeviceConfig(&dc)
 	}
 	if dc.HubURL == "" {
 		dc.HubURL = "http://hub.invalid" // replaced at login; the device waits for one
 	}
-	a.Device, err = signaling.NewDevice(dc)
+	d, err := signaling.NewDevice(dc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return a, nil
+	a.device = d
+	return nil
 }
 
 // buildFault says what a build without software encoders (sw false: cgo
@@ -231,34 +307,46 @@ func buildFault(p board.Profile, sw bool) string {
 	return why
 }
 
+// Health is the appliance's health tracker, for subscribers (LEDs,
+// console, setup page, metrics, tests).
+func (a *App) Health() *health.Tracker { return a.health }
+
+// SocketStatus is the socket layer's current status.
+func (a *App) SocketStatus() socketio.Status { return a.device.Client().Status() }
+
+// MediaStatus is the media pipeline's current status.
+func (a *App) MediaStatus() media.Status { return a.media.Status() }
+
 // hubURL is the hub that issued the stored session, else the configured
 // one. A token is valid only at the hub that issued it: after a login at
 // another hub (setup page, `tetherd login`) the device connects there, and
 // a device provisioned only through the setup page connects at all.
 func (a *App) hubURL() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.session.Token != "" && a.session.HubURL != "" {
-		return a.session.HubURL
+	s := a.publishedSession()
+	if s.Token != "" && s.HubURL != "" {
+		return s.HubURL
 	}
 	return a.cfg.HubURL
 }
 
-func (a *App) token() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.session.Token
+func (a *App) token() string { return a.publishedSession().Token }
+
+func (a *App) publishedSession() store.Session {
+	a.smu.Lock()
+	defer a.smu.Unlock()
+	return a.session
 }
 
-func (a *App) haveSession() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.session.Token != "" && !a.session.Expired(a.clk.Now())
+func (a *App) publishSession(s store.Session) {
+	a.smu.Lock()
+	a.session = s
+	a.smu.Unlock()
 }
 
 // Login performs the hub login with a username and password (the setup
 // page and `tetherd login` use it), stores the session — never the
-// password — and resumes the socket at once.
+// password — and resumes the socket at once. Once Run runs, the session is
+// stored by Run; before, here.
 func (a *App) Login(ctx context.Context, hubURL, user, password string) (store.Session, error) {
 	if hubURL == "" {
 		hubURL = a.hubURL()
@@ -271,386 +359,34 @@ func (a *App) Login(ctx context.Context, hubURL, user, password string) (store.S
 		return store.Session{}, err
 	}
 	sess := store.Session{Token: r.Token, ExpiresAt: r.ExpiresAt, DeviceID: r.DeviceID, RoomID: r.RoomID, HubURL: hubURL}
-	if err := a.Store.SetSession(sess); err != nil {
-		return store.Session{}, fmt.Errorf("login: store session: %w", err)
+	a.startMu.Lock()
+	if !a.started {
+		// Run reads the stored session when it starts.
+		err := a.storeSession(sess, "user "+user)
+		a.startMu.Unlock()
+		return sess, err
 	}
-	a.mu.Lock()
-	a.session = sess
-	a.mu.Unlock()
-	a.event("appliance", "login", "logged in", "user "+user)
+	a.startMu.Unlock()
+	done := make(chan error, 1)
+	if !a.q.post(evLogin{sess: sess, user: user, done: done}) {
+		return store.Session{}, fmt.Errorf("login: the appliance is stopping")
+	}
 	select {
-	case a.login <- struct{}{}:
-	default:
+	case err := <-done:
+		return sess, err
+	case <-ctx.Done():
+		return store.Session{}, ctx.Err()
+	case <-a.q.stopped:
+		return store.Session{}, fmt.Errorf("login: the appliance is stopping")
 	}
-	return sess, nil
 }
 
 // RequestRestart asks for a clean self-restart (console, setup page).
-func (a *App) RequestRestart(reason string) {
-	select {
-	case a.restart <- reason:
-	default:
-	}
-}
-
-// Customer is the userId in the call, "" when none.
-func (a *App) Customer() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.customer
-}
+func (a *App) RequestRestart(reason string) { a.q.post(evRestart{reason}) }
 
 // EndCall ends the current call (the front-panel button).
-func (a *App) EndCall(ctx context.Context) {
-	if c := a.Customer(); c != "" {
-		if err := a.Device.EndCall(ctx, c, "ended_by_counter"); err != nil {
-			a.log.Warn("end call", "err", err)
-		}
-		a.Peer.CallEnded(c)
-	}
-}
-
-// Run runs the appliance until ctx ends or it must restart (ErrStuck).
-func (a *App) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	start := func(name string, c Component) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("component ended", "name", name, "err", err)
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	defer func() {
-		cancel()
-		wg.Wait()
-		if a.deps.Store == nil {
-			a.Store.Close()
-		}
-	}()
-
-	a.event("appliance", "boot", "starting", a.cfg.Profile.Name)
-	// Seed step 3 comes first here: the camera and mic open once at boot
-	// and stay open; the peer layer prepares its standby connection.
-	start("media", a.Media)
-	start("peer", a.Peer)
-	start("netwatch", ComponentFunc(a.net.Run))
-	start("health-feed", ComponentFunc(a.feedHealth))
-	for _, x := range a.deps.Extras {
-		if c := x(a); c != nil {
-			start(fmt.Sprintf("%T", c), c)
-		}
-	}
-	if a.deps.Store == nil && a.cfg.DataPath != "" {
-		// Whoever holds the state file answers for it.
-		start("control", a.controlServer(ControlSocket(a.cfg.DataPath)))
-	}
-	a.Health.SetBooting(false)
-
-	// Seed steps 1, 2, 4–7: the socket (endless), verify and join in its
-	// connect hook, the peer answers room events, keep-alive in the
-	// device. Without a session the device waits for a login.
-	select {
-	case <-a.login: // a login before Run (the demo's) is the stored session
-	default:
-	}
-	runDevice := func() {
-		a.deviceRunning.Store(true)
-		start("socket", a.Device)
-	}
-	if a.haveSession() && a.hubURL() != "" {
-		runDevice()
-	} else {
-		a.loginNeeded("no stored session")
-	}
-	sup := newSupervisor(a)
-	supErr := make(chan error, 1)
-	wg.Add(1)
-	go func() { defer wg.Done(); supErr <- sup.run(ctx) }()
-
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-errc:
-			return err
-		case err := <-supErr:
-			return err
-		case <-a.login:
-			if !a.deviceRunning.Load() {
-				runDevice()
-			} else {
-				// A new identity: verify and join afresh, never
-				// recover the old session (issue 11).
-				a.Device.Relogin()
-			}
-		case why := <-a.restart:
-			return a.restartNow(ctx, why)
-		}
-	}
-}
-
-// restartNow reports the restart, waits 3 s (the seed's reload delay) and
-// returns ErrStuck so main exits non-zero and the init system starts a
-// fresh process.
-func (a *App) restartNow(ctx context.Context, why string) error {
-	a.log.Warn("restarting", "reason", why)
-	a.Health.SetRestarting(why)
-	a.event("appliance", "running", "restarting", why)
-	select {
-	case <-a.clk.After(3 * time.Second):
-	case <-ctx.Done():
-	}
-	return fmt.Errorf("%w: %s", ErrStuck, why)
-}
-
-func (a *App) loginNeeded(why string) {
-	a.log.Warn("login needed", "reason", why)
-	a.Health.ReportSocket(health.SocketStatus{State: health.SocketSessionExpired, LastError: why})
-}
-
-// ---- signalling ↔ peer ----
+func (a *App) EndCall() { a.q.post(evEndCall{}) }
 
 func (a *App) sendSignal(ctx context.Context, to string, s peer.Signal) error {
-	return a.Device.SendSignal(ctx, fromPeerSignal(to, s))
-}
-
-func (a *App) onVerified(v signaling.VerifyReply) {
-	a.Peer.SetICEServers(toICEServers(v.ICEServers))
-	a.mu.Lock()
-	sess := a.session
-	a.mu.Unlock()
-	// Sliding expiry: keep the stored session's expiry current.
-	if !v.ExpiresAt.IsZero() && (!v.ExpiresAt.Equal(sess.ExpiresAt) || sess.DeviceID != v.DeviceID) {
-		sess.ExpiresAt, sess.DeviceID = v.ExpiresAt, v.DeviceID
-		if sess.RoomID == "" {
-			sess.RoomID = v.RoomID
-		}
-		if err := a.Store.SetSession(sess); err != nil {
-			a.log.Warn("store session", "err", err)
-		}
-		a.mu.Lock()
-		a.session = sess
-		a.mu.Unlock()
-	}
-}
-
-func (a *App) onJoined(j signaling.JoinReply) {
-	// The join's members are the room as it is now. A customer we were in
-	// a call with who is not among them is gone: it left during our
-	// outage, or this is another room after a login as another account.
-	// Its peer state is dropped before anything of the new room starts.
-	if c := a.Customer(); c != "" && !slices.ContainsFunc(j.Members, func(m signaling.Member) bool { return m.UserID == c }) {
-		a.endCall(c, "not in the room after (re)join")
-	}
-	// After a reconnect a customer may already be in the room (waiting
-	// through our outage): treat it as joining now.
-	for _, m := range j.Members {
-		if m.Role == "customer" {
-			a.startCall(m.UserID)
-			return
-		}
-	}
-}
-
-func (a *App) onUserJoined(e signaling.RoomEvent) {
-	if e.Role == "customer" {
-		a.startCall(e.UserID)
-	}
-}
-
-func (a *App) startCall(user string) {
-	a.mu.Lock()
-	prev := a.customer
-	a.customer = user
-	a.mu.Unlock()
-	if prev == user {
-		return
-	}
-	if prev != "" {
-		a.Peer.CallEnded(prev)
-	}
-	a.countStore(store.CounterCustomerChange, user)
-	a.event("call", prev, user, "customer joined")
-	a.Peer.UserJoined(user)
-	a.Device.StatusChanged()
-}
-
-func (a *App) onUserLeft(e signaling.RoomEvent) { a.endCall(e.UserID, "left: "+e.Reason) }
-
-func (a *App) onCallEnded(e signaling.RoomEvent) { a.endCall(e.UserID, "ended: "+e.Reason) }
-
-// endCall is the seed's customer change, first half: drop the customer's
-// peer, keep camera, mic and tracks, wait for the next customer.
-func (a *App) endCall(user, why string) {
-	a.mu.Lock()
-	if user == "" || user != a.customer {
-		a.mu.Unlock()
-		return
-	}
-	a.customer = ""
-	a.mu.Unlock()
-	a.event("call", user, "", why)
-	a.Peer.CallEnded(user)
-	a.Device.StatusChanged()
-}
-
-func (a *App) onSessionExpired() {
-	a.event("socket", "connected", "session_expired", "hub says the session expired")
-	a.loginNeeded("session expired")
-}
-
-// ---- health and state ----
-
-func (a *App) onSocketStatus(s socketio.Status) {
-	a.Health.ReportSocket(health.SocketStatus{
-		State: socketState(s.State), Transport: s.Transport, Attempt: s.Attempt,
-		LastError: s.LastError, RTT: a.Device.RTT(),
-	})
-	if s.State == socketio.Connected && s.Transport != "" {
-		if err := a.Store.RecordTransport(store.Transport(s.Transport)); err != nil {
-			a.log.Debug("record transport", "err", err)
-		}
-	}
-}
-
-func (a *App) onSocketEvent(e socketio.ManagerEvent) {
-	switch e.Kind {
-	case socketio.EventReconnect:
-		a.countStore(store.CounterSocketReconnect, e.Transport)
-	case socketio.EventDisconnect:
-		msg := ""
-		if e.Err != nil {
-			msg = e.Err.Error()
-		}
-		a.event("socket", "connected", "disconnected", msg)
-		if msg != "" {
-			_ = a.Store.RecordError("socket", msg)
-		}
-	case socketio.EventConnect:
-		a.event("socket", "connecting", "connected", e.Transport)
-	}
-}
-
-func (a *App) onPeerState(from, to peer.State) {
-	a.mu.Lock()
-	a.peerState = to
-	a.mu.Unlock()
-	a.event("peer", from.String(), to.String(), "")
-	if to == peer.Restarting {
-		a.countStore(store.CounterICERestart, from.String())
-	}
-	a.reportPeer()
-	a.Device.StatusChanged()
-}
-
-// peerStats is the peer's snapshot with the state of the latest
-// transition, which the callback sees before the snapshot does.
-func (a *App) peerStats() peer.Stats {
-	st := a.Peer.Stats()
-	a.mu.Lock()
-	st.State = a.peerState
-	a.mu.Unlock()
-	return st
-}
-
-func (a *App) reportPeer() {
-	st := a.peerStats()
-	a.Health.ReportPeer(health.PeerStatus{
-		State: peerState(st.State), Path: peerPath(st.Path), RTT: st.RTT,
-		Loss: st.FractionLost, MissedHeartbeats: st.MissedBeats,
-	})
-	if st.State == peer.Connected && st.Path != peer.PathNone {
-		_ = a.Store.RecordICEPath(store.ICEPath(st.Path))
-	}
-}
-
-func (a *App) countStore(c store.Counter, detail string) {
-	if _, err := a.Store.IncrCounter(c, detail); err != nil {
-		a.log.Debug("counter", "err", err)
-	}
-}
-
-func (a *App) event(component, from, to, detail string) {
-	if err := a.Store.AppendEvent(store.Event{Component: component, From: from, To: to, Detail: detail}); err != nil {
-		a.log.Debug("event log", "err", err)
-	}
-}
-
-// feedHealth reports media and network facts every 2 s, and at once when
-// the network comes back, and peer stats (RTT, loss, path) between peer
-// transitions.
-func (a *App) feedHealth(ctx context.Context) error {
-	t := a.clk.Ticker(2 * time.Second)
-	defer t.Stop()
-	for {
-		a.Health.ReportMedia(health.FromMedia(a.Media.Status()))
-		a.Health.ReportNetwork(a.networkStatus())
-		a.reportPeer()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-a.netUp:
-		}
-	}
-}
-
-// networkStatus says whether any non-loopback interface is up with an
-// address (or the hub is on loopback, as in the demo).
-func (a *App) networkStatus() health.NetworkStatus {
-	if u, err := url.Parse(a.hubURL()); err == nil {
-		if ip := net.ParseIP(u.Hostname()); (ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
-			return health.NetworkStatus{State: health.NetworkUp, Detail: "hub on loopback"}
-		}
-	}
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return health.NetworkStatus{State: health.NetworkUnknown, Detail: err.Error()}
-	}
-	for _, ifc := range ifs {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, ad := range addrs {
-			if ipn, ok := ad.(*net.IPNet); ok && ipn.IP.IsGlobalUnicast() {
-				return health.NetworkStatus{State: health.NetworkUp, Detail: ifc.Name + " " + ipn.String()}
-			}
-		}
-	}
-	return health.NetworkStatus{State: health.NetworkDown, Detail: "no interface with an address"}
-}
-
-// deviceStatus is the device:status payload (room protocol v1).
-func (a *App) deviceStatus() any {
-	snap := a.Health.Snapshot()
-	ps := a.peerStats()
-	ss := a.Device.Client().Status()
-	return map[string]any{
-		"socket": map[string]any{
-			"state": ss.State.String(), "transport": ss.Transport, "reconnects": ss.Reconnects,
-			"attempts": ss.Attempts, "lastError": ss.LastError,
-		},
-		"peer": map[string]any{
-			"state": ps.State.String(), "path": string(ps.Path), "restarts": ps.Restarts,
-			"customers": ps.Customers, "bitrateBps": ps.BitrateBps, "framesSent": ps.FramesSent,
-		},
-		// Each media device by name (issue 11): a missing camera shows
-		// here and in the dashboard, not only as the overall state.
-		"media": map[string]any{
-			"camera": snap.Media.Camera.String(), "mic": snap.Media.Mic.String(),
-			"encoder": snap.Media.EncoderState(), "lastError": snap.Media.LastError(),
-		},
-		"overall": snap.Overall.String(),
-		"reason":  snap.Reason,
-		"rttMs":   a.Device.RTT().Milliseconds(),
-		"uptimeS": int64(snap.Uptime.Seconds()),
-		"version": version.Version,
-	}
+	return a.device.SendSignal(ctx, s.Wire(to))
 }

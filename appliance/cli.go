@@ -21,8 +21,8 @@ import (
 // ErrUsage means the command line was wrong; the message is printed.
 var ErrUsage = errors.New("usage")
 
-// Main is tetherd's whole command line: the daemon, `login`, `status` and
-// `-demo`. main only wires signals and exit codes.
+// Main is tetherd's whole command line: the daemon, `login` and `status`
+// (the demo is cmd/tether-demo). main only wires signals and exit codes.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -35,7 +35,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs := flag.NewFlagSet("tetherd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("config", "", "config file (default "+ConfigFile+")")
-	demo := fs.Bool("demo", false, "run an in-process hub, the sim board and test sources, and print the customer link")
+	demo := fs.Bool("demo", false, "moved to the tether-demo command (make demo)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	RegisterFlags(fs)
 	fs.Usage = func() {
@@ -57,13 +57,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	if *demo {
-		return runDemo(ctx, fs, stdout, stderr)
+		// The demo's in-process hub, TURN server and customer page live in
+		// cmd/tether-demo so the firmware links none of them (issue 13).
+		return errors.New("-demo is not in tetherd, so not in release builds: run `make demo` (go run ./cmd/tether-demo) from the source tree")
 	}
 	cfg, err := resolveFromOS(fs)
 	if err != nil {
 		return err
 	}
-	log, level := newLogger(cfg.LogLevel, stderr)
+	log, level := NewLogger(cfg.LogLevel, stderr)
 	log.Info("starting", "version", version.Version, "board", cfg.Profile.Name)
 	a, err := New(cfg, Deps{Logger: log, Extras: append(DefaultExtras(cfg, stdin, stdout), reloader(fs, hup, level))})
 	if err != nil {
@@ -95,9 +97,9 @@ func detectBoard() (board.Profile, error) {
 	return p, err
 }
 
-// newLogger writes text lines to w at level, which SIGHUP may change
+// NewLogger writes text lines to w at level, which SIGHUP may change
 // through the returned LevelVar.
-func newLogger(level string, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+func NewLogger(level string, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	lv := new(slog.LevelVar)
 	lv.Set(parseLevel(level))
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv

@@ -135,72 +135,18 @@ func Resolve(fs *flag.FlagSet, getenv func(string) string, readFile func(string)
 	// The file, environment and flags are read first because they decide
 	// the board and the data file; they are applied again after the board
 	// and the store so that they win.
-	file := getenv("TETHER_CONFIG")
-	named := file != ""
-	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
-		file, named = f.Value.String(), true
+	file, fileVals, err := fileLayer(fs, getenv, readFile)
+	if err != nil {
+		return Config{}, err
 	}
-	if file == "" {
-		file = ConfigFile
-	}
-	fileVals := map[string]string{}
-	if b, err := readFile(file); err == nil {
-		var raw map[string]any
-		if len(bytes.TrimSpace(b)) == 0 {
-			b = []byte("{}") // an empty file sets nothing
-		}
-		if err := json.Unmarshal(b, &raw); err != nil {
-			return Config{}, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
-		}
-		for k, v := range raw {
-			if !known(k) {
-				return Config{}, fmt.Errorf("%w: file %s: unknown setting %q", ErrConfig, file, k)
-			}
-			if v == nil {
-				continue // null: left to the layers below (the shipped example lists every setting this way)
-			}
-			fileVals[k] = fmt.Sprint(v)
-		}
-	} else if named || !errors.Is(err, os.ErrNotExist) {
-		return Config{}, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
-	}
-	envVals := map[string]string{}
-	for _, s := range settings {
-		key := "TETHER_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
-		if v := getenv(key); v != "" {
-			envVals[s.name] = v
-		}
-	}
-	flagVals := map[string]string{}
-	fs.Visit(func(f *flag.Flag) {
-		if known(f.Name) {
-			flagVals[f.Name] = f.Value.String()
-		}
-	})
-	pre := map[string]string{}
-	for _, m := range []map[string]string{vals, fileVals, envVals, flagVals} {
-		for k, v := range m {
-			pre[k] = v
-		}
-	}
+	envVals, flagVals := envLayer(getenv), flagLayer(fs)
+	pre := merged(vals, fileVals, envVals, flagVals)
 
-	// Board profile.
-	var prof board.Profile
-	var err error
-	if name := pre["board"]; name != "" {
-		prof, err = board.Lookup(name)
-		if err != nil {
-			return Config{}, fmt.Errorf("%w: board %q: %v", ErrConfig, name, err)
-		}
-	} else if detect != nil {
-		if prof, err = detect(); err != nil {
-			return Config{}, fmt.Errorf("%w: board detection: %v", ErrConfig, err)
-		}
-	} else {
-		prof, _ = board.Lookup(board.NameGeneric)
+	prof, err := resolveBoard(pre["board"], detect)
+	if err != nil {
+		return Config{}, err
 	}
 	set("board profile "+prof.Name, profileValues(prof))
-
 	// Stored settings (the setup page writes them).
 	if storedSettings != nil {
 		st, err := storedSettings(pre["data"])
@@ -215,6 +161,98 @@ func Resolve(fs *flag.FlagSet, getenv func(string) string, readFile func(string)
 
 	c := Config{Profile: prof, Sources: src}
 	return c, c.parse(vals)
+}
+
+// fileLayer reads the config file: -config, else TETHER_CONFIG, else
+// ConfigFile (which may be missing). A null value sets nothing.
+func fileLayer(fs *flag.FlagSet, getenv func(string) string, readFile func(string) ([]byte, error)) (string, map[string]string, error) {
+	file := getenv("TETHER_CONFIG")
+	named := file != ""
+	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+		file, named = f.Value.String(), true
+	}
+	if file == "" {
+		file = ConfigFile
+	}
+	vals := map[string]string{}
+	b, err := readFile(file)
+	if err != nil {
+		if named || !errors.Is(err, os.ErrNotExist) {
+			return file, nil, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+		}
+		return file, vals, nil
+	}
+	var raw map[string]any
+	if len(bytes.TrimSpace(b)) == 0 {
+		b = []byte("{}") // an empty file sets nothing
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return file, nil, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+	}
+	for k, v := range raw {
+		if !known(k) {
+			return file, nil, fmt.Errorf("%w: file %s: unknown setting %q", ErrConfig, file, k)
+		}
+		if v == nil {
+			continue // null: left to the layers below (the shipped example lists every setting this way)
+		}
+		vals[k] = fmt.Sprint(v)
+	}
+	return file, vals, nil
+}
+
+// envLayer is every TETHER_<SETTING> that is set.
+func envLayer(getenv func(string) string) map[string]string {
+	vals := map[string]string{}
+	for _, s := range settings {
+		key := "TETHER_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+		if v := getenv(key); v != "" {
+			vals[s.name] = v
+		}
+	}
+	return vals
+}
+
+// flagLayer is every setting given as a flag (a flag left out never hides
+// a lower layer).
+func flagLayer(fs *flag.FlagSet) map[string]string {
+	vals := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if known(f.Name) {
+			vals[f.Name] = f.Value.String()
+		}
+	})
+	return vals
+}
+
+// merged is the layers applied in order, later ones winning.
+func merged(layers ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range layers {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// resolveBoard is the named profile, else the detected one, else generic.
+func resolveBoard(name string, detect func() (board.Profile, error)) (board.Profile, error) {
+	switch {
+	case name != "":
+		prof, err := board.Lookup(name)
+		if err != nil {
+			return prof, fmt.Errorf("%w: board %q: %v", ErrConfig, name, err)
+		}
+		return prof, nil
+	case detect != nil:
+		prof, err := detect()
+		if err != nil {
+			return prof, fmt.Errorf("%w: board detection: %v", ErrConfig, err)
+		}
+		return prof, nil
+	}
+	return board.Lookup(board.NameGeneric)
 }
 
 func known(name string) bool {

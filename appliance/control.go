@@ -48,11 +48,11 @@ func (a *App) controlServer(path string) Component {
 		mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 			n, _ := strconv.Atoi(r.URL.Query().Get("events"))
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			snap := a.Health.Snapshot()
+			snap := a.health.Snapshot()
 			fmt.Fprintf(w, "daemon       running (pid %d), %s\n", os.Getpid(), snap.Line())
-			ss := a.Device.Client().Status()
+			ss := a.device.Client().Status()
 			fmt.Fprintf(w, "socket       %s, transport %s, recovered %v, reconnects %d\n", ss.State, ss.Transport, ss.Recovered, ss.Reconnects)
-			writeStatus(w, a.Store, a.cfg.DataPath, n, a.clk.Now())
+			writeStatus(w, a.store, a.cfg.DataPath, n, a.clk.Now())
 		})
 		mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 			var req controlLogin
@@ -102,7 +102,11 @@ func writeStatus(out io.Writer, s *store.Store, path string, events int, now tim
 		w("settings     %+v", st)
 	}
 	if ls, err := s.LinkState(); err == nil {
-		w("link         transport %s, ICE path %s", ls.Transport, ls.ICEPath)
+		path := ls.ICEPath
+		if path == "" {
+			path = "none"
+		}
+		w("link         transport %s, ICE path %s", ls.Transport, path)
 		w("counters     socket reconnects %d, ICE restarts %d, customer changes %d", ls.SocketReconnects, ls.ICERestarts, ls.CustomerChanges)
 		if ls.LastError != "" {
 			w("last error   %s: %s", ls.LastErrorComponent, ls.LastError)

@@ -24,6 +24,7 @@ import (
 	"tether/appliance"
 	"tether/appliance/console"
 	"tether/appliance/health"
+	"tether/appliance/peer"
 	"tether/appliance/setup"
 	"tether/internal/testenv"
 	"tether/signaling/hub"
@@ -138,12 +139,12 @@ func waitOverall(t *testing.T, a *appliance.App, want health.State, d time.Durat
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if a.Health.Snapshot().Overall == want {
+		if a.Health().Snapshot().Overall == want {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("overall state %v, want %v (%s)", a.Health.Snapshot().Overall, want, a.Health.Snapshot().Reason)
+	t.Fatalf("overall state %v, want %v (%s)", a.Health().Snapshot().Overall, want, a.Health().Snapshot().Reason)
 }
 
 // TestApplianceHubRestartAndRevocation: the device joins its room, comes
@@ -164,7 +165,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	}
 	a, err := appliance.New(cfg, appliance.Deps{
 		Logger:     slog.New(slog.DiscardHandler),
-		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 		Extras: []func(*appliance.App) appliance.Component{func(a *appliance.App) appliance.Component {
 			s, err := a.SetupServer("", nil, setupLn)
 			if err != nil {
@@ -174,7 +175,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 			setupSrv = s
 			return s
 		}, func(a *appliance.App) appliance.Component {
-			c, err := console.New(console.Config{Health: a.Health, Out: serial})
+			c, err := console.New(console.Config{Health: a.Health(), Out: serial})
 			if err != nil {
 				t.Error(err)
 				return nil
@@ -204,7 +205,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	th.stop()
 	th2 := startHub(t, th.addr, th.data)
 	th2.online(t, true, 20*time.Second)
-	if st := a.Device.Client().Status(); st.Reconnects < 1 {
+	if st := a.SocketStatus(); st.Reconnects < 1 {
 		t.Fatalf("reconnects %d", st.Reconnects)
 	}
 
@@ -220,15 +221,15 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for deadline := time.Now().Add(5 * time.Second); a.Device.Client().Status().State != socketio.SessionExpired; {
+	for deadline := time.Now().Add(5 * time.Second); a.SocketStatus().State != socketio.SessionExpired; {
 		if time.Now().After(deadline) {
-			t.Fatalf("socket state %v", a.Device.Client().Status().State)
+			t.Fatalf("socket state %v", a.SocketStatus().State)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	frames := a.Media.Status().Frames
+	frames := a.MediaStatus().Frames
 	time.Sleep(300 * time.Millisecond)
-	if a.Media.Status().Frames <= frames {
+	if a.MediaStatus().Frames <= frames {
 		t.Fatal("the media pipeline stopped while login was needed")
 	}
 	// The account is revoked for good; a new account is how the operator
@@ -245,7 +246,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 	page.post("/api/hub-login", url.Values{"hubUrl": {th2.url()}, "username": {"counter-2"}, "password": {"wrong one"}}, 401)
 	page.post("/api/hub-login", url.Values{"hubUrl": {th2.url()}, "username": {"counter-2"}, "password": {password}}, 200)
 	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
-	if st := a.Device.Client().Status(); st.State != socketio.Connected {
+	if st := a.SocketStatus(); st.State != socketio.Connected {
 		t.Fatalf("socket %v after the setup-page login", st.State)
 	}
 }
@@ -264,7 +265,7 @@ func TestSessionExpiredNewLoginResumes(t *testing.T) {
 	}
 	a, err := appliance.New(testConfig(t, th.url(), filepath.Join(dir, "tetherd.db")), appliance.Deps{
 		Logger:     slog.New(slog.DiscardHandler),
-		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -283,12 +284,12 @@ func TestSessionExpiredNewLoginResumes(t *testing.T) {
 	th.stop()
 	th2 := startHubWith(t, th.addr, th.data, short)
 	waitOverall(t, a, health.StateLoginNeeded, 15*time.Second)
-	if st := a.Device.Client().Status(); st.State != socketio.SessionExpired {
+	if st := a.SocketStatus(); st.State != socketio.SessionExpired {
 		t.Fatalf("socket %v, want session expired", st.State)
 	}
-	frames := a.Media.Status().Frames
+	frames := a.MediaStatus().Frames
 	time.Sleep(300 * time.Millisecond)
-	if a.Media.Status().Frames <= frames {
+	if a.MediaStatus().Frames <= frames {
 		t.Fatal("the media pipeline stopped while login was needed")
 	}
 

@@ -68,10 +68,10 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func
 	if chip == nil {
 		return nil
 	}
-	sub := a.Health.Subscribe()
+	sub := a.health.Subscribe()
 	p, err := gpio.NewPanel(gpio.PanelConfig{
-		Chip: chip, Pins: a.cfg.Profile.GPIO, Clock: a.clk, Logger: a.log, Updates: sub.C(),
-		OnPress: func() { a.EndCall(context.Background()) },
+		Chip: chip, Pins: a.cfg.Profile.GPIO, Clock: a.clk, Logger: a.log,
+		OnPress: a.EndCall,
 		OnHold: func() {
 			if s := setupSrv(); s != nil {
 				if err := s.ResetPassword(); err != nil {
@@ -82,7 +82,7 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func
 				if c := con(); c != nil {
 					c.PasswordReset()
 				}
-				a.event("appliance", "", "setup password reset", "button held 10 s")
+				a.q.post(evLogEvent{store.Event{Component: "appliance", To: "setup password reset", Detail: "button held 10 s"}})
 			}
 		},
 	})
@@ -91,9 +91,14 @@ func (a *App) panel(term *gpio.Terminal, setupSrv func() *setup.Server, con func
 		a.log.Error("front panel unavailable", "err", err)
 		return nil
 	}
-	a.ledTest = p.SelfTest
+	selfTest := p.SelfTest
+	a.ledTest.Store(&selfTest)
 	return ComponentFunc(func(ctx context.Context) error {
 		defer sub.Close()
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); showLEDs(ctx, sub.C(), DefaultLEDScheme(), p) }()
+		defer func() { cancel(); <-done }()
 		return p.Run(ctx)
 	})
 }
@@ -108,7 +113,7 @@ func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 	}
 	hostname, _ := os.Hostname()
 	var tlsCfg *tls.Config
-	cert, err := setup.DeviceCert(a.Store, hostname, setup.InterfaceIPs(), a.clk.Now())
+	cert, err := setup.DeviceCert(a.store, hostname, setup.InterfaceIPs(), a.clk.Now())
 	switch {
 	case len(cert.Certificate) == 0:
 		return nil, fmt.Errorf("setup page certificate: %w", err)
@@ -119,8 +124,8 @@ func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 	return setup.New(setup.Config{
 		TLS:      tlsCfg,
 		Hostname: hostname,
-		Health:   a.Health,
-		Store:    a.Store,
+		Health:   a.health,
+		Store:    a.store,
 		Login: func(ctx context.Context, hubURL, user, pass string) (store.Session, error) {
 			s, err := a.Login(ctx, hubURL, user, pass)
 			if errors.Is(err, ErrInvalidCredentials) {
@@ -136,8 +141,8 @@ func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 			a.log.Info("settings saved on the setup page; they apply at the next restart")
 		},
 		LEDTest: func() {
-			if a.ledTest != nil {
-				a.ledTest()
+			if f := a.ledTest.Load(); f != nil {
+				(*f)()
 			}
 		},
 		Restart:  a.RequestRestart,
@@ -189,7 +194,7 @@ func (a *App) console(path string, stdin io.Reader, stdout io.Writer, term *gpio
 		out, in = f, f
 	}
 	c, err := console.New(console.Config{
-		Health: a.Health, Out: out, In: in, Events: a.Store, Restart: a.RequestRestart,
+		Health: a.health, Out: out, In: in, Events: a.store, Restart: a.RequestRestart,
 		LEDs: term.String, Setup: setupLines, Clock: a.clk, Logger: a.deps.Logger,
 	})
 	if err != nil {

@@ -29,7 +29,7 @@ func (a *App) MetricsHandler() http.Handler {
 // (a person must look) is unhealthy; a degraded or waiting appliance is
 // alive and doing what it can.
 func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
-	snap := a.Health.Snapshot()
+	snap := a.health.Snapshot()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if snap.Overall == health.StateFault {
@@ -55,15 +55,15 @@ func (a *App) metricsRegistry() *prometheus.Registry {
 	c := func(name, help string, f func() float64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "tether", Name: name, Help: help}, f))
 	}
-	sock := func() socketio.Status { return a.Device.Client().Status() }
-	ps := func() peer.Stats { return a.Peer.Stats() }
+	sock := func() socketio.Status { return a.device.Client().Status() }
+	ps := func() peer.Stats { return a.peer.Stats() }
 	for _, st := range health.States() {
 		st := st
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "tether", Name: "state", Help: "1 for the appliance's overall state (the LED state).",
 			ConstLabels: prometheus.Labels{"state": st.String()},
 		}, func() float64 {
-			if a.Health.Snapshot().Overall == st {
+			if a.health.Snapshot().Overall == st {
 				return 1
 			}
 			return 0
@@ -102,7 +102,7 @@ func (a *App) metricsRegistry() *prometheus.Registry {
 	c("socket_reconnects_total", "Socket reconnections.", func() float64 { return float64(sock().Reconnects) })
 	c("socket_attempts_total", "Socket reconnection attempts.", func() float64 { return float64(sock().Attempts) })
 	c("socket_drops_total", "Socket connections lost.", func() float64 { return float64(sock().Drops) })
-	g("socket_rtt_seconds", "Last keep-alive round trip.", func() float64 { return a.Device.RTT().Seconds() })
+	g("socket_rtt_seconds", "Last keep-alive round trip.", func() float64 { return a.device.RTT().Seconds() })
 	c("ice_restarts_total", "ICE restarts.", func() float64 { return float64(ps().Restarts) })
 	c("peer_consent_lost_total", "Times the selected pair went unanswered while ICE still said connected (appliance/peer/consent.go).",
 		func() float64 { return float64(ps().ConsentLost) })
@@ -124,29 +124,39 @@ func (a *App) metricsRegistry() *prometheus.Registry {
 	g("peer_send_bytes_per_second", "Video+audio send rate to the customer.", func() float64 { return ps().BitrateBps / 8 })
 	g("peer_loss_ratio", "Latest fraction of packets lost, from receiver reports (0..1).", func() float64 { return ps().FractionLost })
 	c("peer_frames_sent_total", "Video frames sent to customers.", func() float64 { return float64(ps().FramesSent) })
-	c("media_frames_total", "Video frames encoded.", func() float64 { return float64(a.Media.Status().Frames) })
-	c("media_keyframes_total", "Keyframes encoded.", func() float64 { return float64(a.Media.Status().Keyframes) })
-	g("media_frames_per_second", "Encoded frames per second.", func() float64 { return a.Media.Status().FPS })
-	g("media_target_bytes_per_second", "Video encoder target rate.", func() float64 { return float64(a.Media.Status().Bitrate) / 8 })
+	c("media_frames_total", "Video frames encoded.", func() float64 { return float64(a.media.Status().Frames) })
+	c("media_keyframes_total", "Keyframes encoded.", func() float64 { return float64(a.media.Status().Keyframes) })
+	g("media_frames_per_second", "Encoded frames per second.", func() float64 { return a.media.Status().FPS })
+	g("media_target_bytes_per_second", "Video encoder target rate.", func() float64 { return float64(a.media.Status().Bitrate) / 8 })
 	// One gauge per media device, 1 while it delivers (issue 11: a missing
-	// camera is visible here, not only in the overall state).
-	for _, d := range []struct {
-		name string
-		up   func(health.MediaStatus) bool
-	}{
-		{"camera", func(m health.MediaStatus) bool { return m.Camera.Working() }},
-		{"encoder", func(m health.MediaStatus) bool { return !m.EncoderDown() }},
-		{"microphone", func(m health.MediaStatus) bool { return m.Mic.Working() }},
-	} {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "tether", Name: "media_device_up", Help: "1 while the media device delivers (camera, encoder, microphone), else 0.",
-			ConstLabels: prometheus.Labels{"device": d.name},
-		}, func() float64 {
-			if d.up(a.Health.Snapshot().Media) {
-				return 1
-			}
-			return 0
-		}))
-	}
+	// camera is visible here, not only in the overall state). The devices
+	// are the media layer's list, so issue 15's speaker and display appear
+	// by themselves.
+	reg.MustRegister(mediaDevices{snapshot: func() health.MediaStatus { return a.health.Snapshot().Media }})
 	return reg
+}
+
+var mediaDeviceUp = prometheus.NewDesc("tether_media_device_up",
+	"1 while the media device delivers (each device by its media name, and the encoder), else 0.", []string{"device"}, nil)
+
+// mediaDevices collects tether_media_device_up from the health snapshot's
+// device list at each scrape.
+type mediaDevices struct {
+	snapshot func() health.MediaStatus
+}
+
+func (mediaDevices) Describe(ch chan<- *prometheus.Desc) { ch <- mediaDeviceUp }
+
+func (m mediaDevices) Collect(ch chan<- prometheus.Metric) {
+	up := func(ok bool) float64 {
+		if ok {
+			return 1
+		}
+		return 0
+	}
+	ms := m.snapshot()
+	for _, d := range ms.Devices {
+		ch <- prometheus.MustNewConstMetric(mediaDeviceUp, prometheus.GaugeValue, up(d.State.Working()), d.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(mediaDeviceUp, prometheus.GaugeValue, up(!ms.EncoderDown()), "encoder")
 }

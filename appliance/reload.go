@@ -30,7 +30,7 @@ func reloader(fs *flag.FlagSet, hup <-chan os.Signal, level *slog.LevelVar) func
 					return nil
 				case <-hup:
 					next, err := Resolve(fs, os.Getenv, os.ReadFile,
-						func(string) (store.Settings, error) { return a.Store.Settings() }, detectBoard)
+						func(string) (store.Settings, error) { return a.store.Settings() }, detectBoard)
 					running = a.reload(running, next, err, level)
 				}
 			}

@@ -69,11 +69,11 @@ func runApp(t *testing.T, a *App) {
 func waitState(t *testing.T, a *App, want health.State) health.Snapshot {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if s := a.Health.Snapshot(); s.Overall == want {
+		if s := a.Health().Snapshot(); s.Overall == want {
 			return s
 		}
 	}
-	s := a.Health.Snapshot()
+	s := a.Health().Snapshot()
 	t.Fatalf("overall %v (%s), want %v", s.Overall, s.Reason, want)
 	return s
 }
@@ -102,7 +102,7 @@ func TestMissingCameraIsVisible(t *testing.T) {
 		t.Fatalf("reason %q", snap.Reason)
 	}
 	// The LEDs: link slow blink, status one flash (docs/leds.md).
-	look := gpio.DefaultScheme()[health.StateNoCamera]
+	look := DefaultLEDScheme()[health.StateNoCamera]
 	if look.Link.Name != gpio.SlowBlink.Name || look.Status.Name != gpio.Flashes(1).Name {
 		t.Fatalf("LED look %v/%v", look.Link, look.Status)
 	}
@@ -131,7 +131,7 @@ func TestMissingCameraIsVisible(t *testing.T) {
 	_, body := get(t, h, "/metrics")
 	for _, want := range []string{
 		`tether_media_device_up{device="camera"} 0`,
-		`tether_media_device_up{device="microphone"} 1`,
+		`tether_media_device_up{device="mic"} 1`,
 		`tether_state{state="no-camera"} 1`,
 	} {
 		if !strings.Contains(body, want+"\n") {
@@ -139,7 +139,7 @@ func TestMissingCameraIsVisible(t *testing.T) {
 		}
 	}
 	// Nothing stands in for the camera.
-	if st := a.Media.Status(); st.Frames != 0 {
+	if st := a.MediaStatus(); st.Frames != 0 {
 		t.Fatalf("%d frames sent without a camera (test pattern?)", st.Frames)
 	}
 }
@@ -176,12 +176,12 @@ func TestMetricsListener(t *testing.T) {
 	if code, body := get(t, h, "/healthz"); code != 200 || !strings.HasPrefix(body, "booting (") {
 		t.Fatalf("/healthz while booting: %d %q", code, body)
 	}
-	a.Health.SetFault("this build has no Opus encoder")
+	a.Health().SetFault("this build has no Opus encoder")
 	if code, body := get(t, h, "/healthz"); code != http.StatusServiceUnavailable || body != "fault (this build has no Opus encoder)\n" {
 		t.Fatalf("/healthz in fault: %d %q", code, body)
 	}
-	a.Health.SetFault("")
-	a.Health.SetBooting(false)
+	a.Health().SetFault("")
+	a.Health().SetBooting(false)
 	if code, body := get(t, h, "/healthz"); code != 200 || strings.HasPrefix(body, "fault") {
 		t.Fatalf("/healthz after the fault cleared: %d %q", code, body)
 	}
@@ -212,7 +212,7 @@ func TestBuildWithoutSoftwareEncodersIsAFault(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "CGO_ENABLED=0") {
 		t.Fatalf("no start-up line naming the cause:\n%s", logs.String())
 	}
-	snap := a.Health.Snapshot()
+	snap := a.Health().Snapshot()
 	if snap.Overall != health.StateFault || !strings.Contains(snap.Reason, "no audio") || !strings.Contains(snap.Reason, "board sim") {
 		t.Fatalf("health %v (%s)", snap.Overall, snap.Reason)
 	}
@@ -224,7 +224,7 @@ func TestBuildWithoutSoftwareEncodersIsAFault(t *testing.T) {
 	}
 	// The pipeline agrees: audio off, no software video.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		ms := a.Media.Status()
+		ms := a.MediaStatus()
 		if ms.Mic.String() == "off" && ms.EncoderError != "" {
 			break
 		}

@@ -24,6 +24,12 @@ func newSupervisor(a *App) *supervisor {
 	return &supervisor{a: a, notify: newNotifier(), probeEvery: 5 * time.Second, deadAfter: 30 * time.Second}
 }
 
+// restartRequest is the supervisor's verdict: Run restarts the process
+// (restartNow) with this reason.
+type restartRequest struct{ why string }
+
+func (r restartRequest) Error() string { return "restart: " + r.why }
+
 func (s *supervisor) run(ctx context.Context) error {
 	a := s.a
 	s.notify.Ready()
@@ -35,7 +41,7 @@ func (s *supervisor) run(ctx context.Context) error {
 	t := a.clk.Ticker(every)
 	defer t.Stop()
 	lastOK := a.clk.Now()
-	sub := a.Health.Subscribe()
+	sub := a.health.Subscribe()
 	defer sub.Close()
 	var unreachableSince time.Time
 	for {
@@ -55,14 +61,14 @@ func (s *supervisor) run(ctx context.Context) error {
 			now := a.clk.Now()
 			if err := s.probe(ctx); err != nil {
 				if now.Sub(lastOK) > s.deadAfter {
-					return a.restartNow(ctx, fmt.Sprintf("no answer from %v for %v", err, now.Sub(lastOK).Round(time.Second)))
+					return restartRequest{fmt.Sprintf("no answer from %v for %v", err, now.Sub(lastOK).Round(time.Second))}
 				}
 				continue // no watchdog feed while a probe fails
 			}
 			lastOK = now
 			s.notify.Watchdog()
 			if !unreachableSince.IsZero() && now.Sub(unreachableSince) > a.cfg.Stuck {
-				return a.restartNow(ctx, fmt.Sprintf("hub unreachable for %v with the network up", now.Sub(unreachableSince).Round(time.Second)))
+				return restartRequest{fmt.Sprintf("hub unreachable for %v with the network up", now.Sub(unreachableSince).Round(time.Second))}
 			}
 		}
 	}
@@ -74,13 +80,22 @@ func (s *supervisor) probe(ctx context.Context) error {
 	defer cancel()
 	// Before the first login the socket manager does not run: nothing to
 	// ask, and waiting for a technician is not being stuck.
-	if s.a.Device != nil && s.a.deviceRunning.Load() {
-		if err := s.a.Device.Client().Ping(ctx); err != nil && ctx.Err() != nil {
+	if s.a.deviceRunning.Load() {
+		if err := s.a.device.Client().Ping(ctx); err != nil && ctx.Err() != nil {
 			return fmt.Errorf("socket manager")
 		}
 	}
-	if err := s.a.Peer.Ping(ctx); err != nil && ctx.Err() != nil {
+	if err := s.a.peer.Ping(ctx); err != nil && ctx.Err() != nil {
 		return fmt.Errorf("peer session")
+	}
+	// The appliance's own loop: a probe is an event like any other.
+	done := make(chan struct{})
+	if s.a.q.post(evPing{done}) {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("appliance loop")
+		}
 	}
 	return nil
 }

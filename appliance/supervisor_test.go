@@ -158,7 +158,7 @@ func TestSDNotifyAndNoRestartWhileWaitingForLogin(t *testing.T) {
 			if feeds < 60 {
 				t.Fatalf("%d watchdog feeds in 2 min with a 2 s watchdog", feeds)
 			}
-			if s := a.Health.Snapshot(); s.Overall != health.StateLoginNeeded {
+			if s := a.Health().Snapshot(); s.Overall != health.StateLoginNeeded {
 				t.Fatalf("overall %v (%s)", s.Overall, s.Reason)
 			}
 			cancel()
@@ -188,7 +188,7 @@ func TestSupervisorStuckRestartsAfter3s(t *testing.T) {
 	st.Close()
 	a := testApp(t, Deps{Clock: mock, Media: newStillMedia(t)}, "-camera", "test", "-mic", "test",
 		"-data", data, "-hub", "http://127.0.0.1:1", "-stuck-timeout", "10s")
-	sub := a.Health.Subscribe()
+	sub := a.Health().Subscribe()
 	defer sub.Close()
 	done := make(chan error, 1)
 	go func() { done <- a.Run(context.Background()) }()
@@ -205,9 +205,9 @@ func TestSupervisorStuckRestartsAfter3s(t *testing.T) {
 		return !restartingAt.IsZero()
 	})
 	if restartingAt.IsZero() {
-		t.Fatalf("never restarting; overall %v (%s)", a.Health.Snapshot().Overall, a.Health.Snapshot().Reason)
+		t.Fatalf("never restarting; overall %v (%s)", a.Health().Snapshot().Overall, a.Health().Snapshot().Reason)
 	}
-	if r := a.Health.Snapshot().Reason; !strings.Contains(r, "hub unreachable for") {
+	if r := a.Health().Snapshot().Reason; !strings.Contains(r, "hub unreachable for") {
 		t.Fatalf("restart reason %q", r)
 	}
 	// Not before 3 s...

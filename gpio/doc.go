@@ -1,5 +1,6 @@
 // Package gpio drives the appliance's front panel: a pattern player that
-// shows the overall health state on a green "link" and a red "status" LED,
+// plays the Look it is given on a green "link" and a red "status" LED (the
+// appliance maps its health states to looks: appliance/leds.go),
 // and an optional button (short press ends the call, a long hold resets the
 // setup password).
 // Lines come from go-gpiocdev on Linux (CdevChip), from FakeChip in tests,

@@ -8,8 +8,6 @@ var (
 	ErrUnsupported = errors.New("compiled without GPIO character device support")
 	// ErrNoChip is returned by OpenChip when no chip has the name or label.
 	ErrNoChip = errors.New("no such gpiochip")
-	// ErrIncompleteScheme is returned when a Scheme lacks a health state.
-	ErrIncompleteScheme = errors.New("scheme does not cover every state")
 	// ErrNotFitted is returned when a line is requested for a pin that is
 	// not fitted on the board.
 	ErrNotFitted = errors.New("pin not fitted")

@@ -10,7 +10,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 
-	"tether/appliance/health"
 	"tether/board"
 )
 
@@ -24,9 +23,6 @@ type PanelConfig struct {
 	// Clock, Logger: nil means real clock, slog.Default().
 	Clock  clock.Clock
 	Logger *slog.Logger
-	// Scheme, Updates: see PlayerConfig.
-	Scheme  Scheme
-	Updates <-chan health.Snapshot
 	// OnPress, OnHold, Debounce, Hold: see ButtonConfig. The button is
 	// requested only if the pin is fitted.
 	OnPress, OnHold func()
@@ -47,7 +43,7 @@ func NewPanel(cfg PanelConfig) (*Panel, error) {
 	if cfg.Chip == nil {
 		return nil, fmt.Errorf("gpio: panel: no chip")
 	}
-	pc := PlayerConfig{Scheme: cfg.Scheme, Clock: cfg.Clock, Logger: cfg.Logger, Updates: cfg.Updates}
+	pc := PlayerConfig{Clock: cfg.Clock, Logger: cfg.Logger}
 	var err error
 	if cfg.Pins.LinkLED.Fitted() {
 		if pc.Link, err = cfg.Chip.Output(LEDLink, cfg.Pins.LinkLED); err != nil {

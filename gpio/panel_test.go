@@ -9,7 +9,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 
-	"tether/appliance/health"
 	"tether/board"
 )
 
@@ -40,7 +39,7 @@ func TestPanelSim(t *testing.T) {
 	if panel.Button == nil {
 		t.Fatal("sim board has a button")
 	}
-	psteps := newStepper[health.State]()
+	psteps := newStepper[Look]()
 	bsteps := newStepper[struct{}]()
 	panel.Player.afterStep = psteps.hook
 	panel.Button.afterStep = func() { bsteps.hook(struct{}{}) }
@@ -52,7 +51,7 @@ func TestPanelSim(t *testing.T) {
 	if got := term.String(); got != "LED link ● status ●" {
 		t.Fatalf("booting render %q", got)
 	}
-	panel.SetState(health.StateFault)
+	panel.SetLook(Look{Link: Off, Status: Solid})
 	psteps.wait(t)
 	if got := term.String(); got != "LED link ○ status ●" {
 		t.Fatalf("fault render %q", got)

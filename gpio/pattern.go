@@ -2,9 +2,8 @@ package gpio
 
 import (
 	"fmt"
+	"slices"
 	"time"
-
-	"tether/appliance/health"
 )
 
 // Step is one segment of a pattern: the LED on or off for Dur. A Dur of 0
@@ -97,44 +96,24 @@ func Flashes(n int) Pattern {
 	return Pattern{Name: fmt.Sprintf("%d flash(es) every 3 s", n), Steps: steps}
 }
 
-// Look is what both LEDs show for one state.
+// Equal reports whether p and q light the LED the same way.
+func (p Pattern) Equal(q Pattern) bool {
+	return p.Name == q.Name && p.Once == q.Once && slices.Equal(p.Steps, q.Steps)
+}
+
+// Look is what both LEDs show at once. The appliance chooses a Look for
+// each of its states (appliance/leds.go, docs/leds.md); the player only
+// plays it.
 type Look struct {
 	Link, Status Pattern
 }
 
-// Scheme maps every overall state to a Look.
-type Scheme map[health.State]Look
+// Equal reports whether l and m play the same patterns.
+func (l Look) Equal(m Look) bool { return l.Link.Equal(m.Link) && l.Status.Equal(m.Status) }
 
-// DefaultScheme is the table in docs/leds.md. Every state has a distinct
-// pair, so the two LEDs alone tell a field tech the state.
-func DefaultScheme() Scheme {
-	return Scheme{
-		health.StateBooting:        {Link: Solid, Status: Solid},
-		health.StateNoNetwork:      {Link: Off, Status: SlowBlink},
-		health.StateHubUnreachable: {Link: FastBlink, Status: Off},
-		health.StateLoginNeeded:    {Link: Off, Status: DoubleBlink},
-		health.StateReadyWaiting:   {Link: Solid, Status: Off},
-		health.StateInCall:         {Link: Heartbeat, Status: Off},
-		health.StateDegraded:       {Link: Solid, Status: SlowBlink},
-		health.StateRestarting:     {Link: FastBlink, Status: FastBlinkB},
-		health.StateFault:          {Link: Off, Status: Solid},
-		// A media device does not deliver: link blinks slowly (the
-		// appliance is not in service), status counts which device.
-		health.StateNoCamera:     {Link: SlowBlink, Status: Flashes(1)},
-		health.StateNoEncoder:    {Link: SlowBlink, Status: Flashes(2)},
-		health.StateNoMicrophone: {Link: SlowBlink, Status: Flashes(3)},
-	}
-}
-
-// Validate checks that the scheme covers every state.
-func (s Scheme) Validate() error {
-	for _, st := range health.States() {
-		if _, ok := s[st]; !ok {
-			return fmt.Errorf("gpio: scheme: %v: %w", st, ErrIncompleteScheme)
-		}
-	}
-	return nil
-}
+// PowerOn is the look from the moment the lines are requested until the
+// first SetLook: both LEDs lit, which doubles as a lamp test.
+var PowerOn = Look{Link: Solid, Status: Solid}
 
 // SelfTestDuration is how long the LED test of the setup page runs.
 const SelfTestDuration = 4 * time.Second

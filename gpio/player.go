@@ -3,12 +3,10 @@ package gpio
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/benbjohnson/clock"
-
-	"tether/appliance/health"
 )
 
 // Line is an output the player drives: 1 lights the LED, 0 darkens it
@@ -22,34 +20,30 @@ type Line interface {
 type PlayerConfig struct {
 	// Link and Status are the two LEDs; nil means not fitted.
 	Link, Status Line
-	// Scheme maps states to patterns; nil means DefaultScheme().
-	Scheme Scheme
 	// Clock drives the blinking; nil means the real clock.
 	Clock clock.Clock
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
-	// Updates, if set, is followed: each snapshot's Overall state is shown
-	// (typically a health.Subscription's C()). SetState works as well.
-	Updates <-chan health.Snapshot
 }
 
 // Player shows one Look at a time on the LEDs. One goroutine (Run) owns the
-// pattern state and the lines; SetState and SelfTest only post requests.
+// pattern state and the lines; SetLook and SelfTest only post requests.
+// What a look means is its caller's business: the player knows patterns,
+// not the appliance's states (issue 13).
 type Player struct {
-	leds    [2]led
-	scheme  Scheme
-	clk     clock.Clock
-	log     *slog.Logger
-	updates <-chan health.Snapshot
+	leds [2]led
+	clk  clock.Clock
+	log  *slog.Logger
 
-	want   atomic.Int64  // latest requested state
+	mu     sync.Mutex    // guards want
+	want   Look          // latest requested look
 	wake   chan struct{} // one slot: want changed
 	testCh chan struct{} // one slot: self-test requested
 
 	// afterStep, if set (tests), is called by Run after each event it
-	// handled, with the state it is now showing (or will show after a
+	// handled, with the look it is now showing (or will show after a
 	// self-test).
-	afterStep func(health.State)
+	afterStep func(Look)
 }
 
 type led struct {
@@ -60,44 +54,43 @@ type led struct {
 	errMsg string
 }
 
-// NewPlayer validates cfg and returns a Player showing StateBooting once Run starts.
+// NewPlayer returns a Player showing PowerOn once Run starts.
 func NewPlayer(cfg PlayerConfig) (*Player, error) {
-	if cfg.Scheme == nil {
-		cfg.Scheme = DefaultScheme()
-	}
-	if err := cfg.Scheme.Validate(); err != nil {
-		return nil, err
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Player{
-		leds:    [2]led{{name: LEDLink, line: cfg.Link, value: -1}, {name: LEDStatus, line: cfg.Status, value: -1}},
-		scheme:  cfg.Scheme,
-		clk:     cfg.Clock,
-		log:     cfg.Logger.With("component", "leds"),
-		updates: cfg.Updates,
-		wake:    make(chan struct{}, 1),
-		testCh:  make(chan struct{}, 1),
-	}
-	p.want.Store(int64(health.StateBooting))
-	return p, nil
+	return &Player{
+		leds:   [2]led{{name: LEDLink, line: cfg.Link, value: -1}, {name: LEDStatus, line: cfg.Status, value: -1}},
+		clk:    cfg.Clock,
+		log:    cfg.Logger.With("component", "leds"),
+		want:   PowerOn,
+		wake:   make(chan struct{}, 1),
+		testCh: make(chan struct{}, 1),
+	}, nil
 }
 
-// SetState asks the player to show st. It never blocks; the latest wins.
-func (p *Player) SetState(st health.State) {
-	p.want.Store(int64(st))
+// SetLook asks the player to show l. It never blocks; the latest wins.
+func (p *Player) SetLook(l Look) {
+	p.mu.Lock()
+	p.want = l
+	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
 }
 
+func (p *Player) wanted() Look {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.want
+}
+
 // SelfTest asks for the LED test (SelfTestDuration), after which the
-// current state is shown again. It never blocks.
+// current look is shown again. It never blocks.
 func (p *Player) SelfTest() {
 	select {
 	case p.testCh <- struct{}{}:
@@ -105,112 +98,119 @@ func (p *Player) SelfTest() {
 	}
 }
 
+// playing is Run's state: the look asked for, when it started, the
+// self-test if one runs, and the timer of the next step boundary.
+type playing struct {
+	look      Look
+	start     time.Time
+	testing   bool
+	testStart time.Time
+	timer     *clock.Timer
+	timerC    <-chan time.Time
+}
+
+func (s *playing) stopTimer() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer, s.timerC = nil, nil
+	}
+}
+
 // Run plays patterns until ctx ends, then darkens the LEDs and returns nil.
 // LED write errors are logged (once per distinct error) and not fatal: a
 // broken LED must not take the appliance down.
 func (p *Player) Run(ctx context.Context) error {
-	var (
-		state     = health.State(p.want.Load())
-		look      = p.scheme[state]
-		start     = p.clk.Now()
-		testing   bool
-		testStart time.Time
-		timer     *clock.Timer
-		timerC    <-chan time.Time
-	)
-	stop := func() {
-		if timer != nil {
-			timer.Stop()
-			timer, timerC = nil, nil
-		}
-	}
-	defer stop()
-
-	// render shows the current look at now. The timer is re-armed before
-	// the lines are written, so anyone who observes a write (the tests) can
-	// rely on the next step being scheduled.
-	render := func(force bool) {
-		now := p.clk.Now()
-		if testing && now.Sub(testStart) >= SelfTestDuration {
-			testing = false
-			look, start = p.scheme[state], now
-			force = true
-		}
-		cur, since := look, now.Sub(start)
-		if testing {
-			cur, since = SelfTest, now.Sub(testStart)
-		}
-		var next time.Duration
-		var values [2]bool
-		for i, pat := range [2]Pattern{cur.Link, cur.Status} {
-			on, d := pat.At(since)
-			values[i] = on
-			if d > 0 && (next == 0 || d < next) {
-				next = d
-			}
-		}
-		if testing {
-			if d := SelfTestDuration - since; next == 0 || d < next {
-				next = d
-			}
-		}
-		stop()
-		if next > 0 {
-			timer = p.clk.Timer(next)
-			timerC = timer.C
-		}
-		for i := range p.leds {
-			v := 0
-			if values[i] {
-				v = 1
-			}
-			p.write(&p.leds[i], v, force)
-		}
-	}
-
-	render(true)
-	p.step(state)
-	updates := p.updates
+	s := &playing{look: p.wanted(), start: p.clk.Now()}
+	defer s.stopTimer()
+	p.render(s, true)
+	p.step(s.look)
 	for {
 		select {
 		case <-ctx.Done():
-			for i := range p.leds {
-				p.write(&p.leds[i], 0, false)
-			}
+			p.darken()
 			return nil
-		case <-timerC:
-			render(false)
+		case <-s.timerC:
+			p.render(s, false)
 		case <-p.wake:
-			if st := health.State(p.want.Load()); st != state {
-				state = st
-				if !testing {
-					look, start = p.scheme[state], p.clk.Now()
-					render(true)
-				}
-			}
-		case snap, ok := <-updates:
-			if !ok {
-				updates = nil
-				break
-			}
-			if snap.Overall != state {
-				state = snap.Overall
-				if !testing {
-					look, start = p.scheme[state], p.clk.Now()
-					render(true)
-				}
-			}
+			p.show(s, p.wanted())
 		case <-p.testCh:
-			testing, testStart = true, p.clk.Now()
-			render(true)
+			s.testing, s.testStart = true, p.clk.Now()
+			p.render(s, true)
 		}
-		p.step(state)
+		p.step(s.look)
 	}
 }
 
-func (p *Player) step(st health.State) {
+// show switches to look l from now, unless the self-test runs (it shows
+// l when it ends).
+func (p *Player) show(s *playing, l Look) {
+	if l.Equal(s.look) {
+		return
+	}
+	s.look = l
+	if !s.testing {
+		s.start = p.clk.Now()
+		p.render(s, true)
+	}
+}
+
+// render shows the current look (or the self-test) at now. The timer is
+// re-armed before the lines are written, so anyone who observes a write
+// (the tests) can rely on the next step being scheduled.
+func (p *Player) render(s *playing, force bool) {
+	now := p.clk.Now()
+	if s.testing && now.Sub(s.testStart) >= SelfTestDuration {
+		s.testing = false
+		s.start = now
+		force = true
+	}
+	cur, since := s.look, now.Sub(s.start)
+	if s.testing {
+		cur, since = SelfTest, now.Sub(s.testStart)
+	}
+	values, next := cur.at(since)
+	if s.testing {
+		if d := SelfTestDuration - since; next == 0 || d < next {
+			next = d
+		}
+	}
+	s.stopTimer()
+	if next > 0 {
+		s.timer = p.clk.Timer(next)
+		s.timerC = s.timer.C
+	}
+	for i := range p.leds {
+		v := 0
+		if values[i] {
+			v = 1
+		}
+		p.write(&p.leds[i], v, force)
+	}
+}
+
+// at is both LEDs' values at elapsed time into the look, and the time to
+// the nearer of their next step boundaries (0: neither changes again).
+func (l Look) at(elapsed time.Duration) (values [2]bool, next time.Duration) {
+	for i, pat := range [2]Pattern{l.Link, l.Status} {
+		on, d := pat.At(elapsed)
+		values[i] = on
+		if d > 0 && (next == 0 || d < next) {
+			next = d
+		}
+	}
+	return values, next
+}
+
+// darken turns both LEDs off when Run ends.
+func (p *Player) darken() {
+	for i := range p.leds {
+		p.write(&p.leds[i], 0, false)
+	}
+}
+
+func (p *Player) step(l Look) {
 	if p.afterStep != nil {
-		p.afterStep(st)
+		p.afterStep(l)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
 
-	"tether/appliance/health"
 	"tether/board"
 )
 
@@ -53,12 +52,12 @@ type playerRig struct {
 	clk    *clock.Mock
 	chip   *FakeChip
 	p      *Player
-	steps  stepper[health.State]
+	steps  stepper[Look]
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func newPlayerRig(t *testing.T, updates <-chan health.Snapshot) *playerRig {
+func newPlayerRig(t *testing.T) *playerRig {
 	t.Helper()
 	clk := clock.NewMock()
 	clk.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
@@ -71,11 +70,11 @@ func newPlayerRig(t *testing.T, updates <-chan health.Snapshot) *playerRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPlayer(PlayerConfig{Link: link, Status: status, Clock: clk, Logger: quiet, Updates: updates})
+	p, err := NewPlayer(PlayerConfig{Link: link, Status: status, Clock: clk, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &playerRig{clk: clk, chip: chip, p: p, steps: newStepper[health.State](), done: make(chan error, 1)}
+	r := &playerRig{clk: clk, chip: chip, p: p, steps: newStepper[Look](), done: make(chan error, 1)}
 	p.afterStep = r.steps.hook
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -221,33 +220,57 @@ func (r *playerRig) check(t *testing.T, look Look, from mark, horizon time.Durat
 	}
 }
 
-// Every state's look, played for 3 s on the mock clock, produces exactly
-// the pattern's transitions at exactly the pattern's times.
+// testLooks pairs every pattern with others, as docs/leds.md does
+// (appliance/leds.go holds the appliance's own table).
+var testLooks = []Look{
+	{Link: Solid, Status: Solid}, {Link: Off, Status: SlowBlink}, {Link: FastBlink, Status: Off},
+	{Link: Off, Status: DoubleBlink}, {Link: Solid, Status: Off}, {Link: Heartbeat, Status: Off},
+	{Link: Solid, Status: SlowBlink}, {Link: FastBlink, Status: FastBlinkB}, {Link: Off, Status: Solid},
+	{Link: SlowBlink, Status: Flashes(1)}, {Link: SlowBlink, Status: Flashes(2)}, {Link: SlowBlink, Status: Flashes(3)},
+}
+
+// Every look, played for 3 s on the mock clock, produces exactly the
+// pattern's transitions at exactly the pattern's times.
 func TestPlayerTimeline(t *testing.T) {
-	r := newPlayerRig(t, nil)
+	r := newPlayerRig(t)
 	if r.chip.Value(LEDLink) != 1 || r.chip.Value(LEDStatus) != 1 {
-		t.Fatalf("booting look not shown: link %d status %d", r.chip.Value(LEDLink), r.chip.Value(LEDStatus))
+		t.Fatalf("power-on look not shown: link %d status %d", r.chip.Value(LEDLink), r.chip.Value(LEDStatus))
 	}
-	scheme := DefaultScheme()
 	const horizon = 3 * time.Second
-	for _, st := range health.States() {
-		t.Run(st.String(), func(t *testing.T) {
+	for _, look := range testLooks[1:] { // [0] is PowerOn, already shown
+		t.Run(look.Link.Name+"+"+look.Status.Name, func(t *testing.T) {
 			from := r.mark()
-			r.p.SetState(st)
+			r.p.SetLook(look)
 			r.steps.wait(t)
-			r.play(t, scheme[st], horizon)
-			r.check(t, scheme[st], from, horizon)
+			r.play(t, look, horizon)
+			r.check(t, look, from, horizon)
 		})
+	}
+}
+
+// Asking again for the look already shown does not restart its pattern.
+func TestPlayerSameLookKeepsPhase(t *testing.T) {
+	r := newPlayerRig(t)
+	look := Look{Link: Heartbeat, Status: Off}
+	r.p.SetLook(look)
+	r.steps.wait(t)
+	from := r.mark()
+	r.clk.Add(100 * ms) // link goes dark at 100 ms
+	r.steps.wait(t)
+	r.p.SetLook(Look{Link: Heartbeat, Status: Off})
+	r.steps.wait(t)
+	if got := r.rel(LEDLink, from); len(got) != 1 || got[0].Value != 0 {
+		t.Fatalf("link after the same look again: %v, want one write (dark at 100 ms)", got)
 	}
 }
 
 // The heartbeat written out by hand, as a field tech would time it.
 func TestPlayerHeartbeatByHand(t *testing.T) {
-	r := newPlayerRig(t, nil)
+	r := newPlayerRig(t)
 	from := r.mark()
-	r.p.SetState(health.StateInCall)
+	r.p.SetLook(Look{Link: Heartbeat, Status: Off})
 	r.steps.wait(t)
-	r.play(t, DefaultScheme()[health.StateInCall], 2500*ms)
+	r.play(t, Look{Link: Heartbeat, Status: Off}, 2500*ms)
 	want := []struct {
 		at time.Duration
 		v  int
@@ -267,8 +290,8 @@ func TestPlayerHeartbeatByHand(t *testing.T) {
 }
 
 func TestPlayerSelfTest(t *testing.T) {
-	r := newPlayerRig(t, nil)
-	r.p.SetState(health.StateReadyWaiting)
+	r := newPlayerRig(t)
+	r.p.SetLook(Look{Link: Solid, Status: Off})
 	r.steps.wait(t)
 	r.clk.Add(300 * ms) // steady look: no timer
 	r.steps.none(t)
@@ -276,8 +299,8 @@ func TestPlayerSelfTest(t *testing.T) {
 	from := r.mark()
 	r.p.SelfTest()
 	r.steps.wait(t)
-	// A state change during the test is held until the test ends.
-	r.p.SetState(health.StateFault)
+	// A look asked for during the test is held until the test ends.
+	r.p.SetLook(Look{Link: Off, Status: Solid})
 	r.steps.wait(t)
 	for i := 0; i < 4; i++ { // boundaries at 1, 2, 3 s and the end at 4 s
 		r.clk.Add(time.Second)
@@ -299,32 +322,9 @@ func TestPlayerSelfTest(t *testing.T) {
 	}
 }
 
-func TestPlayerFollowsTracker(t *testing.T) {
-	clk := clock.NewMock()
-	tr, err := health.New(health.Config{Clock: clk, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := tr.Subscribe()
-	defer sub.Close()
-	r := newPlayerRig(t, sub.C())
-	r.steps.wait(t) // the subscription's initial snapshot (booting)
-	from := r.mark()
-	tr.SetBooting(false)
-	tr.ReportSocket(health.SocketStatus{State: health.SocketSessionExpired})
-	// Snapshots may coalesce; wait until the player shows login-needed.
-	for r.steps.wait(t) != health.StateLoginNeeded {
-	}
-	if r.chip.Value(LEDStatus) != 1 || r.chip.Value(LEDLink) != 0 {
-		t.Fatalf("login-needed not shown: link %d status %d", r.chip.Value(LEDLink), r.chip.Value(LEDStatus))
-	}
-	r.play(t, DefaultScheme()[health.StateLoginNeeded], 2*time.Second)
-	r.check(t, DefaultScheme()[health.StateLoginNeeded], from, 2*time.Second)
-}
-
 func TestPlayerStopDarkens(t *testing.T) {
-	r := newPlayerRig(t, nil)
-	r.p.SetState(health.StateFault)
+	r := newPlayerRig(t)
+	r.p.SetLook(Look{Link: Off, Status: Solid})
 	r.steps.wait(t)
 	if r.chip.Value(LEDStatus) != 1 {
 		t.Fatal("fault not shown")
@@ -336,9 +336,9 @@ func TestPlayerStopDarkens(t *testing.T) {
 }
 
 func TestPlayerWriteErrorsNotFatal(t *testing.T) {
-	r := newPlayerRig(t, nil)
+	r := newPlayerRig(t)
 	r.chip.FailWrites(errors.New("EIO"))
-	r.p.SetState(health.StateHubUnreachable)
+	r.p.SetLook(Look{Link: FastBlink, Status: Off})
 	r.steps.wait(t)
 	r.clk.Add(125 * ms)
 	r.steps.wait(t)
@@ -356,13 +356,13 @@ func TestPlayerUnfittedLEDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := newStepper[health.State]()
+	steps := newStepper[Look]()
 	p.afterStep = steps.hook
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	steps.wait(t)
-	p.SetState(health.StateRestarting)
+	p.SetLook(Look{Link: FastBlink, Status: FastBlinkB})
 	steps.wait(t)
 	clk.Add(125 * ms)
 	steps.wait(t)

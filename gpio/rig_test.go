@@ -24,7 +24,6 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/warthog618/go-gpiocdev"
 
-	"tether/appliance/health"
 	"tether/board"
 )
 
@@ -140,7 +139,7 @@ func TestRigGPIOSim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	psteps := newStepper[health.State]()
+	psteps := newStepper[Look]()
 	bsteps := newStepper[struct{}]()
 	panel.Player.afterStep = psteps.hook
 	panel.Button.afterStep = func() { bsteps.hook(struct{}{}) }
@@ -163,10 +162,8 @@ func TestRigGPIOSim(t *testing.T) {
 	expect(1, 1) // booting: both lit
 
 	t.Run("patterns", func(t *testing.T) {
-		scheme := DefaultScheme()
-		for _, st := range []health.State{health.StateHubUnreachable, health.StateLoginNeeded, health.StateInCall, health.StateRestarting} {
-			look := scheme[st]
-			panel.SetState(st)
+		for _, look := range []Look{{Link: FastBlink, Status: Off}, {Link: Off, Status: DoubleBlink}, {Link: Heartbeat, Status: Off}, {Link: FastBlink, Status: FastBlinkB}} {
+			panel.SetLook(look)
 			psteps.wait(t)
 			var el time.Duration
 			for i := 0; i < 8; i++ {

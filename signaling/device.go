@@ -66,8 +66,6 @@ type DeviceConfig struct {
 	// OnSocketStatus and OnSocketEvent observe the socket for health.
 	OnSocketStatus func(socketio.Status)
 	OnSocketEvent  func(socketio.ManagerEvent)
-	// OnRTT receives every keep-alive round trip.
-	OnRTT func(time.Duration)
 
 	Handlers Handlers
 	// Engine and socket tuning for tests; zero values are the defaults.
@@ -87,12 +85,11 @@ type Device struct {
 	clk    clock.Clock
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	verified VerifyReply // last successful verify (guarded by mu)
-	roomID   string
-	rtt      time.Duration
-	kick     chan struct{}  // status change: send device:status now
-	refresh  chan time.Time // when the ICE credentials need renewing (latest wins)
+	mu      sync.Mutex
+	roomID  string
+	rtt     time.Duration
+	kick    chan struct{}  // status change: send device:status now
+	refresh chan time.Time // when the ICE credentials need renewing (latest wins)
 }
 
 // NewDevice validates cfg and builds the client.
@@ -201,7 +198,7 @@ func (d *Device) onConnect(ctx context.Context, recovered bool) error {
 		return fmt.Errorf("session:verify: no roomId and none configured: %w", ErrBadMessage)
 	}
 	d.mu.Lock()
-	d.verified, d.roomID = v, room
+	d.roomID = room
 	d.mu.Unlock()
 	d.scheduleRefresh(v)
 	if h := d.cfg.Handlers.Verified; h != nil {
@@ -342,9 +339,6 @@ func (d *Device) refreshLoop(ctx context.Context) {
 				due = t.C
 				continue
 			}
-			d.mu.Lock()
-			d.verified = v
-			d.mu.Unlock()
 			d.log.Info("ICE credentials refreshed", "servers", len(v.ICEServers))
 			d.scheduleRefresh(v)
 			if h := d.cfg.Handlers.Verified; h != nil {
@@ -390,13 +384,6 @@ func (d *Device) registerHandlers() {
 	})
 }
 
-// Verified returns the last successful session:verify answer.
-func (d *Device) Verified() VerifyReply {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.verified
-}
-
 // RTT returns the last keep-alive round trip.
 func (d *Device) RTT() time.Duration {
 	d.mu.Lock()
@@ -414,7 +401,7 @@ func (d *Device) RTT() time.Duration {
 // join (Handlers.Joined).
 func (d *Device) Relogin() {
 	d.mu.Lock()
-	d.verified, d.roomID = VerifyReply{}, ""
+	d.roomID = ""
 	d.mu.Unlock()
 	d.client.NewIdentity()
 }
@@ -475,9 +462,6 @@ func (d *Device) keepalive(ctx context.Context, timeout time.Duration) (time.Dur
 	d.mu.Lock()
 	d.rtt = rtt
 	d.mu.Unlock()
-	if d.cfg.OnRTT != nil {
-		d.cfg.OnRTT(rtt)
-	}
 	return rtt, nil
 }
 

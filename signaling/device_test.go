@@ -93,14 +93,12 @@ func TestDeviceAgainstNode(t *testing.T) {
 	joined := make(chan JoinReply, 4)
 	userJoined := make(chan RoomEvent, 4)
 	expired := make(chan struct{}, 1)
-	rtts := make(chan time.Duration, 16)
 	d, err := NewDevice(DeviceConfig{
 		HubURL:            srv.URL(),
 		Token:             func() string { return token.Load().(string) },
 		KeepaliveInterval: 200 * time.Millisecond,
 		StatusInterval:    time.Hour,
 		Status:            func() any { return map[string]any{"socket": map[string]any{"state": "connected"}} },
-		OnRTT:             func(d time.Duration) { rtts <- d },
 		Handlers: Handlers{
 			Verified:      func(v VerifyReply) { verified <- v },
 			Joined:        func(j JoinReply) { joined <- j },
@@ -151,14 +149,14 @@ func TestDeviceAgainstNode(t *testing.T) {
 	}
 	wait("verify", verified)
 	wait("join", joined)
-	// Keep-alive answers with an RTT.
-	select {
-	case rtt := <-rtts:
-		if rtt <= 0 || rtt > 5*time.Second {
-			t.Fatalf("rtt %v", rtt)
+	// Keep-alive answers with an RTT (Device.RTT, which health reads).
+	for deadline := time.Now().Add(10 * time.Second); d.RTT() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no keep-alive answer")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no keep-alive answer")
+	}
+	if rtt := d.RTT(); rtt <= 0 || rtt > 5*time.Second {
+		t.Fatalf("rtt %v", rtt)
 	}
 	// A customer (the official client) joins the room: the device hears it.
 	cust := siotest.StartClient(t, srv.URL(), siotest.ClientOptions{Auth: map[string]any{"role": "customer", "invite": "good-invite", "name": "Ada"}, NoVerify: true})

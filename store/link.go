@@ -30,9 +30,9 @@ func (s *Store) RecordTransport(t Transport) error {
 
 // RecordICEPath stores the candidate type of the selected pair of the last
 // connected peer.
-func (s *Store) RecordICEPath(p ICEPath) error {
-	if !p.valid() || p == ICEPathNone {
-		return fmt.Errorf("%w: ICE path %q", ErrInvalid, string(p))
+func (s *Store) RecordICEPath(p string) error {
+	if !validICEPath(p) || p == "" {
+		return fmt.Errorf("%w: ICE path %q", ErrInvalid, p)
 	}
 	now := s.now()
 	return s.updateLink(func(tx kvTx, ls *LinkState) error {

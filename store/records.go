@@ -131,30 +131,15 @@ func (t Transport) valid() bool {
 	return t == TransportNone || t == TransportWebSocket || t == TransportPolling
 }
 
-// ICEPath is the type of the local candidate of the selected ICE pair
-// (RFC 8445 §5.1.1: host, server reflexive, peer reflexive, relayed).
-type ICEPath string
-
-// Candidate types. prflx is accepted because pion reports it when the
-// selected pair was learnt from a connectivity check (RFC 8445 §7.2.5.3.1).
-const (
-	ICEPathNone  ICEPath = ""
-	ICEPathHost  ICEPath = "host"
-	ICEPathSrflx ICEPath = "srflx"
-	ICEPathPrflx ICEPath = "prflx"
-	ICEPathRelay ICEPath = "relay"
-)
-
-func (p ICEPath) String() string {
-	if p == ICEPathNone {
-		return "none"
-	}
-	return string(p)
-}
-
-func (p ICEPath) valid() bool {
+// validICEPath reports whether p is a candidate type of RFC 8445 §5.1.1 as
+// the WebRTC layer names it (peer.Path: host, srflx, prflx, relay), or ""
+// (none recorded). The record holds the text; the type is the WebRTC
+// layer's (issue 13: one type per fact). prflx is accepted because pion
+// reports it when the selected pair was learnt from a connectivity check
+// (RFC 8445 §7.2.5.3.1).
+func validICEPath(p string) bool {
 	switch p {
-	case ICEPathNone, ICEPathHost, ICEPathSrflx, ICEPathPrflx, ICEPathRelay:
+	case "", "host", "srflx", "prflx", "relay":
 		return true
 	}
 	return false
@@ -191,7 +176,7 @@ const HistoryError = "error"
 type LinkState struct {
 	Transport   Transport `json:"transport,omitempty"`
 	TransportAt time.Time `json:"transportAt,omitzero"`
-	ICEPath     ICEPath   `json:"icePath,omitempty"`
+	ICEPath     string    `json:"icePath,omitempty"` // peer.Path's text`
 	ICEPathAt   time.Time `json:"icePathAt,omitzero"`
 
 	SocketReconnects uint64 `json:"socketReconnects"`
@@ -362,7 +347,7 @@ func decodeLink(key string, data []byte) (LinkState, error) {
 	if !r.Transport.valid() {
 		return LinkState{}, corrupt(key, fmt.Errorf("unknown transport %q", string(r.Transport)))
 	}
-	if !r.ICEPath.valid() {
+	if !validICEPath(r.ICEPath) {
 		return LinkState{}, corrupt(key, fmt.Errorf("unknown ICE path %q", string(r.ICEPath)))
 	}
 	return r.LinkState, nil

@@ -157,10 +157,10 @@ func TestLinkState(t *testing.T) {
 		if err := s.RecordTransport(TransportWebSocket); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RecordICEPath(ICEPathRelay); err != nil {
+		if err := s.RecordICEPath("relay"); err != nil {
 			t.Fatal(err)
 		}
-		for _, bad := range []error{s.RecordTransport("carrier-pigeon"), s.RecordTransport(TransportNone), s.RecordICEPath("moon")} {
+		for _, bad := range []error{s.RecordTransport("carrier-pigeon"), s.RecordTransport(TransportNone), s.RecordICEPath("moon"), s.RecordICEPath("")} {
 			if !errors.Is(bad, ErrInvalid) {
 				t.Fatalf("bad value accepted: %v", bad)
 			}
@@ -183,7 +183,7 @@ func TestLinkState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ls.Transport != TransportWebSocket || !ls.TransportAt.Equal(clk.Now()) || ls.ICEPath != ICEPathRelay {
+		if ls.Transport != TransportWebSocket || !ls.TransportAt.Equal(clk.Now()) || ls.ICEPath != "relay" {
 			t.Fatalf("transport/path: %+v", ls)
 		}
 		if ls.SocketReconnects != 3 || ls.ICERestarts != 1 || ls.CustomerChanges != 1 {

@@ -361,7 +361,7 @@ func (c *Console) command(line string) {
 		s := c.cfg.Health.Snapshot()
 		c.writeLine(c.statusLine(s))
 		c.writeLine(fmt.Sprintf("state %s since %s: %s", s.Overall, s.OverallSince.UTC().Format(time.RFC3339), s.Reason))
-		c.writeLine(fmt.Sprintf("network %s %s | media camera %s mic %s encoder %s", s.Network.State, s.Network.Detail, s.Media.Camera, s.Media.Mic, s.Media.EncoderState()))
+		c.writeLine(fmt.Sprintf("network %s %s | media %s", s.Network.State, s.Network.Detail, mediaLine(s.Media)))
 	case "log":
 		c.cmdLog(args)
 	case "net":
@@ -505,4 +505,14 @@ func clipCmd(s string) string {
 		return s[:32] + "..."
 	}
 	return s
+}
+
+// mediaLine names each media device with its state, then the encoder:
+// "camera ok mic missing encoder software".
+func mediaLine(m health.MediaStatus) string {
+	var parts []string
+	for _, d := range m.Devices {
+		parts = append(parts, d.Name+" "+d.State.String())
+	}
+	return strings.Join(append(parts, "encoder "+m.EncoderState()), " ")
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"tether/appliance/health"
+	"tether/signaling/socketio"
 	"tether/store"
 )
 
@@ -133,7 +134,7 @@ func TestStatusLines(t *testing.T) {
 
 	// A change prints at once.
 	r.clk.Add(5 * time.Second)
-	r.tr.ReportSocket(health.SocketStatus{State: health.SocketConnecting, Attempt: 2, LastError: "dial tcp: refused"})
+	r.tr.ReportSocket(health.SocketStatus{State: socketio.Connecting, Attempt: 2, LastError: "dial tcp: refused"})
 	r.out.expect(t, "socket connecting attempt 2")
 
 	// 29 s later nothing is due: the next line is the help answer.

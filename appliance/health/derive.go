@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"tether/appliance/peer"
 	"tether/media"
+	"tether/signaling/socketio"
 )
 
 // Facts are everything components have reported; Derive turns them into
@@ -20,6 +22,12 @@ type Facts struct {
 	Restarting string
 	// Fault is the reason for a fatal fault; "" = none.
 	Fault string
+}
+
+// Equal reports whether f and g hold the same facts.
+func (f Facts) Equal(g Facts) bool {
+	return f.Booting == g.Booting && f.Network == g.Network && f.Socket == g.Socket && f.Peer == g.Peer &&
+		f.Media.Equal(g.Media) && f.Restarting == g.Restarting && f.Fault == g.Fault
 }
 
 // Thresholds decide when an in-service appliance counts as degraded.
@@ -99,9 +107,9 @@ func Derive(f Facts, th Thresholds) (State, string) {
 	}
 	s := f.Socket
 	switch s.State {
-	case SocketSessionExpired:
+	case socketio.SessionExpired:
 		return StateLoginNeeded, "session expired: log in on the setup page"
-	case SocketConnected:
+	case socketio.Connected:
 	default:
 		r := "socket " + s.State.String()
 		if s.Attempt > 0 {
@@ -110,17 +118,17 @@ func Derive(f Facts, th Thresholds) (State, string) {
 		return StateHubUnreachable, withErr(r, s.LastError)
 	}
 	p := f.Peer
-	if p.State == PeerIdle {
+	if p.State == peer.Idle {
 		return StateHubUnreachable, "connected, joining the room"
 	}
 	if r := degradedReason(f, th); r != "" {
 		return StateDegraded, r
 	}
 	switch p.State {
-	case PeerNegotiating:
+	case peer.Negotiating:
 		return StateInCall, "customer connecting"
-	case PeerConnected:
-		return StateInCall, "in call via " + p.Path.String()
+	case peer.Connected:
+		return StateInCall, "in call via " + pathName(p.Path)
 	}
 	return StateReadyWaiting, "waiting for a customer"
 }
@@ -128,9 +136,9 @@ func Derive(f Facts, th Thresholds) (State, string) {
 func degradedReason(f Facts, th Thresholds) string {
 	p := f.Peer
 	switch {
-	case p.State == PeerRestarting:
+	case p.State == peer.Restarting:
 		return withErr("ICE restart", p.LastError)
-	case p.State == PeerDegraded:
+	case p.State == peer.Degraded:
 		return withErr("peer degraded", p.LastError)
 	case p.MissedHeartbeats >= th.MaxMissedHeartbeats:
 		return fmt.Sprintf("%d heartbeats missed", p.MissedHeartbeats)
@@ -147,21 +155,34 @@ func degradedReason(f Facts, th Thresholds) string {
 // mediaState is the device a customer would miss, video first: the camera,
 // then the encoder, then the microphone; "" when all deliver. Starting
 // counts as delivering (booting covers it), the test pattern and tone too
-// (they are only ever asked for: -demo, camera=test).
+// (they are only ever asked for: the demo, camera=test). A device with no
+// overall state of its own (none yet: issue 15's speaker and display add
+// theirs here and in appliance/leds.go) is shown by name on the console,
+// the setup page, metrics and device:status, not in the overall state.
 func mediaState(m MediaStatus) (State, string) {
-	switch {
-	case !m.Camera.Working():
-		return StateNoCamera, withErr("camera "+m.Camera.String(), m.CameraError)
-	case m.EncoderDown():
+	if cam := m.Device(media.DeviceCamera); !cam.State.Working() {
+		return StateNoCamera, withErr("camera "+cam.State.String(), cam.Error)
+	}
+	if m.EncoderDown() {
 		return StateNoEncoder, withErr("video encoder down", m.EncoderError)
-	case !m.Mic.Working():
-		what := "microphone " + m.Mic.String()
-		if m.Mic == media.SourceOff {
+	}
+	if mic := m.Device(media.DeviceMic); !mic.State.Working() {
+		what := "microphone " + mic.State.String()
+		if mic.State == media.SourceOff {
 			what = "audio off"
 		}
-		return StateNoMicrophone, withErr(what, m.MicError)
+		return StateNoMicrophone, withErr(what, mic.Error)
 	}
 	return 0, ""
+}
+
+// pathName is the path as the console and reasons print it: the candidate
+// type, or "unknown" before a pair is selected.
+func pathName(p peer.Path) string {
+	if p == peer.PathNone {
+		return "unknown"
+	}
+	return string(p)
 }
 
 func withErr(what, detail string) string {

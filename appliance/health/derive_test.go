@@ -5,17 +5,31 @@ import (
 	"testing"
 	"time"
 
+	"tether/appliance/peer"
 	"tether/media"
+	"tether/signaling/socketio"
 )
 
 // inService is the fact set of a healthy appliance waiting for a customer.
 func inService() Facts {
 	return Facts{
 		Network: NetworkStatus{State: NetworkUp},
-		Socket:  SocketStatus{State: SocketConnected, Transport: "websocket", RTT: 60 * time.Millisecond},
-		Peer:    PeerStatus{State: PeerWaiting, RTT: 80 * time.Millisecond},
-		Media:   MediaStatus{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderHardware},
+		Socket:  SocketStatus{State: socketio.Connected, Transport: "websocket", RTT: 60 * time.Millisecond},
+		Peer:    PeerStatus{State: peer.Waiting, RTT: 80 * time.Millisecond},
+		Media:   FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderHardware}),
 	}
+}
+
+// setDevice sets one device's state and error, as the pipeline would
+// report it.
+func setDevice(m *MediaStatus, name string, st media.SourceState, err string) {
+	for i := range m.Devices {
+		if m.Devices[i].Name == name {
+			m.Devices[i].State, m.Devices[i].Error = st, err
+			return
+		}
+	}
+	m.Devices = append(m.Devices, media.Device{Name: name, State: st, Error: err})
 }
 
 func TestDerive(t *testing.T) {
@@ -37,8 +51,8 @@ func TestDerive(t *testing.T) {
 		{"zero facts are booting", Facts{Booting: true}, StateBooting, "starting"},
 		{"ready", inService(), StateReadyWaiting, "waiting"},
 		{"network unknown counts as up", mod(func(f *Facts) { f.Network = NetworkStatus{} }), StateReadyWaiting, ""},
-		{"in call", mod(func(f *Facts) { f.Peer.State = PeerConnected; f.Peer.Path = PathRelay }), StateInCall, "via relay"},
-		{"negotiating is in call", mod(func(f *Facts) { f.Peer.State = PeerNegotiating }), StateInCall, "connecting"},
+		{"in call", mod(func(f *Facts) { f.Peer.State = peer.Connected; f.Peer.Path = peer.PathRelay }), StateInCall, "via relay"},
+		{"negotiating is in call", mod(func(f *Facts) { f.Peer.State = peer.Negotiating }), StateInCall, "connecting"},
 		{"restarting beats everything", mod(func(f *Facts) {
 			f.Restarting = "stuck for 5m0s"
 			f.Fault = "x"
@@ -47,58 +61,70 @@ func TestDerive(t *testing.T) {
 		}), StateRestarting, "stuck"},
 		{"fault beats booting", mod(func(f *Facts) { f.Fault = "store unusable"; f.Booting = true }), StateFault, "store unusable"},
 		{"camera missing is no-camera, not ready", mod(func(f *Facts) {
-			f.Media.Camera, f.Media.CameraError = media.SourceMissing, "no /dev/video0"
+			setDevice(&f.Media, media.DeviceCamera, media.SourceMissing, "no /dev/video0")
 		}), StateNoCamera, "camera missing: no /dev/video0"},
-		{"camera failed", mod(func(f *Facts) { f.Media.Camera, f.Media.CameraError = media.SourceFailed, "EINVAL" }), StateNoCamera, "camera failed: EINVAL"},
-		{"camera missing in call", mod(func(f *Facts) { f.Media.Camera = media.SourceMissing; f.Peer.State = PeerConnected }), StateNoCamera, ""},
-		{"test pattern asked for is fine", mod(func(f *Facts) { f.Media.Camera, f.Media.Mic = media.SourceTest, media.SourceTest }), StateReadyWaiting, ""},
+		{"camera failed", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceCamera, media.SourceFailed, "EINVAL") }), StateNoCamera, "camera failed: EINVAL"},
+		{"camera missing in call", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceCamera, media.SourceMissing, "")
+			f.Peer.State = peer.Connected
+		}), StateNoCamera, ""},
+		{"test pattern asked for is fine", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceCamera, media.SourceTest, "")
+			setDevice(&f.Media, media.DeviceMic, media.SourceTest, "")
+		}), StateReadyWaiting, ""},
 		{"starting devices are fine", mod(func(f *Facts) {
-			f.Media = MediaStatus{Camera: media.SourceStarting, Mic: media.SourceStarting}
+			f.Media = FromMedia(media.Status{Camera: media.SourceStarting, Mic: media.SourceStarting})
 		}), StateReadyWaiting, ""},
 		{"encoder failed", mod(func(f *Facts) {
 			f.Media.Encoder, f.Media.EncoderError = media.EncoderNone, "no H.264 encoder"
 		}), StateNoEncoder, "video encoder down: no H.264 encoder"},
-		{"mic missing", mod(func(f *Facts) { f.Media.Mic, f.Media.MicError = media.SourceMissing, "no card" }), StateNoMicrophone, "microphone missing: no card"},
-		{"mic failed", mod(func(f *Facts) { f.Media.Mic = media.SourceFailed }), StateNoMicrophone, "microphone failed"},
-		{"audio off", mod(func(f *Facts) { f.Media.Mic, f.Media.MicError = media.SourceOff, "cgo disabled" }), StateNoMicrophone, "audio off: cgo disabled"},
+		{"mic missing", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceMic, media.SourceMissing, "no card") }), StateNoMicrophone, "microphone missing: no card"},
+		{"mic failed", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceMic, media.SourceFailed, "") }), StateNoMicrophone, "microphone failed"},
+		{"audio off", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceMic, media.SourceOff, "cgo disabled") }), StateNoMicrophone, "audio off: cgo disabled"},
 		{"camera beats encoder beats mic", mod(func(f *Facts) {
-			f.Media = MediaStatus{Camera: media.SourceReopening, Mic: media.SourceMissing, EncoderError: "x"}
+			f.Media = FromMedia(media.Status{Camera: media.SourceReopening, Mic: media.SourceMissing, EncoderError: "x"})
 		}), StateNoCamera, "camera reopening"},
 		{"encoder beats mic", mod(func(f *Facts) {
-			f.Media = MediaStatus{Camera: media.SourceOK, Mic: media.SourceMissing, EncoderError: "x"}
+			f.Media = FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceMissing, EncoderError: "x"})
 		}), StateNoEncoder, ""},
 		{"no camera beats no network", mod(func(f *Facts) {
-			f.Media.Camera = media.SourceMissing
+			setDevice(&f.Media, media.DeviceCamera, media.SourceMissing, "")
 			f.Network.State = NetworkDown
 		}), StateNoCamera, ""},
-		{"booting beats no camera", mod(func(f *Facts) { f.Booting = true; f.Media.Camera = media.SourceMissing }), StateBooting, ""},
-		{"fault beats no camera", mod(func(f *Facts) { f.Fault = "no Opus in this build"; f.Media.Camera = media.SourceMissing }), StateFault, "Opus"},
+		{"booting beats no camera", mod(func(f *Facts) { f.Booting = true; setDevice(&f.Media, media.DeviceCamera, media.SourceMissing, "") }), StateBooting, ""},
+		{"fault beats no camera", mod(func(f *Facts) {
+			f.Fault = "no Opus in this build"
+			setDevice(&f.Media, media.DeviceCamera, media.SourceMissing, "")
+		}), StateFault, "Opus"},
 		{"booting beats no network", mod(func(f *Facts) { f.Booting = true; f.Network.State = NetworkDown }), StateBooting, ""},
 		{"no network beats login needed", mod(func(f *Facts) {
 			f.Network = NetworkStatus{State: NetworkDown, Detail: "no default route"}
-			f.Socket.State = SocketSessionExpired
+			f.Socket.State = socketio.SessionExpired
 		}), StateNoNetwork, "no default route"},
-		{"login needed", mod(func(f *Facts) { f.Socket.State = SocketSessionExpired }), StateLoginNeeded, "session expired"},
+		{"login needed", mod(func(f *Facts) { f.Socket.State = socketio.SessionExpired }), StateLoginNeeded, "session expired"},
 		{"login needed beats degraded peer", mod(func(f *Facts) {
-			f.Socket.State = SocketSessionExpired
-			f.Peer.State = PeerRestarting
+			f.Socket.State = socketio.SessionExpired
+			f.Peer.State = peer.Restarting
 		}), StateLoginNeeded, ""},
 		{"backoff", mod(func(f *Facts) {
-			f.Socket = SocketStatus{State: SocketBackoff, Attempt: 3, LastError: "dial tcp: connection refused"}
+			f.Socket = SocketStatus{State: socketio.Backoff, Attempt: 3, LastError: "dial tcp: connection refused"}
 		}), StateHubUnreachable, "socket backoff, attempt 3: dial tcp: connection refused"},
-		{"connecting", mod(func(f *Facts) { f.Socket.State = SocketConnecting }), StateHubUnreachable, "connecting"},
-		{"disconnected during call", mod(func(f *Facts) { f.Socket.State = SocketDisconnected; f.Peer.State = PeerConnected }), StateHubUnreachable, "disconnected"},
-		{"connected but not in room", mod(func(f *Facts) { f.Peer.State = PeerIdle }), StateHubUnreachable, "joining"},
-		{"ice restart", mod(func(f *Facts) { f.Peer.State = PeerRestarting }), StateDegraded, "ICE restart"},
-		{"peer degraded", mod(func(f *Facts) { f.Peer.State = PeerDegraded }), StateDegraded, "peer degraded"},
-		{"peer RTT high in call", mod(func(f *Facts) { f.Peer.State = PeerConnected; f.Peer.RTT = 900 * time.Millisecond }), StateDegraded, "peer RTT 900ms"},
+		{"connecting", mod(func(f *Facts) { f.Socket.State = socketio.Connecting }), StateHubUnreachable, "connecting"},
+		{"disconnected during call", mod(func(f *Facts) { f.Socket.State = socketio.Disconnected; f.Peer.State = peer.Connected }), StateHubUnreachable, "disconnected"},
+		{"connected but not in room", mod(func(f *Facts) { f.Peer.State = peer.Idle }), StateHubUnreachable, "joining"},
+		{"ice restart", mod(func(f *Facts) { f.Peer.State = peer.Restarting }), StateDegraded, "ICE restart"},
+		{"peer degraded", mod(func(f *Facts) { f.Peer.State = peer.Degraded }), StateDegraded, "peer degraded"},
+		{"peer RTT high in call", mod(func(f *Facts) { f.Peer.State = peer.Connected; f.Peer.RTT = 900 * time.Millisecond }), StateDegraded, "peer RTT 900ms"},
 		{"peer RTT at threshold is fine", mod(func(f *Facts) { f.Peer.RTT = DefaultDegradedRTT }), StateReadyWaiting, ""},
 		{"socket RTT high", mod(func(f *Facts) { f.Socket.RTT = time.Second }), StateDegraded, "socket RTT 1s"},
 		{"missed heartbeats", mod(func(f *Facts) { f.Peer.MissedHeartbeats = 2 }), StateDegraded, "2 heartbeats missed"},
 		{"one missed heartbeat is fine", mod(func(f *Facts) { f.Peer.MissedHeartbeats = 1 }), StateReadyWaiting, ""},
-		{"loss", mod(func(f *Facts) { f.Peer.State = PeerConnected; f.Peer.Loss = 0.1 }), StateDegraded, "packet loss 10.0%"},
-		{"camera reopening", mod(func(f *Facts) { f.Media.Camera = media.SourceReopening }), StateNoCamera, "camera reopening"},
-		{"mic reopening", mod(func(f *Facts) { f.Media.Mic = media.SourceReopening }), StateNoMicrophone, "microphone reopening"},
+		{"loss", mod(func(f *Facts) { f.Peer.State = peer.Connected; f.Peer.Loss = 0.1 }), StateDegraded, "packet loss 10.0%"},
+		{"camera reopening", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceCamera, media.SourceReopening, "") }), StateNoCamera, "camera reopening"},
+		{"a device without a state of its own leaves the overall state", mod(func(f *Facts) {
+			setDevice(&f.Media, "speaker", media.SourceMissing, "no card")
+		}), StateReadyWaiting, "waiting"},
+		{"mic reopening", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceMic, media.SourceReopening, "") }), StateNoMicrophone, "microphone reopening"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,15 +189,12 @@ func TestStrings(t *testing.T) {
 	if len(States()) != 12 {
 		t.Fatalf("%d states, want 12", len(States()))
 	}
-	if State(42).String() != "State(42)" || SocketState(9).String() != "SocketState(9)" ||
-		PeerState(9).String() != "PeerState(9)" || Path(9).String() != "Path(9)" ||
-		NetworkState(9).String() != "NetworkState(9)" {
+	if State(42).String() != "State(42)" || NetworkState(9).String() != "NetworkState(9)" {
 		t.Fatal("out-of-range String")
 	}
+	// The socket, peer and path names are their layers' own (socketio,
+	// peer); health adds only the network's.
 	for _, s := range []interface{ String() string }{
-		SocketDisconnected, SocketConnecting, SocketConnected, SocketBackoff, SocketSessionExpired,
-		PeerIdle, PeerWaiting, PeerNegotiating, PeerConnected, PeerDegraded, PeerRestarting,
-		PathUnknown, PathHost, PathSrflx, PathPrflx, PathRelay,
 		NetworkUnknown, NetworkUp, NetworkDown,
 	} {
 		if strings.Contains(s.String(), "(") {

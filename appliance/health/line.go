@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"tether/appliance/peer"
+	"tether/media"
+	"tether/signaling/socketio"
 )
 
 // Line renders the snapshot as the serial console's one status line (issue
@@ -19,7 +23,7 @@ func (s Snapshot) Line() string {
 	if s.Socket.Transport != "" {
 		b.WriteString(" " + s.Socket.Transport)
 	}
-	if s.Socket.State != SocketConnected && s.Socket.Attempt > 0 {
+	if s.Socket.State != socketio.Connected && s.Socket.Attempt > 0 {
 		fmt.Fprintf(&b, " attempt %d", s.Socket.Attempt)
 	}
 	if s.Socket.RTT > 0 {
@@ -27,8 +31,8 @@ func (s Snapshot) Line() string {
 	}
 
 	fmt.Fprintf(&b, " | peer %s", s.Peer.State)
-	if s.Peer.Path != PathUnknown {
-		b.WriteString(" " + s.Peer.Path.String())
+	if s.Peer.Path != peer.PathNone {
+		b.WriteString(" " + string(s.Peer.Path))
 	}
 	if s.Peer.RTT > 0 {
 		fmt.Fprintf(&b, " rtt %v", s.Peer.RTT.Round(time.Millisecond))
@@ -39,14 +43,14 @@ func (s Snapshot) Line() string {
 
 	// Every device that does not deliver, each by name, even when a
 	// higher-priority state hides it from the LEDs.
-	if !s.Media.Camera.Working() {
-		fmt.Fprintf(&b, " | camera %s", s.Media.Camera)
-	}
-	if s.Media.EncoderDown() {
-		b.WriteString(" | encoder down")
-	}
-	if !s.Media.Mic.Working() {
-		fmt.Fprintf(&b, " | mic %s", s.Media.Mic)
+	// The encoder follows the camera it encodes.
+	for _, d := range s.Media.Devices {
+		if !d.State.Working() {
+			fmt.Fprintf(&b, " | %s %s", d.Name, d.State)
+		}
+		if d.Name == media.DeviceCamera && s.Media.EncoderDown() {
+			b.WriteString(" | encoder down")
+		}
 	}
 
 	fmt.Fprintf(&b, " | up %v", s.Uptime.Round(time.Second))

@@ -2,9 +2,12 @@ package health
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
+	"tether/appliance/peer"
 	"tether/media"
+	"tether/signaling/socketio"
 )
 
 // State is the one overall appliance state shown by LEDs, console and setup
@@ -79,39 +82,10 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int(s))
 }
 
-// SocketState is the Socket.IO layer's connection state.
-type SocketState int
-
-const (
-	SocketDisconnected SocketState = iota
-	SocketConnecting
-	SocketConnected
-	// SocketBackoff: waiting before the next reconnect attempt.
-	SocketBackoff
-	// SocketSessionExpired: the hub refused the token; retrying stops until
-	// a new login (protocol.md, Rules).
-	SocketSessionExpired
-)
-
-func (s SocketState) String() string {
-	switch s {
-	case SocketDisconnected:
-		return "disconnected"
-	case SocketConnecting:
-		return "connecting"
-	case SocketConnected:
-		return "connected"
-	case SocketBackoff:
-		return "backoff"
-	case SocketSessionExpired:
-		return "session-expired"
-	}
-	return fmt.Sprintf("SocketState(%d)", int(s))
-}
-
-// SocketStatus is what the socket manager reports.
+// SocketStatus is what the socket manager reports. Its state is the
+// Socket.IO layer's own (socketio.State), not a copy of it.
 type SocketStatus struct {
-	State SocketState
+	State socketio.State
 	// Transport is "websocket" or "polling" ("" while not connected).
 	Transport string
 	// Attempt is the reconnect attempt number (0 when connected).
@@ -125,74 +99,13 @@ type SocketStatus struct {
 	Since time.Time
 }
 
-// PeerState is the WebRTC layer's state.
-type PeerState int
-
-const (
-	// PeerIdle: no peer connection yet (not in the room).
-	PeerIdle PeerState = iota
-	// PeerWaiting: in the room, peer connection kept, no customer.
-	PeerWaiting
-	// PeerNegotiating: a customer arrived, offer/answer in progress.
-	PeerNegotiating
-	// PeerConnected: media flowing to a customer.
-	PeerConnected
-	// PeerDegraded: connected but the heartbeat says it is unhealthy.
-	PeerDegraded
-	// PeerRestarting: ICE restart in progress (RFC 8445 §2.4).
-	PeerRestarting
-)
-
-func (s PeerState) String() string {
-	switch s {
-	case PeerIdle:
-		return "idle"
-	case PeerWaiting:
-		return "waiting"
-	case PeerNegotiating:
-		return "negotiating"
-	case PeerConnected:
-		return "connected"
-	case PeerDegraded:
-		return "degraded"
-	case PeerRestarting:
-		return "restarting"
-	}
-	return fmt.Sprintf("PeerState(%d)", int(s))
-}
-
-// Path is the selected ICE candidate pair's local candidate type
-// (RFC 8445 §5.1.1): direct, NAT-mapped, or relayed via TURN.
-type Path int
-
-const (
-	PathUnknown Path = iota
-	PathHost
-	PathSrflx
-	PathPrflx
-	PathRelay
-)
-
-func (p Path) String() string {
-	switch p {
-	case PathUnknown:
-		return "unknown"
-	case PathHost:
-		return "host"
-	case PathSrflx:
-		return "srflx"
-	case PathPrflx:
-		return "prflx"
-	case PathRelay:
-		return "relay"
-	}
-	return fmt.Sprintf("Path(%d)", int(p))
-}
-
-// PeerStatus is what the peer session reports.
+// PeerStatus is what the peer session reports: the WebRTC layer's own state
+// and path (peer.State, peer.Path).
 type PeerStatus struct {
-	State PeerState
-	Path  Path
+	State peer.State
+	// Path is the selected pair's local candidate type (RFC 8445 §5.1.1),
+	// peer.PathNone before one is selected.
+	Path peer.Path
 	// RTT is the last heartbeat round trip (0 = not measured).
 	RTT time.Duration
 	// Loss is the fraction of packets lost, 0..1.
@@ -204,22 +117,35 @@ type PeerStatus struct {
 	Since time.Time
 }
 
-// MediaStatus is what the media pipeline reports: its own states
-// (media.SourceState, media.EncoderKind), not a translation of them.
+// MediaStatus is what the media pipeline reports: its devices by name,
+// each with the media layer's own state (media.Device), and its video
+// encoder. A device not in the list counts as delivering (starting).
 type MediaStatus struct {
-	Camera, Mic           media.SourceState
-	CameraError, MicError string
-	Encoder               media.EncoderKind
-	EncoderError          string
+	Devices      []media.Device
+	Encoder      media.EncoderKind
+	EncoderError string
 }
 
-// FromMedia keeps the states and errors of a pipeline status (its counters
-// change every frame and are not health facts).
+// FromMedia keeps the devices, states and errors of a pipeline status (its
+// counters change every frame and are not health facts).
 func FromMedia(s media.Status) MediaStatus {
-	return MediaStatus{
-		Camera: s.Camera, CameraError: s.CameraError, Mic: s.Mic, MicError: s.MicError,
-		Encoder: s.Encoder, EncoderError: s.EncoderError,
+	return MediaStatus{Devices: s.Devices(), Encoder: s.Encoder, EncoderError: s.EncoderError}
+}
+
+// Device returns the named device; a device not listed is reported as
+// starting (not yet known), which counts as delivering.
+func (m MediaStatus) Device(name string) media.Device {
+	for _, d := range m.Devices {
+		if d.Name == name {
+			return d
+		}
 	}
+	return media.Device{Name: name, State: media.SourceStarting}
+}
+
+// Equal reports whether m and n hold the same facts.
+func (m MediaStatus) Equal(n MediaStatus) bool {
+	return m.Encoder == n.Encoder && m.EncoderError == n.EncoderError && slices.Equal(m.Devices, n.Devices)
 }
 
 // EncoderDown reports a video encoder that failed or does not exist: none
@@ -238,14 +164,15 @@ func (m MediaStatus) EncoderState() string {
 	return m.Encoder.String()
 }
 
-// LastError is the first media error: camera, microphone, encoder.
+// LastError is the first media error: the devices' in list order, then
+// the encoder's.
 func (m MediaStatus) LastError() string {
-	for _, e := range []string{m.CameraError, m.MicError, m.EncoderError} {
-		if e != "" {
-			return e
+	for _, d := range m.Devices {
+		if d.Error != "" {
+			return d.Error
 		}
 	}
-	return ""
+	return m.EncoderError
 }
 
 // NetworkState says whether the appliance has a usable network.

@@ -3,6 +3,7 @@ package health
 import (
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,8 +113,10 @@ func (t *Tracker) ReportPeer(p PeerStatus) {
 	})
 }
 
-// ReportMedia records the media pipeline's status.
+// ReportMedia records the media pipeline's status. The device list is
+// copied: snapshots are values that subscribers keep.
 func (t *Tracker) ReportMedia(m MediaStatus) {
+	m.Devices = slices.Clone(m.Devices)
 	t.update(func(f *Facts, _ time.Time) { f.Media = m })
 }
 
@@ -165,7 +168,7 @@ func (t *Tracker) update(fn func(f *Facts, now time.Time)) {
 	defer t.mu.Unlock()
 	f := t.snap.Facts
 	fn(&f, now)
-	if f == t.snap.Facts {
+	if f.Equal(t.snap.Facts) {
 		return
 	}
 	prev := t.snap

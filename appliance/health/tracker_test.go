@@ -10,7 +10,9 @@ import (
 	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
 
+	"tether/appliance/peer"
 	"tether/media"
+	"tether/signaling/socketio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -49,11 +51,11 @@ func nonePending(t *testing.T, sub *Subscription) {
 // bringUp walks the appliance through the seed's start-up order.
 func bringUp(tr *Tracker) {
 	tr.ReportNetwork(NetworkStatus{State: NetworkUp, Detail: "eth0"})
-	tr.ReportMedia(MediaStatus{Camera: media.SourceOK, Mic: media.SourceOK})
+	tr.ReportMedia(FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK}))
 	tr.SetBooting(false)
-	tr.ReportSocket(SocketStatus{State: SocketConnecting, Attempt: 1})
-	tr.ReportSocket(SocketStatus{State: SocketConnected, Transport: "websocket"})
-	tr.ReportPeer(PeerStatus{State: PeerWaiting})
+	tr.ReportSocket(SocketStatus{State: socketio.Connecting, Attempt: 1})
+	tr.ReportSocket(SocketStatus{State: socketio.Connected, Transport: "websocket"})
+	tr.ReportPeer(PeerStatus{State: peer.Waiting})
 }
 
 func TestTrackerSequence(t *testing.T) {
@@ -75,13 +77,13 @@ func TestTrackerSequence(t *testing.T) {
 	}{
 		{"network up", func() { tr.ReportNetwork(NetworkStatus{State: NetworkUp}) }, StateBooting, time.Second},
 		{"boot done, socket not yet", func() { tr.SetBooting(false) }, StateHubUnreachable, time.Second},
-		{"connecting", func() { tr.ReportSocket(SocketStatus{State: SocketConnecting, Attempt: 1}) }, StateHubUnreachable, time.Second},
-		{"connected, not joined", func() { tr.ReportSocket(SocketStatus{State: SocketConnected, Transport: "websocket"}) }, StateHubUnreachable, time.Second},
-		{"joined", func() { tr.ReportPeer(PeerStatus{State: PeerWaiting}) }, StateReadyWaiting, time.Second},
-		{"customer", func() { tr.ReportPeer(PeerStatus{State: PeerConnected, Path: PathHost}) }, StateInCall, time.Second},
-		{"rtt high", func() { tr.ReportPeer(PeerStatus{State: PeerConnected, Path: PathHost, RTT: time.Second}) }, StateDegraded, time.Second},
-		{"socket dropped", func() { tr.ReportSocket(SocketStatus{State: SocketBackoff, Attempt: 1, LastError: "EOF"}) }, StateHubUnreachable, time.Second},
-		{"session expired", func() { tr.ReportSocket(SocketStatus{State: SocketSessionExpired}) }, StateLoginNeeded, time.Second},
+		{"connecting", func() { tr.ReportSocket(SocketStatus{State: socketio.Connecting, Attempt: 1}) }, StateHubUnreachable, time.Second},
+		{"connected, not joined", func() { tr.ReportSocket(SocketStatus{State: socketio.Connected, Transport: "websocket"}) }, StateHubUnreachable, time.Second},
+		{"joined", func() { tr.ReportPeer(PeerStatus{State: peer.Waiting}) }, StateReadyWaiting, time.Second},
+		{"customer", func() { tr.ReportPeer(PeerStatus{State: peer.Connected, Path: peer.PathHost}) }, StateInCall, time.Second},
+		{"rtt high", func() { tr.ReportPeer(PeerStatus{State: peer.Connected, Path: peer.PathHost, RTT: time.Second}) }, StateDegraded, time.Second},
+		{"socket dropped", func() { tr.ReportSocket(SocketStatus{State: socketio.Backoff, Attempt: 1, LastError: "EOF"}) }, StateHubUnreachable, time.Second},
+		{"session expired", func() { tr.ReportSocket(SocketStatus{State: socketio.SessionExpired}) }, StateLoginNeeded, time.Second},
 		{"network down", func() { tr.ReportNetwork(NetworkStatus{State: NetworkDown}) }, StateNoNetwork, time.Second},
 		{"restart", func() { tr.SetRestarting("stuck") }, StateRestarting, time.Second},
 	}
@@ -129,8 +131,8 @@ func TestTrackerNoChangeNoSnapshot(t *testing.T) {
 
 	// The same facts again publish nothing, whatever Since says.
 	tr.ReportNetwork(NetworkStatus{State: NetworkUp, Detail: "eth0"})
-	tr.ReportSocket(SocketStatus{State: SocketConnected, Transport: "websocket", Since: time.Unix(1, 0)})
-	tr.ReportPeer(PeerStatus{State: PeerWaiting})
+	tr.ReportSocket(SocketStatus{State: socketio.Connected, Transport: "websocket", Since: time.Unix(1, 0)})
+	tr.ReportPeer(PeerStatus{State: peer.Waiting})
 	tr.SetBooting(false)
 	tr.SetFault("")
 	tr.SetRestarting("")
@@ -148,7 +150,7 @@ func TestTrackerSinceAndUptime(t *testing.T) {
 
 	clk.Add(10 * time.Second)
 	// RTT update: same state, so Socket.Since and OverallSince stay.
-	tr.ReportSocket(SocketStatus{State: SocketConnected, Transport: "websocket", RTT: 50 * time.Millisecond})
+	tr.ReportSocket(SocketStatus{State: socketio.Connected, Transport: "websocket", RTT: 50 * time.Millisecond})
 	s := tr.Snapshot()
 	if !s.Socket.Since.Equal(joined) || !s.OverallSince.Equal(joined) {
 		t.Fatalf("Since moved on an RTT update: socket %v overall %v", s.Socket.Since, s.OverallSince)
@@ -158,7 +160,7 @@ func TestTrackerSinceAndUptime(t *testing.T) {
 	}
 
 	clk.Add(5 * time.Second)
-	tr.ReportPeer(PeerStatus{State: PeerConnected})
+	tr.ReportPeer(PeerStatus{State: peer.Connected})
 	s = tr.Snapshot()
 	if !s.Peer.Since.Equal(clk.Now()) || !s.OverallSince.Equal(clk.Now()) || s.Overall != StateInCall {
 		t.Fatalf("after customer: %+v", s)
@@ -176,16 +178,16 @@ func TestTrackerLossClamped(t *testing.T) {
 	for _, tc := range []struct {
 		in, want float64
 	}{{-1, 0}, {2, 1}, {0.5, 0.5}} {
-		tr.ReportPeer(PeerStatus{State: PeerConnected, Loss: tc.in})
+		tr.ReportPeer(PeerStatus{State: peer.Connected, Loss: tc.in})
 		if got := tr.Snapshot().Peer.Loss; got != tc.want {
 			t.Fatalf("Loss(%v) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 	nan := 0.0
 	nan = nan / nan
-	tr.ReportPeer(PeerStatus{State: PeerConnected, Loss: nan})
+	tr.ReportPeer(PeerStatus{State: peer.Connected, Loss: nan})
 	before := tr.Snapshot().Seq
-	tr.ReportPeer(PeerStatus{State: PeerConnected, Loss: nan})
+	tr.ReportPeer(PeerStatus{State: peer.Connected, Loss: nan})
 	if tr.Snapshot().Seq != before {
 		t.Fatal("NaN loss made every report a change")
 	}
@@ -204,7 +206,7 @@ func TestSubscriptionCoalesces(t *testing.T) {
 	bringUp(tr)
 	var fastSeen []uint64
 	for i := 1; i <= 1000; i++ {
-		tr.ReportPeer(PeerStatus{State: PeerConnected, RTT: time.Duration(i) * time.Millisecond})
+		tr.ReportPeer(PeerStatus{State: peer.Connected, RTT: time.Duration(i) * time.Millisecond})
 		fastSeen = append(fastSeen, recv(t, fast).Seq)
 	}
 	want := tr.Snapshot()
@@ -276,11 +278,11 @@ func TestConcurrent(t *testing.T) {
 			for i := 0; i < reports; i++ {
 				switch r % 4 {
 				case 0:
-					tr.ReportPeer(PeerStatus{State: PeerConnected, RTT: time.Duration(i) * time.Microsecond})
+					tr.ReportPeer(PeerStatus{State: peer.Connected, RTT: time.Duration(i) * time.Microsecond})
 				case 1:
-					tr.ReportSocket(SocketStatus{State: SocketConnected, RTT: time.Duration(i) * time.Microsecond})
+					tr.ReportSocket(SocketStatus{State: socketio.Connected, RTT: time.Duration(i) * time.Microsecond})
 				case 2:
-					tr.ReportMedia(MediaStatus{Camera: media.SourceOK, Mic: media.SourceState(1 + i%2*3)})
+					tr.ReportMedia(FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceState(1 + i%2*3)}))
 				case 3:
 					_ = tr.Snapshot()
 				}
@@ -310,8 +312,29 @@ func BenchmarkReport(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				tr.ReportPeer(PeerStatus{State: PeerConnected, RTT: time.Duration(i%1000+1) * time.Microsecond})
+				tr.ReportPeer(PeerStatus{State: peer.Connected, RTT: time.Duration(i%1000+1) * time.Microsecond})
 			}
 		})
+	}
+}
+
+// Snapshots are values: the device list a reporter passes is copied, so
+// changing it afterwards changes no snapshot, and reporting the same list
+// again is no change.
+func TestReportMediaCopiesDevices(t *testing.T) {
+	tr, err := New(Config{Clock: clock.NewMock(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK})
+	tr.ReportMedia(m)
+	seq := tr.Snapshot().Seq
+	m.Devices[0].State = media.SourceMissing
+	if got := tr.Snapshot().Media.Device(media.DeviceCamera).State; got != media.SourceOK {
+		t.Fatalf("camera %v in the snapshot after the reporter changed its list", got)
+	}
+	tr.ReportMedia(FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK}))
+	if tr.Snapshot().Seq != seq {
+		t.Fatal("the same devices again made a new snapshot")
 	}
 }

@@ -130,12 +130,12 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"answer with rejected m-lines (port 0)", func(t *testing.T, id string) []string {
 			r.peer.HandleSignal(id, remote(webrtc.SDPTypeAnswer, rejectedAnswer(t)))
-			r.peer.RestartICE() // and the call can still negotiate
+			r.peer.restartICE() // and the call can still negotiate
 			return []string{"offer"}
 		}, nil},
 		{"offer during an ICE restart", func(t *testing.T, id string) []string {
 			r.peer.HandleSignal(id, answer)
-			r.peer.RestartICE()
+			r.peer.restartICE()
 			r.peer.HandleSignal(id, reoffer) // crosses our restart offer: ignored
 			r.peer.HandleSignal(id, answer)  // the polite side answers ours...
 			r.peer.HandleSignal(id, reoffer) // ...and offers again

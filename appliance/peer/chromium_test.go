@@ -352,7 +352,7 @@ func TestChromium(t *testing.T) {
 
 	// Glare: our ICE restart and the browser's new transceiver cross.
 	r.hub.setHold(true)
-	r.peer.RestartICE()
+	r.peer.restartICE()
 	eval[chromedp.Void](b, `(pc.addTransceiver("audio", {direction: "recvonly"}), undefined)`)
 	for i := 0; i < 2; i++ {
 		select {
@@ -375,7 +375,7 @@ func TestChromium(t *testing.T) {
 
 	// An ICE restart on request: frames keep coming.
 	r.drainStates()
-	r.peer.RestartICE()
+	r.peer.restartICE()
 	r.waitState(Connected)
 	n = b.waitFrames(n + 10)
 

@@ -38,6 +38,7 @@
 // RTP header extension ids, interceptors), negotiation.go (Perfect
 // Negotiation, refused descriptions, moving a stuck call), restart.go (ICE timers, backoff, TURN fallback), consent.go
 // (the selected pair's own check responses), heartbeat.go,
-// stats.go, signal.go and signal_json.go (the contract), logging.go (pion ->
+// stats.go, signal.go, signal_json.go and wire.go (the contract: the room
+// protocol's codec and types, converted here only), logging.go (pion ->
 // slog), state.go, config.go, errors.go.
 package peer

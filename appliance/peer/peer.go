@@ -18,7 +18,7 @@ import (
 // Channels and queues, all drained by the Run goroutine:
 //
 //	queue   (events) <- HandleSignal, UserJoined, CallEnded, SocketReconnected,
-//	                    SetICEServers, RestartICE, pion callbacks, timers
+//	                    SetICEServers, pion callbacks, timers (restartICE: tests)
 //	notify  (chan)   <- enqueue, one pending wake-up
 //	ticker  (clock)  -> heartbeat and stats every HeartbeatInterval
 type Peer struct {
@@ -217,9 +217,10 @@ func (p *Peer) SetICEServers(servers []webrtc.ICEServer) {
 	p.enqueue(event{kind: evICEServers, servers: cp})
 }
 
-// RestartICE asks for an ICE restart of the active PeerConnection now (an
-// operator's "reconnect" on the setup page or console).
-func (p *Peer) RestartICE() { p.enqueue(event{kind: evRestartNow}) }
+// restartICE asks for an ICE restart of the active PeerConnection now.
+// Only tests ask: no operator action offers it (the layer restarts ICE by
+// itself when a call is in trouble), so it is not exported (issue 13).
+func (p *Peer) restartICE() { p.enqueue(event{kind: evRestartNow}) }
 
 func (p *Peer) enqueue(ev event) {
 	p.qmu.Lock()

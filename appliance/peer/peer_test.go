@@ -239,7 +239,7 @@ func TestGlare(t *testing.T) {
 		}
 	})
 	r.hub.setHold(true)
-	r.peer.RestartICE()
+	r.peer.restartICE()
 	c.addAudio()
 	for i := 0; i < 2; i++ { // both offers are in flight, neither delivered
 		select {

@@ -194,7 +194,7 @@ func TestHeaderExtensionIDs(t *testing.T) {
 
 		// ICE restart after the renegotiation: the new offer keeps the
 		// negotiated ids on every m-line, old and new.
-		r.peer.RestartICE()
+		r.peer.restartICE()
 		restart := nextDescription(t, sent)
 		if restart.Type != webrtc.SDPTypeOffer {
 			t.Fatalf("%s: ICE restart sent an %s", id, restart.Type)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"tether/appliance/health"
+	"tether/appliance/peer"
+	"tether/signaling/socketio"
 	"tether/store"
 )
 
@@ -27,8 +29,8 @@ func benchServer(b *testing.B) (*Server, health.Snapshot, []rttPoint) {
 		b.Fatal(err)
 	}
 	tr.SetBooting(false)
-	tr.ReportSocket(health.SocketStatus{State: health.SocketConnected, Transport: "websocket", RTT: 50 * time.Millisecond})
-	tr.ReportPeer(health.PeerStatus{State: health.PeerConnected, Path: health.PathRelay, RTT: 90 * time.Millisecond})
+	tr.ReportSocket(health.SocketStatus{State: socketio.Connected, Transport: "websocket", RTT: 50 * time.Millisecond})
+	tr.ReportPeer(health.PeerStatus{State: peer.Connected, Path: peer.PathRelay, RTT: 90 * time.Millisecond})
 	rtt := make([]rttPoint, rttPoints)
 	for i := range rtt {
 		rtt[i] = rttPoint{T: int64(i) * 1000, Socket: 50, Peer: 90}

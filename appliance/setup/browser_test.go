@@ -20,10 +20,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"tether/appliance/health"
+	"tether/appliance/peer"
 	"tether/gpio"
 	"tether/internal/login"
 	"tether/internal/testenv"
 	"tether/media"
+	"tether/signaling/socketio"
 	"tether/store"
 )
 
@@ -62,11 +64,11 @@ func TestBrowserFlow(t *testing.T) {
 	// The appliance is up but the hub refuses the session: login needed.
 	tr.SetBooting(false)
 	tr.ReportNetwork(health.NetworkStatus{State: health.NetworkUp, Detail: "eth0 192.0.2.7/24"})
-	tr.ReportSocket(health.SocketStatus{State: health.SocketSessionExpired, LastError: "session_expired"})
-	tr.ReportMedia(health.MediaStatus{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderSoftware})
+	tr.ReportSocket(health.SocketStatus{State: socketio.SessionExpired, LastError: "session_expired"})
+	tr.ReportMedia(health.FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderSoftware}))
 	for _, e := range []store.Event{
 		{Component: "socket", From: "connecting", To: "connected", Detail: "websocket"},
-		{Component: "socket", From: "connected", To: "session-expired"},
+		{Component: "socket", From: "connected", To: "session_expired"},
 	} {
 		_ = st.AppendEvent(e)
 	}
@@ -91,15 +93,15 @@ func TestBrowserFlow(t *testing.T) {
 		// What the runtime does after a login: the socket resumes, the
 		// peer joins the room, RTTs arrive.
 		feeder.Go(func() {
-			tr.ReportSocket(health.SocketStatus{State: health.SocketConnected, Transport: "websocket", RTT: 45 * time.Millisecond})
-			tr.ReportPeer(health.PeerStatus{State: health.PeerWaiting, Path: health.PathHost, RTT: 70 * time.Millisecond})
+			tr.ReportSocket(health.SocketStatus{State: socketio.Connected, Transport: "websocket", RTT: 45 * time.Millisecond})
+			tr.ReportPeer(health.PeerStatus{State: peer.Waiting, Path: peer.PathHost, RTT: 70 * time.Millisecond})
 			term.Set(gpio.LEDLink, 1)
 			term.Set(gpio.LEDStatus, 0)
-			_ = st.AppendEvent(store.Event{Component: "socket", From: "session-expired", To: "connected", Detail: "websocket"})
+			_ = st.AppendEvent(store.Event{Component: "socket", From: "session_expired", To: "connected", Detail: "websocket"})
 			for i := range 8 {
 				time.Sleep(50 * time.Millisecond) // spread the RTT points out in time for the chart
-				tr.ReportSocket(health.SocketStatus{State: health.SocketConnected, Transport: "websocket", RTT: time.Duration(40+i*7%30) * time.Millisecond})
-				tr.ReportPeer(health.PeerStatus{State: health.PeerWaiting, Path: health.PathHost, RTT: time.Duration(65+i*13%50) * time.Millisecond})
+				tr.ReportSocket(health.SocketStatus{State: socketio.Connected, Transport: "websocket", RTT: time.Duration(40+i*7%30) * time.Millisecond})
+				tr.ReportPeer(health.PeerStatus{State: peer.Waiting, Path: peer.PathHost, RTT: time.Duration(65+i*13%50) * time.Millisecond})
 			}
 		})
 	}

@@ -49,7 +49,7 @@ type Server struct {
 	limit       *login.Limiter
 	hosts       *hostGuard
 	fingerprint string // SHA-256 of the TLS certificate; "" without TLS
-	hub         *hub
+	fanout      *fanout
 	kick        chan struct{} // one slot: republish the status
 	handler     http.Handler
 
@@ -74,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 		sessions: sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax},
 		limit:    login.NewLimiter(cfg.Limiter),
 		hosts:    newHostGuard(cfg.Hostname, nil, cfg.Clock.Now),
-		hub:      newHub(),
+		fanout:   newFanout(),
 		kick:     make(chan struct{}, 1),
 	}
 	if cfg.TLS != nil && len(cfg.TLS.Certificates) > 0 && len(cfg.TLS.Certificates[0].Certificate) > 0 {
@@ -156,7 +156,7 @@ func (s *Server) ResetPassword() error {
 		return fmt.Errorf("setup: reset password: %w", err)
 	}
 	s.sessions.clear()
-	s.hub.closeAll()
+	s.fanout.closeAll()
 	s.event("password-reset", "setup password cleared by the button")
 	s.log.Warn("setup password cleared; the page asks for a new one")
 	return nil
@@ -641,7 +641,7 @@ func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	if m := s.hub.latestStatus(); m != nil {
+	if m := s.fanout.latestStatus(); m != nil {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_, _ = w.Write(m.data)
 		return
@@ -675,8 +675,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	fl.Flush()
 
-	c := s.hub.join()
-	defer s.hub.leave(c)
+	c := s.fanout.join()
+	defer s.fanout.leave(c)
 	if len(c.status) == 0 {
 		// No status published yet (Run not started): send one now.
 		if data, err := json.Marshal(s.buildView(s.cfg.Health.Snapshot(), nil, s.ledsNow(), nil)); err == nil {

@@ -14,6 +14,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,10 +24,12 @@ import (
 	"go.uber.org/goleak"
 
 	"tether/appliance/health"
+	"tether/appliance/peer"
 	"tether/gpio"
 	"tether/internal/login"
 	"tether/internal/testenv"
 	"tether/media"
+	"tether/signaling/socketio"
 	"tether/store"
 )
 
@@ -762,8 +765,8 @@ func TestStream(t *testing.T) {
 
 	// Both layers come up: socket with an RTT, then the peer.
 	r.tr.SetBooting(false)
-	r.tr.ReportSocket(health.SocketStatus{State: health.SocketConnected, Transport: "websocket", RTT: 60 * time.Millisecond})
-	r.tr.ReportPeer(health.PeerStatus{State: health.PeerWaiting, Path: health.PathHost, RTT: 80 * time.Millisecond})
+	r.tr.ReportSocket(health.SocketStatus{State: socketio.Connected, Transport: "websocket", RTT: 60 * time.Millisecond})
+	r.tr.ReportPeer(health.PeerStatus{State: peer.Waiting, Path: peer.PathHost, RTT: 80 * time.Millisecond})
 	v = s.status(func(v statusView) bool { return v.Overall == "ready" })
 	if v.Socket.State != "connected" || v.Socket.Transport != "websocket" || v.Peer.Path != "host" || v.Peer.RTTMs != 80 {
 		t.Fatalf("ready status %+v", v)
@@ -776,7 +779,7 @@ func TestStream(t *testing.T) {
 	}
 
 	// The hub expires the session: login needed, prominently.
-	r.tr.ReportSocket(health.SocketStatus{State: health.SocketSessionExpired})
+	r.tr.ReportSocket(health.SocketStatus{State: socketio.SessionExpired})
 	v = s.status(func(v statusView) bool { return v.Overall == "login-needed" })
 	if !v.LoginNeeded {
 		t.Fatal("login-needed state without LoginNeeded")
@@ -793,12 +796,12 @@ func TestStream(t *testing.T) {
 	}
 
 	// An event appended by another component shows up within EventPoll.
-	if err := r.st.AppendEvent(store.Event{Component: "socket", From: "connected", To: "session-expired"}); err != nil {
+	if err := r.st.AppendEvent(store.Event{Component: "socket", From: "connected", To: "session_expired"}); err != nil {
 		t.Fatal(err)
 	}
 	r.clk.Add(DefaultEventPoll)
 	v = s.status(func(v statusView) bool { return len(v.Events) > 0 && v.Events[0].Component == "socket" })
-	if v.Events[0].To != "session-expired" {
+	if v.Events[0].To != "session_expired" {
 		t.Fatalf("events %+v", v.Events)
 	}
 
@@ -1018,12 +1021,24 @@ func TestStatusNamesEachMediaDevice(t *testing.T) {
 	r := newRig(t)
 	b := r.loggedIn()
 	r.tr.SetBooting(false)
-	r.tr.ReportMedia(health.MediaStatus{Camera: media.SourceMissing, CameraError: "no /dev/video0",
+	m := health.FromMedia(media.Status{Camera: media.SourceMissing, CameraError: "no /dev/video0",
 		Mic: media.SourceOK, EncoderError: "openh264: no", Encoder: media.EncoderNone})
+	// A device of issue 15 slots in as one more entry.
+	m.Devices = append(m.Devices, media.Device{Name: "speaker", State: media.SourceReopening, Error: "EIO"})
+	r.tr.ReportMedia(m)
 	a := b.get("/api/status")
-	m, _ := a.body["media"].(map[string]any)
+	var st struct {
+		Media struct {
+			Devices []struct{ Name, State, Error string }
+			Encoder string
+		}
+	}
+	if err := json.Unmarshal([]byte(a.raw), &st); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ Name, State, Error string }{{"camera", "missing", "no /dev/video0"}, {"mic", "ok", ""}, {"speaker", "reopening", "EIO"}}
 	if a.status != 200 || a.str("overall") != "no-camera" || !strings.Contains(a.str("reason"), "camera missing: no /dev/video0") ||
-		m["camera"] != "missing" || m["mic"] != "ok" || m["encoder"] != "down" {
+		!slices.Equal(st.Media.Devices, want) || st.Media.Encoder != "down" {
 		t.Fatalf("status %d %s", a.status, a.raw)
 	}
 }

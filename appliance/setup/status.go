@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"tether/appliance/health"
+	"tether/appliance/peer"
 	"tether/gpio"
+	"tether/signaling/socketio"
 	"tether/store"
 )
 
@@ -61,11 +63,26 @@ type peerView struct {
 	Since     time.Time `json:"since"`
 }
 
+// mediaView lists the media devices by name (camera, mic; issue 15's
+// speaker and display as they come), each with the media layer's state.
 type mediaView struct {
-	Camera    string `json:"camera"`
-	Mic       string `json:"mic"`
-	Encoder   string `json:"encoder"` // kind, or "down"
-	LastError string `json:"lastError"`
+	Devices   []deviceView `json:"devices"`
+	Encoder   string       `json:"encoder"` // kind, or "down"
+	LastError string       `json:"lastError"`
+}
+
+type deviceView struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	Error string `json:"error"`
+}
+
+func newMediaView(m health.MediaStatus) mediaView {
+	v := mediaView{Devices: []deviceView{}, Encoder: m.EncoderState(), LastError: m.LastError()}
+	for _, d := range m.Devices {
+		v.Devices = append(v.Devices, deviceView{Name: d.Name, State: d.State.String(), Error: d.Error})
+	}
+	return v
 }
 
 type networkView struct {
@@ -96,6 +113,15 @@ type eventView struct {
 	Detail    string    `json:"detail"`
 }
 
+// pathName is the ICE path as the page shows it, "unknown" before a pair
+// is selected.
+func pathName(p peer.Path) string {
+	if p == peer.PathNone {
+		return "unknown"
+	}
+	return string(p)
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // buildView renders a snapshot. It reads the store (session, events);
@@ -111,11 +137,10 @@ func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LED
 			RTTMs: ms(snap.Socket.RTT), LastError: snap.Socket.LastError, Since: snap.Socket.Since,
 		},
 		Peer: peerView{
-			State: snap.Peer.State.String(), Path: snap.Peer.Path.String(), RTTMs: ms(snap.Peer.RTT),
+			State: snap.Peer.State.String(), Path: pathName(snap.Peer.Path), RTTMs: ms(snap.Peer.RTT),
 			LossPct: snap.Peer.Loss * 100, Missed: snap.Peer.MissedHeartbeats, LastError: snap.Peer.LastError, Since: snap.Peer.Since,
 		},
-		Media: mediaView{Camera: snap.Media.Camera.String(), Mic: snap.Media.Mic.String(),
-			Encoder: snap.Media.EncoderState(), LastError: snap.Media.LastError()},
+		Media:   newMediaView(snap.Media),
 		Network: networkView{State: snap.Network.State.String(), Detail: snap.Network.Detail},
 		RTT:     rtt,
 		LEDs:    leds,
@@ -126,7 +151,7 @@ func (s *Server) buildView(snap health.Snapshot, rtt []rttPoint, leds []gpio.LED
 	if v.LEDs == nil {
 		v.LEDs = []gpio.LEDView{}
 	}
-	v.LoginNeeded = snap.Overall == health.StateLoginNeeded || snap.Socket.State == health.SocketSessionExpired
+	v.LoginNeeded = snap.Overall == health.StateLoginNeeded || snap.Socket.State == socketio.SessionExpired
 	sess, err := s.cfg.Store.Session()
 	switch {
 	case err == nil:
@@ -185,10 +210,10 @@ type message struct {
 	data  []byte
 }
 
-// hub fans status and LED messages out to the open streams. Each client has
+// fanout fans status and LED messages out to the open streams. Each client has
 // a one-slot mailbox per kind that the newest message replaces, so a slow
 // browser never blocks the status loop (as health.Subscription does).
-type hub struct {
+type fanout struct {
 	mu      sync.Mutex // guards clients, status, leds
 	clients map[*client]struct{}
 	status  *message // latest, for new clients
@@ -200,9 +225,9 @@ type client struct {
 	gone         chan struct{} // closed by closeAll (password reset)
 }
 
-func newHub() *hub { return &hub{clients: map[*client]struct{}{}} }
+func newFanout() *fanout { return &fanout{clients: map[*client]struct{}{}} }
 
-func (h *hub) join() *client {
+func (h *fanout) join() *client {
 	c := &client{status: make(chan *message, 1), leds: make(chan *message, 1), gone: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -216,7 +241,7 @@ func (h *hub) join() *client {
 	return c
 }
 
-func (h *hub) leave(c *client) {
+func (h *fanout) leave(c *client) {
 	h.mu.Lock()
 	delete(h.clients, c)
 	h.mu.Unlock()
@@ -230,7 +255,7 @@ func offer(ch chan *message, m *message) {
 	ch <- m
 }
 
-func (h *hub) publish(m *message) {
+func (h *fanout) publish(m *message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.event == "leds" {
@@ -247,14 +272,14 @@ func (h *hub) publish(m *message) {
 	}
 }
 
-func (h *hub) latestStatus() *message {
+func (h *fanout) latestStatus() *message {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.status
 }
 
 // closeAll ends every stream (after a password reset the sessions are gone).
-func (h *hub) closeAll() {
+func (h *fanout) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -265,7 +290,7 @@ func (h *hub) closeAll() {
 
 // runStatus is the status loop: it owns the RTT history and the last LED
 // state, follows the health tracker, polls the LEDs and the event log, and
-// publishes views to the hub. Run starts it.
+// publishes views to the fan-out. Run starts it.
 func (s *Server) runStatus(ctx context.Context) {
 	sub := s.cfg.Health.Subscribe()
 	defer sub.Close()
@@ -292,7 +317,7 @@ func (s *Server) runStatus(ctx context.Context) {
 			s.log.Error("encoding the status failed", "err", err)
 			return
 		}
-		s.hub.publish(&message{event: "status", data: data})
+		s.fanout.publish(&message{event: "status", data: data})
 	}
 	pollLEDs := func() bool {
 		leds := s.cfg.LEDs()
@@ -302,7 +327,7 @@ func (s *Server) runStatus(ctx context.Context) {
 		lastLEDs = leds
 		data, err := json.Marshal(leds)
 		if err == nil {
-			s.hub.publish(&message{event: "leds", data: data})
+			s.fanout.publish(&message{event: "leds", data: data})
 		}
 		return true
 	}

@@ -194,6 +194,16 @@ type device struct {
 	ev     *events
 	cancel context.CancelFunc
 	drops  atomic.Int32 // socket disconnects seen by the device
+
+	vmu      sync.Mutex
+	verified signaling.VerifyReply // the last session:verify answer
+}
+
+// Verified is the last session:verify answer the device received.
+func (d *device) Verified() signaling.VerifyReply {
+	d.vmu.Lock()
+	defer d.vmu.Unlock()
+	return d.verified
 }
 
 func (e *env) device(token string) *device {
@@ -206,6 +216,7 @@ func (e *env) device(token string) *device {
 		HubURL: e.h.URL(),
 		Token:  func() string { mu.Lock(); defer mu.Unlock(); return tok },
 		Handlers: signaling.Handlers{
+			Verified: func(v signaling.VerifyReply) { dv.vmu.Lock(); dv.verified = v; dv.vmu.Unlock() },
 			Joined: func(j signaling.JoinReply) {
 				var ids []string
 				for _, m := range j.Members {

@@ -323,7 +323,7 @@ function onStatus(v) {
   const so = v.socket, pe = v.peer;
   $('st-socket').textContent = [so.state, so.transport, so.attempt && so.state !== 'connected' ? 'attempt ' + so.attempt : '', fmtMs(so.rttMs)].filter(Boolean).join(' · ');
   $('st-peer').textContent = [pe.state, pe.path !== 'unknown' ? pe.path : '', fmtMs(pe.rttMs), pe.lossPct > 0 ? pe.lossPct.toFixed(1) + '% loss' : '', pe.missedHeartbeats ? pe.missedHeartbeats + ' heartbeats missed' : ''].filter(Boolean).join(' · ');
-  $('st-media').textContent = 'camera ' + v.media.camera + ' · mic ' + v.media.mic + ' · encoder ' + v.media.encoder;
+  $('st-media').textContent = v.media.devices.map(d => d.name + ' ' + d.state).concat(['encoder ' + v.media.encoder]).join(' · ');
   $('st-network').textContent = v.network.state + (v.network.detail ? ' · ' + v.network.detail : '');
   const s = v.session;
   $('st-session').textContent = s ? ((s.expired ? 'expired' : 'valid') + (s.roomId ? ' · room ' + s.roomId : '') + (s.deviceId ? ' · device ' + s.deviceId : '')) : 'none';

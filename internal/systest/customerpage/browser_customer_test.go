@@ -1,4 +1,4 @@
-package hub_test
+package customerpage_test
 
 // Browser tests of the customer page (issue 3, "Proof"): headless Chromium
 // with a fake camera runs the built page against a real hub, with the real

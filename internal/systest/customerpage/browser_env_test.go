@@ -1,4 +1,4 @@
-package hub_test
+package customerpage_test
 
 // The browser tests' harness: the customer page built with npm
 // (signaling/hub/web), a hub on a fixed loopback port that can be stopped
@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"tether/appliance"
+	"tether/appliance/peer"
 	"tether/internal/testenv"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
@@ -37,6 +38,8 @@ import (
 const (
 	bCounter  = "counter-b"
 	bPassword = "browser test password"
+	// wait bounds a start, a stop or a login (not a behaviour wait).
+	wait = 10 * time.Second
 	// bNpmTimeout bounds `npm run build`.
 	bNpmTimeout = 5 * time.Minute
 )
@@ -85,7 +88,8 @@ func buildWeb() {
 		webSkip = err.Error()
 		return
 	}
-	webDir = filepath.Join(wd, "web")
+	// This package is internal/systest/customerpage; the page is the hub's.
+	webDir = filepath.Join(wd, "..", "..", "..", "signaling", "hub", "web")
 	if _, err := os.Stat(filepath.Join(webDir, "package.json")); err != nil {
 		webSkip = "web/package.json not found"
 		return
@@ -187,7 +191,7 @@ func startBHub(t *testing.T, addr, data string, wrap func(http.Handler) http.Han
 	}
 	url := "http://" + ln.Addr().String()
 	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: data, KDF: auth.TestKDF, PublicURL: url,
-		AdminSocket: "-", Logger: logger()})
+		AdminSocket: "-", Logger: testLog})
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -251,9 +255,9 @@ func startBApp(t *testing.T, hubURL, dir string) *bApp {
 		t.Fatal(err)
 	}
 	a, err := appliance.New(cfg, appliance.Deps{
-		Logger: logger(),
+		Logger: testLog,
 		// Everything is on loopback here.
-		PeerConfig: func(c *appliance.PeerConfigT) { c.IncludeLoopback = true },
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 	})
 	if err != nil {
 		t.Fatal(err)
