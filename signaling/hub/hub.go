@@ -34,8 +34,12 @@ type Config struct {
 	// Listener, when set, is used instead of Listen (tests, socket
 	// activation).
 	Listener net.Listener
-	// DataPath is the bbolt file (required unless Store is set).
+	// DataPath is the bbolt file (required unless Store or Redis is set).
 	DataPath string
+	// Redis, when set, keeps the durable state in Redis instead of
+	// DataPath (a redis:// or unix:// URL), so several hub nodes share
+	// accounts, sessions and invites (issue 17; cluster.go).
+	Redis string
 	// Store, when set, is used instead of opening DataPath; the hub does
 	// not close it.
 	Store *auth.Store
@@ -197,7 +201,7 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Limiter.Clock == nil {
 		cfg.Limiter.Clock = cfg.Clock
 	}
-	if cfg.Store == nil && cfg.DataPath == "" {
+	if cfg.Store == nil && cfg.DataPath == "" && cfg.Redis == "" {
 		return nil, fmt.Errorf("hub: no data path: %w", ErrConfig)
 	}
 	if cfg.AdminSocket == "" && cfg.DataPath != "" {
@@ -212,7 +216,7 @@ func New(cfg Config) (*Hub, error) {
 		ops: make(chan func(*state), 256), done: make(chan struct{})}
 	h.store = cfg.Store
 	if h.store == nil {
-		s, err := auth.Open(auth.Config{Path: cfg.DataPath, KDF: cfg.KDF, SessionTTL: cfg.SessionTTL, Clock: cfg.Clock, Logger: cfg.Logger})
+		s, err := auth.Open(auth.Config{Path: cfg.DataPath, Redis: cfg.Redis, KDF: cfg.KDF, SessionTTL: cfg.SessionTTL, Clock: cfg.Clock, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
