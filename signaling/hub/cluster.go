@@ -294,8 +294,19 @@ func (c *cluster) nodeLost(node string) {
 		c.h.do(func(st *state) { st.disconnected(sid, false) })
 	}
 	for _, conn := range conns {
-		conn.Close()
+		abandon(conn)
 	}
+}
+
+// abandon makes a socket's client start over (a new session that joins
+// again) without the DISCONNECT that would stop a browser's socket.io
+// client from reconnecting.
+func abandon(conn Conn) {
+	if a, ok := conn.(interface{ Abandon() }); ok {
+		a.Abandon()
+		return
+	}
+	conn.Close()
 }
 
 // reconcile runs when Redis is back: the rooms this node served alone
@@ -318,7 +329,7 @@ func (c *cluster) reconcile() {
 		}
 		for _, conn := range conns {
 			if _, remote := conn.(remoteConn); !remote {
-				conn.Close()
+				abandon(conn)
 				moved++
 			}
 		}
@@ -549,7 +560,7 @@ func (c *cluster) onServerSideEmit(event string, args []json.RawMessage) {
 			c.mu.Lock()
 			delete(c.fwds, e.SID)
 			c.mu.Unlock()
-			f.conn.Close()
+			abandon(f.conn)
 		}
 	case "revoke":
 		h.call(func(st *state) { st.expireAccount(e.Account) })

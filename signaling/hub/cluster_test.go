@@ -112,7 +112,6 @@ func TestClusterDeviceAndCustomersOnTwoNodes(t *testing.T) {
 	}
 }
 
-
 func health(t *testing.T, e *env) string {
 	t.Helper()
 	resp, err := http.Get(e.h.URL() + "/healthz")
