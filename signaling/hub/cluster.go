@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"tether/signaling/hub/auth"
 	"tether/signaling/socketio/redisadapter"
 )
 
@@ -91,6 +92,9 @@ type cluster struct {
 	seq    uint64
 
 	degraded atomic.Bool
+	// grace: after Redis comes back, other nodes get one NodeTTL to renew
+	// their presence before any is taken for dead (owned by run).
+	grace    time.Time
 	mDegr    prometheus.Gauge
 	mFwd     *prometheus.CounterVec
 	mDropped prometheus.Counter
@@ -103,20 +107,17 @@ func newCluster(h *Hub, rawURL string, cfg ClusterConfig) (*cluster, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "tether:"
 	}
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("hub: redis URL: %v: %w", err, ErrConfig)
-	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	opt.MaxRetries = 1
-	opt.ClientName = "tether-hub-cluster"
 	srv, ok := h.sio.(*sioServer)
 	if !ok {
 		return nil, fmt.Errorf("hub: cluster needs the Socket.IO server: %w", ErrConfig)
 	}
+	rc, err := auth.NewRedisClient(rawURL, "tether-hub-cluster", 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w: %w", err, ErrConfig)
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	c := &cluster{h: h, cfg: cfg, rc: redis.NewClient(opt), node: hex.EncodeToString(b),
+	c := &cluster{h: h, cfg: cfg, rc: rc, node: hex.EncodeToString(b),
 		out: make(chan func(context.Context), 8192), fwds: map[string]*fwd{}, acks: map[string]Ack{},
 		remote: map[string]map[string]bool{}, homed: map[string]bool{}}
 	c.log = h.log.With("node", c.node)
@@ -244,9 +245,13 @@ func (c *cluster) beat() {
 		return
 	}
 	if was {
+		c.grace = time.Now().Add(c.cfg.NodeTTL)
 		c.reconcile()
 	}
 	c.releaseRooms(ctx)
+	if time.Now().Before(c.grace) {
+		return
+	}
 	c.mu.Lock()
 	nodes := map[string]bool{}
 	for n := range c.remote {

@@ -154,3 +154,74 @@ func TestClusterNodeLeavesAndJoins(t *testing.T) {
 		t.Fatalf("Bob: %s", got)
 	}
 }
+
+// signalOK sends a signal from the device to userID and from the customer
+// back, and reports whether the room's home forwarded both.
+func signalOK(t *testing.T, d *device, c *customer, dev string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	args, err := d.Client().EmitWithAck(ctx, "signal", candidate(c.id(), "candidate:1 1 udp 1 127.0.0.1 9 typ host"))
+	if err != nil || !strings.Contains(string(args.Raw(0)), `"ok":true`) {
+		return false
+	}
+	return c.emitAck(t, "signal", candidate(dev, "candidate:2 1 udp 1 127.0.0.1 9 typ host")) == "ok"
+}
+
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Redis lost: each node keeps the calls it holds and says degraded
+// (/healthz, tether_hub_cluster_degraded); Redis back from its
+// append-only file: healthy again, the call across nodes works again,
+// accounts and sessions are all there (issue 17 §5).
+func TestClusterRedisOutage(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{Persist: true})
+	a, b := startNode(t, r, nil), startNode(t, r, nil)
+	clusterAccounts(t, a.store)
+	tok1 := a.token("c1")
+	d1 := a.device(tok1)
+	d1.ev.expect(t, "joined")
+	local := a.customer(a.invite("r1", time.Hour), "r1", "Local")
+	local.ev.expect(t, "joined 0")
+	d2 := b.device(b.token("c2"))
+	d2.ev.expect(t, "joined")
+	cross := a.customer(a.invite("r2", time.Hour), "r2", "Cross")
+	cross.ev.expect(t, "joined 0")
+	eventually(t, "calls before the outage", func() bool {
+		return signalOK(t, d1, local, "dev-c1") && signalOK(t, d2, cross, "dev-c2")
+	})
+
+	r.Kill()
+	eventually(t, "degraded", func() bool { return health(t, a) != "ok" && health(t, b) != "ok" })
+	if m := metric(t, a, "tether_hub_cluster_degraded"); m != 1 {
+		t.Fatalf("degraded metric %v", m)
+	}
+	// The call within node A goes on.
+	for range 3 {
+		if !signalOK(t, d1, local, "dev-c1") {
+			t.Fatal("the call within one node stopped with Redis down")
+		}
+	}
+
+	r.Restart()
+	eventually(t, "healthy again", func() bool { return health(t, a) == "ok" && health(t, b) == "ok" })
+	eventually(t, "the call across nodes", func() bool { return signalOK(t, d2, cross, "dev-c2") })
+	if !signalOK(t, d1, local, "dev-c1") {
+		t.Fatal("the call within node A after Redis came back")
+	}
+	if list, err := b.store.Accounts(); err != nil || len(list) != 2 {
+		t.Fatalf("accounts after the Redis restart: %v %v", list, err)
+	}
+	if _, err := b.store.Verify(tok1, false); err != nil {
+		t.Fatalf("session after the Redis restart: %v", err)
+	}
+}

@@ -314,6 +314,9 @@ func (h *Hub) closeDB() {
 }
 
 func (h *Hub) closeAll() {
+	if h.cl != nil {
+		h.cl.rc.Close()
+	}
 	if h.sio != nil {
 		h.sio.Close()
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,19 +39,45 @@ type redisBackend struct {
 	timeout time.Duration
 }
 
-func openRedis(cfg Config) (*redisBackend, error) {
-	opt, err := redis.ParseURL(cfg.Redis)
+// redisLog routes go-redis's own messages (pool dial failures while
+// Redis is down, retried every few ms) to slog at debug level instead of
+// the standard logger: the hub reports a lost Redis once, as degraded.
+type redisLog struct{}
+
+func (redisLog) Printf(_ context.Context, format string, v ...any) {
+	slog.Debug(fmt.Sprintf(format, v...), "component", "redis")
+}
+
+var setLogger sync.Once
+
+// NewRedisClient is the one way the hub opens Redis connections (its
+// store here, its cluster's adapter): bounded timeouts, one retry, the
+// go-redis log in slog.
+func NewRedisClient(url, name string, timeout time.Duration) (*redis.Client, error) {
+	setLogger.Do(func() { redis.SetLogger(redisLog{}) })
+	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("auth: redis URL: %v: %w", err, ErrBadInput)
 	}
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
+	opt.MaxRetries = 1
+	opt.ClientName = name
+	return redis.NewClient(opt), nil
+}
+
+func openRedis(cfg Config) (*redisBackend, error) {
 	to := cfg.RedisTimeout
 	if to <= 0 {
 		to = 2 * time.Second
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = to, to, to
-	opt.MaxRetries = 1
-	opt.ClientName = "tether-hub"
-	b := &redisBackend{c: redis.NewClient(opt), p: cfg.RedisPrefix, timeout: to}
+	rc, err := NewRedisClient(cfg.Redis, "tether-hub", to)
+	if err != nil {
+		return nil, err
+	}
+	b := &redisBackend{c: rc, p: cfg.RedisPrefix, timeout: to}
 	if b.p == "" {
 		b.p = "tether:"
 	}
@@ -57,7 +85,7 @@ func openRedis(cfg Config) (*redisBackend, error) {
 	defer cancel()
 	if err := b.c.Ping(ctx).Err(); err != nil {
 		b.c.Close()
-		return nil, fmt.Errorf("auth: redis %s: %v: %w", opt.Addr, err, ErrUnavailable)
+		return nil, fmt.Errorf("auth: redis %s: %v: %w", rc.Options().Addr, err, ErrUnavailable)
 	}
 	return b, nil
 }
