@@ -31,6 +31,9 @@ import (
 // binary (TETHER_HUB_CHILD holds the arguments as JSON), so a node can be
 // killed with SIGKILL without building the binary first.
 func TestMain(m *testing.M) {
+	if path := os.Getenv("TETHER_LOAD_CHILD"); path != "" {
+		loadChild(path)
+	}
 	if raw := os.Getenv("TETHER_HUB_CHILD"); raw != "" {
 		var args []string
 		if err := json.Unmarshal([]byte(raw), &args); err != nil {

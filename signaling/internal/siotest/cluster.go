@@ -62,5 +62,8 @@ func StartClusterServer(t testing.TB, o ClusterOptions) *ClusterServer {
 // URL is the server's base URL.
 func (s *ClusterServer) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
 
+// Pid is the node process's id (RSS measurements).
+func (s *ClusterServer) Pid() int { return s.p.cmd.Process.Pid }
+
 // Kill kills the server (SIGKILL).
 func (s *ClusterServer) Kill() { s.p.kill() }
