@@ -241,7 +241,9 @@ func (r *lbRoom) startCustomer(t testing.TB, ctx context.Context, wg *sync.WaitG
 	c, err := socketio.New(socketio.Config{
 		Engine:     engineio.Config{URL: base, Jar: jar, DialTimeout: 2 * time.Second, HandshakeTimeout: 4 * time.Second},
 		Transports: []string{engineio.TransportPolling},
-		Auth:       func() map[string]any { return map[string]any{"role": "customer", "invite": invite, "name": "C " + r.room} },
+		Auth: func() map[string]any {
+			return map[string]any{"role": "customer", "invite": invite, "name": "C " + r.room}
+		},
 		OnConnect: func(ctx context.Context, recovered bool) error {
 			args, err := c.EmitWithAck(ctx, "room:join", map[string]any{"roomId": r.room})
 			if err != nil {
@@ -443,4 +445,3 @@ func TestClusterHAProxyKillNode(t *testing.T) {
 		}
 	}
 }
-
