@@ -279,6 +279,18 @@ func (f *loadFleet) waitJoined(b *testing.B, n int64, within time.Duration) time
 	return time.Since(start)
 }
 
+// scaleSetup starts a redis-server with n counters, each with a session.
+func scaleSetup(b *testing.B, n int) (*testenv.Redis, string, []loadDevice) {
+	b.Helper()
+	r := testenv.StartRedis(b, testenv.RedisOptions{})
+	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	return r, b.TempDir(), scaleAccounts(b, st, n)
+}
+
 // scaleAccounts makes n counters with a live session each (in the store
 // directly: an HTTP login per device would measure the login, not the
 // sockets).
@@ -363,14 +375,7 @@ func benchCluster(b *testing.B) {
 	if d, err := time.ParseDuration(os.Getenv("TETHER_SCALE_IDLE")); err == nil && d > 0 {
 		idle = d
 	}
-	r := testenv.StartRedis(b, testenv.RedisOptions{})
-	dir := b.TempDir()
-	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Logger: quiet()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	devs := scaleAccounts(b, st, 3*per)
+	r, dir, devs := scaleSetup(b, 3*per)
 	nodes, urls := hubNodes(b, r, dir, 3)
 	before := make([]float64, 3)
 	for i, n := range nodes {
@@ -409,14 +414,7 @@ func benchCluster(b *testing.B) {
 // killed; time until every device is back in its room on the survivors.
 func benchStorm(b *testing.B) {
 	per := envInt("TETHER_STORM_PER_NODE", 12000)
-	r := testenv.StartRedis(b, testenv.RedisOptions{})
-	dir := b.TempDir()
-	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Logger: quiet()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	devs := scaleAccounts(b, st, 3*per)
+	r, dir, devs := scaleSetup(b, 3*per)
 	for i := range devs {
 		devs[i].Node = i / per
 	}
@@ -442,14 +440,7 @@ func benchStorm(b *testing.B) {
 // same number of sockets, in the same run.
 func benchRSSvsNode(b *testing.B) {
 	n := envInt("TETHER_RSS_SOCKETS", 19000)
-	r := testenv.StartRedis(b, testenv.RedisOptions{})
-	dir := b.TempDir()
-	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Logger: quiet()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	devs := scaleAccounts(b, st, n)
+	r, dir, devs := scaleSetup(b, n)
 	nodes, urls := hubNodes(b, r, dir, 1)
 	pid := nodes[0].cmd.Process.Pid
 	before := testenv.ProcStatusMiB(pid, "VmRSS:")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -21,12 +20,7 @@ import (
 
 const wait = 15 * time.Second
 
-func logger() *slog.Logger {
-	if testing.Verbose() && os.Getenv("HUB_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // goNode is a Go socketio.Server with the adapter, serving the same test
 // events as cluster.js (join, say).
