@@ -445,3 +445,25 @@ func TestClusterHAProxyKillNode(t *testing.T) {
 		}
 	}
 }
+
+// The admin commands with -redis work on the cluster's Redis: no data
+// file, no lock, and two "nodes" of the CLI see the same accounts.
+func TestCLIRedis(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	data := filepath.Join(t.TempDir(), "none.db")
+	if out, err := cli(t, "password-1\n", "account", "add", "c1", "-room", "lobby", "-redis", r.URL(), "-data", data); err != nil || !strings.Contains(out, "room=lobby") {
+		t.Fatalf("add: %q %v", out, err)
+	}
+	if _, err := cli(t, "password-1\n", "account", "add", "c2", "-room", "lobby", "-redis", r.URL(), "-data", data); err == nil {
+		t.Fatal("a second counter took the room")
+	}
+	if out, err := cli(t, "", "account", "list", "-redis", r.URL(), "-data", data); err != nil || !strings.Contains(out, "c1") {
+		t.Fatalf("list: %q %v", out, err)
+	}
+	if out, err := cli(t, "", "invite", "lobby", "-redis", r.URL(), "-data", data, "-public-url", "https://hub.example"); err != nil || !strings.HasPrefix(out, "https://hub.example/c/") {
+		t.Fatalf("invite: %q %v", out, err)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("a data file was created with -redis: %v", err)
+	}
+}
