@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
 
-.PHONY: demo build test deps npm web vet fmt-check unit fuzz cross bench rig dist dist-deps dist-check dist-boot
+.PHONY: demo build test deps npm web vet fmt-check unit fuzz cross bench bench-cluster rig dist dist-deps dist-check dist-boot
 
 # VERSION is stamped into both binaries (`tetherd -version`, `tether-hub
 # version`, tether_build_info, device:status); "dev" when not built here.
@@ -90,6 +90,14 @@ bench: npm
 	# Issue 12's attacks on the hub process; before/after ratios need an
 	# older tree: TETHER_HUB_BEFORE=/tmp/before (git worktree add /tmp/before 9d25b48).
 	$(GO) test -run '^$$' -bench Attack -benchtime 1x ./signaling/hub
+
+# bench-cluster measures the hub on several nodes (issue 17 §4): 3 nodes
+# with 17,000 idle devices each (RSS per socket, Redis operations per
+# device per minute), a reconnect storm after kill -9 of one, and RSS per
+# socket against the official Node server. Tens of thousands of loopback
+# sockets for several minutes; TETHER_SCALE_PER_NODE etc. scale it down.
+bench-cluster: npm
+	TETHER_SCALE=1 $(GO) test -run '^$$' -bench ClusterScale -benchtime 1x -timeout 60m -v ./cmd/tether-hub
 
 # rig boots the emulated board (board/rig): a kernel built from
 # board/rig/config (cached in board/rig/.cache) under qemu, running every

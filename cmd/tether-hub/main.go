@@ -95,7 +95,10 @@ func serve(args []string) error {
 	var cfg hub.Config
 	var ice iceFlags
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
-	fs.StringVar(&cfg.DataPath, "data", "hub.db", "bbolt data file")
+	fs.StringVar(&cfg.DataPath, "data", "hub.db", "bbolt data file (and, with -redis, the admin socket's path + .sock)")
+	fs.DurationVar(&cfg.Cluster.NodeTTL, "node-ttl", 0, "with -redis: how long a silent node counts as alive (default 10s)")
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", 0, "Engine.IO sessions in total (default 10000, -1: no bound)")
+	fs.StringVar(&cfg.Redis, "redis", "", "keep accounts, sessions and invites in Redis, shared by several hub nodes (redis://host:6379/0 or unix:///path/redis.sock)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL customers use (invite links)")
 	fs.StringVar(&cfg.TURN.UDP, "turn-udp", "", "embedded TURN UDP listen address (e.g. :3478)")
 	fs.StringVar(&cfg.TURN.TCP, "turn-tcp", "", "embedded TURN TCP listen address (e.g. :3478)")
@@ -139,8 +142,12 @@ func serve(args []string) error {
 	return h.Run(ctx)
 }
 
-func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", "hub.db", "bbolt data file")
+// storeFlags are where the admin commands find the hub's state.
+type storeFlags struct{ data, redis *string }
+
+func dataFlag(fs *flag.FlagSet) storeFlags {
+	return storeFlags{fs.String("data", "hub.db", "bbolt data file"),
+		fs.String("redis", "", "the hubs' Redis (as serve -redis) instead of the data file")}
 }
 
 // parse parses flags that may follow positional arguments.
@@ -159,11 +166,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // admin returns the running hub's admin client, or the opened store.
-func admin(data string) (*hub.AdminClient, *auth.Store, error) {
+func admin(f storeFlags) (*hub.AdminClient, *auth.Store, error) {
+	data := *f.data
 	if c, err := hub.DialAdmin(data + ".sock"); err == nil {
 		return c, nil, nil
 	}
-	s, err := auth.Open(auth.Config{Path: data, Logger: slog.New(slog.DiscardHandler)})
+	// With Redis every node and this command share the state: no lock.
+	s, err := auth.Open(auth.Config{Path: data, Redis: *f.redis, Logger: slog.New(slog.DiscardHandler)})
 	if errors.Is(err, auth.ErrLocked) {
 		return nil, nil, fmt.Errorf("%w (a hub is running without its admin socket %s.sock?)", err, data)
 	}
@@ -198,7 +207,7 @@ func account(cmd string, args []string, stdin io.Reader, stdout io.Writer) error
 		if *operator {
 			req.Role = auth.RoleOperator
 		}
-		c, s, err := admin(*data)
+		c, s, err := admin(data)
 		if err != nil {
 			return err
 		}
@@ -215,7 +224,7 @@ func account(cmd string, args []string, stdin io.Reader, stdout io.Writer) error
 		fmt.Fprintf(stdout, "added %s (%s) room=%s device=%s\n", a.Name, a.Role, a.RoomID, a.DeviceID)
 		return nil
 	case "list":
-		c, s, err := admin(*data)
+		c, s, err := admin(data)
 		if err != nil {
 			return err
 		}
@@ -243,7 +252,7 @@ func account(cmd string, args []string, stdin io.Reader, stdout io.Writer) error
 		if len(pos) != 1 {
 			return errors.New("account revoke NAME")
 		}
-		c, s, err := admin(*data)
+		c, s, err := admin(data)
 		if err != nil {
 			return err
 		}
@@ -278,7 +287,7 @@ func invite(args []string, stdout io.Writer) error {
 	if len(pos) != 1 {
 		return errors.New("invite ROOM")
 	}
-	c, s, err := admin(*data)
+	c, s, err := admin(data)
 	if err != nil {
 		return err
 	}

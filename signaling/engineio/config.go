@@ -54,6 +54,10 @@ type Config struct {
 	RootCAs *x509.CertPool
 	// Proxy selects a proxy per request; default http.ProxyFromEnvironment.
 	Proxy func(*http.Request) (*url.URL, error)
+	// Jar keeps cookies across the session's requests: a load balancer's
+	// sticky-session cookie keeps a polling session on the hub node that
+	// holds it (issue 17). Nil sends none.
+	Jar http.CookieJar
 
 	// OnUpgrade is called (from the Conn's goroutine; it must not block)
 	// when a polling session has moved to WebSocket.
@@ -155,7 +159,7 @@ func (c *Config) netDialer() *net.Dialer {
 // socketio manager builds one per Manager and shares it across sessions.
 func (c Config) HTTPClient() *http.Client {
 	c, _ = c.WithDefaults()
-	return &http.Client{Transport: &http.Transport{
+	return &http.Client{Jar: c.Jar, Transport: &http.Transport{
 		Proxy:               c.Proxy,
 		DialContext:         c.netDialer().DialContext,
 		TLSHandshakeTimeout: c.TLSHandshakeTimeout,

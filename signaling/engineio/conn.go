@@ -565,6 +565,7 @@ func (c *Conn) dialWebSocket(ctx context.Context, sid string) (*websocket.Conn, 
 		HandshakeTimeout:  c.cfg.HandshakeTimeout,
 		TLSClientConfig:   c.cfg.tlsConfig(),
 		EnableCompression: false,
+		Jar:               c.cfg.Jar,
 	}
 	ws, resp, err := d.DialContext(ctx, c.cfg.endpoint(TransportWebSocket, sid), c.cfg.Header)
 	mu.Lock()

@@ -42,7 +42,7 @@ const maxLoginBody = 4 << 10
 //	POST /api/logout      ends the bearer token's session ({"all":true}: every session of its account)
 //	GET  /c/{code}/qr.png the invite link as a QR code
 //	GET  /metrics         Prometheus
-//	GET  /healthz         "ok"
+//	GET  /healthz         "ok" (or "degraded: …" in a cluster without Redis)
 //	GET  /, /c/{code}, /* the customer page (web/dist)
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -57,7 +57,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("POST /api/logout", h.handleLogout)
 	mux.HandleFunc("GET /c/{code}/qr.png", h.handleQR)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, h.healthz()) })
 	mux.Handle("/", h.webHandler())
 	return h.bodyDeadline(h.securityHeaders(mux))
 }

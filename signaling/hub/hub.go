@@ -34,8 +34,15 @@ type Config struct {
 	// Listener, when set, is used instead of Listen (tests, socket
 	// activation).
 	Listener net.Listener
-	// DataPath is the bbolt file (required unless Store is set).
+	// DataPath is the bbolt file (required unless Store or Redis is set).
 	DataPath string
+	// Redis, when set, keeps the durable state in Redis instead of
+	// DataPath (a redis:// or unix:// URL), so several hub nodes share
+	// accounts, sessions and invites, and the hub runs as one node of a
+	// cluster whose rooms span every node (issue 17; cluster.go).
+	Redis string
+	// Cluster tunes the cluster mode (with Redis).
+	Cluster ClusterConfig
 	// Store, when set, is used instead of opening DataPath; the hub does
 	// not close it.
 	Store *auth.Store
@@ -127,6 +134,7 @@ type Hub struct {
 	lim2  *netlimit.Listener // ln bounded per address (nil: no bound)
 	http  *http.Server
 	sio   socketServer
+	cl    *cluster // nil: one node
 
 	ops  chan func(*state)
 	done chan struct{} // closed when the loop has stopped
@@ -197,7 +205,7 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Limiter.Clock == nil {
 		cfg.Limiter.Clock = cfg.Clock
 	}
-	if cfg.Store == nil && cfg.DataPath == "" {
+	if cfg.Store == nil && cfg.DataPath == "" && cfg.Redis == "" {
 		return nil, fmt.Errorf("hub: no data path: %w", ErrConfig)
 	}
 	if cfg.AdminSocket == "" && cfg.DataPath != "" {
@@ -212,7 +220,7 @@ func New(cfg Config) (*Hub, error) {
 		ops: make(chan func(*state), 256), done: make(chan struct{})}
 	h.store = cfg.Store
 	if h.store == nil {
-		s, err := auth.Open(auth.Config{Path: cfg.DataPath, KDF: cfg.KDF, SessionTTL: cfg.SessionTTL, Clock: cfg.Clock, Logger: cfg.Logger})
+		s, err := auth.Open(auth.Config{Path: cfg.DataPath, Redis: cfg.Redis, KDF: cfg.KDF, SessionTTL: cfg.SessionTTL, Clock: cfg.Clock, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -275,6 +283,12 @@ func New(cfg Config) (*Hub, error) {
 		h.closeAll()
 		return nil, err
 	}
+	if cfg.Redis != "" {
+		if h.cl, err = newCluster(h, cfg.Redis, cfg.Cluster); err != nil {
+			h.closeAll()
+			return nil, err
+		}
+	}
 	h.m.registerLimits(h)
 	// No ReadTimeout or WriteTimeout: a polling GET is held up to
 	// pingInterval and websockets outlive their request. Request bodies
@@ -300,6 +314,9 @@ func (h *Hub) closeDB() {
 }
 
 func (h *Hub) closeAll() {
+	if h.cl != nil {
+		h.cl.rc.Close()
+	}
 	if h.sio != nil {
 		h.sio.Close()
 	}
@@ -372,6 +389,10 @@ func (h *Hub) run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); h.janitor(ctx) }()
+	if h.cl != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.cl.run(ctx) }()
+	}
 	h.log.Info("hub serving", "addr", h.ln.Addr().String(), "url", h.cfg.PublicURL, "turn", h.turn != nil)
 	var err error
 	select {
@@ -539,18 +560,27 @@ func displayName(s string) string {
 // Connected registers an authenticated socket (recovered: the server
 // restored a dropped session with the same socket id).
 func (h *Hub) Connected(c Conn, p Principal, recovered bool) {
+	if h.cl != nil && h.cl.connected(c, p, recovered) {
+		return
+	}
 	h.do(func(st *state) { st.connected(c, p, recovered) })
 }
 
 // Disconnected unregisters a socket; recoverable is true when the server
 // keeps the session for recovery (a transport close or ping timeout).
 func (h *Hub) Disconnected(c Conn, recoverable bool) {
+	if h.cl != nil && h.cl.disconnected(c, recoverable) {
+		return
+	}
 	h.do(func(st *state) { st.disconnected(c.ID(), recoverable) })
 }
 
 // Event handles one event of the contract from socket c. It runs on the
 // socket's reader goroutine; store work happens here, room work on the loop.
 func (h *Hub) Event(c Conn, p Principal, name string, arg json.RawMessage, ack Ack) {
+	if h.cl != nil && name != signaling.EvKeepalive && h.cl.event(c, name, arg, ack) {
+		return
+	}
 	switch name {
 	case signaling.EvSessionVerify, signaling.EvRoomJoin, signaling.EvCallEnded, signaling.EvSignal,
 		signaling.EvKeepalive, signaling.EvDeviceStatus:
@@ -680,6 +710,9 @@ func (h *Hub) RevokeAccount(name string) (int, error) {
 		return 0, err
 	}
 	h.call(func(st *state) { st.expireAccount(name) })
+	if h.cl != nil {
+		h.cl.revoked(name)
+	}
 	return n, nil
 }
 

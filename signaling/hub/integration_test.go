@@ -75,6 +75,12 @@ func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 	if mut != nil {
 		mut(&cfg)
 	}
+	return runHub(t, cfg, st, clk, path)
+}
+
+// runHub builds and runs a hub over st until the test ends.
+func runHub(t testing.TB, cfg hub.Config, st *auth.Store, clk *clock.Mock, path string) *env {
+	t.Helper()
 	h, err := hub.New(cfg)
 	if err != nil {
 		t.Fatal(err)

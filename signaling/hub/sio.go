@@ -45,6 +45,15 @@ func (c sioConn) Disconnect() { c.disconnect(false) }
 
 func (c sioConn) Close() { c.disconnect(true) }
 
+// Abandon closes the transport without a DISCONNECT and without keeping
+// the session for recovery: the client reconnects as a new session and
+// joins again (a room that moved to another node; cluster.go).
+func (c sioConn) Abandon() {
+	if s := c.srv.Socket(c.id); s != nil {
+		s.Abandon()
+	}
+}
+
 func (c sioConn) disconnect(closeTransport bool) {
 	s := c.srv.Socket(c.id)
 	if s == nil {

@@ -23,6 +23,8 @@ type Socket struct {
 	auth      json.RawMessage
 	recovered bool
 	connected atomic.Bool
+	// abandoned: leaving keeps no session for recovery (Abandon).
+	abandoned atomic.Bool
 
 	rooms map[string]struct{} // guarded by srv.mu
 
@@ -255,6 +257,16 @@ func (s *Socket) Disconnect(close bool) {
 // "forced close", which is recoverable, and the client reconnects.
 func (s *Socket) CloseTransport() { _ = s.c.es.Close() }
 
+// Abandon closes the socket's Engine.IO connection without a DISCONNECT
+// and without keeping its session for recovery: the client reconnects by
+// itself (a transport close) and starts a new session, with a new id and
+// its connect-time work (room:join) done again. A hub node uses it when
+// the room behind the socket has moved to another node (issue 17).
+func (s *Socket) Abandon() {
+	s.abandoned.Store(true)
+	_ = s.c.es.Close()
+}
+
 // send queues p on this socket's connection.
 func (s *Socket) send(p *Packet) error {
 	if !s.connected.Load() {
@@ -335,7 +347,7 @@ func (s *Socket) leave(reason DisconnectReason) {
 	}
 	data := s.Data()
 	srv.mu.Lock()
-	if !srv.cfg.Recovery.Disabled && reason.Recoverable() {
+	if !srv.cfg.Recovery.Disabled && reason.Recoverable() && !s.abandoned.Load() {
 		rooms := make([]string, 0, len(s.rooms))
 		for r := range s.rooms {
 			rooms = append(rooms, r)

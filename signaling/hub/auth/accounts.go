@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"tether/internal/login"
 )
 
@@ -90,125 +88,45 @@ func (s *Store) AddAccount(name, password string, role Role, roomID string) (Acc
 	if err != nil {
 		return Account{}, fmt.Errorf("auth: account %q: %w", name, err)
 	}
-	hash := h.String()
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAccounts)
-		if b.Get([]byte(name)) != nil {
-			return fmt.Errorf("auth: account %q: %w", name, ErrExists)
-		}
-		if role == RoleCounter {
-			taken := false
-			if err := forEachAccount(b, func(o accountRecord) bool {
-				taken = o.RoomID == roomID
-				return !taken
-			}); err != nil {
-				return err
-			}
-			if taken {
-				return fmt.Errorf("auth: room %q: %w", roomID, ErrExists)
-			}
-		}
-		return putJSON(b, []byte(name), accountRecord{Account: a, Hash: hash})
-	})
-	if err != nil {
+	if err := s.db.addAccount(accountRecord{Account: a, Hash: h.String()}); err != nil {
 		return Account{}, err
 	}
 	s.log.Info("account added", "account", name, "role", role, "room", a.RoomID)
 	return a, nil
 }
 
-func forEachAccount(b *bolt.Bucket, f func(accountRecord) bool) error {
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var r accountRecord
-		if err := jsonUnmarshal(v, &r); err != nil {
-			return fmt.Errorf("auth: account %q: %w", k, err)
-		}
-		if !f(r) {
-			return nil
-		}
-	}
-	return nil
-}
-
 // Accounts lists every account in name order.
 func (s *Store) Accounts() ([]Account, error) {
-	var out []Account
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return forEachAccount(tx.Bucket(bucketAccounts), func(r accountRecord) bool {
-			out = append(out, r.Account)
-			return true
-		})
-	})
+	recs, err := s.db.accounts()
+	out := make([]Account, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.Account)
+	}
 	return out, err
 }
 
 // Account returns one account.
 func (s *Store) Account(name string) (Account, error) {
-	var r accountRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bucketAccounts), []byte(name), &r)
-		if err == nil && !ok {
-			err = fmt.Errorf("auth: account %q: %w", name, ErrNotFound)
-		}
-		return err
-	})
+	r, ok, err := s.db.account(name)
+	if err == nil && !ok {
+		err = fmt.Errorf("auth: account %q: %w", name, ErrNotFound)
+	}
 	return r.Account, err
 }
 
 // RoomOwner returns the counter account that owns roomID.
 func (s *Store) RoomOwner(roomID string) (Account, error) {
-	var out Account
-	found := false
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return forEachAccount(tx.Bucket(bucketAccounts), func(r accountRecord) bool {
-			if r.Role == RoleCounter && r.RoomID == roomID {
-				out, found = r.Account, true
-			}
-			return !found
-		})
-	})
-	if err == nil && !found {
+	r, ok, err := s.db.roomOwner(roomID)
+	if err == nil && !ok {
 		err = fmt.Errorf("auth: room %q: %w", roomID, ErrNotFound)
 	}
-	return out, err
+	return r.Account, err
 }
 
 // Revoke ends every session of the account at once (they answer
 // ErrSessionExpired from now on) and returns how many there were.
 func (s *Store) Revoke(name string) (int, error) {
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bucketAccounts)
-		var r accountRecord
-		ok, err := getJSON(ab, []byte(name), &r)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("auth: account %q: %w", name, ErrNotFound)
-		}
-		r.RevokedAt = s.clk.Now().UTC()
-		if err := putJSON(ab, []byte(name), r); err != nil {
-			return err
-		}
-		sb := tx.Bucket(bucketSessions)
-		var dead [][]byte
-		c := sb.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var sr sessionRecord
-			if jsonUnmarshal(v, &sr) != nil || sr.Account == name {
-				dead = append(dead, append([]byte(nil), k...))
-			}
-		}
-		for _, k := range dead {
-			if err := sb.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(dead)
-		return nil
-	})
+	n, err := s.db.revoke(name, s.clk.Now().UTC())
 	if err == nil {
 		s.log.Info("account sessions revoked", "account", name, "sessions", n)
 	}

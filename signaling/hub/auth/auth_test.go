@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,8 +26,10 @@ func newMock() *clock.Mock {
 	return m
 }
 
-func TestAddAccount(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "hub.db"), newMock())
+func TestAddAccount(t *testing.T) { forBackends(t, testAddAccount) }
+
+func testAddAccount(t *testing.T, b testBackend) {
+	s := b.open(t, "hub", newMock())
 	defer s.Close()
 	if _, err := s.AddAccount("counter-1", "secret-pw", RoleCounter, ""); err != nil {
 		t.Fatal(err)
@@ -66,10 +67,11 @@ func TestAddAccount(t *testing.T) {
 	}
 }
 
-func TestLoginVerifySlideRevoke(t *testing.T) {
+func TestLoginVerifySlideRevoke(t *testing.T) { forBackends(t, testLoginVerifySlideRevoke) }
+
+func testLoginVerifySlideRevoke(t *testing.T, b testBackend) {
 	clk := newMock()
-	path := filepath.Join(t.TempDir(), "hub.db")
-	s := openTest(t, path, clk)
+	s := b.open(t, "hub", clk)
 	if _, err := s.AddAccount("c1", "password-1", RoleCounter, "room-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -131,14 +133,10 @@ func TestLoginVerifySlideRevoke(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	if raw := b.dump("hub"); len(raw) == 0 || bytes.Contains(raw, []byte(t3)) {
+		t.Fatalf("store holds a live token in clear (or nothing: %d bytes)", len(raw))
 	}
-	if bytes.Contains(raw, []byte(t3)) {
-		t.Fatal("data file holds a live token in clear")
-	}
-	s = openTest(t, path, clk)
+	s = b.open(t, "hub", clk)
 	defer s.Close()
 	if _, err := s.Verify(t3, true); err != nil {
 		t.Fatalf("verify after restart: %v", err)
@@ -158,9 +156,11 @@ func TestLocked(t *testing.T) {
 	}
 }
 
-func TestPrune(t *testing.T) {
+func TestPrune(t *testing.T) { forBackends(t, testPrune) }
+
+func testPrune(t *testing.T, b testBackend) {
 	clk := newMock()
-	s := openTest(t, filepath.Join(t.TempDir(), "hub.db"), clk)
+	s := b.open(t, "hub", clk)
 	defer s.Close()
 	s.AddAccount("c1", "password-1", RoleCounter, "")
 	s.Login("c1", "password-1")
@@ -175,10 +175,11 @@ func TestPrune(t *testing.T) {
 	}
 }
 
-func TestInvites(t *testing.T) {
+func TestInvites(t *testing.T) { forBackends(t, testInvites) }
+
+func testInvites(t *testing.T, b testBackend) {
 	clk := newMock()
-	path := filepath.Join(t.TempDir(), "hub.db")
-	s := openTest(t, path, clk)
+	s := b.open(t, "hub", clk)
 	s.AddAccount("c1", "password-1", RoleCounter, "room-1")
 	if _, err := s.NewInvite("no-such-room", time.Hour); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("invite to unknown room: %v", err)
@@ -211,7 +212,7 @@ func TestInvites(t *testing.T) {
 		})
 	}
 	// Another hub's secret does not validate our codes.
-	other := openTest(t, filepath.Join(t.TempDir(), "other.db"), clk)
+	other := b.open(t, "other", clk)
 	other.AddAccount("c1", "password-1", RoleCounter, "room-1")
 	if _, err := other.CheckInvite(inv.Code); !errors.Is(err, ErrInviteInvalid) {
 		t.Fatalf("foreign hub accepted: %v", err)
@@ -219,7 +220,7 @@ func TestInvites(t *testing.T) {
 	other.Close()
 	// Survives a restart; expires on time.
 	s.Close()
-	s = openTest(t, path, clk)
+	s = b.open(t, "hub", clk)
 	defer s.Close()
 	if _, err := s.CheckInvite(inv.Code); err != nil {
 		t.Fatalf("after restart: %v", err)
@@ -284,9 +285,11 @@ func BenchmarkLogin(b *testing.B) {
 }
 
 // A verify within the slide granularity does not write; one after it does.
-func TestVerifySlideGranularity(t *testing.T) {
+func TestVerifySlideGranularity(t *testing.T) { forBackends(t, testVerifySlideGranularity) }
+
+func testVerifySlideGranularity(t *testing.T, b testBackend) {
 	clk := newMock()
-	s := openTest(t, filepath.Join(t.TempDir(), "hub.db"), clk)
+	s := b.open(t, "hub", clk)
 	defer s.Close()
 	s.AddAccount("c1", "password-1", RoleCounter, "")
 	sess, tok, _ := s.Login("c1", "password-1")

@@ -9,8 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Invite is a customer's ticket to one counter's room until ExpiresAt.
@@ -111,8 +109,7 @@ func (s *Store) NewInvite(roomID string, ttl time.Duration) (Invite, error) {
 	body = append(body, roomID...)
 	code := base64.RawURLEncoding.EncodeToString(append(body, inviteMAC(key, body)...))
 	inv := Invite{ID: hex.EncodeToString(body[5:inviteHead]), Code: code, RoomID: roomID, CreatedAt: now, ExpiresAt: exp}
-	err = s.db.Update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bucketInvites), []byte(inv.ID), inv) })
-	if err != nil {
+	if err := s.db.putInvite(inv); err != nil {
 		return Invite{}, fmt.Errorf("auth: store invite: %w", err)
 	}
 	s.log.Info("invite created", "room", roomID, "id", inv.ID, "expires", exp)
@@ -136,16 +133,12 @@ func (s *Store) CheckInvite(code string) (Invite, error) {
 	if !s.clk.Now().Before(p.Expiry) {
 		return Invite{}, fmt.Errorf("auth: invite expired at %v: %w", p.Expiry, ErrInviteInvalid)
 	}
-	var inv Invite
-	err = s.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bucketInvites), []byte(hex.EncodeToString(p.ID)), &inv)
-		if err == nil && (!ok || inv.Revoked || inv.RoomID != p.RoomID) {
-			err = fmt.Errorf("auth: invite unknown or revoked: %w", ErrInviteInvalid)
-		}
-		return err
-	})
+	inv, ok, err := s.db.invite(hex.EncodeToString(p.ID))
 	if err != nil {
 		return Invite{}, err
+	}
+	if !ok || inv.Revoked || inv.RoomID != p.RoomID {
+		return Invite{}, fmt.Errorf("auth: invite unknown or revoked: %w", ErrInviteInvalid)
 	}
 	return inv, nil
 }
@@ -153,35 +146,18 @@ func (s *Store) CheckInvite(code string) (Invite, error) {
 // Invites lists the stored invites of a room ("" for all), expired ones
 // included.
 func (s *Store) Invites(roomID string) ([]Invite, error) {
+	all, err := s.db.invites()
+	if err != nil {
+		return nil, err
+	}
 	var out []Invite
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketInvites).ForEach(func(k, v []byte) error {
-			var inv Invite
-			if err := jsonUnmarshal(v, &inv); err != nil {
-				return fmt.Errorf("auth: invite %q: %w", k, err)
-			}
-			if roomID == "" || inv.RoomID == roomID {
-				out = append(out, inv)
-			}
-			return nil
-		})
-	})
-	return out, err
+	for _, inv := range all {
+		if roomID == "" || inv.RoomID == roomID {
+			out = append(out, inv)
+		}
+	}
+	return out, nil
 }
 
 // RevokeInvite makes an invite invalid before its expiry.
-func (s *Store) RevokeInvite(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketInvites)
-		var inv Invite
-		ok, err := getJSON(b, []byte(id), &inv)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("auth: invite %q: %w", id, ErrNotFound)
-		}
-		inv.Revoked = true
-		return putJSON(b, []byte(id), inv)
-	})
-}
+func (s *Store) RevokeInvite(id string) error { return s.db.revokeInvite(id) }

@@ -5,12 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"tether/internal/login"
 )
@@ -35,11 +32,9 @@ const tokenLen = 32
 // maxTokenLen bounds what Verify looks at (a base64url 32-byte token is 43).
 const maxTokenLen = 128
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func tokenKey(token string) []byte {
+func tokenKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return []byte(hex.EncodeToString(sum[:]))
+	return hex.EncodeToString(sum[:])
 }
 
 // Login checks the password and starts a session. It answers
@@ -47,13 +42,7 @@ func tokenKey(token string) []byte {
 // after the same argon2id work. Rate limiting is the caller's
 // (login.Limiter); login.ErrBusy means the hashing gate's queue was full.
 func (s *Store) Login(name, password string) (Session, string, error) {
-	var r accountRecord
-	var found bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		found, err = getJSON(tx.Bucket(bucketAccounts), []byte(name), &r)
-		return err
-	})
+	r, found, err := s.db.account(name)
 	if err != nil {
 		return Session{}, "", err
 	}
@@ -80,10 +69,7 @@ func (s *Store) Login(name, password string) (Session, string, error) {
 	now := s.clk.Now().UTC()
 	sess := Session{Account: r.Name, Role: r.Role, DeviceID: r.DeviceID, RoomID: r.RoomID,
 		CreatedAt: now, ExpiresAt: now.Add(s.ttl(r.Role))}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketSessions), tokenKey(token), sess)
-	})
-	if err != nil {
+	if err := s.db.putSession(tokenKey(token), sess); err != nil {
 		return Session{}, "", fmt.Errorf("auth: store session: %w", err)
 	}
 	s.log.Info("login", "account", name, "expires", sess.ExpiresAt)
@@ -104,87 +90,44 @@ func (s *Store) Verify(token string, slide bool) (Session, error) {
 	}
 	key := tokenKey(token)
 	now := s.clk.Now().UTC()
-	var sess Session
-	var live, found bool
-	check := func(tx *bolt.Tx) error {
-		var err error
-		found, err = getJSON(tx.Bucket(bucketSessions), key, &sess)
-		if err != nil || !found {
-			live = false
-			return err
-		}
-		var a accountRecord
-		aok, err := getJSON(tx.Bucket(bucketAccounts), []byte(sess.Account), &a)
-		if err != nil {
-			return err
-		}
-		// An account removed, or revoked after the session began, or a
-		// session past its expiry: dead.
-		live = aok && now.Before(sess.ExpiresAt) && !a.RevokedAt.After(sess.CreatedAt)
-		return nil
-	}
-	if err := s.db.View(check); err != nil {
+	sess, found, a, aok, err := s.db.session(key)
+	if err != nil {
 		return Session{}, err
 	}
+	// An account removed, or revoked after the session began, or a
+	// session past its expiry: dead.
+	live := aok && now.Before(sess.ExpiresAt) && !a.RevokedAt.After(sess.CreatedAt)
 	gran := min(time.Hour, s.cfg.SessionTTL/10)
 	newExp := now.Add(s.cfg.SessionTTL)
 	switch {
 	case !found:
 		return Session{}, ErrSessionExpired
-	case live && (!slide || sess.Role == RoleOperator || newExp.Sub(sess.ExpiresAt) < gran):
+	case !live:
+		if err := s.db.deleteSession(key); err != nil {
+			return Session{}, err
+		}
+		return Session{}, ErrSessionExpired
+	case !slide || sess.Role == RoleOperator || newExp.Sub(sess.ExpiresAt) < gran:
 		return sess, nil
 	}
-	// Write: slide a live session, or delete a dead one. Checked again in
-	// the write transaction (a revocation may have come in between).
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := check(tx); err != nil || !found {
-			return err
-		}
-		b := tx.Bucket(bucketSessions)
-		if !live {
-			return b.Delete(key)
-		}
-		sess.ExpiresAt = newExp
-		return putJSON(b, key, sess)
-	})
+	// Slide a live session; the backend checks again as it writes (a
+	// revocation may have come in between).
+	sess.ExpiresAt = newExp
+	ok, err := s.db.slideSession(key, sess)
 	if err != nil {
 		return Session{}, err
 	}
-	if !live {
+	if !ok {
 		return Session{}, ErrSessionExpired
 	}
 	return sess, nil
 }
 
 // Logout ends one session.
-func (s *Store) Logout(token string) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Delete(tokenKey(token)) })
-}
+func (s *Store) Logout(token string) error { return s.db.deleteSession(tokenKey(token)) }
 
 // PruneSessions deletes expired sessions and returns how many.
-func (s *Store) PruneSessions() (int, error) {
-	now := s.clk.Now()
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSessions)
-		var dead [][]byte
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var r sessionRecord
-			if err := jsonUnmarshal(v, &r); err != nil || !now.Before(r.ExpiresAt) {
-				dead = append(dead, append([]byte(nil), k...))
-			}
-		}
-		for _, k := range dead {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(dead)
-		return nil
-	})
-	return n, err
-}
+func (s *Store) PruneSessions() (int, error) { return s.db.pruneSessions(s.clk.Now()) }
 
 // IsSessionExpired reports whether err means the token is no good.
 func IsSessionExpired(err error) bool { return errors.Is(err, ErrSessionExpired) }

@@ -2,24 +2,13 @@ package auth
 
 import (
 	"crypto/rand"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/benbjohnson/clock"
-	bolt "go.etcd.io/bbolt"
 
 	"tether/internal/login"
-)
-
-// Bucket names; the layout is documented in docs/protocol.md ("Hub state").
-var (
-	bucketMeta     = []byte("meta")     // secret:<name> → 32 random bytes
-	bucketAccounts = []byte("accounts") // name → accountRecord JSON
-	bucketSessions = []byte("sessions") // hex(sha256(token)) → sessionRecord JSON
-	bucketInvites  = []byte("invites")  // hex(id) → Invite JSON
 )
 
 // Defaults for Config fields left zero.
@@ -31,8 +20,18 @@ const (
 
 // Config configures a Store.
 type Config struct {
-	// Path of the bbolt file (created 0600).
+	// Path of the bbolt file (created 0600); unused with Redis.
 	Path string
+	// Redis, when set, keeps the records in Redis instead of a file, so
+	// that several hub nodes share them (issue 17): a redis://, rediss://
+	// or unix:// URL (redis://host:port/db, unix:///path/redis.sock?db=N).
+	Redis string
+	// RedisPrefix starts every key (default "tether:"), so that one
+	// Redis can hold several clusters.
+	RedisPrefix string
+	// RedisTimeout bounds one Redis operation (default 2 s): with Redis
+	// gone, a login or verify fails after it instead of hanging.
+	RedisTimeout time.Duration
 	// KDF for new password hashes; zero means DefaultKDF.
 	KDF KDF
 	// SessionTTL is a session's lifetime after login and after each verify
@@ -50,7 +49,7 @@ type Config struct {
 
 // Store is the hub's durable state. Its methods are safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
+	db  backend
 	cfg Config
 	clk clock.Clock
 	log *slog.Logger
@@ -59,9 +58,10 @@ type Store struct {
 	dummy login.Hash
 }
 
-// Open opens or creates the data file.
+// Open opens or creates the data file, or connects to Redis when
+// cfg.Redis is set.
 func Open(cfg Config) (*Store, error) {
-	if cfg.Path == "" {
+	if cfg.Path == "" && cfg.Redis == "" {
 		return nil, fmt.Errorf("auth: no data file path: %w", ErrBadInput)
 	}
 	if cfg.KDF == (KDF{}) {
@@ -82,35 +82,26 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("auth: open %s: %w", cfg.Path, ErrLocked)
-		}
-		return nil, fmt.Errorf("auth: open %s: %w", cfg.Path, err)
+	var db backend
+	var err error
+	if cfg.Redis != "" {
+		db, err = openRedis(cfg)
+	} else {
+		db, err = openBolt(cfg.Path, cfg.LockTimeout)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketAccounts, bucketSessions, bucketInvites} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("auth: init %s: %w", cfg.Path, err)
+		return nil, err
 	}
 	dummy, err := login.Hasher{Params: cfg.KDF}.Hash("dummy password")
 	if err != nil {
-		db.Close()
+		db.close()
 		return nil, err
 	}
 	return &Store{db: db, cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "hub/auth"), dummy: dummy}, nil
 }
 
-// Close closes the data file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the data file or the Redis connections.
+func (s *Store) Close() error { return s.db.close() }
 
 // SessionTTL is the configured session lifetime.
 func (s *Store) SessionTTL() time.Duration { return s.cfg.SessionTTL }
@@ -125,52 +116,16 @@ func (s *Store) ttl(r Role) time.Duration {
 
 // Secret returns the named 32-byte secret, creating it on first use. The
 // invite signing key and the TURN shared secret live here, so they survive
-// a restart and are as private as the data file.
+// a restart and are as private as the data file (with Redis: every node of
+// the cluster reads the same one).
 func (s *Store) Secret(name string) ([]byte, error) {
-	key := []byte("secret:" + name)
-	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(key); v != nil {
-			out = append([]byte(nil), v...)
-		}
-		return nil
-	})
-	if err != nil || out != nil {
-		return out, err
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMeta)
-		if v := b.Get(key); v != nil { // another caller won the race
-			out = append([]byte(nil), v...)
-			return nil
-		}
-		out = make([]byte, 32)
-		if _, err := rand.Read(out); err != nil {
-			return err
-		}
-		return b.Put(key, out)
-	})
+	out, err := s.db.secret(name, fresh)
 	if err != nil {
 		return nil, fmt.Errorf("auth: secret %s: %w", name, err)
 	}
 	return out, nil
-}
-
-func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
-	raw := b.Get(key)
-	if raw == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("auth: record %q: %w", key, err)
-	}
-	return true, nil
-}
-
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, raw)
 }

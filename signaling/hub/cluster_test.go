@@ -1,0 +1,227 @@
+package hub_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"tether/internal/testenv"
+	"tether/signaling/hub"
+	"tether/signaling/hub/auth"
+)
+
+// startNode runs one hub node of a cluster on the redis-server r (its
+// store and its rooms in Redis).
+func startNode(t *testing.T, r *testenv.Redis, mut func(*hub.Config)) *env {
+	t.Helper()
+	clk := clock.NewMock()
+	clk.Set(time.Now())
+	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Clock: clk, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := hub.Config{Listen: "127.0.0.1:0", Store: st, Redis: r.URL(), AdminSocket: "-",
+		Cluster: hub.ClusterConfig{NodeTTL: 3 * time.Second}, Logger: logger()}
+	if mut != nil {
+		mut(&cfg)
+	}
+	return runHub(t, cfg, st, clk, "")
+}
+
+func clusterAccounts(t *testing.T, st *auth.Store) {
+	t.Helper()
+	for _, a := range [][2]string{{"c1", "r1"}, {"c2", "r2"}} {
+		if _, err := st.AddAccount(a[0], "password-"+a[0], auth.RoleCounter, a[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The device on node A, its customers on node B: the call's signals go
+// both ways, queue positions and promotion reach B's customers, call:ended
+// reaches both nodes (issue 17 §2).
+func TestClusterDeviceAndCustomersOnTwoNodes(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	a, b := startNode(t, r, nil), startNode(t, r, nil)
+	clusterAccounts(t, a.store)
+	d := a.device(b.token("c1")) // logged in on B, connected to A
+	if got := d.ev.next(t); got != "joined device:dev-c1" {
+		t.Fatalf("device: %s", got)
+	}
+	inv := b.invite("r1", time.Hour)
+	ann := b.customer(inv, "r1", "Ann")
+	if got := ann.ev.next(t); got != "joined 0 online=true" {
+		t.Fatalf("Ann: %s", got)
+	}
+	ann.ev.expect(t, "queue:position 0")
+	if got := d.ev.next(t); got != "user:joined "+ann.id() {
+		t.Fatalf("device: %s", got)
+	}
+	bob := b.customer(inv, "r1", "Bob")
+	if got := bob.ev.next(t); got != "joined 1 online=true" {
+		t.Fatalf("Bob: %s", got)
+	}
+	bob.ev.expect(t, "queue:position 1")
+
+	ctx := ctxT(t)
+	if err := d.SendSignal(ctx, offer(ann.id())); err != nil {
+		t.Fatal(err)
+	}
+	if got := ann.ev.expect(t, "signal"); got != "signal dev-c1 offer" {
+		t.Fatalf("Ann: %s", got)
+	}
+	if r := ann.emitAck(t, "signal", candidate("dev-c1", "candidate:1 1 udp 1 10.0.0.1 9 typ host")); r != "ok" {
+		t.Fatalf("Ann's signal: %s", r)
+	}
+	if got := d.ev.next(t); got != "signal "+ann.id()+" candidate:candidate:1 1 udp 1 10.0.0.1 9 typ host" {
+		t.Fatalf("device: %s", got)
+	}
+	if r := bob.emitAck(t, "signal", offer("dev-c1")); r != "not_in_call" {
+		t.Fatalf("queued Bob's signal: %s", r)
+	}
+	if r := ann.emitAck(t, "call:ended", map[string]any{"roomId": "r1", "userId": ann.id(), "reason": "bye"}); r != "ok" {
+		t.Fatalf("call:ended: %s", r)
+	}
+	if got := ann.ev.expect(t, "call:ended"); got != "call:ended "+ann.id()+" bye" {
+		t.Fatalf("Ann: %s", got)
+	}
+	if got := d.ev.next(t); got != "call:ended "+ann.id()+" bye" {
+		t.Fatalf("device: %s", got)
+	}
+	if got := d.ev.next(t); got != "user:joined "+bob.id() {
+		t.Fatalf("device: %s", got)
+	}
+	bob.ev.expect(t, "queue:position 0")
+	if err := d.SendSignal(ctx, offer(bob.id())); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob.ev.expect(t, "signal"); got != "signal dev-c1 offer" {
+		t.Fatalf("Bob: %s", got)
+	}
+	if got := health(t, a); got != "ok" {
+		t.Fatalf("healthz %q", got)
+	}
+	// The customers' sockets are on B, their room on A.
+	if m := metric(t, b, "tether_hub_cluster_forwarded_sockets"); m != 2 {
+		t.Fatalf("B forwards %v sockets", m)
+	}
+}
+
+func health(t *testing.T, e *env) string {
+	t.Helper()
+	resp, err := http.Get(e.h.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}
+
+// A node that leaves takes its members out of rooms homed elsewhere (no
+// ghost), and a new node joins the same room.
+func TestClusterNodeLeavesAndJoins(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	a, b := startNode(t, r, nil), startNode(t, r, nil)
+	clusterAccounts(t, a.store)
+	d := a.device(a.token("c1"))
+	d.ev.expect(t, "joined")
+	inv := a.invite("r1", time.Hour)
+	ann := b.customer(inv, "r1", "Ann")
+	ann.ev.expect(t, "joined 0")
+	d.ev.expect(t, "user:joined "+ann.id())
+	b.stop()
+	if got := d.ev.expect(t, "user:left"); !strings.HasPrefix(got, "user:left "+ann.id()) {
+		t.Fatalf("device: %s", got)
+	}
+	c := startNode(t, r, nil)
+	bob := c.customer(inv, "r1", "Bob")
+	if got := bob.ev.next(t); got != "joined 0 online=true" {
+		t.Fatalf("Bob on a new node: %s", got)
+	}
+	d.ev.expect(t, "user:joined "+bob.id())
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := d.SendSignal(ctx, offer(bob.id())); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob.ev.expect(t, "signal"); got != "signal dev-c1 offer" {
+		t.Fatalf("Bob: %s", got)
+	}
+}
+
+// signalOK sends a signal from the device to userID and from the customer
+// back, and reports whether the room's home forwarded both.
+func signalOK(t *testing.T, d *device, c *customer, dev string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	args, err := d.Client().EmitWithAck(ctx, "signal", candidate(c.id(), "candidate:1 1 udp 1 127.0.0.1 9 typ host"))
+	if err != nil || !strings.Contains(string(args.Raw(0)), `"ok":true`) {
+		return false
+	}
+	return c.emitAck(t, "signal", candidate(dev, "candidate:2 1 udp 1 127.0.0.1 9 typ host")) == "ok"
+}
+
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Redis lost: each node keeps the calls it holds and says degraded
+// (/healthz, tether_hub_cluster_degraded); Redis back from its
+// append-only file: healthy again, the call across nodes works again,
+// accounts and sessions are all there (issue 17 §5).
+func TestClusterRedisOutage(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{Persist: true})
+	a, b := startNode(t, r, nil), startNode(t, r, nil)
+	clusterAccounts(t, a.store)
+	tok1 := a.token("c1")
+	d1 := a.device(tok1)
+	d1.ev.expect(t, "joined")
+	local := a.customer(a.invite("r1", time.Hour), "r1", "Local")
+	local.ev.expect(t, "joined 0")
+	d2 := b.device(b.token("c2"))
+	d2.ev.expect(t, "joined")
+	cross := a.customer(a.invite("r2", time.Hour), "r2", "Cross")
+	cross.ev.expect(t, "joined 0")
+	eventually(t, "calls before the outage", func() bool {
+		return signalOK(t, d1, local, "dev-c1") && signalOK(t, d2, cross, "dev-c2")
+	})
+
+	r.Kill()
+	eventually(t, "degraded", func() bool { return health(t, a) != "ok" && health(t, b) != "ok" })
+	if m := metric(t, a, "tether_hub_cluster_degraded"); m != 1 {
+		t.Fatalf("degraded metric %v", m)
+	}
+	// The call within node A goes on.
+	for range 3 {
+		if !signalOK(t, d1, local, "dev-c1") {
+			t.Fatal("the call within one node stopped with Redis down")
+		}
+	}
+
+	r.Restart()
+	eventually(t, "healthy again", func() bool { return health(t, a) == "ok" && health(t, b) == "ok" })
+	eventually(t, "the call across nodes", func() bool { return signalOK(t, d2, cross, "dev-c2") })
+	if !signalOK(t, d1, local, "dev-c1") {
+		t.Fatal("the call within node A after Redis came back")
+	}
+	if list, err := b.store.Accounts(); err != nil || len(list) != 2 {
+		t.Fatalf("accounts after the Redis restart: %v %v", list, err)
+	}
+	if _, err := b.store.Verify(tok1, false); err != nil {
+		t.Fatalf("session after the Redis restart: %v", err)
+	}
+}
