@@ -101,6 +101,8 @@ type App struct {
 
 	ledTest func() // the front panel's self-test, when there is one
 
+	faults faultSet // start-up faults (fault.go)
+
 	// deviceRunning is set once the socket manager runs (after the first
 	// login); the supervisor probes it only then.
 	deviceRunning atomic.Bool
@@ -132,9 +134,8 @@ func New(cfg Config, deps Deps) (*App, error) {
 	}
 	a.Store = deps.Store
 	if a.Store == nil {
-		a.Store, err = store.Open(cfg.DataPath, store.Options{Logger: deps.Logger, Clock: a.clk})
-		if err != nil {
-			return nil, fmt.Errorf("appliance: state file: %w", err)
+		if a.Store, err = a.openStoreOrFault(cfg.DataPath, deps.Logger); err != nil {
+			return nil, err
 		}
 	}
 	if ok, why := a.Store.Recovered(); ok {
@@ -144,8 +145,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 
 	sw := swenc.Available && !deps.WithoutSoftwareEncoders
 	if why := buildFault(cfg.Profile, sw); why != "" {
-		a.log.Error("this build cannot serve this board", "cause", why)
-		a.Health.SetFault(why)
+		a.setFault(faultBuild, why)
 	}
 	a.Media = deps.Media
 	if a.Media == nil {

@@ -150,19 +150,19 @@ func Resolve(fs *flag.FlagSet, getenv func(string) string, readFile func(string)
 			b = []byte("{}") // an empty file sets nothing
 		}
 		if err := json.Unmarshal(b, &raw); err != nil {
-			return Config{}, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+			return Config{}, fmt.Errorf("%w: file %s: %s", ErrConfig, file, fileProblem(b, err))
+		}
+		if why := unknownKeys(raw); why != "" {
+			return Config{}, fmt.Errorf("%w: file %s: %s", ErrConfig, file, why)
 		}
 		for k, v := range raw {
-			if !known(k) {
-				return Config{}, fmt.Errorf("%w: file %s: unknown setting %q", ErrConfig, file, k)
-			}
 			if v == nil {
 				continue // null: left to the layers below (the shipped example lists every setting this way)
 			}
 			fileVals[k] = fmt.Sprint(v)
 		}
 	} else if named || !errors.Is(err, os.ErrNotExist) {
-		return Config{}, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+		return Config{}, fmt.Errorf("%w: file %s: %s", ErrConfig, file, fileProblem(nil, err))
 	}
 	envVals := map[string]string{}
 	for _, s := range settings {
