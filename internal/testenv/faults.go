@@ -154,6 +154,7 @@ func checkStartupFault(t *testing.T, bin string, fc StartupFault) {
 	}
 	stderr, _ := cmd.StderrPipe()
 	stdout, _ := cmd.StdoutPipe()
+	stdin, _ := cmd.StdinPipe() // the console's commands; closed by Wait
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -205,9 +206,11 @@ func checkStartupFault(t *testing.T, bin string, fc StartupFault) {
 	}
 
 	// The serial console: the state with its cause, and the LEDs' fault
-	// look (link off, status solid; docs/leds.md). The line repeats every
-	// 30 s, so a second one comes if the first raced the LEDs.
-	cl := con.wait(t, within, append([]string{"fault (", "LED link ○ status ●"}, fc.Want...)...)
+	// look (link off, status solid; docs/leds.md). The line printed at
+	// the change may have raced the LEDs; the console's status command
+	// prints it again, as a technician would ask.
+	cl := con.waitPoke(t, within, func() { _, _ = io.WriteString(stdin, "status\n") },
+		append([]string{"fault (", "LED link ○ status ●"}, fc.Want...)...)
 	t.Logf("console: %s", cl)
 
 	// Still running: SIGHUP re-checks and the fault persists.
@@ -263,7 +266,18 @@ func readAll(r io.Reader) *lineLog {
 
 func (l *lineLog) wait(t *testing.T, within time.Duration, parts ...string) string {
 	t.Helper()
+	return l.waitPoke(t, within, nil, parts...)
+}
+
+// waitPoke waits as wait does, calling poke (when set) every 2 s.
+func (l *lineLog) waitPoke(t *testing.T, within time.Duration, poke func(), parts ...string) string {
+	t.Helper()
+	next := time.Now().Add(2 * time.Second)
 	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		if poke != nil && time.Now().After(next) {
+			poke()
+			next = time.Now().Add(2 * time.Second)
+		}
 		l.mu.Lock()
 		for _, s := range l.lines {
 			if containsAll(s, parts) {
