@@ -236,8 +236,8 @@ func TestBootShipped(t *testing.T) {
 	fmt.Printf("BOOT-SIGSTOP-FRAMES frames-back-after=%s %s\n", time.Since(stopped).Round(100*time.Millisecond), c)
 
 	// Bad input: the tether user without the video group. tetherd still
-	// connects (the counter stays reachable) and its log names the device
-	// and the cause.
+	// connects (the counter stays reachable), its log names the device
+	// and the cause, and it is at fault with the group to add (fault.go).
 	run(t, "", "/etc/init.d/S90tetherd", "stop")
 	group, err := os.ReadFile("/etc/group")
 	if err != nil {
@@ -260,6 +260,13 @@ func TestBootShipped(t *testing.T) {
 				end = len(log) - i
 			}
 			fmt.Printf("BOOT-NO-VIDEO-GROUP pid=%d %s\n", pid4, log[start:i+end])
+			want := "fault: permission denied on camera " + cam + " (group video): user tether is not in the group (usermod -aG video tether"
+			if !strings.Contains(string(log), want) {
+				t.Errorf("without the video group, no fault line %q in the log:\n%s", want, tailOf(string(log), 30))
+			}
+			if m := regexp.MustCompile(`tether_state\{state="fault"\} 1`).FindString(get("http://127.0.0.1:9101/metrics")); m == "" {
+				t.Errorf("without the video group, the metrics do not say fault")
+			}
 			break
 		}
 		if time.Now().After(deadline) {
