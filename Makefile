@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 NPM_DIRS := $(shell git ls-files '*package-lock.json' 2>/dev/null | xargs -r -n1 dirname)
 
-.PHONY: demo build test deps npm web vet fmt-check unit fuzz cross bench bench-cluster rig dist dist-deps dist-check dist-boot
+.PHONY: demo build test deps npm web vet fmt-check unit fuzz cross bench bench-cluster rig dist dist-deps dist-check dist-boot debian-boot
 
 # VERSION is stamped into both binaries (`tetherd -version`, `tether-hub
 # version`, tether_build_info, device:status); "dev" when not built here.
@@ -135,3 +135,13 @@ dist-check: dist
 # is built once for `make rig` anyway), so it is part of `make test`.
 dist-boot: dist
 	TETHER_DIST=$(abspath $(DIST)) TETHER_RIG=arm64 $(GO) test -count=1 -timeout 40m -v -run TestBootShippedArm64 ./packaging/boot
+
+# debian-boot boots the Debian package under systemd: an arm64 bookworm
+# root made with mmdebstrap (qemu-user), the dist tetherd .deb installed in
+# it with dpkg, Debian's arm64 kernel, systemd as PID 1 under qemu TCG;
+# the same checks as dist-boot plus kill -9 (Restart=), SIGSTOP
+# (WatchdogSec=) and a corrupt config (the unit stays active at fault).
+# Minutes of TCG boot, so not part of `make test`; the root and the kernel
+# package are cached in /var/cache/tether-dist.
+debian-boot: dist
+	TETHER_DIST=$(abspath $(DIST)) TETHER_DEBIAN_BOOT=1 $(GO) test -count=1 -timeout 45m -v -run TestBootSystemdArm64 ./packaging/boot

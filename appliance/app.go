@@ -136,6 +136,8 @@ type App struct {
 	startMu sync.Mutex
 	started bool
 
+	faults faultSet // start-up faults (fault.go)
+
 	// deviceRunning is set once the socket manager runs (after the first
 	// login); the supervisor probes it only then.
 	deviceRunning atomic.Bool
@@ -189,9 +191,8 @@ func (a *App) openStore() error {
 	a.store = a.deps.Store
 	if a.store == nil {
 		var err error
-		a.store, err = store.Open(a.cfg.DataPath, store.Options{Logger: a.deps.Logger, Clock: a.clk})
-		if err != nil {
-			return fmt.Errorf("appliance: state file: %w", err)
+		if a.store, err = a.openStoreOrFault(a.cfg.DataPath, a.deps.Logger); err != nil {
+			return err
 		}
 	}
 	if ok, why := a.store.Recovered(); ok {
@@ -206,8 +207,7 @@ func (a *App) openStore() error {
 func (a *App) newMedia() error {
 	sw := swenc.Available && !a.deps.WithoutSoftwareEncoders
 	if why := buildFault(a.cfg.Profile, sw); why != "" {
-		a.log.Error("this build cannot serve this board", "cause", why)
-		a.health.SetFault(why)
+		a.setFault(faultBuild, why)
 	}
 	a.media = a.deps.Media
 	if a.media != nil {

@@ -61,21 +61,20 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		// cmd/tether-demo so the firmware links none of them (issue 13).
 		return errors.New("-demo is not in tetherd, so not in release builds: run `make demo` (go run ./cmd/tether-demo) from the source tree")
 	}
-	cfg, err := resolveFromOS(fs)
+	// A layer that does not resolve is a fault tetherd shows and waits
+	// out, not an exit (fault.go).
+	cfg, configFault, err := resolveOrFault(fs, os.Getenv, os.ReadFile, storedSettings, detectBoard)
 	if err != nil {
 		return err
 	}
 	log, level := NewLogger(cfg.LogLevel, stderr)
 	log.Info("starting", "version", version.Version, "board", cfg.Profile.Name)
-	a, err := New(cfg, Deps{Logger: log, Extras: append(DefaultExtras(cfg, stdin, stdout), reloader(fs, hup, level))})
+	a, err := New(cfg, Deps{Logger: log, Extras: append(DefaultExtras(cfg, stdin, stdout), reloader(fs, hup, level), faultWatcher(fs))})
 	if err != nil {
 		return err
 	}
+	a.checkStartup(configFault)
 	return a.Run(ctx)
-}
-
-func resolveFromOS(fs *flag.FlagSet) (Config, error) {
-	return Resolve(fs, os.Getenv, os.ReadFile, storedSettings, detectBoard)
 }
 
 // storedSettings reads the setup page's settings without keeping the file

@@ -178,7 +178,7 @@ func fileLayer(fs *flag.FlagSet, getenv func(string) string, readFile func(strin
 	b, err := readFile(file)
 	if err != nil {
 		if named || !errors.Is(err, os.ErrNotExist) {
-			return file, nil, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+			return file, nil, fmt.Errorf("%w: file %s: %s", ErrConfig, file, fileProblem(nil, err))
 		}
 		return file, vals, nil
 	}
@@ -187,12 +187,12 @@ func fileLayer(fs *flag.FlagSet, getenv func(string) string, readFile func(strin
 		b = []byte("{}") // an empty file sets nothing
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return file, nil, fmt.Errorf("%w: file %s: %v", ErrConfig, file, err)
+		return file, nil, fmt.Errorf("%w: file %s: %s", ErrConfig, file, fileProblem(b, err))
+	}
+	if why := unknownKeys(raw); why != "" {
+		return file, nil, fmt.Errorf("%w: file %s: %s", ErrConfig, file, why)
 	}
 	for k, v := range raw {
-		if !known(k) {
-			return file, nil, fmt.Errorf("%w: file %s: unknown setting %q", ErrConfig, file, k)
-		}
 		if v == nil {
 			continue // null: left to the layers below (the shipped example lists every setting this way)
 		}

@@ -28,23 +28,15 @@ func debianRoot(t *testing.T) string {
 		t.Skip("the package lifecycle test needs root (chroot, dpkg)")
 	}
 	tarball := filepath.Join(rootCache(), "bookworm-minbase-amd64.tar")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	if _, err := os.Stat(tarball); err != nil {
 		if _, err := exec.LookPath("mmdebstrap"); err != nil {
 			t.Skip("mmdebstrap not installed (apt-get install mmdebstrap) and no cached root " + tarball)
 		}
-		if err := os.MkdirAll(rootCache(), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "mmdebstrap", "--format=tar", "--variant=minbase",
-			"--include=adduser,init-system-helpers,passwd", "bookworm", tarball+".tmp").CombinedOutput()
-		if err != nil {
-			t.Fatalf("mmdebstrap: %v\n%s", err, out)
-		}
-		if err := os.Rename(tarball+".tmp", tarball); err != nil {
-			t.Fatal(err)
-		}
+	}
+	if err := DebianRootTar(ctx, tarball, "amd64", []string{"adduser", "init-system-helpers", "passwd"}); err != nil {
+		t.Fatal(err)
 	}
 	root := t.TempDir()
 	if out, err := exec.Command("tar", "-C", root, "-xf", tarball).CombinedOutput(); err != nil {

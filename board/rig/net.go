@@ -32,6 +32,11 @@ type Forward struct {
 	Host  netip.AddrPort
 }
 
+// QemuNetArgs returns qemu-system-aarch64's -netdev and -device arguments
+// for n, for guests the rig does not boot itself (packaging/boot's Debian
+// userland with Debian's kernel).
+func QemuNetArgs(n *Network) ([]string, error) { return qemuNetArgs(ARM64, n) }
+
 // qemuNetArgs returns the -netdev and -device arguments for n.
 func qemuNetArgs(a Arch, n *Network) ([]string, error) {
 	if n == nil {

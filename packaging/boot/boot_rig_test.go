@@ -58,21 +58,32 @@ func get(url string) string {
 
 var connected = regexp.MustCompile(`(?m)^tether_socket_state\{state="connected"\} 1$`)
 
-// daemonPID is the pid the init script recorded, once tetherd is connected
-// to the hub and is not old.
+// waitConnected returns the pid the init script recorded, once tetherd is
+// connected to the hub and is not old.
 func waitConnected(t *testing.T, old int, within time.Duration) (int, time.Duration) {
+	t.Helper()
+	return waitConnectedPID(t, old, within, func() int {
+		b, _ := os.ReadFile("/var/run/tetherd.pid")
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid
+	}, func() string {
+		log, _ := os.ReadFile("/var/log/tetherd.log")
+		return string(log)
+	})
+}
+
+// waitConnectedPID waits for the daemon whose pid mainPID reports (not old)
+// to be connected to the hub; logs gives its log on failure.
+func waitConnectedPID(t *testing.T, old int, within time.Duration, mainPID func() int, logs func() string) (int, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	for time.Since(start) < within {
-		b, _ := os.ReadFile("/var/run/tetherd.pid")
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		if pid > 0 && pid != old && connected.MatchString(get("http://127.0.0.1:9101/metrics")) {
+		if pid := mainPID(); pid > 0 && pid != old && connected.MatchString(get("http://127.0.0.1:9101/metrics")) {
 			return pid, time.Since(start)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	log, _ := os.ReadFile("/var/log/tetherd.log")
-	t.Fatalf("tetherd (not pid %d) not connected to the hub within %s; log tail:\n%s", old, within, tailOf(string(log), 40))
+	t.Fatalf("tetherd (not pid %d) not connected to the hub within %s; log tail:\n%s", old, within, tailOf(logs(), 40))
 	return 0, 0
 }
 
@@ -225,8 +236,8 @@ func TestBootShipped(t *testing.T) {
 	fmt.Printf("BOOT-SIGSTOP-FRAMES frames-back-after=%s %s\n", time.Since(stopped).Round(100*time.Millisecond), c)
 
 	// Bad input: the tether user without the video group. tetherd still
-	// connects (the counter stays reachable) and its log names the device
-	// and the cause.
+	// connects (the counter stays reachable), its log names the device
+	// and the cause, and it is at fault with the group to add (fault.go).
 	run(t, "", "/etc/init.d/S90tetherd", "stop")
 	group, err := os.ReadFile("/etc/group")
 	if err != nil {
@@ -249,6 +260,13 @@ func TestBootShipped(t *testing.T) {
 				end = len(log) - i
 			}
 			fmt.Printf("BOOT-NO-VIDEO-GROUP pid=%d %s\n", pid4, log[start:i+end])
+			want := "fault: permission denied on camera " + cam + " (group video): user tether is not in the group (usermod -aG video tether"
+			if !strings.Contains(string(log), want) {
+				t.Errorf("without the video group, no fault line %q in the log:\n%s", want, tailOf(string(log), 30))
+			}
+			if m := regexp.MustCompile(`tether_state\{state="fault"\} 1`).FindString(get("http://127.0.0.1:9101/metrics")); m == "" {
+				t.Errorf("without the video group, the metrics do not say fault")
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -283,6 +301,14 @@ func guestNet(t *testing.T, path string) map[string]string {
 // a new call and returns its answer (it waits up to 3 minutes).
 func customerFrames(t *testing.T, ctl, phase string) string {
 	t.Helper()
+	return customerFramesLog(t, ctl, phase, func() string {
+		log, _ := os.ReadFile("/var/log/tetherd.log")
+		return string(log)
+	})
+}
+
+func customerFramesLog(t *testing.T, ctl, phase string, logs func() string) string {
+	t.Helper()
 	c := http.Client{Timeout: 5 * time.Minute}
 	r, err := c.Get(ctl + "/frames/" + phase)
 	if err != nil {
@@ -291,8 +317,7 @@ func customerFrames(t *testing.T, ctl, phase string) string {
 	defer r.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 	if r.StatusCode != http.StatusOK {
-		log, _ := os.ReadFile("/var/log/tetherd.log")
-		t.Fatalf("customer %s: %s\ntetherd log tail:\n%s", phase, b, tailOf(string(log), 40))
+		t.Fatalf("customer %s: %s\ntetherd log tail:\n%s", phase, b, tailOf(logs(), 40))
 	}
 	return strings.TrimSpace(string(b))
 }

@@ -52,52 +52,7 @@ func TestBootShippedArm64(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The hub on this machine's loopback: the dist amd64 tether-hub with
-	// its TURN relay over TCP (the guest reaches TCP forwards only),
-	// announced on this machine's address H. The guest's virtual network
-	// is made to contain H, and qemu forwards the guest's connections to
-	// H's hub, TURN and control ports to their loopback listeners, so
-	// tetherd dials the same URLs a customer here would.
-	h := hostAddr(t)
-	hubBin := filepath.Join(dist, "bin/amd64/tether-hub")
-	dir := t.TempDir()
-	db := filepath.Join(dir, "hub.db")
-	const password = "counter-password-1"
-	run(t, password+"\n", hubBin, "account", "add", "counter-1", "-data", db)
-	hubPort, turnPort, ctlPort := freePort(t), freePort(t), freePort(t)
-	link := strings.Fields(run(t, "", hubBin, "invite", "counter-1", "-data", db, "-public-url", fmt.Sprintf("http://127.0.0.1:%d", hubPort)))[0]
-	hub := exec.Command(hubBin, "serve", "-listen", fmt.Sprintf("127.0.0.1:%d", hubPort), "-data", db,
-		"-turn-tcp", fmt.Sprintf("127.0.0.1:%d", turnPort), "-public-ip", h.Addr().String(),
-		"-turn-allow-peers", netip.PrefixFrom(h.Addr(), 32).String())
-	hubLog, err := os.Create(filepath.Join(dir, "hub.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub.Stdout, hub.Stderr = hubLog, hubLog
-	if err := hub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		hub.Process.Kill()
-		hub.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(hubLog.Name())
-			t.Logf("hub log:\n%s", tailOf(string(b), 40))
-		}
-	}()
-	cust := newCustomer(t, link+"?name=Customer")
-	ctl := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", ctlPort), Handler: cust, ReadHeaderTimeout: 10 * time.Second}
-	go ctl.ListenAndServe()
-	defer ctl.Close()
-
-	others := otherAddrs(h, h.Addr(), 3)
-	fw := func(p uint16) rig.Forward {
-		return rig.Forward{Guest: netip.AddrPortFrom(h.Addr(), p), Host: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), p)}
-	}
-	network := &rig.Network{Prefix: h.Masked(), Gateway: others[0], DNS: others[1],
-		Forwards: []rig.Forward{fw(hubPort), fw(turnPort), fw(ctlPort)}}
-	netFile := fmt.Sprintf("addr=%s/%d\ngw=%s\nhub=http://%s:%d\nctl=http://%s:%d\npassword=%s\n",
-		others[2], h.Bits(), others[0], h.Addr(), hubPort, h.Addr(), ctlPort, password)
+	network, netFile, cust := startHostHub(t, dist)
 	if err := os.WriteFile(filepath.Join(stage, "net"), []byte(netFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +104,57 @@ func tailOf(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// startHostHub starts, for the guest, the hub on this machine's loopback:
+// the dist amd64 tether-hub with its TURN relay over TCP (the guest
+// reaches TCP forwards only), announced on this machine's address H, and
+// a Chromium customer at the counter's invite link, asked through a
+// control port. The guest's virtual network is made to contain H, and
+// qemu forwards the guest's connections to H's hub, TURN and control
+// ports to their loopback listeners, so tetherd dials the same URLs a
+// customer here would. It returns that network and the key=value lines
+// the guest reads (addr, gw, hub, ctl, password).
+func startHostHub(t *testing.T, dist string) (*rig.Network, string, *customer) {
+	h := hostAddr(t)
+	hubBin := filepath.Join(dist, "bin/amd64/tether-hub")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "hub.db")
+	const password = "counter-password-1"
+	run(t, password+"\n", hubBin, "account", "add", "counter-1", "-data", db)
+	hubPort, turnPort, ctlPort := freePort(t), freePort(t), freePort(t)
+	link := strings.Fields(run(t, "", hubBin, "invite", "counter-1", "-data", db, "-public-url", fmt.Sprintf("http://127.0.0.1:%d", hubPort)))[0]
+	hub := exec.Command(hubBin, "serve", "-listen", fmt.Sprintf("127.0.0.1:%d", hubPort), "-data", db,
+		"-turn-tcp", fmt.Sprintf("127.0.0.1:%d", turnPort), "-public-ip", h.Addr().String(),
+		"-turn-allow-peers", netip.PrefixFrom(h.Addr(), 32).String())
+	hubLog, err := os.Create(filepath.Join(dir, "hub.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.Stdout, hub.Stderr = hubLog, hubLog
+	if err := hub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		hub.Process.Kill()
+		hub.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(hubLog.Name())
+			t.Logf("hub log:\n%s", tailOf(string(b), 40))
+		}
+	})
+	cust := newCustomer(t, link+"?name=Customer")
+	ctl := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", ctlPort), Handler: cust, ReadHeaderTimeout: 10 * time.Second}
+	go ctl.ListenAndServe()
+	t.Cleanup(func() { ctl.Close() })
+
+	others := otherAddrs(h, h.Addr(), 3)
+	fw := func(p uint16) rig.Forward {
+		return rig.Forward{Guest: netip.AddrPortFrom(h.Addr(), p), Host: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), p)}
+	}
+	network := &rig.Network{Prefix: h.Masked(), Gateway: others[0], DNS: others[1],
+		Forwards: []rig.Forward{fw(hubPort), fw(turnPort), fw(ctlPort)}}
+	netFile := fmt.Sprintf("addr=%s/%d\ngw=%s\nhub=http://%s:%d\nctl=http://%s:%d\npassword=%s\n",
+		others[2], h.Bits(), others[0], h.Addr(), hubPort, h.Addr(), ctlPort, password)
+	return network, netFile, cust
 }
