@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"tether/media/alsa"
 )
 
 // Rate is the only sample rate the mic delivers (WebRTC's Opus clock).
 const Rate = 48000
 
-// device is the ioctl-level PCM handle (pcm_linux.go, or a fake).
+// device is the ioctl-level PCM handle (alsa.PCM, or a fake).
 type device interface {
-	HWParams(p *hwParams) error
+	HWParams(p *alsa.HWParams) error
 	Prepare() error
 	// ReadI reads up to frames interleaved frames into buf; EAGAIN when
 	// none are ready, EPIPE on overrun.
@@ -81,16 +83,16 @@ func Open(cfg Config) (*Mic, error) {
 	m := &Mic{cfg: cfg, dev: dev}
 	var lastErr error
 	for _, ch := range []int{1, 2} {
-		p := newHWParams()
-		p.setMask(paramAccess, accessRWInterleaved)
-		p.setMask(paramFormat, formatS16LE)
-		p.setMask(paramSubformat, subformatStd)
-		p.setInterval(paramSampleBits, 16)
-		p.setInterval(paramFrameBits, uint32(16*ch))
-		p.setInterval(paramChannels, uint32(ch))
-		p.setInterval(paramRate, Rate)
-		p.setInterval(paramPeriodSize, uint32(cfg.PeriodFrames))
-		p.setInterval(paramPeriods, 4)
+		p := alsa.NewHWParams()
+		p.SetMask(alsa.ParamAccess, alsa.AccessRWInterleaved)
+		p.SetMask(alsa.ParamFormat, alsa.FormatS16LE)
+		p.SetMask(alsa.ParamSubformat, alsa.SubformatStd)
+		p.SetInterval(alsa.ParamSampleBits, 16)
+		p.SetInterval(alsa.ParamFrameBits, uint32(16*ch))
+		p.SetInterval(alsa.ParamChannels, uint32(ch))
+		p.SetInterval(alsa.ParamRate, Rate)
+		p.SetInterval(alsa.ParamPeriodSize, uint32(cfg.PeriodFrames))
+		p.SetInterval(alsa.ParamPeriods, 4)
 		if lastErr = dev.HWParams(p); lastErr == nil {
 			m.channels = ch
 			break
