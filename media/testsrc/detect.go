@@ -8,25 +8,27 @@ import "math"
 // -200 for silence). Tests use it to recognise the test tone after a codec,
 // a jitter buffer or a sound card.
 func ToneDB(pcm []int16, freq float64) float64 {
-	if len(pcm) == 0 {
-		return -200
-	}
-	w := 2 * math.Pi * freq / SampleRate
-	coeff := 2 * math.Cos(w)
-	var s1, s2, total float64
+	var total float64
 	for _, v := range pcm {
-		x := float64(v)
-		total += x * x
-		s0 := x + coeff*s1 - s2
-		s2, s1 = s1, s0
+		total += float64(v) * float64(v)
 	}
 	if total == 0 {
 		return -200
 	}
 	// |X(f)|^2 for a sine of amplitude A over N samples is (A*N/2)^2, and
 	// its energy A^2*N/2: the ratio below is 1 for a pure tone.
-	power := s1*s1 + s2*s2 - coeff*s1*s2
-	return 10 * math.Log10(2*power/(float64(len(pcm))*total)+1e-20)
+	return 10 * math.Log10(2*TonePower(pcm, freq)/(float64(len(pcm))*total)+1e-20)
+}
+
+// TonePower is the Goertzel filter's |X(freq)|^2 over pcm (48 kHz).
+func TonePower(pcm []int16, freq float64) float64 {
+	coeff := 2 * math.Cos(2*math.Pi*freq/SampleRate)
+	var s1, s2 float64
+	for _, v := range pcm {
+		s0 := float64(v) + coeff*s1 - s2
+		s2, s1 = s1, s0
+	}
+	return s1*s1 + s2*s2 - coeff*s1*s2
 }
 
 // LevelDB is pcm's RMS level in dB relative to full scale (-200 for
