@@ -53,6 +53,10 @@ type Config struct {
 	FindHardware func() (string, error)
 	// NewAudioEncoder makes the Opus encoder (default swenc.NewOpus).
 	NewAudioEncoder func(bitrate int) (AudioEncoder, error)
+	// Echo, when set, cancels the speaker's echo from every microphone
+	// chunk before it is encoded (aec.Canceller, whose reference the
+	// Player feeds; issue 15). The test tone bypasses it.
+	Echo EchoCanceller
 
 	// ReopenMin and ReopenMax bound the backoff between attempts to reopen
 	// a lost device or restart a failed encoder (default 500 ms and 30 s).
@@ -65,6 +69,12 @@ type Config struct {
 	// Clock paces the test sources, backoff and stats (default real).
 	Clock  clock.Clock
 	Logger *slog.Logger
+}
+
+// EchoCanceller removes the speaker's echo from microphone samples in
+// place (aec.Canceller).
+type EchoCanceller interface {
+	Capture(pcm []int16) error
 }
 
 // AudioEncoder is the Opus encoder (swenc.Opus or a fake).

@@ -7,6 +7,7 @@ import (
 
 	"tether/media/camera"
 	"tether/media/mic"
+	"tether/media/speaker"
 )
 
 // CameraOpener returns a Config.OpenCamera for a V4L2 camera. A missing
@@ -57,5 +58,28 @@ func MicOpener(path, hint string) func() (AudioSource, error) {
 			return nil, err
 		}
 		return m, nil
+	}
+}
+
+// SpeakerOpener returns a PlayerConfig.OpenSpeaker for an ALSA playback
+// device: path, or the first card whose name contains hint, or the first
+// playback device. No device maps to ErrNoDevice.
+func SpeakerOpener(path, hint string) func() (AudioSink, error) {
+	return func() (AudioSink, error) {
+		p := path
+		if p == "" {
+			var err error
+			if p, err = speaker.Find(hint); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
+			}
+		}
+		s, err := speaker.Open(speaker.Config{Path: p})
+		if err != nil {
+			if errors.Is(err, speaker.ErrNoDevice) {
+				return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
+			}
+			return nil, err
+		}
+		return s, nil
 	}
 }
