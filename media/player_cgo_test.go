@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"tether/internal/testenv"
+	"tether/media/aec"
+	"tether/media/swenc"
 	"tether/media/testsrc"
 	"tether/media/v4l2"
 )
@@ -212,4 +215,82 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCallAudio20ms is the appliance's audio work per 20 ms of a
+// two-way call, without the network: the customer's packet through the
+// jitter buffer, libopus decode and volume, the canceller's reference and
+// capture (the microphone chunk with its echo), and the microphone's Opus
+// encode. decode-only and encode-only are the parts for the ratio; the
+// %realtime metric is the share of one core the call's audio takes.
+func BenchmarkCallAudio20ms(b *testing.B) {
+	enc, err := swenc.NewOpus(swenc.OpusConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	tone := testsrc.NewTone(440, time.UnixMilli(0))
+	var pkts [][]byte
+	pcm := make([]int16, 960)
+	out := make([]byte, swenc.OpusMaxPacket)
+	for i := 0; i < 50; i++ {
+		tone.Read(pcm)
+		n, err := enc.Encode(pcm, out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pkts = append(pkts, append([]byte(nil), out[:n]...))
+	}
+	for _, bc := range []struct {
+		name                string
+		decode, aec, encode bool
+	}{
+		{"decode-only", true, false, false},
+		{"encode-only", false, false, true},
+		{"aec-only", false, true, false},
+		{"full", true, true, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p, err := NewPlayer(PlayerConfig{OpenSpeaker: func() (AudioSink, error) { return nil, nil }, Volume: 80})
+			if err != nil {
+				b.Fatal(err)
+			}
+			dec, err := swenc.NewOpusDecoder()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer dec.Close()
+			pl := &playout{p: p, dec: dec, pcm: make([]int16, swenc.OpusMaxFrame), frame: 960}
+			c, err := aec.New(aec.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			mic := make([]int16, 960)
+			chunk := pcm
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if bc.decode {
+					p.pkts <- inPacket{pkt: &rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i)}, Payload: pkts[i%len(pkts)]}}
+					chunk, _ = pl.next()
+					p.applyVolume(chunk)
+				}
+				if bc.aec {
+					c.Playback(chunk)
+					copy(mic, chunk)
+					if err := c.Capture(mic); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if bc.encode {
+					if _, err := enc.Encode(mic, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(20*time.Millisecond)*100, "%realtime")
+		})
+	}
 }
