@@ -4,6 +4,9 @@ package aec
 
 /*
 #cgo pkg-config: speexdsp
+// libm after libspeexdsp for a static link (the rig's guest tests), where
+// pkg-config leaves Libs.private out and cgo puts its flags after these.
+#cgo LDFLAGS: -lspeexdsp -lm
 #include <speex/speex_echo.h>
 #include <speex/speex_preprocess.h>
 

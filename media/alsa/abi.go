@@ -115,3 +115,35 @@ func (p *HWParams) SetInterval(param int, v uint32) {
 
 // Interval returns an interval parameter (refined by HW_PARAMS).
 func (p *HWParams) Interval(param int) Interval { return p.Intervals[param-paramFirstIntvl] }
+
+// HWParamser is the part of a PCM handle SetS16 needs (*PCM, or a test's
+// fake).
+type HWParamser interface {
+	HWParams(p *HWParams) error
+}
+
+// SetS16 sets interleaved S16_LE at rate with periods of periodFrames,
+// mono if the device takes it, else stereo, and returns the channel count.
+// It returns at once an error that means the device is gone (Gone), else
+// the last refusal when neither count is taken.
+func SetS16(dev HWParamser, rate, periodFrames, periods int) (channels int, err error) {
+	for _, ch := range []int{1, 2} {
+		p := NewHWParams()
+		p.SetMask(ParamAccess, AccessRWInterleaved)
+		p.SetMask(ParamFormat, FormatS16LE)
+		p.SetMask(ParamSubformat, SubformatStd)
+		p.SetInterval(ParamSampleBits, 16)
+		p.SetInterval(ParamFrameBits, uint32(16*ch))
+		p.SetInterval(ParamChannels, uint32(ch))
+		p.SetInterval(ParamRate, uint32(rate))
+		p.SetInterval(ParamPeriodSize, uint32(periodFrames))
+		p.SetInterval(ParamPeriods, uint32(periods))
+		if err = dev.HWParams(p); err == nil {
+			return ch, nil
+		}
+		if Gone(err) {
+			return 0, err
+		}
+	}
+	return 0, err
+}

@@ -81,31 +81,16 @@ func Open(cfg Config) (*Mic, error) {
 		return nil, fmt.Errorf("mic: open %s: %w", cfg.Path, err)
 	}
 	m := &Mic{cfg: cfg, dev: dev}
-	var lastErr error
-	for _, ch := range []int{1, 2} {
-		p := alsa.NewHWParams()
-		p.SetMask(alsa.ParamAccess, alsa.AccessRWInterleaved)
-		p.SetMask(alsa.ParamFormat, alsa.FormatS16LE)
-		p.SetMask(alsa.ParamSubformat, alsa.SubformatStd)
-		p.SetInterval(alsa.ParamSampleBits, 16)
-		p.SetInterval(alsa.ParamFrameBits, uint32(16*ch))
-		p.SetInterval(alsa.ParamChannels, uint32(ch))
-		p.SetInterval(alsa.ParamRate, Rate)
-		p.SetInterval(alsa.ParamPeriodSize, uint32(cfg.PeriodFrames))
-		p.SetInterval(alsa.ParamPeriods, 4)
-		if lastErr = dev.HWParams(p); lastErr == nil {
-			m.channels = ch
-			break
-		}
-		if gone(lastErr) {
-			dev.Close()
-			return nil, wrap("SNDRV_PCM_IOCTL_HW_PARAMS", lastErr)
-		}
-	}
-	if m.channels == 0 {
+	ch, err := alsa.SetS16(dev, Rate, cfg.PeriodFrames, 4)
+	switch {
+	case err != nil && gone(err):
 		dev.Close()
-		return nil, fmt.Errorf("%w: %v", ErrFormat, lastErr)
+		return nil, wrap("SNDRV_PCM_IOCTL_HW_PARAMS", err)
+	case err != nil:
+		dev.Close()
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
+	m.channels = ch
 	if err := dev.Prepare(); err != nil {
 		dev.Close()
 		return nil, wrap("SNDRV_PCM_IOCTL_PREPARE", err)
