@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/benbjohnson/clock"
 )
 
 // Rate is the sample rate of both directions (WebRTC's Opus clock).
@@ -26,11 +28,17 @@ type Config struct {
 	// speexdsp manual's advice of 10–20 ms).
 	Frame int
 	// Tail is the echo path the adaptive filter covers (default 128 ms:
-	// the speaker's 30 ms ring, the reference's lead and a small room).
+	// the reference's Lead, the air path and a small room's reverberation).
 	Tail time.Duration
-	// MaxLead bounds the reference kept waiting for its capture (default
-	// 40 ms, two 20 ms chunks).
-	MaxLead time.Duration
+	// Lead is how far the reference is set ahead of where the timing says
+	// the echo is (default 10 ms): scheduling jitter in that estimate
+	// must not make the echo precede its reference, which no filter can
+	// cancel.
+	Lead time.Duration
+	// History is how much of the speaker's signal is kept to draw the
+	// reference from (default 1 s): more than the microphone can fall
+	// behind.
+	History time.Duration
 	// NoiseSuppress is the preprocessor's noise attenuation in dB
 	// (default -25; positive disables noise suppression).
 	NoiseSuppress int
@@ -40,6 +48,8 @@ type Config struct {
 	// NoPreprocess leaves the residual echo suppressor, the noise
 	// suppressor and the AGC out: the adaptive filter alone (benchmarks).
 	NoPreprocess bool
+	// Clock dates the calls (default real).
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() error {
@@ -49,33 +59,56 @@ func (c *Config) setDefaults() error {
 	if c.Tail == 0 {
 		c.Tail = 128 * time.Millisecond
 	}
-	if c.MaxLead == 0 {
-		c.MaxLead = 40 * time.Millisecond
+	if c.Lead == 0 {
+		c.Lead = 10 * time.Millisecond
+	}
+	if c.History == 0 {
+		c.History = time.Second
 	}
 	if c.NoiseSuppress == 0 {
 		c.NoiseSuppress = -25
 	}
+	if c.Clock == nil {
+		c.Clock = clock.New()
+	}
 	if c.Frame < 64 || c.Frame > 4800 || c.Tail < 10*time.Millisecond || c.Tail > time.Second ||
-		c.MaxLead < time.Duration(c.Frame)*time.Second/Rate || c.MaxLead > time.Second {
-		return fmt.Errorf("%w: frame %d, tail %v, lead %v", ErrConfig, c.Frame, c.Tail, c.MaxLead)
+		c.Lead < 0 || c.Lead >= c.Tail || c.History < 100*time.Millisecond || c.History > 10*time.Second {
+		return fmt.Errorf("%w: frame %d, tail %v, lead %v, history %v", ErrConfig, c.Frame, c.Tail, c.Lead, c.History)
 	}
 	return nil
 }
 
 // Canceller is one echo canceller shared by the speaker (Playback) and the
 // microphone (Capture), each on its own goroutine.
+//
+// Alignment is by stream position, not by call order: Playback says how
+// much of what was written is still queued in the speaker's ring, so the
+// canceller knows which far-end sample is playing at that instant; Capture
+// says how much captured sound still waits in the microphone's ring, so it
+// knows which near-end sample is being captured at that instant. Both
+// rings run on sound-card clocks, so the offset between the two streams is
+// steady; it is re-taken only when it moves by more than 5 ms for several
+// chunks in a row (an xrun, a device reopened), never for scheduling
+// jitter, which would make the adaptive filter chase a moving path.
 type Canceller struct {
 	cfg Config
 
 	mu     sync.Mutex // guards everything below
 	impl   *impl      // nil once closed
-	ref    []int16    // reference FIFO: ref[head:head+n] in ring order
-	head   int
-	n      int
-	refBuf []int16 // one frame of reference, handed to speexdsp
-	out    []int16 // one frame of output
-
-	dropped, starved uint64
+	hist   []int16    // the far end's last History samples, by absolute index mod len
+	w      int64      // far samples written so far
+	anchor struct {   // the far sample playing at at
+		pos float64
+		at  time.Time
+		ok  bool
+	}
+	r       int64 // near samples captured so far
+	off     int64 // far index = near index + off
+	offOK   bool
+	drift   int // captures in a row whose measured offset disagreed with off
+	refBuf  []int16
+	out     []int16
+	retakes uint64 // times the offset was re-taken
 }
 
 // New creates a canceller; with cgo off, ErrUnavailable.
@@ -87,64 +120,60 @@ func New(cfg Config) (*Canceller, error) {
 	if err != nil {
 		return nil, err
 	}
-	lead := int(cfg.MaxLead * Rate / time.Second)
 	return &Canceller{
 		cfg:    cfg,
 		impl:   im,
-		ref:    make([]int16, lead+cfg.Frame),
+		hist:   make([]int16, int(cfg.History*Rate/time.Second)),
 		refBuf: make([]int16, cfg.Frame),
 		out:    make([]int16, cfg.Frame),
 	}, nil
 }
 
-// Playback records samples handed to the speaker as the echo reference.
-// It does not allocate.
-func (c *Canceller) Playback(pcm []int16) {
+// Playback records pcm, just handed to the speaker, as the echo reference;
+// queued is what the speaker's ring still held right after (its DELAY; 0
+// when unknown). It does not allocate.
+func (c *Canceller) Playback(pcm []int16, queued time.Duration) {
+	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.impl == nil {
 		return
 	}
-	size := len(c.ref)
+	n := int64(len(c.hist))
 	for _, v := range pcm {
-		if c.n == size { // full: the oldest goes (see MaxLead)
-			c.head = (c.head + 1) % size
-			c.n--
-			c.dropped++
-		}
-		c.ref[(c.head+c.n)%size] = v
-		c.n++
+		c.hist[c.w%n] = v
+		c.w++
 	}
+	c.anchor.pos = float64(c.w) - queued.Seconds()*Rate
+	c.anchor.at, c.anchor.ok = now, true
 }
 
-// Capture removes the echo from microphone samples in place; len(pcm) must
-// be a multiple of Config.Frame. It does not allocate.
-func (c *Canceller) Capture(pcm []int16) error {
+// Capture removes the echo from microphone samples in place; backlog is
+// what the microphone's ring still held right after they were read (0 when
+// unknown). len(pcm) must be a multiple of Config.Frame. It does not
+// allocate.
+func (c *Canceller) Capture(pcm []int16, backlog time.Duration) error {
 	if len(pcm)%c.cfg.Frame != 0 {
 		return fmt.Errorf("%w: %d samples is not a multiple of the %d-sample frame", ErrConfig, len(pcm), c.cfg.Frame)
 	}
+	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.impl == nil {
 		return ErrClosed
 	}
-	lead := int(c.cfg.MaxLead * Rate / time.Second)
+	start := c.r
+	c.r += int64(len(pcm))
+	c.align(now, backlog)
+	n := int64(len(c.hist))
 	for off := 0; off < len(pcm); off += c.cfg.Frame {
-		// Keep no more than MaxLead waiting once this frame is taken.
-		for c.n > lead+c.cfg.Frame {
-			c.head = (c.head + 1) % len(c.ref)
-			c.n--
-			c.dropped++
-		}
+		far := start + int64(off) + c.off
 		for i := range c.refBuf {
-			if c.n == 0 {
-				c.refBuf[i] = 0 // no speaker, or it fell behind
-				c.starved++
-				continue
+			if j := far + int64(i); c.offOK && j >= 0 && j < c.w && j >= c.w-n {
+				c.refBuf[i] = c.hist[j%n]
+			} else {
+				c.refBuf[i] = 0 // not played (yet, or any more): no echo of it
 			}
-			c.refBuf[i] = c.ref[c.head]
-			c.head = (c.head + 1) % len(c.ref)
-			c.n--
 		}
 		frame := pcm[off : off+c.cfg.Frame]
 		c.impl.process(frame, c.refBuf, c.out)
@@ -153,21 +182,46 @@ func (c *Canceller) Capture(pcm []int16) error {
 	return nil
 }
 
-// Stats are the reference samples dropped (more than MaxLead waiting) and
-// starved (none waiting: zeros used).
-func (c *Canceller) Stats() (dropped, starved uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dropped, c.starved
+// align measures the offset between the streams at now and takes it when
+// there is none yet or it has moved for good; mu held.
+func (c *Canceller) align(now time.Time, backlog time.Duration) {
+	if !c.anchor.ok {
+		return
+	}
+	playing := c.anchor.pos + now.Sub(c.anchor.at).Seconds()*Rate
+	capturing := float64(c.r) + backlog.Seconds()*Rate
+	lead := c.cfg.Lead.Seconds() * Rate
+	meas := int64(playing - capturing - lead)
+	d := meas - c.off
+	switch {
+	case !c.offOK:
+		c.off, c.offOK = meas, true
+	case d > 240 || d < -240: // 5 ms
+		if c.drift++; c.drift >= 3 {
+			c.off, c.drift = meas, 0
+			c.retakes++
+		}
+	default:
+		c.drift = 0
+	}
 }
 
-// Reset forgets the learnt echo path (the speaker or microphone changed).
+// Retakes counts the times the stream offset was re-taken after the first
+// (xruns, a device reopened, clock drift).
+func (c *Canceller) Retakes() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.retakes
+}
+
+// Reset forgets the learnt echo path and the alignment (the speaker or
+// microphone changed).
 func (c *Canceller) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.impl != nil {
 		c.impl.reset()
-		c.head, c.n = 0, 0
+		c.offOK, c.drift = false, 0
 	}
 }
 

@@ -14,16 +14,16 @@
 // in media/aec/compare/README.md.
 //
 // Alignment. The speaker calls Playback with every chunk it hands to the
-// sound card (silence too, so the reference never has gaps) and the
-// microphone calls Capture with every chunk it reads; both are paced by
-// sound-card clocks at 48 kHz, so consuming the reference sample for
-// sample keeps a fixed offset. The reference leads the echo by the
-// speaker's ring (20–30 ms) plus the air path; the filter's tail
-// (Config.Tail) covers that offset and the room's reverberation. At most
-// Config.MaxLead of reference is kept waiting: more (a microphone that
-// started late, or clock drift) drops the oldest samples, which keeps the
-// reference from lagging behind its own echo (a non-causal echo cannot be
-// cancelled).
+// sound card (silence too) and the fill of its ring right after (DELAY);
+// the microphone calls Capture with every chunk it reads and the sound
+// still waiting in its ring. From those the canceller knows, at each call,
+// which far-end sample is playing and which near-end sample is being
+// captured, so it lines the reference up by stream position, whatever the
+// two goroutines' scheduling (a loaded board reads the microphone in
+// bursts). Config.Lead sets the reference a little ahead of the estimate
+// and Config.Tail covers that, the air path and the room. The offset is
+// re-taken only when it moves by more than 5 ms for three chunks in a row
+// (an xrun, a device reopened).
 //
 // With cgo off there is no canceller: New returns ErrUnavailable and the
 // microphone goes to the encoder untouched.

@@ -16,10 +16,10 @@ package aec
 // what the microphone reads (the loop itself is a perfect wire).
 //
 // The emulated guest is far too slow to run speexdsp in real time beside
-// the two streams, so the run is recorded (both streams, and the order in
-// which Playback and Capture were called) and the canceller is replayed
-// over the recording in that order: the alignment it sees is the real
-// drivers'.
+// the two streams, so the run is recorded (both streams, and every
+// Playback and Capture call with its ring fill and time) and the canceller
+// is replayed over the recording on a mock clock: the alignment it sees is
+// the real drivers'.
 
 import (
 	"context"
@@ -28,6 +28,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/benbjohnson/clock"
 
 	"tether/media/mic"
 	"tether/media/speaker"
@@ -53,10 +55,16 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	const seconds = 6
 	far := speechLike(seconds*Rate, 5)
 	var near []int16
-	// order records the calls: a positive n is Playback of far chunk n-1,
-	// a negative one Capture of near chunk -n-1.
+	// calls records the calls as the appliance makes them: a positive n is
+	// Playback of far chunk n-1, a negative one Capture of near chunk -n-1,
+	// each with the ring's fill right after and the time.
+	type call struct {
+		n    int
+		fill time.Duration
+		at   time.Time
+	}
 	var mu sync.Mutex
-	var order []int
+	var calls []call
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -75,9 +83,10 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 			for i, v := range buf { // the room: -10 dB, a -65 dBFS floor
 				buf[i] = int16(0.32*float64(v) + r.NormFloat64()*18)
 			}
+			backlog := m.Backlog()
 			mu.Lock()
 			near = append(near, buf...)
-			order = append(order, -len(near)/960)
+			calls = append(calls, call{-len(near) / 960, backlog, time.Now()})
 			mu.Unlock()
 		}
 	}()
@@ -91,38 +100,43 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 		if err := s.Write(ctx, chunk); err != nil {
 			t.Fatal(err)
 		}
+		queued, err := s.Delay()
+		if err != nil {
+			t.Fatal(err)
+		}
 		mu.Lock()
-		order = append(order, i+1)
+		calls = append(calls, call{i + 1, queued, time.Now()})
 		mu.Unlock()
 	}
 	cancel()
 	wg.Wait()
 
-	c, err := New(Config{})
+	mock := clock.NewMock()
+	c, err := New(Config{Clock: mock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	out := append([]int16(nil), near...)
-	for _, n := range order {
-		switch {
+	for _, k := range calls {
+		mock.Set(k.at)
+		switch n := k.n; {
 		case n > chunks:
-			c.Playback(silence)
+			c.Playback(silence, k.fill)
 		case n > 0:
-			c.Playback(far[(n-1)*960 : n*960])
+			c.Playback(far[(n-1)*960:n*960], k.fill)
 		default:
-			k := -n - 1
-			if err := c.Capture(out[k*960 : (k+1)*960]); err != nil {
+			j := -n - 1
+			if err := c.Capture(out[j*960:(j+1)*960], k.fill); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	near = near[:min(len(near), len(far))]
 	out = out[:len(near)]
-	dropped, starved := c.Stats()
 	db, conv := erle(near, out, 2*time.Second, 25)
-	t.Logf("%s -> %s: ERLE %.1f dB after 2 s, converged at %v (%.1f s captured; reference dropped %d, starved %d samples; %d underruns)",
-		play, capPath, db, conv, float64(len(near))/Rate, dropped, starved, s.Underruns())
+	t.Logf("%s -> %s: ERLE %.1f dB after 2 s, converged at %v (%.1f s captured; stream offset re-taken %d times; %d underruns)",
+		play, capPath, db, conv, float64(len(near))/Rate, c.Retakes(), s.Underruns())
 	// An underrun shifts the echo against its reference by the gap; the
 	// filter then learns the path afresh, so the goal holds only for a run
 	// without one (a loaded emulated guest may not manage that).
