@@ -72,9 +72,16 @@ type Config struct {
 }
 
 // EchoCanceller removes the speaker's echo from microphone samples in
-// place (aec.Canceller).
+// place (aec.Canceller); backlog is the sound the microphone's ring still
+// holds (0 when unknown), which dates the samples.
 type EchoCanceller interface {
-	Capture(pcm []int16) error
+	Capture(pcm []int16, backlog time.Duration) error
+}
+
+// backlogger is implemented by a microphone that can tell how much sound
+// waits in its ring (mic.Mic).
+type backlogger interface {
+	Backlog() time.Duration
 }
 
 // AudioEncoder is the Opus encoder (swenc.Opus or a fake).

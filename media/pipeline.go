@@ -619,7 +619,11 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 		}
 		bo.reset()
 		if p.cfg.Echo != nil && !test {
-			if err := p.cfg.Echo.Capture(pcm); err != nil {
+			var backlog time.Duration
+			if b, ok := src.(backlogger); ok {
+				backlog = b.Backlog()
+			}
+			if err := p.cfg.Echo.Capture(pcm, backlog); err != nil {
 				p.log.Debug("echo canceller", "err", err)
 			}
 		}

@@ -34,10 +34,17 @@ type AudioDecoder interface {
 	Close() error
 }
 
-// EchoReference takes every chunk handed to the speaker: the echo
+// EchoReference takes every chunk handed to the speaker, with what the
+// speaker's ring still held right after (0 when unknown): the echo
 // canceller's reference (aec.Canceller).
 type EchoReference interface {
-	Playback(pcm []int16)
+	Playback(pcm []int16, queued time.Duration)
+}
+
+// delayer is implemented by a speaker that can tell how much sound waits
+// in its ring (speaker.Speaker).
+type delayer interface {
+	Delay() (time.Duration, error)
 }
 
 // PlayerConfig describes the customer's audio on the counter's speaker.
@@ -390,7 +397,11 @@ func (p *Player) Run(ctx context.Context) error {
 			p.addLatency(start.Sub(born))
 		}
 		if p.cfg.Echo != nil {
-			p.cfg.Echo.Playback(chunk)
+			var queued time.Duration
+			if d, ok := spk.(delayer); ok {
+				queued, _ = d.Delay()
+			}
+			p.cfg.Echo.Playback(chunk, queued)
 		}
 	}
 	return nil

@@ -277,9 +277,9 @@ func BenchmarkCallAudio20ms(b *testing.B) {
 					p.applyVolume(chunk)
 				}
 				if bc.aec {
-					c.Playback(chunk)
+					c.Playback(chunk, 0)
 					copy(mic, chunk)
-					if err := c.Capture(mic); err != nil {
+					if err := c.Capture(mic, 0); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -24,6 +24,8 @@ type device interface {
 	ReadI(buf []int16, frames int) (int, error)
 	// Poll waits up to timeout for capture data.
 	Poll(timeout time.Duration) (bool, error)
+	// Delay is the frames captured but not yet read.
+	Delay() (int, error)
 	Close() error
 }
 
@@ -155,6 +157,19 @@ func (m *Mic) ReadPCM(ctx context.Context, buf []int16) (time.Time, error) {
 		}
 	}
 	return m.cfg.Clock.Now().Add(-time.Duration(len(buf)) * time.Second / Rate), nil
+}
+
+// Backlog is the sound captured but not yet read (DELAY), 0 when the
+// driver cannot tell: the echo canceller dates the samples with it.
+func (m *Mic) Backlog() time.Duration {
+	if m.closed {
+		return 0
+	}
+	n, err := m.dev.Delay()
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second / Rate
 }
 
 // Close stops the stream and closes the device.

@@ -56,6 +56,7 @@ func (f *fakePCM) ReadI(buf []int16, frames int) (int, error) {
 }
 
 func (f *fakePCM) Poll(time.Duration) (bool, error) { return false, nil }
+func (f *fakePCM) Delay() (int, error)              { return 480, nil }
 func (f *fakePCM) Close() error                     { f.closed = true; return nil }
 
 func openFake(t *testing.T, f *fakePCM, clk clock.Clock) *Mic {
@@ -168,6 +169,12 @@ func TestReadPCM(t *testing.T) {
 		m.dev = &advancingPCM{fakePCM: f, mock: mock}
 		if _, err := m.ReadPCM(ctx, make([]int16, 960)); !errors.Is(err, ErrStalled) {
 			t.Fatalf("err = %v, want ErrStalled", err)
+		}
+	})
+	t.Run("backlog", func(t *testing.T) {
+		m := openFake(t, &fakePCM{maxChannels: 1}, nil)
+		if b := m.Backlog(); b != 10*time.Millisecond {
+			t.Fatalf("backlog %v", b)
 		}
 	})
 	t.Run("closed", func(t *testing.T) {
