@@ -87,9 +87,10 @@ func (c *Config) setDefaults() error {
 // says how much captured sound still waits in the microphone's ring, so it
 // knows which near-end sample is being captured at that instant. Both
 // rings run on sound-card clocks, so the offset between the two streams is
-// steady; it is re-taken only when it moves by more than 5 ms for several
-// chunks in a row (an xrun, a device reopened), never for scheduling
-// jitter, which would make the adaptive filter chase a moving path.
+// steady; it is re-taken only when three chunks in a row measure the same
+// new offset, more than 5 ms away (an xrun, a device reopened), never for
+// scheduling jitter, which would make the adaptive filter chase a moving
+// path.
 type Canceller struct {
 	cfg Config
 
@@ -105,7 +106,8 @@ type Canceller struct {
 	r       int64 // near samples captured so far
 	off     int64 // far index = near index + off
 	offOK   bool
-	drift   int // captures in a row whose measured offset disagreed with off
+	drift   int   // captures in a row that measured cand instead of off
+	cand    int64 // the offset they measured
 	refBuf  []int16
 	out     []int16
 	retakes uint64 // times the offset was re-taken
@@ -192,17 +194,21 @@ func (c *Canceller) align(now time.Time, backlog time.Duration) {
 	capturing := float64(c.r) + backlog.Seconds()*Rate
 	lead := c.cfg.Lead.Seconds() * Rate
 	meas := int64(playing - capturing - lead)
-	d := meas - c.off
+	near := func(a, b int64) bool { return a-b <= 240 && b-a <= 240 } // 5 ms
 	switch {
 	case !c.offOK:
 		c.off, c.offOK = meas, true
-	case d > 240 || d < -240: // 5 ms
+	case near(meas, c.off):
+		c.drift = 0
+	case c.drift > 0 && near(meas, c.cand):
+		// The same new offset again: three in a row is a real move (an
+		// xrun), not a goroutine that was descheduled once.
 		if c.drift++; c.drift >= 3 {
-			c.off, c.drift = meas, 0
+			c.off, c.drift = c.cand, 0
 			c.retakes++
 		}
 	default:
-		c.drift = 0
+		c.cand, c.drift = meas, 1
 	}
 }
 

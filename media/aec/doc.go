@@ -22,8 +22,8 @@
 // two goroutines' scheduling (a loaded board reads the microphone in
 // bursts). Config.Lead sets the reference a little ahead of the estimate
 // and Config.Tail covers that, the air path and the room. The offset is
-// re-taken only when it moves by more than 5 ms for three chunks in a row
-// (an xrun, a device reopened).
+// re-taken only when three chunks in a row measure the same new offset,
+// more than 5 ms away (an xrun, a device reopened).
 //
 // With cgo off there is no canceller: New returns ErrUnavailable and the
 // microphone goes to the encoder untouched.

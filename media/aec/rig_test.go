@@ -137,13 +137,14 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	db, conv := erle(near, out, 2*time.Second, 25)
 	t.Logf("%s -> %s: ERLE %.1f dB after 2 s, converged at %v (%.1f s captured; stream offset re-taken %d times; %d underruns)",
 		play, capPath, db, conv, float64(len(near))/Rate, c.Retakes(), s.Underruns())
-	// An underrun shifts the echo against its reference by the gap; the
-	// filter then learns the path afresh, so the goal holds only for a run
-	// without one (a loaded emulated guest may not manage that).
-	switch {
-	case s.Underruns() == 0 && db < 25:
+	// An underrun shifts the echo against its reference by the gap and
+	// the filter learns the path afresh: the goal is judged on a run
+	// without one. A loaded emulated guest may not manage that; then the
+	// figures are reported and the run skipped, not passed.
+	if s.Underruns() > 0 {
+		t.Skipf("the guest could not keep the speaker fed (%d underruns): ERLE %.1f dB not judged", s.Underruns(), db)
+	}
+	if db < 25 {
 		t.Errorf("ERLE %.1f dB through snd-aloop, want >= 25", db)
-	case db < 10:
-		t.Errorf("ERLE %.1f dB through snd-aloop with %d underruns, want >= 10", db, s.Underruns())
 	}
 }
