@@ -112,15 +112,7 @@ func (c *Config) setDefaults() {
 	if c.AudioBitrate == 0 {
 		c.AudioBitrate = 32_000
 	}
-	if c.DeviceProbe == 0 {
-		c.DeviceProbe = 5 * time.Second
-	}
-	if c.ReopenMin == 0 {
-		c.ReopenMin = 500 * time.Millisecond
-	}
-	if c.ReopenMax == 0 {
-		c.ReopenMax = 30 * time.Second
-	}
+	deviceDefaults(&c.DeviceProbe, &c.ReopenMin, &c.ReopenMax)
 	if c.StreamID == "" {
 		c.StreamID = "tether"
 	}
@@ -154,4 +146,20 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: encoder choice %d", ErrConfig, c.Encoder)
 	}
 	return nil
+}
+
+// deviceDefaults fills the device probe and reopen backoff defaults shared
+// by the capture devices (Config) and the speaker (PlayerConfig): a probe
+// every 5 s for a device missing since start-up, a lost one reopened after
+// 500 ms growing to 30 s.
+func deviceDefaults(probe, reopenMin, reopenMax *time.Duration) {
+	if *probe == 0 {
+		*probe = 5 * time.Second
+	}
+	if *reopenMin == 0 {
+		*reopenMin = 500 * time.Millisecond
+	}
+	if *reopenMax == 0 {
+		*reopenMax = 30 * time.Second
+	}
 }

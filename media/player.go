@@ -101,15 +101,7 @@ func (c *PlayerConfig) setDefaults() error {
 	if c.MaxConceal == 0 {
 		c.MaxConceal = 5
 	}
-	if c.DeviceProbe == 0 {
-		c.DeviceProbe = 5 * time.Second
-	}
-	if c.ReopenMin == 0 {
-		c.ReopenMin = 500 * time.Millisecond
-	}
-	if c.ReopenMax == 0 {
-		c.ReopenMax = 30 * time.Second
-	}
+	deviceDefaults(&c.DeviceProbe, &c.ReopenMin, &c.ReopenMax)
 	if c.Clock == nil {
 		c.Clock = clock.New()
 	}
