@@ -81,6 +81,8 @@ CROSS_PKGS ?= ./media/... ./store/... ./gpio/... ./board/... ./appliance/health 
 # part of `make test`). Results are ratios against a baseline in the same run.
 bench: npm
 	$(GO) test -run '^$$' -bench . -benchmem ./signaling/engineio ./signaling/socketio ./media/... ./store
+	# issue 15: 1000 customer changes on the speaker, no goroutine/fd/heap growth
+	TETHER_SPEAKER_SWITCHES=1000 $(GO) test -count=1 -run TestPlayerCustomerChanges -v ./media
 	$(GO) test -run '^$$' -bench 'ReconnectAfterRestart|LinkFlap' -benchtime 1x ./signaling
 	$(GO) test -run '^$$' -bench . -skip NetnsICERestart -benchtime 1x ./appliance/peer
 	$(GO) test -run '^$$' -bench NetnsICERestart -benchtime 5x ./appliance/peer

@@ -35,6 +35,8 @@ type Config struct {
 	Console     string        // console: tty for the status line, "-" for stdout, "" for none
 	Camera      string        // camera: V4L2 capture device, "test" for the test pattern
 	Microphone  string        // mic: ALSA device, "test" for the test tone
+	Speaker     string        // speaker: ALSA playback device or card name, "none" for no speaker
+	Volume      int           // volume: speaker volume in percent
 	Width       int           // width
 	Height      int           // height
 	FPS         int           // fps
@@ -73,6 +75,8 @@ var settings = []setting{
 	{"console", "serial console tty (115200 8N1) for status lines and commands, - for stdout, empty for none (default: the board's UART, /dev/serial0 on a Pi)", kindString, ""},
 	{"camera", "V4L2 capture device, or test for the test pattern (default: the board's)", kindString, ""},
 	{"mic", "ALSA capture device or card name, or test for the test tone (default: the board's)", kindString, ""},
+	{"speaker", "ALSA playback device or card name for the customer's voice, or none (default: the board's)", kindString, ""},
+	{"volume", "speaker volume in percent, 0 to 100", kindInt, "80"},
 	{"width", "video width (default: the board's)", kindInt, ""},
 	{"height", "video height (default: the board's)", kindInt, ""},
 	{"fps", "video frame rate (default: the board's)", kindInt, ""},
@@ -284,6 +288,7 @@ func profileValues(p board.Profile) map[string]string {
 	}
 	if p.TestSources {
 		m["camera"], m["mic"] = "test", "test"
+		m["speaker"] = "none" // no sound card: no speaker expected
 	}
 	return m
 }
@@ -299,6 +304,10 @@ func storedValues(s store.Settings) map[string]string {
 	put("room", s.RoomID)
 	put("camera", s.Camera)
 	put("mic", s.Microphone)
+	put("speaker", s.Speaker)
+	if s.Volume > 0 {
+		m["volume"] = strconv.Itoa(s.Volume)
+	}
 	for k, v := range map[string]int{"width": s.Width, "height": s.Height, "fps": s.FPS, "bitrate": s.BitrateKbps} {
 		if v > 0 {
 			m[k] = strconv.Itoa(v)
@@ -331,7 +340,7 @@ func (c *Config) parse(v map[string]string) error {
 			}
 		}
 	}
-	c.Camera, c.Microphone, c.CAFile = v["camera"], v["mic"], v["ca-file"]
+	c.Camera, c.Microphone, c.Speaker, c.CAFile = v["camera"], v["mic"], v["speaker"], v["ca-file"]
 	ints := []struct {
 		name     string
 		dst      *int
@@ -339,6 +348,7 @@ func (c *Config) parse(v map[string]string) error {
 	}{
 		{"width", &c.Width, 16, 7680}, {"height", &c.Height, 16, 4320},
 		{"fps", &c.FPS, 1, 120}, {"bitrate", &c.BitrateKbps, 50, 100_000},
+		{"volume", &c.Volume, 0, 100},
 	}
 	for _, f := range ints {
 		s := v[f.name]
@@ -369,7 +379,8 @@ func (c *Config) parse(v map[string]string) error {
 func (c Config) values() map[string]string {
 	return map[string]string{
 		"hub": c.HubURL, "room": c.RoomID, "data": c.DataPath, "board": c.Profile.Name, "setup-addr": c.SetupAddr, "metrics-addr": c.MetricsAddr,
-		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "width": strconv.Itoa(c.Width),
+		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "speaker": c.Speaker, "volume": strconv.Itoa(c.Volume),
+		"width":  strconv.Itoa(c.Width),
 		"height": strconv.Itoa(c.Height), "fps": strconv.Itoa(c.FPS), "bitrate": strconv.Itoa(c.BitrateKbps),
 		"ca-file": c.CAFile, "stuck-timeout": c.Stuck.String(), "log-level": c.LogLevel,
 	}

@@ -53,6 +53,10 @@ type Config struct {
 	FindHardware func() (string, error)
 	// NewAudioEncoder makes the Opus encoder (default swenc.NewOpus).
 	NewAudioEncoder func(bitrate int) (AudioEncoder, error)
+	// Echo, when set, cancels the speaker's echo from every microphone
+	// chunk before it is encoded (aec.Canceller, whose reference the
+	// Player feeds; issue 15). The test tone bypasses it.
+	Echo EchoCanceller
 
 	// ReopenMin and ReopenMax bound the backoff between attempts to reopen
 	// a lost device or restart a failed encoder (default 500 ms and 30 s).
@@ -65,6 +69,19 @@ type Config struct {
 	// Clock paces the test sources, backoff and stats (default real).
 	Clock  clock.Clock
 	Logger *slog.Logger
+}
+
+// EchoCanceller removes the speaker's echo from microphone samples in
+// place (aec.Canceller); backlog is the sound the microphone's ring still
+// holds (0 when unknown), which dates the samples.
+type EchoCanceller interface {
+	Capture(pcm []int16, backlog time.Duration) error
+}
+
+// backlogger is implemented by a microphone that can tell how much sound
+// waits in its ring (mic.Mic).
+type backlogger interface {
+	Backlog() time.Duration
 }
 
 // AudioEncoder is the Opus encoder (swenc.Opus or a fake).
@@ -95,15 +112,7 @@ func (c *Config) setDefaults() {
 	if c.AudioBitrate == 0 {
 		c.AudioBitrate = 32_000
 	}
-	if c.DeviceProbe == 0 {
-		c.DeviceProbe = 5 * time.Second
-	}
-	if c.ReopenMin == 0 {
-		c.ReopenMin = 500 * time.Millisecond
-	}
-	if c.ReopenMax == 0 {
-		c.ReopenMax = 30 * time.Second
-	}
+	deviceDefaults(&c.DeviceProbe, &c.ReopenMin, &c.ReopenMax)
 	if c.StreamID == "" {
 		c.StreamID = "tether"
 	}
@@ -137,4 +146,20 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: encoder choice %d", ErrConfig, c.Encoder)
 	}
 	return nil
+}
+
+// deviceDefaults fills the device probe and reopen backoff defaults shared
+// by the capture devices (Config) and the speaker (PlayerConfig): a probe
+// every 5 s for a device missing since start-up, a lost one reopened after
+// 500 ms growing to 30 s.
+func deviceDefaults(probe, reopenMin, reopenMax *time.Duration) {
+	if *probe == 0 {
+		*probe = 5 * time.Second
+	}
+	if *reopenMin == 0 {
+		*reopenMin = 500 * time.Millisecond
+	}
+	if *reopenMax == 0 {
+		*reopenMax = 30 * time.Second
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"tether/media/camera"
 	"tether/media/mic"
+	"tether/media/speaker"
 )
 
 // CameraOpener returns a Config.OpenCamera for a V4L2 camera. A missing
@@ -41,21 +42,39 @@ func (s cameraSource) Close() error { return s.c.Close() }
 // the first card whose name contains hint (e.g. the board profile's
 // CardHint), or the first capture device. No device maps to ErrNoDevice.
 func MicOpener(path, hint string) func() (AudioSource, error) {
-	return func() (AudioSource, error) {
+	return alsaOpener(path, hint, mic.Find, func(p string) (AudioSource, error) {
+		return mic.Open(mic.Config{Path: p})
+	}, mic.ErrNoDevice)
+}
+
+// SpeakerOpener returns a PlayerConfig.OpenSpeaker for an ALSA playback
+// device, found as MicOpener finds the capture device.
+func SpeakerOpener(path, hint string) func() (AudioSink, error) {
+	return alsaOpener(path, hint, speaker.Find, func(p string) (AudioSink, error) {
+		return speaker.Open(speaker.Config{Path: p})
+	}, speaker.ErrNoDevice)
+}
+
+// alsaOpener opens path, or the node find returns for hint; the driver's
+// noDevice (and no node found) map to ErrNoDevice.
+func alsaOpener[T any](path, hint string, find func(string) (string, error), open func(string) (T, error),
+	noDevice error) func() (T, error) {
+	return func() (T, error) {
+		var zero T
 		p := path
 		if p == "" {
 			var err error
-			if p, err = mic.Find(hint); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
+			if p, err = find(hint); err != nil {
+				return zero, fmt.Errorf("%w: %w", ErrNoDevice, err)
 			}
 		}
-		m, err := mic.Open(mic.Config{Path: p})
+		d, err := open(p)
 		if err != nil {
-			if errors.Is(err, mic.ErrNoDevice) {
-				return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
+			if errors.Is(err, noDevice) {
+				return zero, fmt.Errorf("%w: %w", ErrNoDevice, err)
 			}
-			return nil, err
+			return zero, err
 		}
-		return m, nil
+		return d, nil
 	}
 }

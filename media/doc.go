@@ -9,9 +9,20 @@
 // Data flow, one goroutine per box, all owned by Pipeline.Run:
 //
 //	VideoSource.ReadFrame -> convert -> Encoder.Encode -> Sink -> video track
-//	AudioSource.ReadPCM -> Opus -> audio track
+//	AudioSource.ReadPCM -> echo canceller (Config.Echo) -> Opus -> audio track
 //	stats ticker -> Status (fps)
 //
-// Capture drivers live in media/camera (V4L2) and media/mic (ALSA); the
-// hardware encoder in media/v4l2m2m, the software ones in media/swenc.
+// The other direction (issue 15): Player plays the customer's audio track
+// on the speaker, one goroutine owning the device:
+//
+//	RTPReader -> jitter buffer -> Opus decode (FEC, PLC) -> volume -> speaker
+//	                                                      \-> echo reference
+//
+// and Config.Echo cancels that reference's echo from the microphone before
+// the Opus encoder.
+//
+// Capture drivers live in media/camera (V4L2) and media/mic (ALSA), the
+// playback driver in media/speaker (ALSA, sharing media/alsa's ABI); the
+// hardware encoder in media/v4l2m2m, the software codecs in media/swenc and
+// the echo canceller in media/aec.
 package media

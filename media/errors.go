@@ -15,6 +15,9 @@ var (
 	ErrNoEncoder = errors.New("media: no H.264 encoder available")
 	// ErrFormat: a frame's pixel format or size cannot be encoded.
 	ErrFormat = errors.New("media: unsupported frame format")
+	// ErrNoDecoder: no Opus decoder in this build (cgo off): the speaker
+	// is off.
+	ErrNoDecoder = errors.New("media: no Opus decoder")
 	// ErrRunning: Run was called twice.
 	ErrRunning = errors.New("media: pipeline already running")
 )

@@ -45,6 +45,14 @@ func loopbackAPI() *webrtc.API {
 
 func newLoopbackPair(tb testing.TB, p *Pipeline) *loopbackPair {
 	tb.Helper()
+	return newLoopbackPairWith(tb, p, nil)
+}
+
+// newLoopbackPairWith is newLoopbackPair with the received audio track
+// handed to onAudio (the counter's speaker, for the customer-to-appliance
+// direction) instead of counted.
+func newLoopbackPairWith(tb testing.TB, p *Pipeline, onAudio func(*webrtc.TrackRemote)) *loopbackPair {
+	tb.Helper()
 	api := loopbackAPI()
 	lp := &loopbackPair{units: make(chan rxUnit, 4096), audio: make(chan struct{}, 4096), videoSSRC: make(chan webrtc.SSRC, 1)}
 	var err error
@@ -77,6 +85,10 @@ func newLoopbackPair(tb testing.TB, p *Pipeline) *loopbackPair {
 		}()
 	}
 	lp.recv.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if tr.Kind() == webrtc.RTPCodecTypeAudio && onAudio != nil {
+			onAudio(tr)
+			return
+		}
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
 			for {
 				if _, _, err := tr.ReadRTP(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -344,13 +345,19 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 	}
 }
 
+func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err error,
+	prev SourceState, set func(SourceState, error), bo *backoff) bool {
+	return openFailed(ctx, p.log, p.cfg.Clock, p.cfg.DeviceProbe, what, first, err, prev, set, bo)
+}
+
 // openFailed reports a failed open and waits before the next attempt; false
 // means ctx ended. A device that has never been there since start-up
 // (ErrNoDevice before the first successful open) is SourceMissing and is
-// looked for every DeviceProbe; one that went away is SourceReopening and
+// looked for every probe; one that went away is SourceReopening and
 // one that is there but unusable SourceFailed, both retried with backoff.
-func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err error,
-	prev SourceState, set func(SourceState, error), bo *backoff) bool {
+// Shared by the capture devices (Pipeline) and the speaker (Player).
+func openFailed(ctx context.Context, log *slog.Logger, clk clock.Clock, probe time.Duration, what string,
+	first bool, err error, prev SourceState, set func(SourceState, error), bo *backoff) bool {
 	st := SourceFailed
 	if errors.Is(err, ErrNoDevice) {
 		st = SourceReopening
@@ -360,17 +367,17 @@ func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err 
 	}
 	if st == SourceMissing {
 		if prev != SourceMissing { // once, not every probe
-			p.log.Warn(what+" missing; nothing is sent until it appears", "err", err, "probe", p.cfg.DeviceProbe)
+			log.Warn(what+" missing; looked for again every probe", "err", err, "probe", probe)
 		}
 		set(st, err)
 		select {
 		case <-ctx.Done():
 			return false
-		case <-p.cfg.Clock.After(p.cfg.DeviceProbe):
+		case <-clk.After(probe):
 			return true
 		}
 	}
-	p.log.Warn(what+" open failed", "err", err, "state", st)
+	log.Warn(what+" open failed", "err", err, "state", st)
 	set(st, err)
 	return bo.wait(ctx)
 }
@@ -611,6 +618,15 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 			continue
 		}
 		bo.reset()
+		if p.cfg.Echo != nil && !test {
+			var backlog time.Duration
+			if b, ok := src.(backlogger); ok {
+				backlog = b.Backlog()
+			}
+			if err := p.cfg.Echo.Capture(pcm, backlog); err != nil {
+				p.log.Debug("echo canceller", "err", err)
+			}
+		}
 		n, err := enc.Encode(pcm, out)
 		if err != nil {
 			p.log.Warn("opus encode", "err", err)

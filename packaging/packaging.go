@@ -75,7 +75,8 @@ const VersionVar = "tether/internal/version.Version"
 type Binaries struct{ Tetherd, Hub string }
 
 // Build compiles tetherd (cgo, static: openh264 from mediadevices' static
-// libraries, libopus.a from the target's libopus-dev) and tether-hub (no
+// libraries, libopus.a and libspeexdsp.a from the target's libopus-dev and
+// libspeexdsp-dev) and tether-hub (no
 // cgo needed; refuses to build without the customer page) for t.
 func (b *Builder) Build(ctx context.Context, t Target) (Binaries, error) {
 	dir := filepath.Join(b.Out, "bin", t.Deb)
@@ -85,7 +86,7 @@ func (b *Builder) Build(ctx context.Context, t Target) (Binaries, error) {
 	if _, err := os.Stat(filepath.Join(b.Root, "signaling/hub/web/dist/index.html")); err != nil {
 		return Binaries{}, fmt.Errorf("%w: the customer page is not built (signaling/hub/web/dist/index.html): run `make web` first; a hub without it is not shipped", ErrBuild)
 	}
-	pc, err := b.opusPC(t)
+	pc, err := b.staticPC(t)
 	if err != nil {
 		return Binaries{}, err
 	}
@@ -111,19 +112,30 @@ func (b *Builder) Build(ctx context.Context, t Target) (Binaries, error) {
 	return bins, nil
 }
 
-// opusPC writes a pkg-config directory whose opus.pc links the target's
-// libopus.a, so `#cgo pkg-config: opus` links it statically.
-func (b *Builder) opusPC(t Target) (string, error) {
-	lib := filepath.Join("/usr/lib", t.Triplet, "libopus.a")
-	if _, err := os.Stat(lib); err != nil {
-		return "", fmt.Errorf("%w: %s missing: install libopus-dev:%s (packaging/install-deps)", ErrBuild, lib, t.Deb)
-	}
+// staticPC writes a pkg-config directory whose opus.pc and speexdsp.pc
+// link the target's libopus.a and libspeexdsp.a (the speaker's echo
+// canceller, issue 15), so `#cgo pkg-config: opus` and `speexdsp` link
+// them statically.
+func (b *Builder) staticPC(t Target) (string, error) {
 	dir := filepath.Join(b.Out, "pkgconfig", t.Deb)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBuild, err)
 	}
-	pc := fmt.Sprintf("Name: opus\nDescription: libopus, static (tether dist)\nVersion: 1\nCflags: -I/usr/include/opus\nLibs: %s -lm\n", lib)
-	return dir, os.WriteFile(filepath.Join(dir, "opus.pc"), []byte(pc), 0o644)
+	for _, l := range []struct{ name, archive, deb, cflags string }{
+		{"opus", "libopus.a", "libopus-dev", "-I/usr/include/opus"},
+		{"speexdsp", "libspeexdsp.a", "libspeexdsp-dev", ""},
+	} {
+		lib := filepath.Join("/usr/lib", t.Triplet, l.archive)
+		if _, err := os.Stat(lib); err != nil {
+			return "", fmt.Errorf("%w: %s missing: install %s:%s (packaging/install-deps)", ErrBuild, lib, l.deb, t.Deb)
+		}
+		pc := fmt.Sprintf("Name: %s\nDescription: %s, static (tether dist)\nVersion: 1\nCflags: %s\nLibs: %s -lm\n",
+			l.name, l.archive, l.cflags, lib)
+		if err := os.WriteFile(filepath.Join(dir, l.name+".pc"), []byte(pc), 0o644); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBuild, err)
+		}
+	}
+	return dir, nil
 }
 
 func (b *Builder) goBuild(ctx context.Context, env []string, out, pkg, tags, ldflags string) error {

@@ -26,6 +26,8 @@ type Settings struct {
 	RoomID      string `json:"roomId,omitempty"`
 	Camera      string `json:"camera,omitempty"`     // capture device, e.g. /dev/video0
 	Microphone  string `json:"microphone,omitempty"` // ALSA card/device name
+	Speaker     string `json:"speaker,omitempty"`    // ALSA playback card/device name (issue 15)
+	Volume      int    `json:"volume,omitempty"`     // speaker volume, 1..100 percent
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
 	FPS         int    `json:"fps,omitempty"`
@@ -43,8 +45,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("%w: fps %d", ErrInvalid, s.FPS)
 	case s.BitrateKbps < 0 || s.BitrateKbps > 100_000:
 		return fmt.Errorf("%w: bitrate %d kbit/s", ErrInvalid, s.BitrateKbps)
+	case s.Volume < 0 || s.Volume > 100:
+		return fmt.Errorf("%w: volume %d%%", ErrInvalid, s.Volume)
 	}
-	for name, v := range map[string]string{"hub URL": s.HubURL, "room": s.RoomID, "camera": s.Camera, "microphone": s.Microphone} {
+	for name, v := range map[string]string{"hub URL": s.HubURL, "room": s.RoomID, "camera": s.Camera, "microphone": s.Microphone, "speaker": s.Speaker} {
 		if len(v) > maxSettingLen || !utf8.ValidString(v) {
 			return fmt.Errorf("%w: %s is not valid UTF-8 of at most %d bytes", ErrInvalid, name, maxSettingLen)
 		}

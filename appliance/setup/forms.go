@@ -183,6 +183,8 @@ type settingsForm struct {
 	Room        string
 	Camera      string
 	Microphone  string
+	Speaker     string // ALSA playback device or card name, "none" (issue 15)
+	Volume      int    // speaker volume, 1..100 percent; 0 unset
 	Width       int
 	Height      int
 	FPS         int
@@ -214,6 +216,12 @@ func decodeSettings(v url.Values, dev Devices) (settingsForm, error) {
 		return f, err
 	}
 	if f.Microphone, err = checkDevice(get, "microphone", dev.Microphones); err != nil {
+		return f, err
+	}
+	if f.Speaker, err = checkDevice(get, "speaker", nil); err != nil {
+		return f, err
+	}
+	if f.Volume, err = intField(get, "volume", 1, 100, "%"); err != nil {
 		return f, err
 	}
 	res, err := get("resolution")

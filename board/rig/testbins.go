@@ -116,13 +116,26 @@ func hasBuildTag(file, tag string) bool {
 
 // buildTestBinaries compiles each package's tests for the guest: static
 // (CGO_ENABLED=0) linux binaries of the guest's GOARCH with the rig tag.
+// With TETHER_RIG_CGO=1 they are built with cgo and linked statically
+// against the target's Debian multiarch libraries (as `make dist` links
+// tetherd), so rig tests tagged `rig && cgo` (the echo canceller through
+// snd-aloop, issue 15) run too.
 func buildTestBinaries(ctx context.Context, goTool, modDir, outDir, goarch string, pkgs []testPkg) error {
 	for i := range pkgs {
 		p := &pkgs[i]
 		p.Binary = filepath.Join(outDir, p.Name+".test")
-		cmd := exec.CommandContext(ctx, goTool, "test", "-c", "-tags", BuildTag, "-o", p.Binary, p.ImportPath)
+		args := []string{"test", "-c", "-tags", BuildTag, "-o", p.Binary}
+		env := append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
+		if os.Getenv("TETHER_RIG_CGO") == "1" {
+			triplet := map[string]string{"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu", "arm": "arm-linux-gnueabihf"}[goarch]
+			args = append(args, "-ldflags", `-linkmode external -extldflags "-static"`)
+			env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "GOARM=7", "CGO_ENABLED=1",
+				"CC="+triplet+"-gcc", "CXX="+triplet+"-g++",
+				"PKG_CONFIG_LIBDIR=/usr/lib/"+triplet+"/pkgconfig:/usr/share/pkgconfig", "PKG_CONFIG_PATH=")
+		}
+		cmd := exec.CommandContext(ctx, goTool, append(args, p.ImportPath)...)
 		cmd.Dir = modDir
-		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
+		cmd.Env = env
 		if err := runLogged(cmd); err != nil {
 			return fmt.Errorf("rig: build tests of %s: %w", p.ImportPath, err)
 		}

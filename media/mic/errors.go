@@ -3,7 +3,8 @@ package mic
 import (
 	"errors"
 	"fmt"
-	"syscall"
+
+	"tether/media/alsa"
 )
 
 // Sentinel errors; returned errors wrap them with the operation.
@@ -19,21 +20,10 @@ var (
 	// ErrClosed: the microphone was closed.
 	ErrClosed = errors.New("mic: closed")
 	// ErrUnsupported: built for a system without ALSA.
-	ErrUnsupported = errors.New("mic: compiled without ALSA support (linux only)")
+	ErrUnsupported = alsa.ErrUnsupported
 )
 
-// ESTRPIPE (86, suspended) and EBADFD (77, stream in a bad state, as after
-// a disconnect) from asm-generic/errno.h, the same on every Linux GOARCH.
-const (
-	errStrPipe = syscall.Errno(86)
-	errBadFD   = syscall.Errno(77)
-)
-
-func gone(err error) bool {
-	return errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EIO) ||
-		errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.EBADF) || errors.Is(err, errStrPipe) ||
-		errors.Is(err, errBadFD)
-}
+func gone(err error) bool { return alsa.Gone(err) }
 
 func wrap(op string, err error) error {
 	if gone(err) {

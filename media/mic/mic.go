@@ -8,20 +8,24 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"tether/media/alsa"
 )
 
 // Rate is the only sample rate the mic delivers (WebRTC's Opus clock).
 const Rate = 48000
 
-// device is the ioctl-level PCM handle (pcm_linux.go, or a fake).
+// device is the ioctl-level PCM handle (alsa.PCM, or a fake).
 type device interface {
-	HWParams(p *hwParams) error
+	HWParams(p *alsa.HWParams) error
 	Prepare() error
 	// ReadI reads up to frames interleaved frames into buf; EAGAIN when
 	// none are ready, EPIPE on overrun.
 	ReadI(buf []int16, frames int) (int, error)
 	// Poll waits up to timeout for capture data.
 	Poll(timeout time.Duration) (bool, error)
+	// Delay is the frames captured but not yet read.
+	Delay() (int, error)
 	Close() error
 }
 
@@ -79,31 +83,16 @@ func Open(cfg Config) (*Mic, error) {
 		return nil, fmt.Errorf("mic: open %s: %w", cfg.Path, err)
 	}
 	m := &Mic{cfg: cfg, dev: dev}
-	var lastErr error
-	for _, ch := range []int{1, 2} {
-		p := newHWParams()
-		p.setMask(paramAccess, accessRWInterleaved)
-		p.setMask(paramFormat, formatS16LE)
-		p.setMask(paramSubformat, subformatStd)
-		p.setInterval(paramSampleBits, 16)
-		p.setInterval(paramFrameBits, uint32(16*ch))
-		p.setInterval(paramChannels, uint32(ch))
-		p.setInterval(paramRate, Rate)
-		p.setInterval(paramPeriodSize, uint32(cfg.PeriodFrames))
-		p.setInterval(paramPeriods, 4)
-		if lastErr = dev.HWParams(p); lastErr == nil {
-			m.channels = ch
-			break
-		}
-		if gone(lastErr) {
-			dev.Close()
-			return nil, wrap("SNDRV_PCM_IOCTL_HW_PARAMS", lastErr)
-		}
-	}
-	if m.channels == 0 {
+	ch, err := alsa.SetS16(dev, Rate, cfg.PeriodFrames, 4)
+	switch {
+	case err != nil && gone(err):
 		dev.Close()
-		return nil, fmt.Errorf("%w: %v", ErrFormat, lastErr)
+		return nil, wrap("SNDRV_PCM_IOCTL_HW_PARAMS", err)
+	case err != nil:
+		dev.Close()
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
+	m.channels = ch
 	if err := dev.Prepare(); err != nil {
 		dev.Close()
 		return nil, wrap("SNDRV_PCM_IOCTL_PREPARE", err)
@@ -168,6 +157,19 @@ func (m *Mic) ReadPCM(ctx context.Context, buf []int16) (time.Time, error) {
 		}
 	}
 	return m.cfg.Clock.Now().Add(-time.Duration(len(buf)) * time.Second / Rate), nil
+}
+
+// Backlog is the sound captured but not yet read (DELAY), 0 when the
+// driver cannot tell: the echo canceller dates the samples with it.
+func (m *Mic) Backlog() time.Duration {
+	if m.closed {
+		return 0
+	}
+	n, err := m.dev.Delay()
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second / Rate
 }
 
 // Close stops the stream and closes the device.

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"tether/media/alsa"
 )
 
 // fakePCM scripts a capture device: each ReadI takes its next step.
 type fakePCM struct {
 	maxChannels int // the one channel count the device takes (0: none)
-	params      *hwParams
+	params      *alsa.HWParams
 	prepared    int
 	steps       []error // per ReadI: nil delivers frames
 	step        int
@@ -22,8 +24,8 @@ type fakePCM struct {
 	closed      bool
 }
 
-func (f *fakePCM) HWParams(p *hwParams) error {
-	if ch := p.interval(paramChannels).min; int(ch) != f.maxChannels {
+func (f *fakePCM) HWParams(p *alsa.HWParams) error {
+	if ch := p.Interval(alsa.ParamChannels).Min; int(ch) != f.maxChannels {
 		return syscall.EINVAL
 	}
 	cp := *p
@@ -42,7 +44,7 @@ func (f *fakePCM) ReadI(buf []int16, frames int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ch := int(f.params.interval(paramChannels).min)
+	ch := int(f.params.Interval(alsa.ParamChannels).Min)
 	n := min(frames, 240) // deliver in small pieces
 	for i := 0; i < n; i++ {
 		f.next++
@@ -54,6 +56,7 @@ func (f *fakePCM) ReadI(buf []int16, frames int) (int, error) {
 }
 
 func (f *fakePCM) Poll(time.Duration) (bool, error) { return false, nil }
+func (f *fakePCM) Delay() (int, error)              { return 480, nil }
 func (f *fakePCM) Close() error                     { f.closed = true; return nil }
 
 func openFake(t *testing.T, f *fakePCM, clk clock.Clock) *Mic {
@@ -93,10 +96,10 @@ func TestOpenParams(t *testing.T) {
 				t.Fatalf("channels %d, prepared %d", m.Channels(), f.prepared)
 			}
 			p := f.params
-			if p.interval(paramRate).min != 48000 || p.interval(paramPeriodSize).min != 960 ||
-				p.masks[paramFormat].bits[0] != 1<<formatS16LE || p.masks[paramAccess].bits[0] != 1<<accessRWInterleaved {
-				t.Fatalf("hw params: rate %v period %v format %#x access %#x", p.interval(paramRate),
-					p.interval(paramPeriodSize), p.masks[paramFormat].bits[0], p.masks[paramAccess].bits[0])
+			if p.Interval(alsa.ParamRate).Min != 48000 || p.Interval(alsa.ParamPeriodSize).Min != 960 ||
+				p.Masks[alsa.ParamFormat].Bits[0] != 1<<alsa.FormatS16LE || p.Masks[alsa.ParamAccess].Bits[0] != 1<<alsa.AccessRWInterleaved {
+				t.Fatalf("hw params: rate %v period %v format %#x access %#x", p.Interval(alsa.ParamRate),
+					p.Interval(alsa.ParamPeriodSize), p.Masks[alsa.ParamFormat].Bits[0], p.Masks[alsa.ParamAccess].Bits[0])
 			}
 		})
 	}
@@ -168,6 +171,12 @@ func TestReadPCM(t *testing.T) {
 			t.Fatalf("err = %v, want ErrStalled", err)
 		}
 	})
+	t.Run("backlog", func(t *testing.T) {
+		m := openFake(t, &fakePCM{maxChannels: 1}, nil)
+		if b := m.Backlog(); b != 10*time.Millisecond {
+			t.Fatalf("backlog %v", b)
+		}
+	})
 	t.Run("closed", func(t *testing.T) {
 		m := openFake(t, &fakePCM{maxChannels: 1}, nil)
 		m.Close()
@@ -194,28 +203,4 @@ type advancingPCM struct {
 func (a *advancingPCM) Poll(d time.Duration) (bool, error) {
 	a.mock.Add(300 * time.Millisecond)
 	return false, nil
-}
-
-func TestParseCards(t *testing.T) {
-	cards := parseCards(" 0 [vc4hdmi        ]: vc4-hdmi - vc4-hdmi\n                      vc4-hdmi\n 1 [Loopback       ]: Loopback - Loopback\n                      Loopback 1\n 2 [Device         ]: USB-Audio - USB PnP Sound Device\n")
-	if len(cards) != 3 || !matchCard(cards[1], "loopback") || !matchCard(cards[2], "USB PnP") || matchCard(cards[0], "usb") {
-		t.Fatalf("cards %v", cards)
-	}
-	var c, d int
-	if _, err := sscanPCM("pcmC2D0c", &c, &d); err != nil || c != 2 || d != 0 {
-		t.Fatalf("sscan %d %d %v", c, d, err)
-	}
-}
-
-func FuzzParseCards(f *testing.F) {
-	f.Add(" 0 [Loopback       ]: Loopback - Loopback\n")
-	f.Add("x [")
-	f.Add("")
-	f.Fuzz(func(t *testing.T, s string) {
-		for n, name := range parseCards(s) {
-			if n < 0 && name == "" {
-				t.Fatal("impossible")
-			}
-		}
-	})
 }

@@ -1,6 +1,8 @@
-// Package swenc is Tether's software encoding path: H.264 constrained
+// Package swenc is Tether's software codec path: H.264 constrained
 // baseline through openh264 (github.com/pion/mediadevices ships its static
-// libraries for linux amd64, arm64 and armv7) and Opus through libopus. The
+// libraries for linux amd64, arm64 and armv7) and Opus through libopus,
+// both ways (the encoder for the microphone, the decoder with loss
+// concealment for the customer's voice on the speaker; issue 15). The
 // media pipeline falls back to it when probing finds no V4L2 mem2mem
 // encoder (Raspberry Pi 5, laptops, CI).
 //

@@ -4,7 +4,8 @@ import "errors"
 
 // Sentinel errors; returned errors wrap them with context.
 var (
-	// ErrNoSoftwareEncoder: the binary was compiled with cgo off.
+	// ErrNoSoftwareEncoder: the binary was compiled with cgo off (no
+	// software codec: no encoder, and no Opus decoder for the speaker).
 	ErrNoSoftwareEncoder = errors.New("swenc: compiled without software encoder (cgo disabled)")
 	// ErrConfig: Config failed validation.
 	ErrConfig = errors.New("swenc: invalid config")
@@ -14,4 +15,6 @@ var (
 	ErrFrameSize = errors.New("swenc: frame data too short")
 	// ErrEncode: the codec library reported a failure.
 	ErrEncode = errors.New("swenc: encode failed")
+	// ErrDecode: the codec library refused a packet (corrupt, or hostile).
+	ErrDecode = errors.New("swenc: decode failed")
 )

@@ -23,6 +23,10 @@ static int tether_opus_bitrate(OpusEncoder *e, opus_int32 bitrate) {
 static int tether_opus_fec(OpusEncoder *e, opus_int32 *v) {
 	return opus_encoder_ctl(e, OPUS_GET_INBAND_FEC(v));
 }
+
+static int tether_opus_dec_reset(OpusDecoder *d) {
+	return opus_decoder_ctl(d, OPUS_RESET_STATE);
+}
 */
 import "C"
 
@@ -74,3 +78,36 @@ func (o *opusImpl) fec() bool {
 }
 
 func (o *opusImpl) close() { C.opus_encoder_destroy(o.enc) }
+
+// opusDecImpl decodes to mono: libopus downmixes a stereo stream when the
+// decoder is created with one channel (opus_decoder_create(3)).
+type opusDecImpl struct{ dec *C.OpusDecoder }
+
+func newOpusDecImpl() (*opusDecImpl, error) {
+	var rc C.int
+	dec := C.opus_decoder_create(OpusSampleRate, OpusChannels, &rc)
+	if rc != C.OPUS_OK || dec == nil {
+		return nil, fmt.Errorf("%w: opus_decoder_create: %s", ErrDecode, C.GoString(C.opus_strerror(rc)))
+	}
+	return &opusDecImpl{dec: dec}, nil
+}
+
+func (o *opusDecImpl) decode(packet []byte, out []int16, fec bool) (int, error) {
+	var data *C.uchar
+	if len(packet) > 0 {
+		data = (*C.uchar)(unsafe.Pointer(&packet[0]))
+	}
+	f := C.int(0)
+	if fec {
+		f = 1
+	}
+	n := C.opus_decode(o.dec, data, C.opus_int32(len(packet)), (*C.opus_int16)(unsafe.Pointer(&out[0])), C.int(len(out)), f)
+	if n < 0 {
+		return 0, fmt.Errorf("%w: opus_decode: %s", ErrDecode, C.GoString(C.opus_strerror(n)))
+	}
+	return int(n), nil
+}
+
+func (o *opusDecImpl) reset() { C.tether_opus_dec_reset(o.dec) }
+
+func (o *opusDecImpl) close() { C.opus_decoder_destroy(o.dec) }

@@ -17,4 +17,7 @@ func TestNoCgoStubs(t *testing.T) {
 	if _, err := NewOpus(OpusConfig{}); !errors.Is(err, ErrNoSoftwareEncoder) {
 		t.Fatalf("NewOpus: %v", err)
 	}
+	if _, err := NewOpusDecoder(); !errors.Is(err, ErrNoSoftwareEncoder) {
+		t.Fatalf("NewOpusDecoder: %v", err)
+	}
 }

@@ -276,3 +276,21 @@ func BenchmarkDecode720p(b *testing.B) {
 		}
 	}
 }
+
+func TestToneDB(t *testing.T) {
+	tone := NewTone(1000, time.UnixMilli(0))
+	buf := make([]int16, 9600) // the first 200 ms: the beep sounds
+	tone.Read(buf)
+	if db := ToneDB(buf, 1000); db < -1 {
+		t.Fatalf("tone at 1000 Hz: %.1f dB", db)
+	}
+	if db := ToneDB(buf, 1500); db > -20 {
+		t.Fatalf("no tone at 1500 Hz, yet %.1f dB", db)
+	}
+	if ToneDB(make([]int16, 960), 1000) != -200 || LevelDB(make([]int16, 960)) != -200 {
+		t.Fatal("silence")
+	}
+	if l := LevelDB(buf); l < -16 || l > -14 { // -12 dBFS peak is -15 dB RMS
+		t.Fatalf("level %.1f dBFS", l)
+	}
+}

@@ -228,6 +228,8 @@ function fillSettings(s) {
   f.resolution.value = s.resolution || '';
   f.fps.value = s.fps || '';
   f.bitrate.value = s.bitrate || '';
+  f.speaker.value = s.speaker || '';
+  f.volume.value = s.volume || '';
   if (f.camera) f.camera.value = s.camera || '';
   if (f.microphone) f.microphone.value = s.microphone || '';
   const hub = $('form-hub').elements.hubUrl;

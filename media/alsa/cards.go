@@ -1,4 +1,4 @@
-package mic
+package alsa
 
 import (
 	"fmt"
@@ -34,6 +34,8 @@ func matchCard(name, hint string) bool {
 	return name != "" && strings.Contains(strings.ToLower(name), strings.ToLower(hint))
 }
 
+// sscanPCM parses a node name ("pcmC1D0c", "pcmC0D3p").
 func sscanPCM(base string, card, dev *int) (int, error) {
-	return fmt.Sscanf(base, "pcmC%dD%dc", card, dev)
+	var dir byte
+	return fmt.Sscanf(base, "pcmC%dD%d%c", card, dev, &dir)
 }
