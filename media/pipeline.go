@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
+	"tether/internal/backoff"
 	"tether/media/h264"
 	"tether/media/swenc"
 	"tether/media/v4l2"
@@ -289,7 +290,7 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 	if test {
 		open = p.cfg.testVideoOpener()
 	}
-	bo := newBackoff(p.cfg.Clock, p.cfg.ReopenMin, p.cfg.ReopenMax)
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: reopenJitter}
 	var vs videoState
 	defer p.stopEncoder(&vs)
 	var src VideoSource
@@ -325,19 +326,19 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 			src.Close()
 			src = nil
 			p.setCamera(SourceReopening, err)
-			if !bo.wait(ctx) {
+			if !p.wait(ctx, bo) {
 				return
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if err := p.handleFrame(ctx, &vs, src, f); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			p.dropped.Add(1)
 			p.encoderFailed(&vs, err)
-			if !bo.wait(ctx) {
+			if !p.wait(ctx, bo) {
 				return
 			}
 		}
@@ -350,7 +351,7 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 // looked for every DeviceProbe; one that went away is SourceReopening and
 // one that is there but unusable SourceFailed, both retried with backoff.
 func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err error,
-	prev SourceState, set func(SourceState, error), bo *backoff) bool {
+	prev SourceState, set func(SourceState, error), bo *backoff.Backoff) bool {
 	st := SourceFailed
 	if errors.Is(err, ErrNoDevice) {
 		st = SourceReopening
@@ -372,7 +373,24 @@ func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err 
 	}
 	p.log.Warn(what+" open failed", "err", err, "state", st)
 	set(st, err)
-	return bo.wait(ctx)
+	return p.wait(ctx, bo)
+}
+
+// reopenJitter spreads the reopen delays by ±20 % so that the camera and
+// the microphone, lost together (one USB hub), do not retry in lockstep.
+const reopenJitter = 0.2
+
+// wait sleeps on the clock for the next reopen delay; false if ctx ended
+// first.
+func (p *Pipeline) wait(ctx context.Context, bo *backoff.Backoff) bool {
+	t := p.cfg.Clock.Timer(bo.Next())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // encoderFailed stops the session, records the error and, in auto mode,
@@ -570,7 +588,7 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 	if test {
 		open = p.cfg.testAudioOpener()
 	}
-	bo := newBackoff(p.cfg.Clock, p.cfg.ReopenMin, p.cfg.ReopenMax)
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: reopenJitter}
 	pcm := make([]int16, audioSamples)
 	out := make([]byte, swenc.OpusMaxPacket)
 	var src AudioSource
@@ -605,12 +623,12 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 			src.Close()
 			src = nil
 			p.setMic(SourceReopening, err)
-			if !bo.wait(ctx) {
+			if !p.wait(ctx, bo) {
 				return
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		n, err := enc.Encode(pcm, out)
 		if err != nil {
 			p.log.Warn("opus encode", "err", err)

@@ -21,8 +21,8 @@ func TestBackoff(t *testing.T) {
 		{3, 8 * time.Second}, {4, 8 * time.Second}, {1000, 8 * time.Second},
 	} {
 		t.Run(itoaTest(tc.attempt), func(t *testing.T) {
-			if got := backoff(tc.attempt); got != tc.want {
-				t.Fatalf("backoff(%d) = %v, want %v", tc.attempt, got, tc.want)
+			if got := restartBackoff.Delay(tc.attempt); got != tc.want {
+				t.Fatalf("restartBackoff.Delay(%d) = %v, want %v", tc.attempt, got, tc.want)
 			}
 		})
 	}
