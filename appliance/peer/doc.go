@@ -38,6 +38,6 @@
 // RTP header extension ids, interceptors), negotiation.go (Perfect
 // Negotiation, refused descriptions, moving a stuck call), restart.go (ICE timers, backoff, TURN fallback), consent.go
 // (the selected pair's own check responses), heartbeat.go,
-// stats.go, signal.go and signal_json.go (the contract), logging.go (pion ->
-// slog), state.go, config.go, errors.go.
+// stats.go, signal.go and signal_json.go (the contract), state.go, config.go,
+// errors.go; pion logs through tether/internal/pionlog.
 package peer

@@ -19,6 +19,8 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+
+	"tether/internal/pionlog"
 )
 
 // Test harness: one appliance Peer and polite "customer" peers, all pion,
@@ -458,7 +460,7 @@ func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngi
 	netSetup(&se)
 	se.SetICETimeouts(DefaultICEDisconnected, DefaultICEFailed, DefaultICEKeepAlive)
 	se.SetICEMulticastDNSMode(0)
-	se.LoggerFactory = slogFactory{log: testLogger().With("component", "customer")}
+	se.LoggerFactory = pionlog.New(testLogger().With("component", "customer"))
 	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	must(tb, err)
 	c := &customer{

@@ -1,10 +1,8 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -219,29 +217,6 @@ func (p *Peer) syncForTest(t *testing.T) {
 	case <-done:
 	case <-time.After(waitLimit):
 		t.Fatal("Run goroutine stuck")
-	}
-}
-
-// TestLoggerBridge: pion's scoped loggers land in slog with component and
-// scope attributes and the right levels; trace stays below debug.
-func TestLoggerBridge(t *testing.T) {
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "peer")
-	l := slogFactory{log: log}.NewLogger("ice")
-	l.Tracef("trace %d", 1)
-	l.Debugf("debug %d", 2)
-	l.Info("informed")
-	l.Warn("warned")
-	l.Errorf("failed %s", "x")
-	out := buf.String()
-	// pion's Info and Warn go one level down (see logging.go).
-	for _, want := range []string{"level=DEBUG msg=\"debug 2\" component=peer pion=ice", "level=DEBUG msg=informed", "level=INFO msg=warned", "level=ERROR msg=\"failed x\""} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q in\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "trace 1") {
-		t.Errorf("trace logged at debug level:\n%s", out)
 	}
 }
 

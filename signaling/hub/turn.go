@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/pion/logging"
 	"github.com/pion/transport/v4"
 	"github.com/pion/turn/v4"
 
+	"tether/internal/pionlog"
 	"tether/signaling"
 )
 
@@ -325,7 +325,7 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 	sc.AuthHandler = t.authenticate
 	sc.QuotaHandler = t.quota
 	sc.EventHandler = turn.EventHandler{OnAllocationCreated: t.allocated, OnAllocationDeleted: t.deallocated}
-	sc.LoggerFactory = pionLogger{log: t.log}
+	sc.LoggerFactory = pionlog.New(t.log)
 	srv, err := turn.NewServer(sc)
 	if err != nil {
 		cleanup()
@@ -423,25 +423,3 @@ func (h *Hub) iceServers(user string) []signaling.ICEServer {
 	}
 	return out
 }
-
-// pionLogger bridges pion's logging into slog (house style point 9).
-type pionLogger struct{ log *slog.Logger }
-
-func (f pionLogger) NewLogger(scope string) logging.LeveledLogger {
-	return pionLevel{f.log.With("scope", scope)}
-}
-
-type pionLevel struct{ l *slog.Logger }
-
-func (p pionLevel) Trace(string)          {}
-func (p pionLevel) Tracef(string, ...any) {}
-func (p pionLevel) Debug(m string)        { p.l.Debug(m) }
-func (p pionLevel) Debugf(f string, a ...any) {
-	p.l.Debug(fmt.Sprintf(f, a...))
-}
-func (p pionLevel) Info(m string)             { p.l.Info(m) }
-func (p pionLevel) Infof(f string, a ...any)  { p.l.Info(fmt.Sprintf(f, a...)) }
-func (p pionLevel) Warn(m string)             { p.l.Warn(m) }
-func (p pionLevel) Warnf(f string, a ...any)  { p.l.Warn(fmt.Sprintf(f, a...)) }
-func (p pionLevel) Error(m string)            { p.l.Error(m) }
-func (p pionLevel) Errorf(f string, a ...any) { p.l.Error(fmt.Sprintf(f, a...)) }
