@@ -21,7 +21,6 @@ import (
 
 	"tether/appliance/health"
 	"tether/gpio"
-	"tether/internal/login"
 	"tether/internal/testenv"
 	"tether/media"
 	"tether/store"
@@ -55,7 +54,7 @@ func TestBrowserFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMem(store.Options{Logger: log, Argon2: login.Params{Time: 1, MemoryKiB: 8, Threads: 1}})
+	st := store.NewMem(store.Options{Logger: log, Argon2: testenv.KDF})
 	term := gpio.NewTerminal(nil, false)
 	term.Set(gpio.LEDLink, 0)
 	term.Set(gpio.LEDStatus, 1)

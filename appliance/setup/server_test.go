@@ -106,7 +106,7 @@ func newRig(t *testing.T, opts ...rigOpt) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMem(store.Options{Clock: clk, Logger: log, Argon2: login.Params{Time: 1, MemoryKiB: 8, Threads: 1}})
+	st := store.NewMem(store.Options{Clock: clk, Logger: log, Argon2: testenv.KDF})
 	r := &rig{t: t, clk: clk, tr: tr, st: st, hub: &fakeHub{st: st}, logs: logs, bodies: &syncBuffer{},
 		leds: []gpio.LEDView{{Name: "link", ColorName: "green"}, {Name: "status", ColorName: "red"}}}
 	cfg := Config{

@@ -81,7 +81,7 @@ func startHubProc(b testing.TB, bin string) *hubProc {
 	// Account, invite and the device's login are made here, not by the hub
 	// process: its password hashing would otherwise leave tens of MiB of
 	// heap that hide what an attack costs.
-	st, err := auth.Open(auth.Config{Path: data, KDF: auth.TestKDF, Logger: logger()})
+	st, err := auth.Open(auth.Config{Path: data, KDF: testenv.KDF, Logger: logger()})
 	if err != nil {
 		b.Fatal(err)
 	}

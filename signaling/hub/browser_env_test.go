@@ -186,7 +186,7 @@ func startBHub(t *testing.T, addr, data string, wrap func(http.Handler) http.Han
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: data, KDF: auth.TestKDF, PublicURL: url,
+	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: data, KDF: testenv.KDF, PublicURL: url,
 		AdminSocket: "-", Logger: logger()})
 	if err != nil {
 		ln.Close()

@@ -24,6 +24,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"tether/internal/login"
+	"tether/internal/testenv"
 	"tether/signaling"
 	"tether/signaling/engineio"
 	"tether/signaling/hub"
@@ -60,7 +61,7 @@ func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 	}
 	clk := clock.NewMock()
 	clk.Set(time.Now())
-	st, err := auth.Open(auth.Config{Path: path, KDF: auth.TestKDF, Clock: clk, Logger: logger()})
+	st, err := auth.Open(auth.Config{Path: path, KDF: testenv.KDF, Clock: clk, Logger: logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
