@@ -13,6 +13,7 @@ import (
 
 	"tether/appliance"
 	"tether/appliance/health"
+	"tether/internal/testenv"
 	"tether/signaling/engineio"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -111,7 +112,7 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	joinAsCustomer(t, th.url(), inv.Code, counter)
-	waitFor(t, "the customer in the call", func() bool { return a.Customer() != "" })
+	testenv.Eventually(t, 15*time.Second, "the customer in the call", func() bool { return a.Customer() != "" })
 
 	// Another account, another room, while connected: applied live, and
 	// the old room's call is dropped.
@@ -128,7 +129,7 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	if v := a.Device.Verified(); v.RoomID != other {
 		t.Fatalf("verified room %q, want %q", v.RoomID, other)
 	}
-	waitFor(t, "the old room's customer dropped", func() bool { return a.Customer() == "" })
+	testenv.Eventually(t, 15*time.Second, "the old room's customer dropped", func() bool { return a.Customer() == "" })
 	out, err = tetherd(t, "", "status", "-data", data)
 	if err != nil || !strings.Contains(out, "room "+other) || !strings.Contains(out, "socket       connected") {
 		t.Fatalf("status after the second login: %v\n%s", err, out)
@@ -146,15 +147,6 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	out, err = tetherd(t, password+"\n", "login", "-hub", th.url(), "-user", counter, "-data", data)
 	if err != nil || strings.Contains(out, "applied by the running tetherd") || !strings.Contains(out, "logged in as "+counter) {
 		t.Fatalf("login into the file: %v\n%s", err, out)
-	}
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not seen within 15 s: %s", what)
-		}
 	}
 }
 

@@ -449,8 +449,6 @@ func mustOpen(t testing.TB, path string, opts Options) *Store {
 	return s
 }
 
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func TestConcurrentUse(t *testing.T) {
 	opts, _ := testOptions(t)
 	opts.EventLimit = 1000

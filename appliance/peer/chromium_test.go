@@ -318,7 +318,7 @@ func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine)
 			}
 		},
 		Clock:  clock.New(),
-		Logger: testLogger(),
+		Logger: testenv.Logger(),
 		Net:    n,
 		tweak:  tweak,
 	}

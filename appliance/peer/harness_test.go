@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 
 	"tether/internal/pionlog"
+	"tether/internal/testenv"
 )
 
 // Test harness: one appliance Peer and polite "customer" peers, all pion,
@@ -33,14 +33,6 @@ const (
 	turnIP      = "1.2.3.10"
 	waitLimit   = 20 * time.Second
 )
-
-func testLogger() *slog.Logger {
-	level := slog.LevelWarn + 100 // silent
-	if os.Getenv("PEER_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
 
 // network is a vnet WAN with the appliance and customers on it. Every
 // chunk passes drop(); tests flip the filters.
@@ -310,7 +302,7 @@ func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
 			}
 		},
 		Clock:  clk,
-		Logger: testLogger(),
+		Logger: testenv.Logger(),
 		Net:    r.net.appNet,
 	}
 	for _, o := range opts {
@@ -460,7 +452,7 @@ func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngi
 	netSetup(&se)
 	se.SetICETimeouts(DefaultICEDisconnected, DefaultICEFailed, DefaultICEKeepAlive)
 	se.SetICEMulticastDNSMode(0)
-	se.LoggerFactory = pionlog.New(testLogger().With("component", "customer"))
+	se.LoggerFactory = pionlog.New(testenv.Logger().With("component", "customer"))
 	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	must(tb, err)
 	c := &customer{

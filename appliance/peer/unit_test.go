@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"tether/internal/testenv"
 )
 
 func TestBackoff(t *testing.T) {
@@ -191,7 +193,7 @@ func TestNewValidation(t *testing.T) {
 func TestRunTwice(t *testing.T) {
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
 	must(t, err)
-	p, err := New(Config{Tracks: []webrtc.TrackLocal{track}, Signaller: SignallerFunc(func(context.Context, string, Signal) error { return nil }), Logger: testLogger()})
+	p, err := New(Config{Tracks: []webrtc.TrackLocal{track}, Signaller: SignallerFunc(func(context.Context, string, Signal) error { return nil }), Logger: testenv.Logger()})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

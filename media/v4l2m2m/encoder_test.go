@@ -13,6 +13,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
 
+	"tether/internal/testenv"
 	"tether/media/v4l2"
 	"tether/media/v4l2/v4l2fake"
 )
@@ -56,30 +57,12 @@ func (s *sink) wait(t *testing.T, n int) {
 	}
 }
 
-// logBuf captures log output for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type harness struct {
 	t     *testing.T
 	fake  *v4l2fake.Fake
 	enc   *Encoder
 	sink  *sink
-	logs  *logBuf
+	logs  *testenv.SyncBuffer
 	clk   *clock.Mock
 	run   *runState
 	stop  context.CancelFunc
@@ -89,7 +72,7 @@ type harness struct {
 
 func newHarness(t *testing.T, fake *v4l2fake.Fake, mod func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: fake, sink: newSink(), logs: &logBuf{}, clk: clock.NewMock()}
+	h := &harness{t: t, fake: fake, sink: newSink(), logs: &testenv.SyncBuffer{}, clk: clock.NewMock()}
 	cfg := Config{
 		Open:        func() (v4l2.Device, error) { return h.fake, nil },
 		Width:       testW,

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"tether/internal/testenv"
 	"tether/signaling/engineio"
 )
 
@@ -36,12 +37,12 @@ type rig struct {
 	panicOn string
 	closed  map[string]engineio.CloseReason
 	opened  []*engineio.Session
-	changed chan struct{}
+	changes testenv.Changes
 }
 
 func newRig(t testing.TB, cfg engineio.ServerConfig) *rig {
 	t.Helper()
-	r := &rig{t: t, clk: clock.NewMock(), closed: map[string]engineio.CloseReason{}, bySID: map[string][]engineio.Packet{}, changed: make(chan struct{})}
+	r := &rig{t: t, clk: clock.NewMock(), closed: map[string]engineio.CloseReason{}, bySID: map[string][]engineio.Packet{}}
 	if cfg.Clock == nil {
 		cfg.Clock = r.clk
 	}
@@ -86,10 +87,7 @@ func newRig(t testing.TB, cfg engineio.ServerConfig) *rig {
 	return r
 }
 
-func (r *rig) note() {
-	close(r.changed)
-	r.changed = make(chan struct{})
-}
+func (r *rig) note() { r.changes.Note() }
 
 func (r *rig) wait(what string, ok func() bool) {
 	r.t.Helper()
@@ -98,21 +96,10 @@ func (r *rig) wait(what string, ok func() bool) {
 
 func (r *rig) waitOn(t testing.TB, what string, ok func() bool) {
 	t.Helper()
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for {
-		r.mu.Lock()
-		if ok() {
-			r.mu.Unlock()
-			return
-		}
-		ch := r.changed
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timer.C:
-			t.Fatalf("timed out waiting for %s", what)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.changes.Wait(ctx, &r.mu, what, ok); err != nil {
+		t.Fatalf("timed out %v", err)
 	}
 }
 

@@ -55,7 +55,7 @@ func TestBrowserNetnsSystem(t *testing.T) {
 	// New opens the TURN listener: inside R. Relays open later through Net.
 	err = netns.Do(topo.R, func() (err error) {
 		h, err = hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: filepath.Join(dir, "hub.db"), KDF: testenv.KDF,
-			PublicURL: hubURL, AdminSocket: "-", Logger: logger(),
+			PublicURL: hubURL, AdminSocket: "-", Logger: testenv.Logger(),
 			// The namespaces use 10/8, which a public hub's relay refuses.
 			TURN: hub.TURNConfig{UDP: topo.AddrRA + ":3478", PublicIP: topo.AddrRA, Net: relayNet,
 				AllowPeers: []string{"10.0.0.0/8"}}})
