@@ -286,7 +286,7 @@ func localAddrs(t testing.TB) map[string]bool {
 	return out
 }
 
-func chromiumRig(t testing.TB, cut *cutNet, opts ...rigOption) *rig {
+func chromiumRig(t testing.TB, cut *cutNet, opts ...harnessOption) *harness {
 	t.Helper()
 	return realNetRig(t, cut, func(se *webrtc.SettingEngine) {
 		// Chromium does not offer loopback candidates, only this
@@ -302,7 +302,7 @@ func chromiumRig(t testing.TB, cut *cutNet, opts ...rigOption) *rig {
 
 // realNetRig is an appliance Peer on a real network (the host's, or a
 // namespace's through n) with the real clock, for tests against Chromium.
-func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine), opts ...rigOption) *rig {
+func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine), opts ...harnessOption) *harness {
 	t.Helper()
 	track := newTestTrack(t)
 	h := newHub()
@@ -328,7 +328,7 @@ func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine)
 	p, err := New(cfg)
 	must(t, err)
 	h.app = p
-	r := &rig{tb: t, hub: h, peer: p, states: states, track: track, standbyReady: make(chan struct{}, 1)}
+	r := &harness{tb: t, hub: h, peer: p, states: states, track: track, standbyReady: make(chan struct{}, 1)}
 	p.hookStandbyReady = r.onStandbyReady
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
@@ -401,7 +401,7 @@ func (b *browser) startExpr(id string) string {
 	return fmt.Sprintf("start(%q, %s)", id, b.config)
 }
 
-func (b *browser) join(r *rig, id string) {
+func (b *browser) join(r *harness, id string) {
 	b.t.Helper()
 	b.open(r.hub, id)
 	eval[chromedp.Void](b, b.startExpr(id))

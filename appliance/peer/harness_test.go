@@ -264,8 +264,8 @@ func (h *hub) setHold(on bool) {
 	}
 }
 
-// rig is an appliance on the vnet with its track, hub and state feed.
-type rig struct {
+// harness is an appliance on the vnet with its track, hub and state feed.
+type harness struct {
 	tb     testing.TB
 	net    *network
 	track  *testTrack
@@ -280,11 +280,11 @@ type rig struct {
 	done         chan error
 }
 
-type rigOption func(*Config)
+type harnessOption func(*Config)
 
-func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
+func newHarness(tb testing.TB, clk clock.Clock, opts ...harnessOption) *harness {
 	tb.Helper()
-	r := &rig{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096), keyReq: make(chan struct{}, 1)}
+	r := &harness{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096), keyReq: make(chan struct{}, 1)}
 	cfg := Config{
 		Tracks:    []webrtc.TrackLocal{r.track.track},
 		Signaller: r.hub.signaller(),
@@ -322,7 +322,7 @@ func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
 	return r
 }
 
-func (r *rig) stop() {
+func (r *harness) stop() {
 	if r.cancel == nil {
 		return
 	}
@@ -334,7 +334,7 @@ func (r *rig) stop() {
 }
 
 // waitState reads the state feed until want appears.
-func (r *rig) waitState(want State) {
+func (r *harness) waitState(want State) {
 	r.tb.Helper()
 	if !r.waitStateFor(want, waitLimit) {
 		r.tb.Fatalf("state %s not reached; now %s; stats %+v", want, r.peer.State(), r.peer.Stats())
@@ -342,7 +342,7 @@ func (r *rig) waitState(want State) {
 }
 
 // waitStateFor reads the state feed until want appears or limit passes.
-func (r *rig) waitStateFor(want State, limit time.Duration) bool {
+func (r *harness) waitStateFor(want State, limit time.Duration) bool {
 	r.tb.Helper()
 	deadline := time.After(limit)
 	for {
@@ -362,7 +362,7 @@ func (r *rig) waitStateFor(want State, limit time.Duration) bool {
 }
 
 // onLoop runs f on the Run goroutine, after everything queued so far.
-func (r *rig) onLoop(f func()) {
+func (r *harness) onLoop(f func()) {
 	r.tb.Helper()
 	done := make(chan struct{})
 	r.peer.enqueue(event{kind: evSync, done: done, hook: f})
@@ -374,7 +374,7 @@ func (r *rig) onLoop(f func()) {
 }
 
 // waitStandby waits until the current standby's offer is complete.
-func (r *rig) waitStandby() {
+func (r *harness) waitStandby() {
 	r.tb.Helper()
 	deadline := time.After(waitLimit)
 	for !r.syncStats().StandbyReady {
@@ -386,7 +386,7 @@ func (r *rig) waitStandby() {
 	}
 }
 
-func (r *rig) onStandbyReady() {
+func (r *harness) onStandbyReady() {
 	select {
 	case r.standbyReady <- struct{}{}:
 	default:
@@ -394,7 +394,7 @@ func (r *rig) onStandbyReady() {
 }
 
 // join brings a new customer in and sends room:user:joined.
-func (r *rig) join(id string) *customer {
+func (r *harness) join(id string) *customer {
 	r.tb.Helper()
 	c := newCustomer(r.tb, id, r.net.custNet, r.hub)
 	r.peer.UserJoined(id)
@@ -694,7 +694,7 @@ func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 
 // withSilentMic adds a microphone track playing Opus silence, so the
 // appliance offers an audio m-line beside the video one, as tetherd does.
-func withSilentMic(tb testing.TB) rigOption {
+func withSilentMic(tb testing.TB) harnessOption {
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "tether")
 	must(tb, err)
 	stop, done := make(chan struct{}), make(chan struct{})

@@ -54,7 +54,7 @@ func TestCustomerChangesLoopback(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	r := &rig{tb: t, hub: h, peer: p, states: states, cancel: cancel, done: done}
+	r := &harness{tb: t, hub: h, peer: p, states: states, cancel: cancel, done: done}
 	t.Cleanup(r.stop)
 
 	change := func(i int) {

@@ -42,7 +42,7 @@ func newNSWorld(tb testing.TB) *nsWorld {
 }
 
 // appliance starts a Peer whose sockets live in A.
-func (w *nsWorld) appliance(tb testing.TB, opts ...rigOption) *rig {
+func (w *nsWorld) appliance(tb testing.TB, opts ...harnessOption) *harness {
 	tb.Helper()
 	return realNetRig(tb, newNSNet(tb, w.topo.A), func(se *webrtc.SettingEngine) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -50,7 +50,7 @@ func (w *nsWorld) appliance(tb testing.TB, opts ...rigOption) *rig {
 }
 
 // customer starts a Chromium customer in B signalling with r's appliance.
-func (w *nsWorld) customer(tb testing.TB, r *rig) *browser {
+func (w *nsWorld) customer(tb testing.TB, r *harness) *browser {
 	tb.Helper()
 	return newBrowserIn(tb, w.topo.B, "testdata/customer.html", r.hub.fromCustomer)
 }
@@ -66,7 +66,7 @@ func (w *nsWorld) startTURN(tb testing.TB) []webrtc.ICEServer {
 // waitRestarts waits until the Peer has begun n ICE restarts in all
 // (repeated attempts stay in Restarting, so they are counted, not seen as
 // transitions).
-func (r *rig) waitRestarts(n uint64) {
+func (r *harness) waitRestarts(n uint64) {
 	r.tb.Helper()
 	for deadline := time.Now().Add(waitLimit); r.syncStats().Restarts < n; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -37,7 +37,7 @@ func w3cChanges(t *testing.T) int {
 
 // withCustomerTracks reports the kind of every track the customer sends
 // (Config.OnTrack) on kinds, and drains it.
-func withCustomerTracks(kinds chan<- string) rigOption {
+func withCustomerTracks(kinds chan<- string) harnessOption {
 	return func(c *Config) {
 		c.OnTrack = func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			select {
@@ -110,7 +110,7 @@ const w3cChangeLimit = 10 * time.Second
 
 // w3cChange runs one customer on a fresh W3C page and returns
 // room:user:joined -> first decoded frame.
-func w3cChange(r *rig, b *browser, id, media, sends, recv string, kinds chan string, limit time.Duration) (time.Duration, error) {
+func w3cChange(r *harness, b *browser, id, media, sends, recv string, kinds chan string, limit time.Duration) (time.Duration, error) {
 	b.openQuery(r.hub, id, "?media="+media)
 	b.pageErrors() // the previous page's last words
 	r.drainStates()
