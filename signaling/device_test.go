@@ -100,7 +100,12 @@ func TestDeviceAgainstNode(t *testing.T) {
 		KeepaliveInterval: 200 * time.Millisecond,
 		StatusInterval:    time.Hour,
 		Status:            func() any { return map[string]any{"socket": map[string]any{"state": "connected"}} },
-		OnRTT:             func(d time.Duration) { rtts <- d },
+		OnRTT: func(d time.Duration) {
+			select {
+			case rtts <- d:
+			default:
+			}
+		}, // never block the keepalive loop
 		Handlers: Handlers{
 			Verified:      func(v VerifyReply) { verified <- v },
 			Joined:        func(j JoinReply) { joined <- j },
