@@ -44,7 +44,7 @@ func newNSWorld(tb testing.TB) *nsWorld {
 // appliance starts a Peer whose sockets live in A.
 func (w *nsWorld) appliance(tb testing.TB, opts ...harnessOption) *harness {
 	tb.Helper()
-	return realNetRig(tb, newNSNet(tb, w.topo.A), func(se *webrtc.SettingEngine) {
+	return realNetHarness(tb, newNSNet(tb, w.topo.A), func(se *webrtc.SettingEngine) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	}, opts...)
 }

@@ -101,7 +101,7 @@ func (r *harness) driveUntil(mock *clock.Mock, want State, step time.Duration) {
 	}
 }
 
-func connectedRig(t *testing.T, mock *clock.Mock, opts ...harnessOption) (*harness, *customer) {
+func connectedHarness(t *testing.T, mock *clock.Mock, opts ...harnessOption) (*harness, *customer) {
 	t.Helper()
 	r := newHarness(t, mock, opts...)
 	r.waitStandby()
@@ -117,7 +117,7 @@ func connectedRig(t *testing.T, mock *clock.Mock, opts ...harnessOption) (*harne
 // restarts ICE; when the path returns media flows again.
 func TestPathLossAndReturn(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	answers := c.answers.Load()
 
 	r.net.dropAll.Store(true)
@@ -142,7 +142,7 @@ func TestPathLossAndReturn(t *testing.T) {
 // injected clock, and never gives up.
 func TestEndlessRestartBackoff(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	r.net.dropAll.Store(true)
 	r.waitState(Degraded)
 	mock.Add(DefaultDisconnectedGrace)
@@ -187,7 +187,7 @@ func (r *harness) syncStats() Stats {
 // media flows from it.
 func TestNATRebinding(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	// The standby gathers once the call is up; let it finish: vnet's
 	// Interfaces() hands out the interface it mutates in AddAddress, so
 	// gathering and re-addressing at once is a race inside vnet itself.
@@ -224,7 +224,7 @@ func TestNATRebinding(t *testing.T) {
 func TestGlare(t *testing.T) {
 	mock := clock.NewMock()
 	gotAudio := make(chan struct{}, 1)
-	r, c := connectedRig(t, mock, func(cfg *Config) {
+	r, c := connectedHarness(t, mock, func(cfg *Config) {
 		cfg.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			select {
 			case gotAudio <- struct{}{}:
@@ -279,7 +279,7 @@ func TestGlare(t *testing.T) {
 // gathered again.
 func TestSocketReconnectRestarts(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	r.waitStandby()
 	before := r.syncStats()
 
