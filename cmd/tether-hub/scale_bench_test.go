@@ -283,7 +283,7 @@ func (f *loadFleet) waitJoined(b *testing.B, n int64, within time.Duration) time
 func scaleSetup(b *testing.B, n int) (*testenv.Redis, string, []loadDevice) {
 	b.Helper()
 	r := testenv.StartRedis(b, testenv.RedisOptions{})
-	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Logger: quiet()})
+	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: testenv.KDF, Logger: testenv.Logger()})
 	if err != nil {
 		b.Fatal(err)
 	}

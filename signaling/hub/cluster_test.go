@@ -21,12 +21,12 @@ func startNode(t *testing.T, r *testenv.Redis, mut func(*hub.Config)) *env {
 	t.Helper()
 	clk := clock.NewMock()
 	clk.Set(time.Now())
-	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Clock: clk, Logger: logger()})
+	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: testenv.KDF, Clock: clk, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := hub.Config{Listen: "127.0.0.1:0", Store: st, Redis: r.URL(), AdminSocket: "-",
-		Cluster: hub.ClusterConfig{NodeTTL: 3 * time.Second}, Logger: logger()}
+		Cluster: hub.ClusterConfig{NodeTTL: 3 * time.Second}, Logger: testenv.Logger()}
 	if mut != nil {
 		mut(&cfg)
 	}
