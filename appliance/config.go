@@ -35,6 +35,7 @@ type Config struct {
 	Console     string        // console: tty for the status line, "-" for stdout, "" for none
 	Camera      string        // camera: V4L2 capture device, "test" for the test pattern
 	Microphone  string        // mic: ALSA device, "test" for the test tone
+	Display     string        // display: "auto", "none" or a DRM card path (issue 15)
 	Width       int           // width
 	Height      int           // height
 	FPS         int           // fps
@@ -73,6 +74,7 @@ var settings = []setting{
 	{"console", "serial console tty (115200 8N1) for status lines and commands, - for stdout, empty for none (default: the board's UART, /dev/serial0 on a Pi)", kindString, ""},
 	{"camera", "V4L2 capture device, or test for the test pattern (default: the board's)", kindString, ""},
 	{"mic", "ALSA capture device or card name, or test for the test tone (default: the board's)", kindString, ""},
+	{"display", "screen for the customer's video: auto (first DRM card with a connected output), none (no decoding at all), or a card such as /dev/dri/card1 (default: the board's, else none)", kindString, ""},
 	{"width", "video width (default: the board's)", kindInt, ""},
 	{"height", "video height (default: the board's)", kindInt, ""},
 	{"fps", "video frame rate (default: the board's)", kindInt, ""},
@@ -234,6 +236,9 @@ func profileValues(p board.Profile) map[string]string {
 	if p.Camera.Device != "" {
 		m["camera"] = p.Camera.Device
 	}
+	if p.Display.Device != "" {
+		m["display"] = p.Display.Device
+	}
 	if p.Video.Width > 0 {
 		m["width"] = strconv.Itoa(p.Video.Width)
 		m["height"] = strconv.Itoa(p.Video.Height)
@@ -294,6 +299,13 @@ func (c *Config) parse(v map[string]string) error {
 		}
 	}
 	c.Camera, c.Microphone, c.CAFile = v["camera"], v["mic"], v["ca-file"]
+	c.Display = v["display"]
+	if c.Display == "" {
+		c.Display = "none" // the board expects no screen
+	}
+	if c.Display != "auto" && c.Display != "none" && !strings.HasPrefix(c.Display, "/dev/") {
+		return bad("display", "must be auto, none or a device path such as /dev/dri/card1")
+	}
 	ints := []struct {
 		name     string
 		dst      *int
@@ -331,7 +343,7 @@ func (c *Config) parse(v map[string]string) error {
 func (c Config) values() map[string]string {
 	return map[string]string{
 		"hub": c.HubURL, "room": c.RoomID, "data": c.DataPath, "board": c.Profile.Name, "setup-addr": c.SetupAddr, "metrics-addr": c.MetricsAddr,
-		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "width": strconv.Itoa(c.Width),
+		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "display": c.Display, "width": strconv.Itoa(c.Width),
 		"height": strconv.Itoa(c.Height), "fps": strconv.Itoa(c.FPS), "bitrate": strconv.Itoa(c.BitrateKbps),
 		"ca-file": c.CAFile, "stuck-timeout": c.Stuck.String(), "log-level": c.LogLevel,
 	}

@@ -16,7 +16,9 @@ import (
 	"image"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,6 +87,32 @@ func lumaIn(b drm.Buffer, r image.Rectangle, w, h int) []byte {
 	return y
 }
 
+// kmsDebug turns on DRM's KMS and atomic debug messages and returns a
+// function that logs the kernel messages since, for a failed commit.
+func kmsDebug(t *testing.T) func() {
+	_ = os.WriteFile("/sys/module/drm/parameters/debug", []byte("0x14"), 0)
+	return func() {
+		f, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 8192)
+		var lines []string
+		for {
+			n, err := f.Read(buf)
+			if err != nil || n == 0 {
+				break
+			}
+			lines = append(lines, strings.TrimSpace(string(buf[:n])))
+		}
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		t.Logf("kernel log:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
 func TestRigVKMSCustomer(t *testing.T) {
 	path, err := drm.Find()
 	if err != nil {
@@ -120,10 +148,18 @@ func TestRigVKMSCustomer(t *testing.T) {
 
 	// The status screen reaches the output.
 	d.SetStatus("waiting for a customer")
+	logged := false
 	testenv.WaitFor(t, 20*time.Second, "status screen read back", func() bool {
 		b, err := d.Capture(context.Background())
 		if err != nil {
 			t.Logf("capture: %v", err)
+			if !logged {
+				logged = true
+				dump := kmsDebug(t)
+				_, err = d.Capture(context.Background())
+				t.Logf("again: %v", err)
+				dump()
+			}
 			return false
 		}
 		r, g, bl := pixel(b, 2, 2)
