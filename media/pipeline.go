@@ -436,6 +436,9 @@ func (p *Pipeline) handleFrame(ctx context.Context, vs *videoState, src VideoSou
 		p.dropped.Add(1)
 		return nil
 	}
+	if p.cfg.Preview != nil {
+		p.cfg.Preview(RawFrame{Data: data, Format: pix, Width: f.Width, Height: f.Height, Time: f.Time})
+	}
 	if s := vs.sess; s != nil && (s.w != f.Width || s.h != f.Height || s.pix != pix) {
 		p.stopEncoder(vs)
 	}
