@@ -3,6 +3,7 @@ package display
 import (
 	"image"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/image/font/basicfont"
 
@@ -59,7 +60,8 @@ func clamp(v int32) uint8 { return clampTab[(v>>16)+clampOff] }
 // column maps) is reused between frames; it is owned by the display's Run
 // goroutine.
 type Compositor struct {
-	xmap []int
+	xmap []int    // destination column -> source column
+	row  []uint32 // one source row in XRGB
 }
 
 // fit returns the largest rectangle of the source aspect inside area,
@@ -92,8 +94,11 @@ func Fill(b drm.Buffer, r image.Rectangle, rgb uint32) {
 	}
 }
 
-// Draw scales p into r of b (nearest neighbour, BT.601 to RGB). It does
-// not allocate once its column map has grown to the widest r.
+// Draw scales p into r of b (nearest neighbour, BT.601 to RGB). Each
+// source row is converted once, at the source's width, into an XRGB row
+// that the destination columns gather from; destination rows that map to
+// the same source row (upscaling) are copies of the one above. It does
+// not allocate once its scratch has grown to the widest picture.
 func (c *Compositor) Draw(b drm.Buffer, r image.Rectangle, p *Picture) {
 	r = r.Intersect(image.Rect(0, 0, b.Width, b.Height))
 	if r.Empty() || !p.valid() {
@@ -103,31 +108,58 @@ func (c *Compositor) Draw(b drm.Buffer, r image.Rectangle, p *Picture) {
 	if cap(c.xmap) < w {
 		c.xmap = make([]int, w)
 	}
-	xm := c.xmap[:w]
+	if cap(c.row) < p.Width {
+		c.row = make([]uint32, p.Width)
+	}
+	xm, row := c.xmap[:w], c.row[:p.Width]
 	for x := range xm {
 		xm[x] = x * p.Width / w
 	}
-	nv12 := p.V == nil
+	prevSy := -1
 	for y := 0; y < h; y++ {
+		off := (r.Min.Y+y)*b.Stride + 4*r.Min.X
+		out := b.Pix[off : off+4*w : off+4*w]
 		sy := y * p.Height / h
-		yrow := p.Y[sy*p.YStride:]
-		crow := sy / 2 * p.CStride
-		out := b.Pix[(r.Min.Y+y)*b.Stride+4*r.Min.X : (r.Min.Y+y)*b.Stride+4*r.Max.X]
+		if sy == prevSy {
+			copy(out, b.Pix[off-b.Stride:off-b.Stride+4*w])
+			continue
+		}
+		prevSy = sy
+		c.convertRow(p, sy, row)
+		// The buffer as 32-bit pixels: rows start 4-byte aligned (dumb
+		// buffers are page-aligned with pitches in whole pixels) and every
+		// GOARCH we ship is little-endian, so this is XRGB8888's layout.
+		px := unsafe.Slice((*uint32)(unsafe.Pointer(&out[0])), w)
 		for x, sx := range xm {
-			var cb, cr byte
-			if nv12 {
-				cb, cr = p.U[crow+sx&^1], p.U[crow+sx|1]
-			} else {
-				cb, cr = p.U[crow+sx/2], p.V[crow+sx/2]
-			}
-			l := tabY[yrow[sx]]
-			o := out[4*x : 4*x+4 : 4*x+4]
-			o[0] = clamp(l + tabBU[cb])
-			o[1] = clamp(l - tabGU[cb] - tabGV[cr])
-			o[2] = clamp(l + tabRV[cr])
-			o[3] = 0xff
+			px[x] = row[sx]
 		}
 	}
+}
+
+// convertRow converts source row sy of p into XRGB8888 pixels.
+func (c *Compositor) convertRow(p *Picture, sy int, row []uint32) {
+	yrow := p.Y[sy*p.YStride : sy*p.YStride+p.Width]
+	cbase := sy / 2 * p.CStride
+	if p.V == nil { // NV12: Cb, Cr interleaved
+		crow := p.U[cbase : cbase+2*((p.Width+1)/2)]
+		for x, yv := range yrow {
+			i := x &^ 1
+			row[x] = xrgb(tabY[yv], crow[i], crow[i+1])
+		}
+		return
+	}
+	n := (p.Width + 1) / 2
+	urow, vrow := p.U[cbase:cbase+n], p.V[cbase:cbase+n]
+	for x, yv := range yrow {
+		row[x] = xrgb(tabY[yv], urow[x/2], vrow[x/2])
+	}
+}
+
+func xrgb(l int32, cb, cr byte) uint32 {
+	r := clamp(l + tabRV[cr])
+	g := clamp(l - tabGU[cb] - tabGV[cr])
+	bl := clamp(l + tabBU[cb])
+	return uint32(bl) | uint32(g)<<8 | uint32(r)<<16 | 0xff000000
 }
 
 // Colours of the screens (0xRRGGBB).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"tether/internal/testenv"
 	"tether/media"
@@ -243,5 +244,123 @@ func TestCustomerChange(t *testing.T) {
 	}
 	if hs.opens.Load() != 1 {
 		t.Errorf("screen opened %d times", hs.opens.Load())
+	}
+}
+
+// BenchmarkFrame640x480 is issue 15's "CPU per decoded frame at 640x480",
+// one op = one customer picture, with the baseline in the same run: the
+// cost of encoding that picture with our own encoder, which the appliance
+// already pays for every frame it sends. Sub-benchmarks:
+//
+//	encode-baseline  swenc, 640x480 I420 -> H.264
+//	decode           swdec, H.264 -> I420
+//	compose-720p     the call layout into a 1280x720 XRGB buffer
+//	display          RTP packets -> samplebuilder -> decode -> compose -> present (whole Display)
+//
+// display also reports the process's peak RSS (VmHWM, MiB).
+func BenchmarkFrame640x480(b *testing.B) {
+	const w, h = 640, 480
+	cs := newCustomerStream(b, w, h, 60, 9)
+	b.Run("encode-baseline", func(b *testing.B) {
+		e, err := swenc.NewH264(swenc.Config{Width: w, Height: h, Bitrate: 1_500_000, Sink: func(swenc.AccessUnit) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		p, _ := testsrc.NewPattern(w, h)
+		at := time.Now()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := e.Encode(context.Background(), swenc.Frame{Data: p.Render(uint64(i), at)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	var units [][]byte
+	{
+		sb := newSampleCollector()
+		for _, u := range cs.units {
+			sb.push(u)
+		}
+		units = sb.units
+	}
+	b.Run("decode", func(b *testing.B) {
+		dec, err := SoftwareDecoder()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer dec.Close()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := dec.Decode(units[i%len(units)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compose-720p", func(b *testing.B) {
+		buf := newBuffer(1280, 720)
+		cust := solid(w, h, 81, 90, 240)
+		self := solid(320, 240, 145, 54, 34)
+		var c Compositor
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			c.Call(buf, cust, self)
+		}
+	})
+	b.Run("display", func(b *testing.B) {
+		hs := startDisplay(b, 1280, 720)
+		self := make([]byte, 640*480*3/2)
+		hs.d.SelfFrame(media.RawFrame{Data: self, Format: v4l2.PixFmtYUV420, Width: 640, Height: 480})
+		tr := newMemTrack()
+		defer tr.close()
+		hs.d.SetCustomer(tr)
+		b.ResetTimer()
+		go func() {
+			for i := 0; i <= b.N; i++ {
+				k := i % len(cs.units)
+				cs.send(tr, k, k+1)
+			}
+		}()
+		// Until every picture is shown, or none more for 3 s (a unit
+		// dropped on a loaded machine costs the rest of its GOP).
+		last, since := uint64(0), time.Now()
+		for {
+			n := hs.d.Status().Shown
+			if n >= uint64(b.N) || time.Since(since) > 3*time.Second {
+				break
+			}
+			if n != last {
+				last, since = n, time.Now()
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		b.ReportMetric(testenv.ProcStatusMiB(os.Getpid(), "VmHWM:"), "MiB-peak-RSS")
+		st := hs.d.Status()
+		b.ReportMetric(float64(st.Shown)/float64(b.N), "shown/op")
+		if st.Dropped != 0 || st.DecodeErrors != 0 {
+			b.Logf("status %+v", st)
+		}
+		hs.stop()
+	})
+}
+
+// sampleCollector turns packets back into units with pion's samplebuilder
+// (as the reader does), for the decode-only benchmark.
+type sampleCollector struct {
+	sb    *samplebuilder.SampleBuilder
+	units [][]byte
+}
+
+func newSampleCollector() *sampleCollector {
+	return &sampleCollector{sb: samplebuilder.New(512, &codecs.H264Packet{}, 90000)}
+}
+
+func (s *sampleCollector) push(pkts []*rtp.Packet) {
+	for _, p := range pkts {
+		s.sb.Push(p)
+	}
+	for x := s.sb.Pop(); x != nil; x = s.sb.Pop() {
+		s.units = append(s.units, x.Data)
 	}
 }

@@ -15,10 +15,10 @@ import (
 // stays far below it.
 const MaxAccessUnit = 2 << 20
 
-// sendWait bounds how long the reader waits for Run to take a unit: a
-// few frame times (30 fps), after which a slow screen loses the picture
+// sendWait bounds how long the reader waits for Run to take a unit (the
+// samplebuilder's own delay bound, Config.MaxDelay's default), after which a slow screen loses the picture
 // chain rather than letting RTP pile up in the peer's buffers.
-const sendWait = 200 * time.Millisecond
+const sendWait = 500 * time.Millisecond
 
 // au is one access unit of customer generation gen.
 type au struct {
@@ -41,7 +41,11 @@ func (d *Display) read(r media.RTPReader, gen uint64, stop <-chan struct{}) {
 	waitKey := true
 	// A burst (after a network stall) may outrun the decoder for a few
 	// frames: the reader waits up to sendWait for Run before dropping.
-	wait := d.cfg.Clock.Timer(sendWait)
+	// A plain timer, not the injected clock: this bounds back-pressure
+	// in real time, and Go's timers (go 1.23+) have no stale ticks after
+	// Stop or Reset.
+	wait := time.NewTimer(sendWait)
+	wait.Stop()
 	defer wait.Stop()
 	for {
 		pkt, _, err := r.ReadRTP()
@@ -73,9 +77,7 @@ func (d *Display) read(r media.RTPReader, gen uint64, stop <-chan struct{}) {
 			wait.Reset(sendWait)
 			select {
 			case d.aus <- au{gen: gen, data: s.Data, ssrc: ssrc}:
-				if !wait.Stop() {
-					<-wait.C
-				}
+				wait.Stop()
 			case <-stop:
 				return
 			case <-wait.C:

@@ -90,24 +90,34 @@ func lumaIn(b drm.Buffer, r image.Rectangle, w, h int) []byte {
 // kmsDebug turns on DRM's KMS and atomic debug messages and returns a
 // function that logs the kernel messages since, for a failed commit.
 func kmsDebug(t *testing.T) func() {
-	_ = os.WriteFile("/sys/module/drm/parameters/debug", []byte("0x14"), 0)
+	if err := os.WriteFile("/sys/module/drm/parameters/debug", []byte("0x15"), 0); err != nil {
+		t.Logf("drm debug: %v", err)
+	}
 	return func() {
-		f, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		// A raw non-blocking fd: os.File would park on the poller
+		// instead of returning EAGAIN at the end of the log.
+		fd, err := syscall.Open("/dev/kmsg", syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
+			t.Logf("kmsg: %v", err)
 			return
 		}
-		defer f.Close()
+		defer syscall.Close(fd)
 		buf := make([]byte, 8192)
 		var lines []string
-		for {
-			n, err := f.Read(buf)
-			if err != nil || n == 0 {
+		for i := 0; i < 100000; i++ {
+			n, err := syscall.Read(fd, buf)
+			if err == syscall.EPIPE {
+				continue // a record was overwritten
+			}
+			if err != nil || n <= 0 {
 				break
 			}
-			lines = append(lines, strings.TrimSpace(string(buf[:n])))
+			if l := strings.TrimSpace(string(buf[:n])); strings.Contains(l, "drm") || strings.Contains(l, "vkms") || strings.Contains(l, "CONNECTOR") || strings.Contains(l, "CRTC") {
+				lines = append(lines, l)
+			}
 		}
-		if len(lines) > 40 {
-			lines = lines[len(lines)-40:]
+		if len(lines) > 60 {
+			lines = lines[len(lines)-60:]
 		}
 		t.Logf("kernel log:\n%s", strings.Join(lines, "\n"))
 	}

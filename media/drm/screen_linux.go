@@ -30,6 +30,9 @@ type Screen struct {
 	pfd     [1]unix.PollFd
 	wbConn  uint32 // writeback connector, 0 if none
 	wbProps map[string]uint32
+	// connCRTCProp is the output connector's CRTC_ID property, for a
+	// writeback that must take the output's place (Capture).
+	connCRTCProp uint32
 }
 
 type dumb struct {
@@ -168,6 +171,9 @@ func (s *Screen) setup() error {
 			return err
 		}
 		s.info.Writeback = s.wbProps["WRITEBACK_FB_ID"] != 0 && s.wbProps["CRTC_ID"] != 0
+		if cp, err := s.props(s.conn, objectConnector); err == nil {
+			s.connCRTCProp = cp["CRTC_ID"]
+		}
 	}
 	s.front = 0
 	return s.setCRTC(s.bufs[0].fb)

@@ -3,8 +3,10 @@
 package drm
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -64,18 +66,33 @@ func (s *Screen) Capture(timeout time.Duration) (Buffer, error) {
 	defer s.freeDumb(&wb)
 	fence := new(int32)
 	*fence = -1
-	objs := []uint32{s.wbConn}
-	counts := []uint32{3}
-	ids := []uint32{s.wbProps["CRTC_ID"], s.wbProps["WRITEBACK_FB_ID"], s.wbProps["WRITEBACK_OUT_FENCE_PTR"]}
-	vals := []uint64{uint64(s.info.CRTC), uint64(wb.fb), uint64(uintptr(unsafe.Pointer(fence)))}
-	if err := s.atomic(objs, counts, ids, vals); err != nil {
+	wbCRTC, wbFB, wbFence := s.wbProps["CRTC_ID"], s.wbProps["WRITEBACK_FB_ID"], s.wbProps["WRITEBACK_OUT_FENCE_PTR"]
+	fptr := uint64(uintptr(unsafe.Pointer(fence)))
+	crtc := uint64(s.info.CRTC)
+	// First choice: the writeback connector clones the CRTC beside the
+	// output, which keeps showing.
+	err = s.atomic([]uint32{s.wbConn}, []uint32{3}, []uint32{wbCRTC, wbFB, wbFence}, []uint64{crtc, uint64(wb.fb), fptr})
+	restore := func() { _ = s.atomic([]uint32{s.wbConn}, []uint32{2}, []uint32{wbCRTC, wbFB}, []uint64{0, 0}) }
+	if errors.Is(err, syscall.EINVAL) && s.connCRTCProp != 0 {
+		// Encoders that may not clone (every encoder's possible_clones is
+		// itself unless the driver says otherwise, and 6.1.19x checks it:
+		// drm_atomic_check_valid_clones, which vkms fails): the output
+		// connector leaves the CRTC for the capture. The CRTC keeps
+		// composing the same planes, so the picture read back is still
+		// what the output shows.
+		err = s.atomic([]uint32{s.conn, s.wbConn}, []uint32{1, 3}, []uint32{s.connCRTCProp, wbCRTC, wbFB, wbFence},
+			[]uint64{0, crtc, uint64(wb.fb), fptr})
+		restore = func() {
+			_ = s.atomic([]uint32{s.wbConn, s.conn}, []uint32{2, 1}, []uint32{wbCRTC, wbFB, s.connCRTCProp}, []uint64{0, 0, crtc})
+		}
+	}
+	runtime.KeepAlive(fence)
+	if err != nil {
 		return Buffer{}, fmt.Errorf("drm: writeback commit: %w", err)
 	}
-	defer func() {
-		// Detach: the writeback connector must not hold our CRTC or the
-		// freed framebuffer.
-		_ = s.atomic(objs, []uint32{2}, ids[:2], []uint64{0, 0})
-	}()
+	// Detach afterwards: the writeback connector must not hold our CRTC
+	// or the freed framebuffer.
+	defer restore()
 	if *fence < 0 {
 		return Buffer{}, fmt.Errorf("drm: writeback commit gave no fence")
 	}
