@@ -149,19 +149,9 @@ func NewDecoder(cfg DecoderConfig) (*Decoder, error) {
 }
 
 func (d *Decoder) init() error {
-	var c v4l2.Capability
-	if err := d.dev.QueryCap(&c); err != nil {
-		return wrap("VIDIOC_QUERYCAP", err)
-	}
-	caps := c.Caps()
-	switch {
-	case caps&v4l2.CapVideoM2MMPlane != 0:
-		d.mplane = true
-		d.outType, d.capType = v4l2.BufTypeVideoOutputMPlane, v4l2.BufTypeVideoCaptureMPlane
-	case caps&v4l2.CapVideoM2M != 0:
-		d.outType, d.capType = v4l2.BufTypeVideoOutput, v4l2.BufTypeVideoCapture
-	default:
-		return fmt.Errorf("%w: %s is not mem2mem", ErrNotDecoder, c.DriverName())
+	c, _, err := queues(d.dev, ErrNotDecoder, &d.mplane, &d.outType, &d.capType)
+	if err != nil {
+		return err
 	}
 	// "Querying Capabilities": the coded format is on OUTPUT.
 	ok, err := hasFormat(d.dev, d.outType, d.cfg.CodedFormat)
@@ -207,12 +197,13 @@ func (d *Decoder) init() error {
 	return nil
 }
 
-// mmapBufs requests n MMAP buffers on queue t and maps them (shared with
-// the encoder's reqBufs in shape; this one has no session).
+// mmapBufs requests n MMAP buffers on queue t and maps them, for the
+// encoder and the decoder. On error it returns the slots mapped so far, for
+// the caller to unmap.
 func mmapBufs(dev v4l2.Device, t v4l2.BufType, n int) ([]slot, error) {
 	r := v4l2.RequestBuffers{Count: uint32(n), Type: t, Memory: v4l2.MemoryMMAP}
 	if err := dev.ReqBufs(&r); err != nil {
-		return nil, wrap("VIDIOC_REQBUFS "+t.String(), err)
+		return nil, wrap("VIDIOC_REQBUFS "+t.String()+" MMAP", err)
 	}
 	if r.Count == 0 || r.Count > 64 {
 		return nil, fmt.Errorf("v4l2m2m: VIDIOC_REQBUFS %s: driver granted %d buffers", t, r.Count)
