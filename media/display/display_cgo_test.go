@@ -4,6 +4,7 @@ package display
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -73,6 +74,27 @@ func (cs *customerStream) send(tr *memTrack, from, to int) {
 			c.SequenceNumber, c.Timestamp = tr.seq, tr.ts
 			tr.ch <- &c
 		}
+	}
+}
+
+// sendPaced sends units [from, to) one at a time, each after Run has
+// taken the one before (the samplebuilder releases a unit when the next
+// begins): a live sender's pace, so that a loaded test machine (-race, two
+// cores shared) never makes the reader drop a unit and wait for an IDR
+// this short stream does not have.
+func (cs *customerStream) sendPaced(t testing.TB, d *Display, tr *memTrack, from, to int) {
+	t.Helper()
+	base := d.Status().Decoded + d.Status().DecodeErrors
+	for i := from; i < to; i++ {
+		cs.send(tr, i, i+1)
+		if i == from {
+			continue
+		}
+		want := base + uint64(i-from)
+		testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("unit %d decoded", i-1), func() bool {
+			st := d.Status()
+			return st.Decoded+st.DecodeErrors >= want
+		})
 	}
 }
 
@@ -146,10 +168,10 @@ func TestCustomerOnScreen(t *testing.T) {
 	tr := newMemTrack()
 	defer tr.close()
 	d.SetCustomer(tr)
-	cs.send(tr, 0, 10)
+	cs.sendPaced(t, d, tr, 0, 10)
 	// The samplebuilder hands out a unit when the next one begins (it
 	// needs the following timestamp), so 9 of the 10 are shown.
-	testenv.WaitFor(t, 20*time.Second, "9 pictures shown", func() bool { return d.Status().Shown >= 9 })
+	testenv.WaitFor(t, 30*time.Second, "9 pictures shown", func() bool { return d.Status().Shown >= 9 })
 	b, err := d.Capture(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -213,8 +235,8 @@ func TestCustomerChange(t *testing.T) {
 		tr := newMemTrack()
 		d.SetCustomer(tr)
 		before := d.Status().Shown
-		cs.send(tr, 0, 4)
-		testenv.WaitFor(t, 20*time.Second, "customer "+strconv.Itoa(i)+" on screen", func() bool {
+		cs.sendPaced(t, d, tr, 0, 4)
+		testenv.WaitFor(t, 30*time.Second, "customer "+strconv.Itoa(i)+" on screen", func() bool {
 			return d.Status().Shown >= before+3
 		})
 		tr.close() // the peer connection closes: ReadRTP returns EOF
