@@ -358,6 +358,7 @@ func BenchmarkFrame640x480(b *testing.B) {
 		}
 		b.StopTimer()
 		b.ReportMetric(testenv.ProcStatusMiB(os.Getpid(), "VmHWM:"), "MiB-peak-RSS")
+		tr.close() // the customer leaves before the display stops
 		st := hs.d.Status()
 		b.ReportMetric(float64(st.Shown)/float64(b.N), "shown/op")
 		if st.Dropped != 0 || st.DecodeErrors != 0 {
