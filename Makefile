@@ -92,6 +92,8 @@ bench: npm
 	# Issue 12's attacks on the hub process; before/after ratios need an
 	# older tree: TETHER_HUB_BEFORE=/tmp/before (git worktree add /tmp/before 9d25b48).
 	$(GO) test -run '^$$' -bench Attack -benchtime 1x ./signaling/hub
+	# Issue 15's 1000 customer changes on one open screen (goroutines, fds, heap)
+	TETHER_DISPLAY_CHANGES=1000 $(GO) test -count=1 -run TestCustomerChange -v ./media/display
 
 # bench-cluster measures the hub on several nodes (issue 17 §4): 3 nodes
 # with 17,000 idle devices each (RSS per socket, Redis operations per

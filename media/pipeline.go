@@ -291,7 +291,7 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 	if test {
 		open = p.cfg.testVideoOpener()
 	}
-	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: reopenJitter}
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: ReopenJitter}
 	var vs videoState
 	defer p.stopEncoder(&vs)
 	var src VideoSource
@@ -383,9 +383,9 @@ func openFailed(ctx context.Context, log *slog.Logger, clk clock.Clock, probe ti
 	return waitBackoff(ctx, clk, bo)
 }
 
-// reopenJitter spreads the reopen delays by ±20 % so that the camera and
+// ReopenJitter spreads the reopen delays by ±20 % so that the camera and
 // the microphone, lost together (one USB hub), do not retry in lockstep.
-const reopenJitter = 0.2
+const ReopenJitter = 0.2
 
 // waitBackoff sleeps on clk for the next reopen delay; false if ctx ended
 // first.
@@ -460,6 +460,9 @@ func (p *Pipeline) handleFrame(ctx context.Context, vs *videoState, src VideoSou
 	} else if n := frameBytes(pix, f.Width, f.Height); n == 0 || len(data) < n {
 		p.dropped.Add(1)
 		return nil
+	}
+	if p.cfg.Preview != nil {
+		p.cfg.Preview(RawFrame{Data: data, Format: pix, Width: f.Width, Height: f.Height, Time: f.Time})
 	}
 	if s := vs.sess; s != nil && (s.w != f.Width || s.h != f.Height || s.pix != pix) {
 		p.stopEncoder(vs)
@@ -595,7 +598,7 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 	if test {
 		open = p.cfg.testAudioOpener()
 	}
-	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: reopenJitter}
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: ReopenJitter}
 	pcm := make([]int16, audioSamples)
 	out := make([]byte, swenc.OpusMaxPacket)
 	var src AudioSource

@@ -347,7 +347,7 @@ func (p *Player) Run(ctx context.Context) error {
 	}
 	defer dec.Close()
 	pl := &playout{p: p, dec: dec, pcm: make([]int16, swenc.OpusMaxFrame), frame: audioSamples}
-	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: reopenJitter}
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: ReopenJitter}
 	var spk AudioSink
 	defer func() {
 		if spk != nil {

@@ -292,19 +292,9 @@ func (s *session) setup() error {
 // checks that CAPTURE offers the coded format ("Querying Capabilities" 1:
 // VIDIOC_ENUM_FMT on CAPTURE).
 func (s *session) queryCapabilities() error {
-	var c v4l2.Capability
-	if err := s.dev.QueryCap(&c); err != nil {
-		return wrap("VIDIOC_QUERYCAP", err)
-	}
-	caps := c.Caps()
-	switch {
-	case caps&v4l2.CapVideoM2MMPlane != 0:
-		s.mplane = true
-		s.outType, s.capType = v4l2.BufTypeVideoOutputMPlane, v4l2.BufTypeVideoCaptureMPlane
-	case caps&v4l2.CapVideoM2M != 0:
-		s.outType, s.capType = v4l2.BufTypeVideoOutput, v4l2.BufTypeVideoCapture
-	default:
-		return fmt.Errorf("%w: %s (%s) has no M2M capability (caps %#x)", ErrNotEncoder, c.DriverName(), c.CardName(), caps)
+	c, caps, err := queues(s.dev, ErrNotEncoder, &s.mplane, &s.outType, &s.capType)
+	if err != nil {
+		return err
 	}
 	if caps&v4l2.CapStreaming == 0 {
 		return fmt.Errorf("%w: %s has no streaming I/O", ErrNotEncoder, c.DriverName())
@@ -506,6 +496,10 @@ func hasFormat(dev v4l2.Device, t v4l2.BufType, pix uint32) (bool, error) {
 }
 
 func (s *session) reqBufs(t v4l2.BufType, mem v4l2.Memory, n int) ([]slot, error) {
+	if mem == v4l2.MemoryMMAP {
+		// Keeps the slots even on error so teardown unmaps what was mapped.
+		return mmapBufs(s.dev, t, n)
+	}
 	r := v4l2.RequestBuffers{Count: uint32(n), Type: t, Memory: mem}
 	if err := s.dev.ReqBufs(&r); err != nil {
 		return nil, wrap("VIDIOC_REQBUFS "+t.String()+" "+mem.String(), err)
@@ -516,24 +510,7 @@ func (s *session) reqBufs(t v4l2.BufType, mem v4l2.Memory, n int) ([]slot, error
 	slots := make([]slot, r.Count)
 	for i := range slots {
 		slots[i].fd = -1
-		if mem != v4l2.MemoryMMAP {
-			continue
-		}
-		b := v4l2.Buffer{Index: uint32(i), Type: t, Memory: mem}
-		if err := s.dev.QueryBuf(&b, slots[i].planes[:]); err != nil {
-			return slots, wrap("VIDIOC_QUERYBUF", err)
-		}
-		off, length := int64(b.Offset()), int(b.Length)
-		if t.MPlane() {
-			off, length = int64(slots[i].planes[0].MemOffset()), int(slots[i].planes[0].Length)
-		}
-		m, err := s.dev.Mmap(off, length)
-		if err != nil {
-			return slots, wrap("mmap", err)
-		}
-		slots[i].mem = m
 	}
-	// Keep the slots even on error so teardown unmaps what was mapped.
 	return slots, nil
 }
 
