@@ -32,7 +32,17 @@ func main() {
 	fs.StringVar(&o.Only, "only", "", "with -faults: only the faults whose name contains one of these comma-separated words")
 	fs.BoolVar(&o.NoMetrics, "no-metrics", false, "skip the metrics (with -faults or -soak)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+	idleURL := fs.String("idle-child", "", "internal: run as an idle-socket client process against this URL")
+	idleAuth := fs.String("idle-auth", "", "internal: the idle client's Socket.IO CONNECT auth (JSON)")
+	idleN := fs.Int("idle-n", 0, "internal: the idle client's socket count")
 	_ = fs.Parse(os.Args[1:])
+	if *idleURL != "" {
+		if err := bench.IdleChild(*idleURL, *idleAuth, *idleN, 64); err != nil {
+			fmt.Fprintln(os.Stderr, "tether-bench idle child:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	o.Baselines = *baselines && !o.Short
 	if o.Timeout == 0 {
 		o.Timeout = 3 * time.Hour

@@ -46,7 +46,6 @@ func (w *world) inRoom(since time.Time, drops0 string) error {
 // check waits for recovery after a fault and says what was lost.
 func (w *world) check(f fault) FaultRow {
 	row := FaultRow{Fault: f.name, Lost: "none"}
-	from0 := frames(w.cust)
 	drops0 := w.metric("tether_socket_drops_total")
 	start := time.Now()
 	var from time.Time
@@ -61,6 +60,8 @@ func (w *world) check(f fault) FaultRow {
 		row.Lost = "fault not applied: " + err.Error()
 		return row
 	}
+	// Read when the fault ends: frames decoded while it began do not count.
+	from0 := frames(w.cust)
 	var lost []string
 	if err := w.inRoom(start, drops0); err != nil {
 		lost = append(lost, "device not back in its room")
@@ -119,6 +120,34 @@ func lossFor(d time.Duration) fault {
 		return time.Now(), fmt.Sprintf("%d frames decoded during %s of loss", mid-from, d), nil
 	}}
 }
+
+// wsBlocked: R refuses WebSocket upgrades from A (a proxy that only
+// passes plain HTTP) and the hub restarts, so tetherd must come back over
+// long-polling; when WebSocket is allowed again it must return to it.
+var wsBlocked = fault{name: "WebSocket blocked (→ polling, and back)", run: func(w *world) (time.Time, string, error) {
+	undo := w.topo.DropInput(w.topo.R, "-s", w.topo.AddrA, "-p", "tcp", "-m", "string", "--algo", "bm", "--string", "transport=websocket")
+	w.hub.kill()
+	up := w.hub.start()
+	var polling time.Time
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if w.metric(`tether_socket_state{state="connected"}`) == "1" && w.metric("tether_socket_websocket") == "0" {
+			polling = time.Now()
+			break
+		}
+	}
+	undo()
+	if polling.IsZero() {
+		return up, "", fmt.Errorf("tetherd not connected over polling with WebSocket blocked")
+	}
+	back := time.Now()
+	for deadline := back.Add(wait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if w.metric("tether_socket_websocket") == "1" {
+			return up, fmt.Sprintf("polling %.2f s after the hub was up; WebSocket again %.2f s after it was allowed",
+				polling.Sub(up).Seconds(), time.Since(back).Seconds()), nil
+		}
+	}
+	return up, "", fmt.Errorf("polling %.2f s after the hub was up, but not back to WebSocket within %v of it being allowed", polling.Sub(up).Seconds(), wait)
+}}
 
 var udpBlocked = fault{name: "UDP blocked A↔B (→ TURN)", run: func(w *world) (time.Time, string, error) {
 	undo := w.topo.DropForward("-p", "udp")

@@ -59,11 +59,13 @@ func (w *world) hubRestart(outage time.Duration) (ours, seed float64, err error)
 type cutResult struct{ detect, ours, seed, media float64 }
 
 func (w *world) linkCut(d time.Duration) (r cutResult, err error) {
-	from := frames(w.cust)
 	drops := w.metric("tether_socket_drops_total")
 	cut := time.Now()
 	w.topo.LinkDown()
 	time.Sleep(d)
+	// Read while the cable is out: frames decoded after the cut began
+	// (the jitter buffer drains) must not count as recovered.
+	from := frames(w.cust)
 	w.topo.LinkUp()
 	up := time.Now()
 	// Detection counts only when it happened while the cable was out.
@@ -103,11 +105,11 @@ func (w *world) linkCut(d time.Duration) (r cutResult, err error) {
 // degraded is the dead-path detection, cable back → frames decoded at the
 // customer is the ICE restart (with the socket's reconnect inside it).
 func (w *world) deadPath() (detect, media float64, err error) {
-	from := frames(w.cust)
 	cut := time.Now()
 	w.topo.LinkDown()
 	det, derr := w.waitLog(cut, 30*time.Second, "msg=state", "to=degraded")
 	time.Sleep(time.Second)
+	from := frames(w.cust)
 	w.topo.LinkUp()
 	up := time.Now()
 	if derr != nil {

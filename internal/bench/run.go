@@ -5,7 +5,7 @@
 // with the hub and its TURN server, customer B) and reuses the shared
 // test environment (internal/testenv: the tetherd runner, Chromium, the
 // customer page's state; the official socket.io-client harness through
-// signaling/seedclient); the baselines that live in the repository's
+// signaling/official); the baselines that live in the repository's
 // benchmarks (the seed's admin page in Chromium, issue 12's attacks) run
 // there and are read back.
 //
@@ -127,6 +127,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		w.measureCall(rep, o)
 		w.measureReconnect(rep, o, rng)
 		w.measureChange(rep, o)
+		w.measureIdle(rep, o)
 	}
 	if o.Baselines {
 		w.baselines(ctx, rep, o)
@@ -304,9 +305,9 @@ func (w *world) baselines(ctx context.Context, rep *Report, o Options) {
 // faultMatrix runs every fault once and checks it.
 func (w *world) faultMatrix(ctx context.Context, rep *Report, o Options, rng *rand.Rand) {
 	fs := []fault{hubKill, cutFor(2 * time.Second), cutFor(30 * time.Second), cutFor(120 * time.Second),
-		lossFor(20 * time.Second), udpBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
+		lossFor(20 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
 	if o.Short {
-		fs = []fault{hubKill, cutFor(2 * time.Second), lossFor(5 * time.Second), udpBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
+		fs = []fault{hubKill, cutFor(2 * time.Second), lossFor(5 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
 	}
 	for _, f := range fs {
 		if ctx.Err() != nil {
@@ -333,7 +334,6 @@ func (w *world) faultMatrix(ctx context.Context, rep *Report, o Options, rng *ra
 	}
 	for _, f := range []FaultRow{
 		{Fault: "500 ms delay", Lost: "not run: no netem on this kernel, no delay relay yet"},
-		{Fault: "WebSocket blocked (→ polling, and back)", Lost: "not run yet"},
 	} {
 		rep.Faults = append(rep.Faults, f)
 	}

@@ -19,7 +19,7 @@ import (
 
 	"tether/board/netns"
 	"tether/internal/testenv"
-	"tether/signaling/seedclient"
+	"tether/signaling/official"
 )
 
 const (
@@ -51,7 +51,7 @@ type world struct {
 	sup    *supervisor
 	invite string
 	br     *testenv.Browser
-	seed   *seedclient.Client
+	seed   *official.Client
 	tabs   int
 	cust   *testenv.Tab
 }
@@ -96,7 +96,7 @@ func newWorld(t *tb) *world {
 		// The namespaces use 10/8, which a public hub's relay refuses.
 		"-turn-allow-peers", "10.0.0.0/8",
 		// The idle-socket figure opens thousands from few addresses.
-		"-max-sessions-per-addr", "-1", "-max-conns-per-addr", "-1"}}
+		"-max-sessions", "-1", "-max-sessions-per-addr", "-1", "-max-conns-per-addr", "-1"}}
 	if err := os.MkdirAll(filepath.Dir(w.hub.data), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func newWorld(t *tb) *world {
 // startSeed starts the official client in A, logged in as seedAccount.
 func (w *world) startSeed() {
 	tok := w.login(w.topo.A, seedAccount, password)
-	w.seed = seedclient.Start(w.t, w.hubURL, seedclient.Options{Token: tok, RoomID: seedAccount, NetNS: w.topo.A})
+	w.seed = official.StartClient(w.t, w.hubURL, official.ClientOptions{Token: tok, RoomID: seedAccount, NetNS: w.topo.A})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if _, err := w.seed.Next(ctx, "joined"); err != nil {
@@ -292,7 +292,7 @@ func (w *world) waitLog(since time.Time, within time.Duration, parts ...string) 
 func (w *world) seedJoined(since time.Time, within time.Duration) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	ev, err := w.seed.WaitFor(ctx, func(e seedclient.Event) bool { return e.Name == "joined" && !e.At.Before(since) })
+	ev, err := w.seed.WaitFor(ctx, func(e official.Event) bool { return e.Name == "joined" && !e.At.Before(since) })
 	return ev.At, err
 }
 
