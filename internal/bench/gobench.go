@@ -23,8 +23,17 @@ func goBench(ctx context.Context, root, pkg, name string, n int, timeout time.Du
 		"-timeout", timeout.String(), pkg)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
+	m := parseBench(string(out))
+	if err != nil {
+		return m, string(out), fmt.Errorf("go test -bench %s %s: %w", name, pkg, err)
+	}
+	return m, string(out), nil
+}
+
+// parseBench reads the metrics of `go test -bench` result lines.
+func parseBench(out string) map[string]float64 {
 	m := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
@@ -40,8 +49,5 @@ func goBench(ctx context.Context, root, pkg, name string, n int, timeout time.Du
 			}
 		}
 	}
-	if err != nil {
-		return m, string(out), fmt.Errorf("go test -bench %s %s: %w", name, pkg, err)
-	}
-	return m, string(out), nil
+	return m
 }

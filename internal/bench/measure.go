@@ -59,6 +59,9 @@ func (w *world) hubRestart(outage time.Duration) (ours, seed float64, err error)
 type cutResult struct{ detect, ours, seed, media float64 }
 
 func (w *world) linkCut(d time.Duration) (r cutResult, err error) {
+	if err := w.peerConnected(); err != nil {
+		return r, err
+	}
 	drops := w.metric("tether_socket_drops_total")
 	cut := time.Now()
 	w.topo.LinkDown()
@@ -69,7 +72,7 @@ func (w *world) linkCut(d time.Duration) (r cutResult, err error) {
 	w.topo.LinkUp()
 	up := time.Now()
 	// Detection counts only when it happened while the cable was out.
-	if det, err := w.waitLog(cut, 0, "msg=state", "to=degraded"); err == nil && det.Before(up) {
+	if det, err := w.waitLog(cut, 0, "component=peer", "msg=state", "from=connected"); err == nil && det.Before(up) {
 		r.detect = msSince(cut, det)
 	}
 	// A socket that saw nothing may still be replaced when its liveness
@@ -105,9 +108,16 @@ func (w *world) linkCut(d time.Duration) (r cutResult, err error) {
 // degraded is the dead-path detection, cable back → frames decoded at the
 // customer is the ICE restart (with the socket's reconnect inside it).
 func (w *world) deadPath() (detect, media float64, err error) {
+	// A cut counts from a settled call: the peer connected, not still
+	// restarting after the previous one.
+	if err := w.peerConnected(); err != nil {
+		return 0, 0, err
+	}
 	cut := time.Now()
 	w.topo.LinkDown()
-	det, derr := w.waitLog(cut, 30*time.Second, "msg=state", "to=degraded")
+	// Detected: the peer leaves connected (to degraded, or straight to
+	// restarting when consent fails first).
+	det, derr := w.waitLog(cut, 30*time.Second, "component=peer", "msg=state", "from=connected")
 	time.Sleep(time.Second)
 	from := frames(w.cust)
 	w.topo.LinkUp()
@@ -120,6 +130,16 @@ func (w *world) deadPath() (detect, media float64, err error) {
 		return 0, 0, fmt.Errorf("customer frames: %w", err)
 	}
 	return msSince(cut, det), msSince(up, fat), nil
+}
+
+// peerConnected waits until tetherd's peer state is connected.
+func (w *world) peerConnected() error {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if w.metric(`tether_peer_state{state="connected"}`) == "1" {
+			return nil
+		}
+	}
+	return fmt.Errorf("tetherd's peer not connected within %v", wait)
 }
 
 // metric reads one of tetherd's /metrics samples ("" when unreadable).
@@ -206,7 +226,7 @@ const stampJS = `(async (n, limit) => {
 
 // glassToGlass reads n stamps (within 20 s) at the customer.
 func glassToGlass(tab *testenv.Tab, n int) ([]float64, error) {
-	v, err := testenv.Eval[[]float64](tab, fmt.Sprintf("%s(%d, %d)", stampJS, n, 4000))
+	v, err := testenv.Eval[[]float64](tab, fmt.Sprintf("%s(%d, %d)", stampJS, n, 3500))
 	return v, err
 }
 
