@@ -90,9 +90,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			t.close()
 			os.Exit(130)
 		case <-ctx.Done():
-			// The time bound: clean up now; the steps in flight fail.
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				t.printf("time bound %v reached: cleaning up\n", o.Timeout)
+			// The time bound: the fault and soak loops stop at the next
+			// fault (each wait inside is bounded), and the report so far
+			// is printed; a second bound, well past the longest wait,
+			// ends the run with a clean-up if a step is stuck anyway.
+			t.printf("time bound %v reached: finishing the current step\n", o.Timeout)
+			select {
+			case <-quit:
+			case s := <-sigs:
+				t.printf("%v: cleaning up\n", s)
+				t.close()
+				os.Exit(130)
+			case <-time.After(5 * time.Minute):
+				t.printf("still busy 5 min past the time bound: cleaning up\n")
 				t.close()
 				os.Exit(124)
 			}
@@ -123,19 +133,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	t.printf("customer in %s decodes the counter\n", w.topo.B)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 16))
 
-	if !o.NoMetrics {
+	if !o.NoMetrics && ctx.Err() == nil {
 		w.measureCall(rep, o)
 		w.measureReconnect(rep, o, rng)
 		w.measureChange(rep, o)
 		w.measureIdle(rep, o)
 	}
-	if o.Baselines {
+	if o.Baselines && ctx.Err() == nil {
 		w.baselines(ctx, rep, o)
 	}
-	if o.Faults {
+	if o.Faults && ctx.Err() == nil {
 		w.faultMatrix(ctx, rep, o, rng)
 	}
-	if o.Soak > 0 {
+	if o.Soak > 0 && ctx.Err() == nil {
 		rep.Soak = w.soak(ctx, o.Soak, rng, o.Short)
 		if rep.Soak.Lost > 0 {
 			rep.Lost = true
