@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -296,23 +295,7 @@ func (w *world) seedJoined(since time.Time, within time.Duration) (time.Time, er
 	return ev.At, err
 }
 
-// framesAfter waits until the tab decodes more frames than it had at from.
-func framesAfter(tab *testenv.Tab, from int, within time.Duration) (time.Time, error) {
-	_, err := tab.Poll(within, func(s testenv.CustomerState) bool { return s.Stats.FramesDecoded > from })
-	return time.Now(), err
-}
-
 func frames(tab *testenv.Tab) int {
 	s, _ := tab.State()
 	return s.Stats.FramesDecoded
-}
-
-// lines counts the lines of r (for /proc files).
-func lines(r io.Reader) int {
-	n := 0
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		n++
-	}
-	return n
 }
