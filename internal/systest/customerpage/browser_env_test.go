@@ -387,42 +387,11 @@ func evalIn[T any](tb *tab, expr string) (T, error) {
 	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 }
 
-// pageState is what window.tether says.
-type pageState struct {
-	State      string   `json:"state"`
-	Detail     string   `json:"detail"`
-	Position   *int     `json:"position"`
-	Attempt    int      `json:"attempt"`
-	UserID     string   `json:"userId"`
-	DeviceID   string   `json:"deviceId"`
-	Permission string   `json:"permission"`
-	Transport  string   `json:"transport"`
-	Recovered  bool     `json:"recovered"`
-	PCState    string   `json:"pcState"`
-	Calls      int      `json:"calls"`
-	Beats      int      `json:"beats"`
-	History    []string `json:"history"`
-	Toasts     []string `json:"toasts"`
-	Banner     string   `json:"banner"`
-	Stats      struct {
-		FramesDecoded int     `json:"framesDecoded"`
-		BytesReceived int     `json:"bytesReceived"`
-		BytesSent     int     `json:"bytesSent"`
-		FrameWidth    int     `json:"frameWidth"`
-		Signaling     string  `json:"signalingState"`
-		ICEUfrag      string  `json:"iceUfrag"`
-		RTTMs         float64 `json:"rttMs"`
-	} `json:"stats"`
-}
+// pageState is what window.tether says (testenv.CustomerState, shared
+// with cmd/tether-bench).
+type pageState = testenv.CustomerState
 
-const stateExpr = `(async () => {
-  const T = window.tether;
-  if (!T) return {state: "no-page"};
-  return {state: T.state, detail: T.detail, position: T.position, attempt: T.attempt, userId: T.userId,
-    deviceId: T.deviceId, permission: T.permission, transport: T.transport, recovered: T.recovered,
-    pcState: T.pcState, calls: T.calls, beats: T.beats, history: T.history, toasts: T.toasts,
-    banner: document.getElementById("banner").textContent, stats: await T.stats()};
-})()`
+const stateExpr = testenv.CustomerStateExpr
 
 func (tb *tab) state() (pageState, error) {
 	return evalIn[pageState](tb, stateExpr)
