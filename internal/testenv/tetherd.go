@@ -77,7 +77,8 @@ type Tetherd struct {
 	states  chan string // "to" of every peer state transition
 	mu      sync.Mutex
 	tail    []string // the last log lines, shown when a test fails
-	log     []string // every log line since the last Mark, for WaitLog
+	log     []string // the last maxLogLines log lines; log[0] is line number logBase
+	logBase int
 	console []string
 	done    chan struct{}
 	conDone chan struct{}
@@ -154,8 +155,11 @@ func (d *Tetherd) read(r io.Reader) {
 		if len(d.tail) > 300 {
 			d.tail = d.tail[100:]
 		}
-		if len(d.log) < 100000 {
-			d.log = append(d.log, line)
+		d.log = append(d.log, line)
+		if len(d.log) > maxLogLines {
+			drop := len(d.log) - maxLogLines/2
+			d.log = append([]string(nil), d.log[drop:]...)
+			d.logBase += drop
 		}
 		d.mu.Unlock()
 		if strings.Contains(line, "component=peer") && strings.Contains(line, "msg=state ") {
@@ -210,8 +214,27 @@ func (d *Tetherd) WaitConsole(mark int, within time.Duration, parts ...string) s
 	}
 }
 
-// LogLines returns the log lines (stderr) seen so far that contain every
-// one of parts.
+// maxLogLines bounds the log kept in memory (a 1000-change run at debug
+// level writes millions of lines).
+const maxLogLines = 200000
+
+// LogMark is where a later LogSince starts: the number of log lines seen.
+func (d *Tetherd) LogMark() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logBase + len(d.log)
+}
+
+// LogSince returns the log lines (stderr) after mark that are still kept,
+// e.g. one failed customer change's whole log.
+func (d *Tetherd) LogSince(mark int) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.log[min(max(mark-d.logBase, 0), len(d.log)):]...)
+}
+
+// LogLines returns the kept log lines (stderr) that contain every one of
+// parts.
 func (d *Tetherd) LogLines(parts ...string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
