@@ -677,7 +677,9 @@ func (c *customer) onSignal(s Signal) {
 	}
 }
 
-// addAudio adds a microphone track (triggers negotiationneeded).
+// addAudio adds a microphone track: before the appliance's offer it rides
+// the answer (on the offer's recvonly audio m-line), after it the
+// customer offers it.
 func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic", "customer")
 	must(c.tb, err)
@@ -687,6 +689,14 @@ func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 		defer close(done)
 		if _, err := c.pc.AddTrack(tr); err != nil {
 			c.tb.Errorf("customer add track: %v", err)
+		}
+		// pion may not fire negotiationneeded here: it fired already
+		// (ignored, allowOffer unset) after answering the appliance's
+		// recvonly m-lines with nothing to send, and its flag stays set
+		// until the next negotiation. A browser fires on addTrack.
+		if c.pc.RemoteDescription() != nil {
+			c.wantOffer = true
+			c.maybeOffer()
 		}
 	})
 	<-done

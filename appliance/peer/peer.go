@@ -73,6 +73,7 @@ type counters struct {
 	droppedCands    uint64
 	earlyCands      uint64
 	keyframeReqs    atomic.Uint64 // written by RTCP readers
+	customerTracks  atomic.Uint64 // written by onTrack (pion goroutines)
 	standbyPrepared uint64
 	consentLost     uint64
 }

@@ -328,12 +328,16 @@ func (c *customer) leave() {
 // from the page's opening on, the server's events and the tab's console.
 func (w *world) change(name, invite, variant string) (time.Duration, error) {
 	logMark, refMark := w.app.LogMark(), w.ref.mark()
+	tracks := w.metric("tether_peer_customer_tracks_total")
 	c, err := w.open(name, invite, variant)
 	if err != nil {
 		return 0, err
 	}
 	defer c.leave()
 	d, err := w.measure(c)
+	if err == nil && variant != "none" {
+		err = w.waitCustomerTracks(name, tracks+2)
+	}
 	if err != nil {
 		c.cmu.Lock()
 		console := strings.Join(c.console, "\n")
@@ -346,6 +350,20 @@ func (w *world) change(name, invite, variant string) (time.Duration, error) {
 			name, strings.Join(w.app.LogSince(logMark), "\n"), w.ref.dump(refMark), console, name)
 	}
 	return d, err
+}
+
+// waitCustomerTracks waits until tetherd has received want of the
+// customers' tracks in all: the customer's camera and microphone reach the
+// counter (issue 15), on the first answer or, for a page that adds them
+// late, its next offer.
+func (w *world) waitCustomerTracks(name string, want int) error {
+	got := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = w.metric("tether_peer_customer_tracks_total"); got >= want {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: tetherd received %d of the customer's 2 tracks", name, 2-(want-got))
 }
 
 // measure waits for c's first decoded frame and its negotiation settling.
