@@ -94,6 +94,11 @@ type conn struct {
 	pending      []webrtc.ICECandidateInit // remote candidates before a remote description
 	refusedCands int                       // remote candidates pion refused in this call
 	offerSentAt  time.Time                 // when our last offer left
+	// heard: a signal from the customer was handled since our last offer
+	// left (offerLeft). Its signalling path works, so that offer reached
+	// it and the polite page will answer it: restart must not send it
+	// again (restart.go).
+	heard bool
 
 	pcUp          bool
 	connectedOnce bool

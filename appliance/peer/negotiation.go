@@ -29,6 +29,7 @@ func (p *Peer) onSignal(from string, s Signal) {
 		p.holdEarly(from, s)
 		return
 	}
+	c.heard = true
 	switch {
 	case s.Description != nil:
 		p.onRemoteDescription(c, *s.Description)
@@ -230,8 +231,15 @@ func (p *Peer) makeOffer(c *conn, iceRestart bool) {
 		p.log.Warn("set local offer", "customer", c.user, "err", err)
 		return
 	}
-	c.offerSentAt = p.cfg.Clock.Now()
+	p.offerLeft(c)
 	p.send(c, Signal{Description: c.pc.LocalDescription()})
+}
+
+// offerLeft notes that an offer of ours leaves for c's customer now. Run
+// goroutine only.
+func (p *Peer) offerLeft(c *conn) {
+	c.offerSentAt = p.cfg.Clock.Now()
+	c.heard = false
 }
 
 // Signals from a user who is not (yet) in the call are kept for a while:

@@ -385,7 +385,7 @@ func (p *Peer) startCall(user, reason string) bool {
 	p.setState(Negotiating, reason)
 	// The offer was created and applied in advance (newConn); its SDP
 	// already carries every candidate gathered so far.
-	c.offerSentAt = c.joinedAt
+	p.offerLeft(c)
 	p.send(c, Signal{Description: c.pc.LocalDescription()})
 	if c.gathered {
 		p.send(c, Signal{EndOfCandidates: true})

@@ -300,3 +300,69 @@ func TestSocketReconnectRestarts(t *testing.T) {
 	r.driveUntil(mock, Connected, time.Second)
 	c.waitFrames(5)
 }
+
+// TestNoDuplicateOffer: the restart deadline passes while the customer's
+// answer to our offer is still on its way (issue 11: a loaded appliance,
+// RelayFallbackAfter after the join). Re-sending the pending offer then
+// races that answer: the duplicate reaches a page that has answered and
+// offered its camera and mic itself, which rolls its offer back for it,
+// and our answer to the rolled-back offer meets a page in stable ("Failed
+// to set remote answer sdp: Called in wrong state: stable"). So a customer
+// heard from since our offer left gets no duplicate; one never heard from
+// (its offer may be lost: socket down) still does.
+func TestNoDuplicateOffer(t *testing.T) {
+	mock := clock.NewMock()
+	r := newRig(t, mock, withSilentMic(t))
+	descriptions := func(ch chan Signal) (n int) {
+		for {
+			select {
+			case s := <-ch:
+				if s.Description != nil {
+					n++
+				}
+			default:
+				return n
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		heard bool
+	}{{"customer heard", true}, {"customer silent", false}} {
+		func() {
+			id := "dup-" + strings.ReplaceAll(tc.name, " ", "-")
+			sent := captured(r.hub, id)
+			r.waitStandby()
+			r.drainStates()
+			r.peer.UserJoined(id)
+			if d := nextDescription(t, sent); d.Type != webrtc.SDPTypeOffer {
+				t.Fatalf("first description is an %s", d.Type)
+			}
+			if tc.heard {
+				// The W3C page's own offer (camera and mic added at
+				// once) crossed ours: glare, ignored. The page rolls back
+				// and answers; that answer is in flight.
+				r.peer.HandleSignal(id, remote(webrtc.SDPTypeOffer, chromiumSDP(t, "offer-own-media.sdp")))
+			}
+			r.syncStats()
+			descriptions(sent)
+			mock.Add(DefaultRelayFallbackAfter)
+			r.waitState(Restarting)
+			r.syncStats()
+			got := descriptions(sent)
+			switch {
+			case tc.heard && got != 0:
+				t.Fatalf("%s: the restart sent %d descriptions while the customer's answer may be in flight; want none", tc.name, got)
+			case !tc.heard && got != 1:
+				t.Fatalf("%s: the restart sent %d descriptions to a customer never heard from; want the pending offer again", tc.name, got)
+			}
+			// The answer lands: the call negotiates on, no description refused.
+			r.peer.HandleSignal(id, remote(webrtc.SDPTypeAnswer, chromiumSDP(t, "answer-glare.sdp")))
+			if st := r.syncStats(); st.RefusedDescriptions != 0 {
+				t.Fatalf("%s: refused %d descriptions", tc.name, st.RefusedDescriptions)
+			}
+			r.peer.CallEnded(id)
+			r.waitState(Waiting)
+		}()
+	}
+}

@@ -113,10 +113,16 @@ func (p *Peer) restart(c *conn, reason string) {
 		// second one over it (pion/webrtc#2133; checkNextSignalingState
 		// rejects have-local-offer -> SetLocal), so the impolite side
 		// re-sends the pending offer; the polite peer answers it.
-		// Not if it left only just now: its answer may be in flight, and a
-		// duplicate arriving after that answer reads as a new offer.
-		if pend := c.pc.PendingLocalDescription(); pend != nil && p.cfg.Clock.Since(c.offerSentAt) >= resendAfter {
-			c.offerSentAt = p.cfg.Clock.Now()
+		// Not if the customer was heard since it left, nor if it left
+		// only just now: its answer may be in flight, and a duplicate
+		// arriving after that answer reads as a new offer. A page whose
+		// own offer is pending then rolls it back (its camera and mic),
+		// and our answer to that offer meets a page in stable ("Called
+		// in wrong state", issue 11; TestNoDuplicateOffer). A customer
+		// who sends anything has its signalling working: our offer is on
+		// its way and the polite page answers every offer it gets.
+		if pend := c.pc.PendingLocalDescription(); pend != nil && !c.heard && p.cfg.Clock.Since(c.offerSentAt) >= resendAfter {
+			p.offerLeft(c)
 			p.send(c, Signal{Description: pend})
 		}
 	default:
