@@ -94,11 +94,11 @@ type conn struct {
 	pending      []webrtc.ICECandidateInit // remote candidates before a remote description
 	refusedCands int                       // remote candidates pion refused in this call
 	offerSentAt  time.Time                 // when our last offer left
-	// heard: a signal from the customer was handled since our last offer
-	// left (offerLeft). Its signalling path works, so that offer reached
-	// it and the polite page will answer it: restart must not send it
-	// again (restart.go).
-	heard bool
+	// offerUnsure: our pending offer may not have reached the customer
+	// (its send failed, our socket reconnected since, or the customer
+	// rejoined), so a restart sends it again (restart.go). Otherwise it
+	// is on its way and the polite page answers every offer it gets.
+	offerUnsure bool
 
 	pcUp          bool
 	connectedOnce bool

@@ -49,6 +49,9 @@ type network struct {
 	dropAll   atomic.Bool
 	dropPeers atomic.Bool // appliance <-> customer direct only (TURN still reachable)
 	dropTURN  atomic.Bool
+	// dropToCustomer: appliance -> customer only (the customer's checks
+	// arrive, the appliance's answers to them do not).
+	dropToCustomer atomic.Bool
 }
 
 func newNetwork(tb testing.TB) *network {
@@ -72,6 +75,9 @@ func newNetwork(tb testing.TB) *network {
 			return false
 		}
 		if n.dropTURN.Load() && (src == turnIP || dst == turnIP) {
+			return false
+		}
+		if n.dropToCustomer.Load() && src == applianceIP && dst == customerIP {
 			return false
 		}
 		return true
@@ -185,6 +191,8 @@ type hub struct {
 	lastOffer atomic.Int64
 	// heldOffers gets a token for each offer put on hold.
 	heldOffers chan struct{}
+	// failSends makes the appliance's sends fail (its socket is down).
+	failSends atomic.Bool
 }
 
 func newHub() *hub {
@@ -193,6 +201,9 @@ func newHub() *hub {
 
 func (h *hub) signaller() Signaller {
 	return SignallerFunc(func(_ context.Context, to string, s Signal) error {
+		if h.failSends.Load() {
+			return errors.New("socket down")
+		}
 		h.sent.Add(1)
 		if s.Description != nil && s.Description.Type == webrtc.SDPTypeOffer {
 			h.lastOffer.Store(time.Now().UnixNano())

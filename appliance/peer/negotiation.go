@@ -29,7 +29,6 @@ func (p *Peer) onSignal(from string, s Signal) {
 		p.holdEarly(from, s)
 		return
 	}
-	c.heard = true
 	switch {
 	case s.Description != nil:
 		p.onRemoteDescription(c, *s.Description)
@@ -231,15 +230,14 @@ func (p *Peer) makeOffer(c *conn, iceRestart bool) {
 		p.log.Warn("set local offer", "customer", c.user, "err", err)
 		return
 	}
-	p.offerLeft(c)
-	p.send(c, Signal{Description: c.pc.LocalDescription()})
+	p.sendOffer(c, c.pc.LocalDescription())
 }
 
-// offerLeft notes that an offer of ours leaves for c's customer now. Run
-// goroutine only.
-func (p *Peer) offerLeft(c *conn) {
+// sendOffer sends an offer of ours to c's customer and notes whether it
+// surely left (restart.go re-sends it only if not). Run goroutine only.
+func (p *Peer) sendOffer(c *conn, offer *webrtc.SessionDescription) {
 	c.offerSentAt = p.cfg.Clock.Now()
-	c.heard = false
+	c.offerUnsure = !p.send(c, Signal{Description: offer})
 }
 
 // Signals from a user who is not (yet) in the call are kept for a while:
