@@ -184,8 +184,9 @@ func w3cChange(r *rig, b *browser, id, media, sends, recv string, kinds chan str
 // Chromium, polite, rolls its offer back, takes the new offer (new DTLS
 // fingerprint, new ICE credentials), decodes frames again, and its own
 // media is then negotiated. (Chromium 156 connects ICE on the renewed
-// offer but completes DTLS only after the appliance's first backoff
-// restart, RelayFallbackAfter later: a renewal costs about 5 s.)
+// offer but completes DTLS only after the appliance's first ICE restart;
+// as the renewed attempt hears the customer, that restart waits until
+// pion would fail it (firstAttemptAlive): a renewal may take 10 s.)
 func TestChromiumW3CRenew(t *testing.T) {
 	kinds := make(chan string, 64)
 	r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds))
