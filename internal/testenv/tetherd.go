@@ -310,6 +310,16 @@ func (d *Tetherd) WaitState(want string, within time.Duration) {
 // "" when it is not there.
 func (d *Tetherd) Metric(name string) string {
 	d.t.Helper()
+	v, err := d.MetricErr(name)
+	if err != nil {
+		d.t.Fatalf("tetherd metrics: %v", err)
+	}
+	return v
+}
+
+// MetricErr is Metric for callers that retry (a loaded box can make one
+// read time out).
+func (d *Tetherd) MetricErr(name string) (string, error) {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if d.cfg.NS == "" {
@@ -320,14 +330,14 @@ func (d *Tetherd) Metric(name string) string {
 	}}
 	resp, err := c.Get("http://" + d.cfg.MetricsAddr + "/metrics")
 	if err != nil {
-		d.t.Fatalf("tetherd metrics: %v", err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
-			return f[1]
+			return f[1], nil
 		}
 	}
-	return ""
+	return "", nil
 }
