@@ -112,6 +112,8 @@ func (a *App) metricsRegistry() *prometheus.Registry {
 	c("peer_refused_candidates_total", "Customer ICE candidates that could not be added.", func() float64 { return float64(ps().RefusedCandidates) })
 	c("peer_renewed_total", "Calls moved to a fresh PeerConnection after a negotiation dead end (appliance/peer/negotiation.go).",
 		func() float64 { return float64(ps().Renewed) })
+	c("peer_customer_tracks_total", "The customers' camera and microphone tracks received (issue 15).",
+		func() float64 { return float64(ps().CustomerTracks) })
 	g("peer_rtt_seconds", "Last data-channel heartbeat round trip.", func() float64 { return ps().RTT.Seconds() })
 	g("peer_relay", "1 when the media path runs through TURN.", func() float64 {
 		if ps().Path == peer.PathRelay {

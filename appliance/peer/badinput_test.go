@@ -67,7 +67,7 @@ func extraMLinesOffer(tb testing.TB) string {
 				video = m
 			}
 		}
-		for _, mid := range []string{"3", "4"} {
+		for _, mid := range []string{"5", "6"} {
 			m := *video
 			m.Attributes = append(withoutAttrs(video.Attributes, "mid", "ssrc", "ssrc-group", "msid", "sendrecv", "candidate", "end-of-candidates"),
 				sdp.Attribute{Key: "mid", Value: mid}, sdp.Attribute{Key: "recvonly"})
@@ -75,18 +75,18 @@ func extraMLinesOffer(tb testing.TB) string {
 		}
 		for i, a := range d.Attributes {
 			if a.Key == "group" {
-				d.Attributes[i].Value += " 3 4"
+				d.Attributes[i].Value += " 5 6"
 			}
 		}
 	})
 }
 
-// rejectedAnswer is Chromium's answer with both media m-lines rejected
+// rejectedAnswer is Chromium's answer with every media m-line rejected
 // (port 0, RFC 3264 §6).
 func rejectedAnswer(tb testing.TB) string {
 	s := chromiumSDP(tb, "answer.sdp")
-	s = strings.Replace(s, "m=video 9 ", "m=video 0 ", 1)
-	return strings.Replace(s, "m=audio 9 ", "m=audio 0 ", 1)
+	s = strings.ReplaceAll(s, "m=video 9 ", "m=video 0 ")
+	return strings.ReplaceAll(s, "m=audio 9 ", "m=audio 0 ")
 }
 
 func cand(s, mid string, idx uint16) Signal {

@@ -5,14 +5,18 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
 )
 
-// TestCustomerChanges: many customers in a row, each joining, getting
-// frames and leaving with call:ended, with no growth in goroutines, open
-// files or heap, and no goroutine left behind once Run returns.
+// TestCustomerChanges: many customers in a row, each sending its
+// microphone, joining, getting frames while the appliance reads its track
+// (Config.OnTrack), and leaving with call:ended, with no growth in
+// goroutines, open files or heap, and no goroutine left behind once Run
+// returns: the customer's track and its RTCP stop being read when the
+// call ends (issue 15).
 func TestCustomerChanges(t *testing.T) {
 	n := 1000
 	if testing.Short() {
@@ -21,12 +25,23 @@ func TestCustomerChanges(t *testing.T) {
 	// Registered first so it runs last, after the harness's cleanups.
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 
-	r := newHarness(t, clock.New())
+	kinds := make(chan string, 16)
+	r := newHarness(t, clock.New(), withCustomerTracks(kinds))
 	change := func(i int) {
 		id := fmt.Sprintf("cust-%d", i)
-		c := r.join(id)
+		c := newCustomer(r.tb, id, r.net.custNet, r.hub)
+		c.addAudio() // rides the answer
+		r.peer.UserJoined(id)
 		r.waitState(Connected)
 		c.waitFrames(1)
+		select {
+		case k := <-kinds:
+			if k != "audio" {
+				t.Fatalf("change %d: the appliance received a %s track", i, k)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("change %d: the customer's microphone never reached Config.OnTrack", i)
+		}
 		c.close() // the customer hangs up; the room then reports call:ended
 		r.peer.CallEnded(id)
 		r.waitState(Waiting)
@@ -52,8 +67,8 @@ func TestCustomerChanges(t *testing.T) {
 	}
 	st := r.syncStats()
 	t.Logf("stats: %+v", st)
-	if st.Customers != uint64(warm+n) {
-		t.Errorf("customers %d, want %d", st.Customers, warm+n)
+	if st.Customers != uint64(warm+n) || st.CustomerTracks != uint64(warm+n) {
+		t.Errorf("customers %d, their tracks %d, want %d each", st.Customers, st.CustomerTracks, warm+n)
 	}
 }
 

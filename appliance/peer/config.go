@@ -46,9 +46,13 @@ type Config struct {
 	// OnStateChange is called from the Run goroutine on every transition;
 	// it must not block (the health tracker copies and returns).
 	OnStateChange func(from, to State)
-	// OnTrack receives the customer's tracks (their microphone, say). When
-	// nil they are read and dropped. Called on a pion goroutine; the track
-	// ends when the customer's PeerConnection is dropped.
+	// OnTrack receives the customer's tracks (their camera and microphone,
+	// on the offer's recvonly m-lines; a *webrtc.TrackRemote is a
+	// media.RTPReader). When nil they are read and dropped. Called on a
+	// pion goroutine of the track's own, which it may keep to read: the
+	// track ends (ReadRTP fails) when the customer's PeerConnection is
+	// dropped, and OnTrack must then return; Run waits for it. The
+	// receiver's RTCP is drained by this package.
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 
 	// Clock drives backoff, grace, fallback and heartbeat timers.

@@ -94,6 +94,11 @@ type conn struct {
 	pending      []webrtc.ICECandidateInit // remote candidates before a remote description
 	refusedCands int                       // remote candidates pion refused in this call
 	offerSentAt  time.Time                 // when our last offer left
+	// offerUnsure: our pending offer may not have reached the customer
+	// (its send failed, our socket reconnected since, or the customer
+	// rejoined), so a restart sends it again (restart.go). Otherwise it
+	// is on its way and the polite page answers every offer it gets.
+	offerUnsure bool
 
 	pcUp          bool
 	connectedOnce bool
@@ -118,7 +123,13 @@ type conn struct {
 	lastBytes   uint64
 	lastBytesAt time.Time
 
-	wg sync.WaitGroup // RTCP readers
+	wg sync.WaitGroup // RTCP readers of our senders
+
+	// The customer's tracks (onTrack): rmu guards recvDone and the Adds
+	// to recv, so that no reader starts after closeConn began waiting.
+	rmu      sync.Mutex
+	recvDone bool
+	recv     sync.WaitGroup
 }
 
 func (c *conn) up() bool { return c.pcUp }
@@ -141,18 +152,36 @@ func (p *Peer) newConn() (*conn, error) {
 		return nil, fmt.Errorf("peer: %s: %w", op, err)
 	}
 
-	// Send-only transceivers: the tracks are shared by every
-	// PeerConnection (TrackLocalStatic* fan out to all bindings). Not
-	// sendrecv (yet): with sendrecv m-lines, a W3C example page that adds
-	// camera and mic at once (glare, rollback) gets its addTrack
-	// transceivers re-associated with our m-lines, and Chromium 156 never
-	// fires "unmute" on their receivers although it decodes frames, so the
-	// page, which shows the picture on unmute, stays black (issue 11,
-	// internal/systest: 3 of 3 changes failed). With sendonly, the page
-	// negotiates its own media on m-lines of its own and every variant
-	// passes. Receiving the customer's media on our m-lines (a page that
-	// adds tracks after the first answer reuses them) is issue 15's
-	// two-way call, which must solve this first.
+	// The m-lines, in this order (issue 15: a two-way call whose
+	// customer media rides the first answer):
+	//
+	//	video recvonly, audio recvonly   the customer's camera and microphone
+	//	video sendonly, audio sendonly   ours (p.cfg.Tracks), then the heartbeat channel
+	//
+	// Why not one sendrecv m-line per kind: a page built from the W3C
+	// Perfect Negotiation example that adds its tracks at once offers
+	// them itself, rolls that offer back on glare, and then its addTrack
+	// transceivers are associated with the first m-line of their kind in
+	// our offer that can receive (JSEP RFC 8829 §5.10). Chromium (156)
+	// leaves such a transceiver non-receptive after the rollback
+	// (w3c/webrtc-pc#3081): its receiver track never unmutes though
+	// frames are decoded, and nothing we offer later (a re-offer, an ICE
+	// restart, a direction change) brings it back. With our camera on
+	// that m-line the page shows no picture (issue 11's systest, 3 of 3).
+	// So the m-lines that can receive carry nothing of ours: the page's
+	// camera and microphone take them (on glare, or by addTrack after our
+	// offer, which reuses the first transceiver of its kind), and our
+	// media reaches the page on sendonly m-lines that always get fresh
+	// receivers. Recvonly first, so that addTrack picks them and not our
+	// sendonly ones (their answer could not send there, and the page
+	// would need a second offer). A customer who sends nothing answers
+	// them inactive. The tracks are shared by every PeerConnection
+	// (TrackLocalStatic* fan out to all bindings).
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			return fail("add receiver", err)
+		}
+	}
 	for _, t := range p.cfg.Tracks {
 		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
@@ -205,18 +234,8 @@ func (p *Peer) wireCallbacks(c *conn) {
 		p.enqueue(event{kind: evNegotiationNeeded, connID: id})
 	})
 	c.pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-		if p.cfg.OnTrack != nil {
-			p.cfg.OnTrack(t, r)
-			return
-		}
-		// Drain so the receive buffers do not fill; ends when the
-		// PeerConnection closes. pion runs this handler on its own goroutine.
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := t.Read(buf); err != nil {
-				return
-			}
-		}
+		// pion runs this on a goroutine of its own, one per track.
+		p.onTrack(c, t, r)
 	})
 	c.dc.OnOpen(func() { c.dcOpen.Store(true) })
 	c.dc.OnClose(func() { c.dcOpen.Store(false) })
@@ -235,6 +254,43 @@ func (p *Peer) wireCallbacks(c *conn) {
 		}
 		p.enqueue(event{kind: evPong, connID: id, beat: b, at: p.cfg.Clock.Now()})
 	})
+}
+
+// onTrack hands one of the customer's tracks to Config.OnTrack (or reads
+// and drops it) and drains its receiver's RTCP (the customer's sender
+// reports; reading runs pion's interceptors and keeps its buffer from
+// filling). Both end when the PeerConnection closes: ReadRTP and ReadRTCP
+// then fail. closeConn waits for them, so a customer who left leaves no
+// goroutine behind, Config.OnTrack's included. Runs on pion's goroutine.
+func (p *Peer) onTrack(c *conn, t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	c.rmu.Lock()
+	if c.recvDone {
+		c.rmu.Unlock()
+		return // closing: the track is already ending
+	}
+	c.recv.Add(2)
+	c.rmu.Unlock()
+	p.stats.customerTracks.Add(1)
+	p.log.Debug("customer's track", "customer", c.user, "kind", t.Kind().String(), "codec", t.Codec().MimeType, "ssrc", uint32(t.SSRC()))
+	go func() {
+		defer c.recv.Done()
+		for {
+			if _, _, err := r.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+	defer c.recv.Done()
+	if p.cfg.OnTrack != nil {
+		p.cfg.OnTrack(t, r)
+		return
+	}
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := t.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // readRTCP reads the customer's RTCP for one sender and turns PLI/FIR into
@@ -278,5 +334,9 @@ func (p *Peer) closeConn(c *conn) {
 			p.log.Debug("close peer connection", "err", err)
 		}
 		c.wg.Wait()
+		c.rmu.Lock()
+		c.recvDone = true
+		c.rmu.Unlock()
+		c.recv.Wait()
 	}()
 }

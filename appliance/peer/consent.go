@@ -101,3 +101,36 @@ func (p *Peer) lastPairResponse(c *conn, local, remote string) (time.Time, bool)
 	}
 	return time.Time{}, false
 }
+
+// firstAttemptAlive: the call has never connected, its first ICE
+// generation is at work (checking, or connected with DTLS under way) and
+// hears the customer (a check request or response on some pair), and it
+// started less than ICEDisconnectedTimeout+ICEFailedTimeout ago (when
+// pion fails an agent still checking). Then the first deadline
+// (RelayFallbackAfter) does not restart ICE: the attempt is slow (a
+// loaded page or appliance), not dead. And an ICE restart then would
+// break it for good with a Chromium page that rolled its own offer back
+// on glare: Chromium 156 answers the restart with new credentials but
+// keeps checking with its previous ones, one generation behind at every
+// later restart too ("Discard request with wrong username", expected
+// ufrag ELCG, got T6K1), and the call never connects (issue 11's
+// at-once failures: no picture, answers:5). A dead path (nothing heard:
+// no route, UDP blocked before a TURN server came) still restarts at the
+// deadline. Run goroutine only.
+func (p *Peer) firstAttemptAlive(c *conn) bool {
+	if c.connectedOnce || c.restarts > 0 ||
+		p.cfg.Clock.Since(c.joinedAt) >= p.cfg.ICEDisconnectedTimeout+p.cfg.ICEFailedTimeout {
+		return false
+	}
+	switch c.pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateChecking, webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
+	default:
+		return false
+	}
+	for _, s := range c.pc.GetStats() {
+		if ps, ok := s.(webrtc.ICECandidatePairStats); ok && (ps.RequestsReceived > 0 || ps.ResponsesReceived > 0) {
+			return true
+		}
+	}
+	return false
+}

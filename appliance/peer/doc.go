@@ -26,7 +26,10 @@
 // pings on the negotiated channel {negotiated: true, id: 1000, ordered:
 // false, maxRetransmits: 0} (heartbeat.go), and create that channel only
 // after applying the appliance's first offer, so the call starts without
-// glare. The appliance always offers first. The example as the
+// glare; and add its camera and microphone between applying that offer
+// and answering it, so they ride the answer on the offer's recvonly
+// m-lines (conn.go) with no second offer. The appliance always offers
+// first. The example as the
 // specification gives it (testdata/customer-w3c.html: no heartbeat, camera
 // and mic added whenever it likes, glare) works too; its calls are then
 // watched by ICE alone and have no heartbeat RTT.

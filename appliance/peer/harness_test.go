@@ -43,6 +43,9 @@ type network struct {
 	dropAll   atomic.Bool
 	dropPeers atomic.Bool // appliance <-> customer direct only (TURN still reachable)
 	dropTURN  atomic.Bool
+	// dropToCustomer: appliance -> customer only (the customer's checks
+	// arrive, the appliance's answers to them do not).
+	dropToCustomer atomic.Bool
 }
 
 func newNetwork(tb testing.TB) *network {
@@ -66,6 +69,9 @@ func newNetwork(tb testing.TB) *network {
 			return false
 		}
 		if n.dropTURN.Load() && (src == turnIP || dst == turnIP) {
+			return false
+		}
+		if n.dropToCustomer.Load() && src == applianceIP && dst == customerIP {
 			return false
 		}
 		return true
@@ -179,6 +185,8 @@ type hub struct {
 	lastOffer atomic.Int64
 	// heldOffers gets a token for each offer put on hold.
 	heldOffers chan struct{}
+	// failSends makes the appliance's sends fail (its socket is down).
+	failSends atomic.Bool
 }
 
 func newHub() *hub {
@@ -187,6 +195,9 @@ func newHub() *hub {
 
 func (h *hub) signaller() Signaller {
 	return SignallerFunc(func(_ context.Context, to string, s Signal) error {
+		if h.failSends.Load() {
+			return errors.New("socket down")
+		}
 		h.sent.Add(1)
 		if s.Description != nil && s.Description.Type == webrtc.SDPTypeOffer {
 			h.lastOffer.Store(time.Now().UnixNano())
@@ -671,7 +682,9 @@ func (c *customer) onSignal(s Signal) {
 	}
 }
 
-// addAudio adds a microphone track (triggers negotiationneeded).
+// addAudio adds a microphone track: before the appliance's offer it rides
+// the answer (on the offer's recvonly audio m-line), after it the
+// customer offers it.
 func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic", "customer")
 	must(c.tb, err)
@@ -681,6 +694,14 @@ func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 		defer close(done)
 		if _, err := c.pc.AddTrack(tr); err != nil {
 			c.tb.Errorf("customer add track: %v", err)
+		}
+		// pion may not fire negotiationneeded here: it fired already
+		// (ignored, allowOffer unset) after answering the appliance's
+		// recvonly m-lines with nothing to send, and its flag stays set
+		// until the next negotiation. A browser fires on addTrack.
+		if c.pc.RemoteDescription() != nil {
+			c.wantOffer = true
+			c.maybeOffer()
 		}
 	})
 	<-done

@@ -15,6 +15,12 @@ func TestHeartbeat(t *testing.T) {
 	mock := clock.NewMock()
 	pongs := make(chan struct{}, 16)
 	r, c := connectedHarness(t, mock)
+	// Frames can flow before the data channel opens (SCTP after DTLS, slow
+	// under -race on a loaded box): a tick before that sends no beat.
+	open := false
+	for deadline := time.Now().Add(waitLimit); !open && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		r.onLoop(func() { open = r.peer.active.dcOpen.Load() })
+	}
 	// Install the hook on the Run goroutine, which reads it.
 	setHook := make(chan struct{})
 	r.peer.enqueue(event{kind: evSync, done: setHook, hook: func() {

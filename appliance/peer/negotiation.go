@@ -230,8 +230,14 @@ func (p *Peer) makeOffer(c *conn, iceRestart bool) {
 		p.log.Warn("set local offer", "customer", c.user, "err", err)
 		return
 	}
+	p.sendOffer(c, c.pc.LocalDescription())
+}
+
+// sendOffer sends an offer of ours to c's customer and notes whether it
+// surely left (restart.go re-sends it only if not). Run goroutine only.
+func (p *Peer) sendOffer(c *conn, offer *webrtc.SessionDescription) {
 	c.offerSentAt = p.cfg.Clock.Now()
-	p.send(c, Signal{Description: c.pc.LocalDescription()})
+	c.offerUnsure = !p.send(c, Signal{Description: offer})
 }
 
 // Signals from a user who is not (yet) in the call are kept for a while:

@@ -75,6 +75,7 @@ type counters struct {
 	droppedCands    uint64
 	earlyCands      uint64
 	keyframeReqs    atomic.Uint64 // written by RTCP readers
+	customerTracks  atomic.Uint64 // written by onTrack (pion goroutines)
 	standbyPrepared uint64
 	consentLost     uint64
 }
@@ -331,9 +332,14 @@ func (p *Peer) handleConnEvent(c *conn, ev event) {
 		if ev.timer != c.restartTimer || c != p.active {
 			return
 		}
-		if p.healthy(c) {
+		switch {
+		case p.healthy(c):
 			p.refreshHealth(c, "restart done")
-		} else {
+		case p.firstAttemptAlive(c):
+			// Look again in a second; pion fails the attempt by itself
+			// if it stops hearing the customer.
+			p.armRestartTimer(c, p.cfg.ICEKeepAliveInterval)
+		default:
 			p.restart(c, "backoff")
 		}
 	case evGraceTimer:
@@ -352,7 +358,10 @@ func (p *Peer) onUserJoined(user string) {
 		if c.user == user {
 			// The same customer joined again (their socket reconnected
 			// within the recovery window, docs/protocol.md): keep the
-			// PeerConnection, restart ICE if it is not up.
+			// PeerConnection, restart ICE if it is not up. What we sent
+			// to their old socket may be lost: an unanswered offer goes
+			// again.
+			c.offerUnsure = true
 			if !c.up() {
 				p.restart(c, "customer rejoined")
 			}
@@ -387,8 +396,7 @@ func (p *Peer) startCall(user, reason string) bool {
 	p.setState(Negotiating, reason)
 	// The offer was created and applied in advance (newConn); its SDP
 	// already carries every candidate gathered so far.
-	c.offerSentAt = c.joinedAt
-	p.send(c, Signal{Description: c.pc.LocalDescription()})
+	p.sendOffer(c, c.pc.LocalDescription())
 	if c.gathered {
 		p.send(c, Signal{EndOfCandidates: true})
 	}
@@ -412,8 +420,11 @@ func (p *Peer) onCallEnded(user string) {
 }
 
 func (p *Peer) onSocketReconnected() {
-	if c := p.active; c != nil && !c.up() {
-		p.restart(c, "socket reconnected")
+	if c := p.active; c != nil {
+		c.offerUnsure = true // it may have gone down with the old socket
+		if !c.up() {
+			p.restart(c, "socket reconnected")
+		}
 	}
 	p.rebuildStandby("socket reconnected")
 }
@@ -596,18 +607,21 @@ func (p *Peer) requestKeyframe() {
 	}
 }
 
-// send delivers a signal to c's customer. Run goroutine only.
-func (p *Peer) send(c *conn, s Signal) {
+// send delivers a signal to c's customer and says whether the signalling
+// layer took it. Run goroutine only.
+func (p *Peer) send(c *conn, s Signal) bool {
 	if c.user == "" {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.SendTimeout)
 	defer cancel()
 	if err := p.cfg.Signaller.Send(ctx, c.user, s); err != nil {
-		// Not fatal: the backoff timer re-sends (restart) until an answer
-		// comes, and the socket layer reports reconnects.
+		// Not fatal: an offer that did not leave is re-sent by the
+		// backoff restart, and the socket layer reports reconnects.
 		p.log.Warn("signal send", "customer", c.user, "err", err)
+		return false
 	}
+	return true
 }
 
 func (p *Peer) stopTimer(t **clock.Timer) {

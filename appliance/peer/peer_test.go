@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"time"
@@ -150,6 +151,11 @@ func TestEndlessRestartBackoff(t *testing.T) {
 	base := r.syncStats().Restarts
 	for i, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second} {
 		sent := r.hub.sent.Load()
+		// An offer still unanswered now need not go again at this
+		// attempt (the customer answers in real time while the mock clock
+		// jumps; TestNoDuplicateOffer).
+		pending := false
+		r.onLoop(func() { pending = r.peer.active.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer })
 		mock.Add(d - time.Millisecond)
 		if got := r.syncStats().Restarts; got != base+uint64(i) {
 			t.Fatalf("attempt %d: restarted early (%d restarts after %v)", i+1, got-base, d-time.Millisecond)
@@ -158,7 +164,7 @@ func TestEndlessRestartBackoff(t *testing.T) {
 		if got := r.syncStats().Restarts; got != base+uint64(i)+1 {
 			t.Fatalf("attempt %d: %d restarts after the %v backoff, want %d", i+1, got-base, d, i+1)
 		}
-		if r.hub.sent.Load() == sent {
+		if r.hub.sent.Load() == sent && !pending {
 			t.Fatalf("attempt %d sent no offer", i+1)
 		}
 	}
@@ -298,5 +304,113 @@ func TestSocketReconnectRestarts(t *testing.T) {
 	}
 	r.net.dropAll.Store(false)
 	r.driveUntil(mock, Connected, time.Second)
+	c.waitFrames(5)
+}
+
+// TestNoDuplicateOffer: the restart deadline passes while our offer is
+// unanswered (issue 11: a loaded appliance or page, RelayFallbackAfter
+// after the join). Re-sending it then races the customer's answer: the
+// duplicate reaches a page that has answered and offered its camera and
+// mic itself, which rolls its offer back for it, and our answer to the
+// rolled-back offer meets a page in stable ("Failed to set remote answer
+// sdp: Called in wrong state: stable"). So the offer goes again only if
+// it may not have reached the customer: its send failed, or our socket
+// reconnected since.
+func TestNoDuplicateOffer(t *testing.T) {
+	mock := clock.NewMock()
+	r := newHarness(t, mock, withSilentMic(t))
+	descriptions := func(ch chan Signal) (n int) {
+		for {
+			select {
+			case s := <-ch:
+				if s.Description != nil {
+					n++
+				}
+			default:
+				return n
+			}
+		}
+	}
+	for i, tc := range []struct {
+		name string
+		// after runs once our offer has left (or failed to); the
+		// restart deadline passes next.
+		after   func(id string)
+		resends int
+	}{
+		{"customer heard", func(id string) {
+			// The W3C page's own offer (camera and mic added at once)
+			// crossed ours: glare, ignored. It rolls back and answers.
+			r.peer.HandleSignal(id, remote(webrtc.SDPTypeOffer, chromiumSDP(t, "offer-own-media.sdp")))
+		}, 0},
+		{"customer silent", func(string) {}, 0}, // a slow page: its answer is still coming
+		{"offer not sent", func(string) { r.hub.failSends.Store(false) }, 1},
+		{"socket reconnected", func(string) { r.peer.SocketReconnected() }, 1},
+	} {
+		id := fmt.Sprintf("dup-%d", i)
+		sent := captured(r.hub, id)
+		r.waitStandby()
+		r.drainStates()
+		r.hub.failSends.Store(tc.name == "offer not sent")
+		r.peer.UserJoined(id)
+		r.waitState(Negotiating)
+		r.syncStats()
+		descriptions(sent) // our offer
+		tc.after(id)
+		r.syncStats()
+		mock.Add(DefaultRelayFallbackAfter)
+		r.syncStats()
+		if tc.name != "socket reconnected" { // that one restarted at once
+			r.waitState(Restarting)
+			r.syncStats()
+		}
+		if got := descriptions(sent); got != tc.resends {
+			t.Fatalf("%s: the restart sent %d descriptions, want %d", tc.name, got, tc.resends)
+		}
+		// The answer lands: the call negotiates on, nothing refused.
+		r.peer.HandleSignal(id, remote(webrtc.SDPTypeAnswer, chromiumSDP(t, "answer-glare.sdp")))
+		if st := r.syncStats(); st.RefusedDescriptions != 0 {
+			t.Fatalf("%s: refused %d descriptions", tc.name, st.RefusedDescriptions)
+		}
+		r.peer.CallEnded(id)
+		r.waitState(Waiting)
+	}
+}
+
+// TestSlowFirstAttempt: the first ICE attempt hears the customer but has
+// not connected when RelayFallbackAfter passes (here the appliance's
+// packets to the customer are lost; in issue 11 a loaded appliance and a
+// Chromium page whose glare rollback then breaks ICE restarts). It is not
+// restarted while it hears the customer, up to the point where pion
+// would fail a still-checking agent; then it is, and with the path back
+// the call connects.
+func TestSlowFirstAttempt(t *testing.T) {
+	mock := clock.NewMock()
+	r := newHarness(t, mock)
+	r.waitStandby()
+	r.net.dropToCustomer.Store(true)
+	c := r.join("slow-1")
+	defer c.close()
+	r.waitState(Negotiating)
+	alive := false
+	for deadline := time.Now().Add(waitLimit); !alive && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		r.onLoop(func() { alive = r.peer.firstAttemptAlive(r.peer.active) })
+	}
+	if !alive {
+		t.Fatal("the appliance never heard the customer's checks")
+	}
+	mock.Add(DefaultRelayFallbackAfter)
+	r.syncStats()
+	for i := 0; i < 4; i++ { // re-checked every second
+		mock.Add(DefaultICEKeepAlive)
+		r.syncStats()
+	}
+	if st := r.syncStats(); st.Restarts != 0 || st.State != Negotiating {
+		t.Fatalf("first attempt, still hearing the customer: %d restarts, state %s; want none, negotiating", st.Restarts, st.State)
+	}
+	mock.Add(DefaultICEDisconnected + DefaultICEFailed) // pion would fail it now
+	r.waitState(Restarting)
+	r.net.dropToCustomer.Store(false)
+	r.driveUntil(mock, Connected, 250*time.Millisecond)
 	c.waitFrames(5)
 }

@@ -63,10 +63,6 @@ import (
 // in one ICE generation before pion gives it up (see above).
 const MaxBindingRequests = 50
 
-// resendAfter is how long an unanswered offer must have been out before a
-// restart attempt sends it again.
-const resendAfter = 500 * time.Millisecond
-
 // restartBackoff gives the wait after restart attempt n (0-based) before
 // the next one if the path has not come back: 1, 2, 4, 8, 8, ... s, the
 // seed's "ICE restart (1 s, 2 s, 4 s, 8 s ...)". No jitter: the attempts
@@ -107,11 +103,16 @@ func (p *Peer) restart(c *conn, reason string) {
 		// second one over it (pion/webrtc#2133; checkNextSignalingState
 		// rejects have-local-offer -> SetLocal), so the impolite side
 		// re-sends the pending offer; the polite peer answers it.
-		// Not if it left only just now: its answer may be in flight, and a
-		// duplicate arriving after that answer reads as a new offer.
-		if pend := c.pc.PendingLocalDescription(); pend != nil && p.cfg.Clock.Since(c.offerSentAt) >= resendAfter {
-			c.offerSentAt = p.cfg.Clock.Now()
-			p.send(c, Signal{Description: pend})
+		// Only if it may not have reached the customer (offerUnsure: its
+		// send failed, our socket reconnected, the customer rejoined).
+		// Otherwise its answer is on the way however slow (a loaded
+		// page took 600 ms), and a duplicate arriving after that answer
+		// reads as a new offer: a page whose own offer is then pending
+		// rolls it back (its camera and mic) and our answer to that
+		// offer meets a page in stable ("Called in wrong state", issue
+		// 11; TestNoDuplicateOffer).
+		if pend := c.pc.PendingLocalDescription(); pend != nil && c.offerUnsure {
+			p.sendOffer(c, pend)
 		}
 	default:
 		// have-remote-offer never lasts past one event (we answer at

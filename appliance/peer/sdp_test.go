@@ -14,14 +14,16 @@ import (
 
 // Real descriptions Chromium 156 sent in TestChromiumW3CPage (the W3C
 // example page, testdata/customer-w3c.html), kept as fixtures: what a
-// browser sends is replayed against the appliance without a browser.
+// browser sends is replayed against the appliance without a browser. The
+// appliance's offer has five m-lines (conn.go): video and audio recvonly
+// (the customer's), video and audio sendonly (ours), data.
 //
-//	answer.sdp              answer to the appliance's offer (video, audio, data)
-//	reoffer-reuse.sdp       its next offer: camera and mic on the appliance's m-lines (media added late)
-//	answer-glare.sdp        answer after rolling its own offer back (glare)
-//	reoffer-new-mlines.sdp  its next offer after glare: camera and mic on two new m-lines
+//	answer.sdp              answer to the appliance's offer, nothing to send yet (recvonly m-lines inactive)
+//	reoffer-reuse.sdp       its next offer: camera and mic on the appliance's recvonly m-lines (media added late)
+//	answer-glare.sdp        answer after rolling its own offer back (glare): camera and mic ride it
+//	reoffer-new-mlines.sdp  its next offer: a second camera and mic on two new m-lines
 //	offer-own-media.sdp     its own first offer (audio, video; the one glare discards)
-//	answer-old-ids.sdp      an answer to the appliance's offer before the fix (ids mid=1 … transport-cc=4)
+//	answer-old-ids.sdp      an answer to the appliance's three-m-line offer before issue 11's fix (ids mid=1 … transport-cc=4)
 func chromiumSDP(tb testing.TB, name string) string {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "chromium", name))

@@ -66,10 +66,13 @@ type Stats struct {
 	RefusedCandidates   uint64
 	// Renewed counts calls moved to a fresh PeerConnection because the old
 	// one could not negotiate any more (negotiation.go, renew).
-	Renewed         uint64
-	DroppedCands    uint64 // remote candidates of an ignored offer
-	EarlyCands      uint64 // remote candidates queued for a remote description
-	KeyframeReqs    uint64
+	Renewed      uint64
+	DroppedCands uint64 // remote candidates of an ignored offer
+	EarlyCands   uint64 // remote candidates queued for a remote description
+	KeyframeReqs uint64
+	// CustomerTracks counts the customer's tracks received (their camera
+	// and microphone, one each per call that sends them).
+	CustomerTracks  uint64
 	StandbyPrepared uint64
 	ConsentLost     uint64 // selected pair unanswered while pion said connected (consent.go)
 }
@@ -110,6 +113,7 @@ func (p *Peer) publish() {
 	s.DroppedCands = p.stats.droppedCands
 	s.EarlyCands = p.stats.earlyCands
 	s.KeyframeReqs = p.stats.keyframeReqs.Load()
+	s.CustomerTracks = p.stats.customerTracks.Load()
 	s.ConsentLost = p.stats.consentLost
 	s.StandbyPrepared = p.stats.standbyPrepared
 	if s.Entered == nil {

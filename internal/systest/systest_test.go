@@ -61,7 +61,9 @@ func (w *world) runChanges(tb testing.TB, variant string, n int) result {
 // the first answer, nothing sent), and on Tether's own page, change at the
 // real tetherd through the reference server; every one of them must see
 // the counter's picture (first frame, then framesDecoded growing) and,
-// with the W3C page, get its own tracks negotiated without an error.
+// with the W3C page, get its own tracks negotiated without an error; a
+// customer who sends (every page but the W3C "none") has its camera and
+// microphone received by tetherd (tether_peer_customer_tracks_total).
 func TestW3CCustomerChange(t *testing.T) {
 	w := newWorld(t)
 	w.waitInRoom(0, counterA)

@@ -14,9 +14,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"tether/board/netns"
@@ -63,8 +65,14 @@ func newWorld(t testing.TB) *world {
 	w := &world{t: t, topo: topo, dir: dir, start: time.Now()}
 	w.ref = startRefServer(t, topo.B, refOptions{Host: "0.0.0.0", Accounts: []account{counterA, counterB},
 		Invites: invites, StateFile: filepath.Join(dir, "refserver.json"), LeaveGraceMs: 5000, OwnPageDir: ownPageDir()})
+	args := []string{"-setup-addr", setupAddr}
+	// TETHER_W3C_LOG_LEVEL=debug: a failed customer change then dumps
+	// tetherd's debug log of that change (pion's too).
+	if l := os.Getenv("TETHER_W3C_LOG_LEVEL"); l != "" {
+		args = append(args, "-log-level", l)
+	}
 	w.app = testenv.StartTetherd(t, testenv.TetherdConfig{NS: topo.A, Hub: w.hub(), Dir: dir,
-		User: counterA.Username, Password: counterA.Password, Args: []string{"-setup-addr", setupAddr}})
+		User: counterA.Username, Password: counterA.Password, Args: args})
 
 	wrapper, err := netns.Wrapper(dir, topo.B, bin)
 	if err != nil {
@@ -150,6 +158,40 @@ type customer struct {
 	own    bool // Tether's own page
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	cmu     sync.Mutex
+	console []string // the tab's console output and uncaught exceptions
+}
+
+// maxConsole bounds what one tab's console keeps.
+const maxConsole = 500
+
+// record keeps the tab's console output, shown when its change fails.
+func (c *customer) record(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *cdpruntime.EventConsoleAPICalled:
+		msg = string(e.Type) + ":"
+		for _, a := range e.Args {
+			if a.Description != "" {
+				msg += " " + a.Description
+			} else {
+				msg += " " + string(a.Value)
+			}
+		}
+	case *cdpruntime.EventExceptionThrown:
+		msg = "exception: " + e.ExceptionDetails.Text
+		if ex := e.ExceptionDetails.Exception; ex != nil {
+			msg += " " + ex.Description
+		}
+	default:
+		return
+	}
+	c.cmu.Lock()
+	if len(c.console) < maxConsole {
+		c.console = append(c.console, time.Now().Format("15:04:05.000")+" "+msg)
+	}
+	c.cmu.Unlock()
 }
 
 // ownPage is the variant name of Tether's own customer page, the
@@ -161,7 +203,8 @@ const ownPage = "tether"
 func (w *world) open(name, invite, variant string) (*customer, error) {
 	ctx, cancel := chromedp.NewContext(w.bctx)
 	c := &customer{w: w, name: name, ctx: ctx, cancel: cancel, own: variant == ownPage}
-	if err := chromedp.Do(ctx); err != nil { // the tab lives as long as ctx
+	// Listen opens the tab, which lives as long as ctx.
+	if err := chromedp.Listen(ctx, c.record); err != nil {
 		cancel()
 		return nil, fmt.Errorf("%s: new tab: %w", name, err)
 	}
@@ -281,13 +324,67 @@ func (c *customer) leave() {
 
 // change is one customer change: a new customer opens the page, the time
 // from its room:join at the server to its first decoded frame is measured,
-// and it leaves.
+// and it leaves. A failed change logs everything about it: tetherd's log
+// from the page's opening on, the server's events and the tab's console.
 func (w *world) change(name, invite, variant string) (time.Duration, error) {
+	logMark, refMark := w.app.LogMark(), w.ref.mark()
+	tracks, terr := w.customerTracks()
 	c, err := w.open(name, invite, variant)
 	if err != nil {
 		return 0, err
 	}
 	defer c.leave()
+	d, err := w.measure(c)
+	if err == nil && variant != "none" && terr == nil {
+		err = w.waitCustomerTracks(name, tracks+2)
+	}
+	if err != nil {
+		c.cmu.Lock()
+		console := strings.Join(c.console, "\n")
+		c.cmu.Unlock()
+		if !c.own {
+			diag, derr := eval[json.RawMessage](c, "diag()")
+			console += fmt.Sprintf("\ndiag() %s %v", diag, derr)
+		}
+		w.t.Logf("==== failed change %s: tetherd log since the page opened:\n%s\n==== server events:\n%s\n==== page console:\n%s\n==== end of %s",
+			name, strings.Join(w.app.LogSince(logMark), "\n"), w.ref.dump(refMark), console, name)
+	}
+	return d, err
+}
+
+// customerTracks reads tether_peer_customer_tracks_total, retrying a read
+// that a loaded box timed out.
+func (w *world) customerTracks() (int, error) {
+	var err error
+	for range 3 {
+		var v string
+		if v, err = w.app.MetricErr("tether_peer_customer_tracks_total"); err == nil {
+			f, perr := strconv.ParseFloat(v, 64)
+			return int(f), perr
+		}
+	}
+	return 0, err
+}
+
+// waitCustomerTracks waits until tetherd has received want of the
+// customers' tracks in all: the customer's camera and microphone reach the
+// counter (issue 15), on the first answer or, for a page that adds them
+// late, its next offer.
+func (w *world) waitCustomerTracks(name string, want int) error {
+	got := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n, err := w.customerTracks(); err == nil {
+			if got = n; got >= want {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s: tetherd received %d of the customer's 2 tracks", name, 2-(want-got))
+}
+
+// measure waits for c's first decoded frame and its negotiation settling.
+func (w *world) measure(c *customer) (time.Duration, error) {
+	name := c.name
 	if c.own {
 		return w.ownChange(c)
 	}

@@ -77,7 +77,8 @@ type Tetherd struct {
 	states  chan string // "to" of every peer state transition
 	mu      sync.Mutex
 	tail    []string // the last log lines, shown when a test fails
-	log     []string // every log line since the last Mark, for WaitLog
+	log     []string // the last maxLogLines log lines; log[0] is line number logBase
+	logBase int
 	console []string
 	done    chan struct{}
 	conDone chan struct{}
@@ -154,8 +155,11 @@ func (d *Tetherd) read(r io.Reader) {
 		if len(d.tail) > 300 {
 			d.tail = d.tail[100:]
 		}
-		if len(d.log) < 100000 {
-			d.log = append(d.log, line)
+		d.log = append(d.log, line)
+		if len(d.log) > maxLogLines {
+			drop := len(d.log) - maxLogLines/2
+			d.log = append([]string(nil), d.log[drop:]...)
+			d.logBase += drop
 		}
 		d.mu.Unlock()
 		if strings.Contains(line, "component=peer") && strings.Contains(line, "msg=state ") {
@@ -210,8 +214,27 @@ func (d *Tetherd) WaitConsole(mark int, within time.Duration, parts ...string) s
 	}
 }
 
-// LogLines returns the log lines (stderr) seen so far that contain every
-// one of parts.
+// maxLogLines bounds the log kept in memory (a 1000-change run at debug
+// level writes millions of lines).
+const maxLogLines = 200000
+
+// LogMark is where a later LogSince starts: the number of log lines seen.
+func (d *Tetherd) LogMark() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logBase + len(d.log)
+}
+
+// LogSince returns the log lines (stderr) after mark that are still kept,
+// e.g. one failed customer change's whole log.
+func (d *Tetherd) LogSince(mark int) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.log[min(max(mark-d.logBase, 0), len(d.log)):]...)
+}
+
+// LogLines returns the kept log lines (stderr) that contain every one of
+// parts.
 func (d *Tetherd) LogLines(parts ...string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -287,6 +310,16 @@ func (d *Tetherd) WaitState(want string, within time.Duration) {
 // "" when it is not there.
 func (d *Tetherd) Metric(name string) string {
 	d.t.Helper()
+	v, err := d.MetricErr(name)
+	if err != nil {
+		d.t.Fatalf("tetherd metrics: %v", err)
+	}
+	return v
+}
+
+// MetricErr is Metric for callers that retry (a loaded box can make one
+// read time out).
+func (d *Tetherd) MetricErr(name string) (string, error) {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if d.cfg.NS == "" {
@@ -297,16 +330,16 @@ func (d *Tetherd) Metric(name string) string {
 	}}
 	resp, err := c.Get("http://" + d.cfg.MetricsAddr + "/metrics")
 	if err != nil {
-		d.t.Fatalf("tetherd metrics: %v", err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
-			return f[1]
+			return f[1], nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // Pid is the running tetherd's process id (0 before it started): the

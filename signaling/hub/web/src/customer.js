@@ -519,8 +519,8 @@ export function startCustomer() {
   function addLocalTracks(p) {
     if (!localStream || p.tracksAdded || p !== pc) return;
     p.tracksAdded = true;
-    // Sending our camera is a change we offer (negotiationneeded), after
-    // the appliance's first offer is answered.
+    // Called between applying the appliance's offer and answering it: the
+    // tracks take the offer's recvonly m-lines and ride the answer.
     for (const t of localStream.getTracks()) p.addTrack(t, localStream);
   }
 
@@ -553,9 +553,12 @@ export function startCustomer() {
       }
       isSettingRemoteAnswerPending = false;
       if (description.type === 'offer') {
+        // Our camera and mic before the answer: addTrack takes the
+        // appliance's recvonly m-lines, so they ride this answer and no
+        // second offer is needed (issue 15).
+        addLocalTracks(p);
         await p.setLocalDescription();
         send({ description: { type: p.localDescription.type, sdp: p.localDescription.sdp } });
-        addLocalTracks(p);
       }
     } else if ('candidate' in msg) {
       if (!pc) return;
