@@ -14,6 +14,7 @@ import (
 	"tether/appliance"
 	"tether/appliance/health"
 	"tether/appliance/peer"
+	"tether/internal/testenv"
 	"tether/signaling/engineio"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -155,11 +156,7 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not seen within 15 s: %s", what)
-		}
-	}
+	testenv.Eventually(t, 15*time.Second, what, ok)
 }
 
 // joinAsCustomer connects a customer (Socket.IO only, no media) and joins

@@ -26,28 +26,32 @@ var liveSettings = []string{"log-level", "volume"}
 func reloader(fs *flag.FlagSet, hup <-chan os.Signal, level *slog.LevelVar) func(*App) Component {
 	return func(a *App) Component {
 		running := a.cfg // owned by this goroutine: what is in force
+		var trigger string
 		return ComponentFunc(func(ctx context.Context) error {
 			for {
 				select {
 				case <-ctx.Done():
 					return nil
 				case <-hup:
+					trigger = "SIGHUP"
 				case <-a.settingsSaved:
+					trigger = "setup page"
 				}
 				next, err := Resolve(fs, os.Getenv, os.ReadFile,
 					func(string) (store.Settings, error) { return a.store.Settings() }, detectBoard)
-				running = a.reload(running, next, err, level)
+				running = a.reload(trigger, running, next, err, level)
 			}
 		})
 	}
 }
 
 // reload compares the configuration in force with the one just read and
-// returns what is in force afterwards. A configuration that does not
+// returns what is in force afterwards; trigger says who asked (SIGHUP, the
+// setup page) in the log. A configuration that does not
 // resolve changes nothing.
-func (a *App) reload(running, next Config, err error, level *slog.LevelVar) Config {
+func (a *App) reload(trigger string, running, next Config, err error, level *slog.LevelVar) Config {
 	if err != nil {
-		a.log.Error("configuration not reloaded; the running one stays", "err", err)
+		a.log.Error(trigger+": configuration not reloaded; the running one stays", "err", err)
 		return running
 	}
 	var applied, restart []string
@@ -66,9 +70,9 @@ func (a *App) reload(running, next Config, err error, level *slog.LevelVar) Conf
 			running.Volume = next.Volume
 		}
 	}
-	a.log.Info("configuration re-read", "applied", applied, "level", level.Level().String())
+	a.log.Info(trigger+": configuration re-read", "applied", applied, "level", level.Level().String())
 	if len(restart) > 0 {
-		a.log.Warn("changed settings apply at the next restart", "settings", restart)
+		a.log.Warn(trigger+": changed settings apply at the next restart", "settings", restart)
 	}
 	return running
 }
