@@ -109,6 +109,7 @@ func (f ComponentFunc) Run(ctx context.Context) error { return f(ctx) }
 // queue), events.go (what each event does: customer change, login, session
 // expiry), record.go (the one place that writes the store), report.go
 // (health feed, device:status), supervisor.go (self-restart), leds.go,
+// speaker.go (the customer's tracks to the speaker and display),
 // extras.go, metrics.go, control.go, config.go, cli.go.
 type App struct {
 	cfg  Config
