@@ -37,6 +37,7 @@ type Config struct {
 	Microphone  string        // mic: ALSA device, "test" for the test tone
 	Speaker     string        // speaker: ALSA playback device or card name, "none" for no speaker
 	Volume      int           // volume: speaker volume in percent
+	Display     string        // display: "auto", "none" or a DRM card path (issue 15)
 	Width       int           // width
 	Height      int           // height
 	FPS         int           // fps
@@ -77,6 +78,7 @@ var settings = []setting{
 	{"mic", "ALSA capture device or card name, or test for the test tone (default: the board's)", kindString, ""},
 	{"speaker", "ALSA playback device or card name for the customer's voice, or none (default: the board's)", kindString, ""},
 	{"volume", "speaker volume in percent, 0 to 100", kindInt, "80"},
+	{"display", "screen for the customer's video: auto (first DRM card with a connected output), none (no decoding at all), or a card such as /dev/dri/card1 (default: the board's, else none)", kindString, ""},
 	{"width", "video width (default: the board's)", kindInt, ""},
 	{"height", "video height (default: the board's)", kindInt, ""},
 	{"fps", "video frame rate (default: the board's)", kindInt, ""},
@@ -276,6 +278,9 @@ func profileValues(p board.Profile) map[string]string {
 	if p.Camera.Device != "" {
 		m["camera"] = p.Camera.Device
 	}
+	if p.Display.Device != "" {
+		m["display"] = p.Display.Device
+	}
 	if p.Video.Width > 0 {
 		m["width"] = strconv.Itoa(p.Video.Width)
 		m["height"] = strconv.Itoa(p.Video.Height)
@@ -341,6 +346,13 @@ func (c *Config) parse(v map[string]string) error {
 		}
 	}
 	c.Camera, c.Microphone, c.Speaker, c.CAFile = v["camera"], v["mic"], v["speaker"], v["ca-file"]
+	c.Display = v["display"]
+	if c.Display == "" {
+		c.Display = "none" // the board expects no screen
+	}
+	if c.Display != "auto" && c.Display != "none" && !strings.HasPrefix(c.Display, "/dev/") {
+		return bad("display", "must be auto, none or a device path such as /dev/dri/card1")
+	}
 	ints := []struct {
 		name     string
 		dst      *int
@@ -380,7 +392,7 @@ func (c Config) values() map[string]string {
 	return map[string]string{
 		"hub": c.HubURL, "room": c.RoomID, "data": c.DataPath, "board": c.Profile.Name, "setup-addr": c.SetupAddr, "metrics-addr": c.MetricsAddr,
 		"console": c.Console, "camera": c.Camera, "mic": c.Microphone, "speaker": c.Speaker, "volume": strconv.Itoa(c.Volume),
-		"width":  strconv.Itoa(c.Width),
+		"display": c.Display, "width": strconv.Itoa(c.Width),
 		"height": strconv.Itoa(c.Height), "fps": strconv.Itoa(c.FPS), "bitrate": strconv.Itoa(c.BitrateKbps),
 		"ca-file": c.CAFile, "stuck-timeout": c.Stuck.String(), "log-level": c.LogLevel,
 	}

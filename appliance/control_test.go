@@ -117,7 +117,7 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 		st := a.Health().Snapshot().Peer.State
 		return st != peer.Idle && st != peer.Waiting
 	}
-	waitFor(t, "the customer in the call", inCall)
+	testenv.Eventually(t, 15*time.Second, "the customer in the call", inCall)
 
 	// Another account, another room, while connected: applied live, and
 	// the old room's call is dropped.
@@ -133,7 +133,7 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	}
 	// The hub has the device online in the other account's room (above),
 	// so it verified and joined there.
-	waitFor(t, "the old room's customer dropped", func() bool { return !inCall() })
+	testenv.Eventually(t, 15*time.Second, "the old room's customer dropped", func() bool { return !inCall() })
 	out, err = tetherd(t, "", "status", "-data", data)
 	if err != nil || !strings.Contains(out, "room "+other) || !strings.Contains(out, "socket       connected") {
 		t.Fatalf("status after the second login: %v\n%s", err, out)
@@ -152,11 +152,6 @@ func TestControlSocketStatusAndLogin(t *testing.T) {
 	if err != nil || strings.Contains(out, "applied by the running tetherd") || !strings.Contains(out, "logged in as "+counter) {
 		t.Fatalf("login into the file: %v\n%s", err, out)
 	}
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	testenv.Eventually(t, 15*time.Second, what, ok)
 }
 
 // joinAsCustomer connects a customer (Socket.IO only, no media) and joins

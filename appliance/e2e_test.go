@@ -2,7 +2,6 @@ package appliance_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"tether/appliance/peer"
 	"tether/appliance/setup"
 	"tether/internal/testenv"
+	"tether/internal/testenv/testhub"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 	"tether/signaling/socketio"
@@ -40,12 +39,8 @@ const (
 // testHub is an in-process hub on a fixed loopback port and data file, so
 // it can be stopped and started again like a real restart.
 type testHub struct {
-	t      *testing.T
-	addr   string
-	data   string
-	h      *hub.Hub
-	cancel context.CancelFunc
-	done   chan error
+	addr, data string
+	h          *testhub.Hub
 }
 
 func startHub(t *testing.T, addr, data string) *testHub {
@@ -56,43 +51,17 @@ func startHub(t *testing.T, addr, data string) *testHub {
 // startHubWith is startHub with a change to the hub's configuration.
 func startHubWith(t *testing.T, addr, data string, mod func(*hub.Config)) *testHub {
 	t.Helper()
-	var ln net.Listener
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if ln, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := hub.Config{Listener: ln, DataPath: data, PublicURL: "http://" + ln.Addr().String(),
-		Logger: slog.New(slog.DiscardHandler), AdminSocket: filepath.Join(filepath.Dir(data), "admin-"+filepath.Base(data)+".sock")}
+	ln := testenv.Listen(t, addr)
+	hc := hub.Config{Listener: ln, DataPath: data, PublicURL: "http://" + ln.Addr().String()}
 	if mod != nil {
 		mod(&hc)
 	}
-	h, err := hub.New(hc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	th := &testHub{t: t, addr: ln.Addr().String(), data: data, h: h, cancel: cancel, done: make(chan error, 1)}
-	go func() { th.done <- h.Run(ctx) }()
-	t.Cleanup(th.stop)
-	return th
+	return &testHub{addr: ln.Addr().String(), data: data, h: testhub.Start(t, hc)}
 }
 
 func (th *testHub) url() string { return "http://" + th.addr }
 
-func (th *testHub) stop() {
-	if th.cancel == nil {
-		return
-	}
-	th.cancel()
-	<-th.done
-	th.cancel = nil
-}
+func (th *testHub) stop() { th.h.Stop() }
 
 // online waits until the hub lists the counter as connected (in its room).
 func (th *testHub) online(t *testing.T, want bool, d time.Duration) {
@@ -157,7 +126,7 @@ func TestApplianceHubRestartAndRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t, th.url(), filepath.Join(dir, "tetherd.db"))
-	serial := &lockedBuffer{}
+	serial := &testenv.SyncBuffer{}
 	var setupSrv *setup.Server
 	setupLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -444,22 +413,4 @@ func TestTetherdKill9ResumesSession(t *testing.T) {
 	_ = p2.Process.Signal(syscall.SIGTERM)
 	_ = p2.Wait()
 	status("daemon       not running")
-}
-
-// lockedBuffer is the serial line the console writes to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

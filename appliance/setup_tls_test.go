@@ -17,6 +17,7 @@ import (
 
 	"tether/appliance"
 	"tether/appliance/setup"
+	"tether/internal/testenv"
 )
 
 // Issue 12 item 9: the fingerprint the serial console prints is the one the
@@ -36,7 +37,7 @@ func TestSetupPageCertificateOnConsole(t *testing.T) {
 	run := func() (printed, presented string) {
 		cfg := testConfig(t, "http://127.0.0.1:1", data)
 		cfg.SetupAddr, cfg.Console = addr, "-"
-		serial := &lockedBuffer{}
+		serial := &testenv.SyncBuffer{}
 		inR, inW := io.Pipe()
 		a, err := appliance.New(cfg, appliance.Deps{Logger: slog.New(slog.DiscardHandler), Extras: appliance.DefaultExtras(cfg, inR, serial)})
 		if err != nil {

@@ -52,6 +52,14 @@ type Camera struct {
 	Device string
 }
 
+// Display says whether a screen for the customer's video is expected
+// (issue 15 §4): with none, the customer's video is not decoded at all.
+type Display struct {
+	// Device is "auto" (the first DRM card with a connected output), a
+	// card path ("/dev/dri/card1"), or "" when no screen is expected.
+	Device string
+}
+
 // Encoder names the H.264 encoder to use.
 type Encoder struct {
 	// Device is the V4L2 mem2mem encoder node ("/dev/video11" for
@@ -86,6 +94,7 @@ type Profile struct {
 	Encoder     Encoder
 	Video       Video
 	Audio       Audio
+	Display     Display
 	// Console is the tty of the serial console (status line and
 	// commands, docs/leds.md): the Pi's primary UART, header pins 8 (TX)
 	// and 10 (RX). "" means none (sim, generic: name one with -console).
@@ -127,6 +136,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Device: bcm2835CodecEncoder},
 		Video:       Video{Width: 1280, Height: 720, FPS: 25, BitrateKbps: 1500},
 		Audio:       Audio{CardHint: "usb"},
+		Display:     Display{Device: "auto"},
 		Console:     piConsole,
 	},
 	{
@@ -137,6 +147,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Device: bcm2835CodecEncoder},
 		Video:       Video{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2000},
 		Audio:       Audio{CardHint: "usb"},
+		Display:     Display{Device: "auto"},
 		Console:     piConsole,
 	},
 	{
@@ -148,6 +159,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Software: true},
 		Video:       Video{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2000},
 		Audio:       Audio{CardHint: "usb"},
+		Display:     Display{Device: "auto"},
 		Console:     piConsole,
 	},
 	{
@@ -169,6 +181,7 @@ var profiles = []Profile{
 		Encoder:     Encoder{Device: bcm2835CodecEncoder},
 		Video:       Video{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2000},
 		Audio:       Audio{CardHint: "usb"},
+		Display:     Display{Device: "auto"},
 		Console:     piConsole,
 	},
 	{

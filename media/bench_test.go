@@ -11,6 +11,7 @@ import (
 
 	"tether/media/testsrc"
 	"tether/media/v4l2"
+	"tether/media/v4l2/v4l2fake"
 )
 
 type discard struct{}
@@ -99,9 +100,9 @@ func BenchmarkCaptureToTrack(b *testing.B) {
 		benchFrames(b, p, vs, v4l2.PixFmtYUV420, 30)
 	})
 	b.Run("hardware-fake", func(b *testing.B) {
-		// v4l2m2m over v4l2.Fake: the frame copy into the OUTPUT buffer,
+		// v4l2m2m over v4l2fake.Fake: the frame copy into the OUTPUT buffer,
 		// the driver round trip and the Sink on the encoder's goroutine.
-		fake := v4l2.NewFake()
+		fake := v4l2fake.NewFake()
 		p, vs := benchPipeline(b, hardwareEncoder("/dev/fake", func() (v4l2.Device, error) { return fake, nil }))
 		p.videoW = discard{}
 		benchFrames(b, p, vs, v4l2.PixFmtYUV420, 30)

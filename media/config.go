@@ -63,6 +63,12 @@ type Config struct {
 	ReopenMin, ReopenMax time.Duration
 	// StreamID of both tracks (default "tether").
 	StreamID string
+	// Preview, when set, sees every raw frame on its way to the encoder
+	// (I420, NV12 or YUYV, after any MJPEG decode), on the video
+	// goroutine: it must copy what it keeps and return at once. The
+	// display takes the counter's own picture from it (issue 15 §4)
+	// without a second camera reader or any effect on the encoder.
+	Preview func(RawFrame)
 	// OnChange is called (from a pipeline goroutine; it must not block)
 	// when a source state or the encoder kind changes.
 	OnChange func(Status)

@@ -6,14 +6,15 @@ import (
 
 	"tether/media/h264"
 	"tether/media/v4l2"
+	"tether/media/v4l2/v4l2fake"
 )
 
 // TestHardwarePath runs camera frames through the real v4l2m2m encoder
-// over v4l2.Fake (bcm2835-codec-like, multi-planar, padded strides): the
+// over v4l2fake.Fake (bcm2835-codec-like, multi-planar, padded strides): the
 // adapter, the Sink hand-off on the encoder's own goroutine, keyframe
 // requests and bitrate changes reaching the driver's controls.
 func TestHardwarePath(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	cam := newCam()
 	h := newHarness(t, func(h *harness, c *Config) {
 		c.Encoders = []EncoderFactory{hardwareEncoder("/dev/fake11", func() (v4l2.Device, error) { return fake, nil })}

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
+	"tether/internal/backoff"
 	"tether/media/h264"
 	"tether/media/swenc"
 	"tether/media/v4l2"
@@ -290,7 +291,7 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 	if test {
 		open = p.cfg.testVideoOpener()
 	}
-	bo := newBackoff(p.cfg.Clock, p.cfg.ReopenMin, p.cfg.ReopenMax)
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: ReopenJitter}
 	var vs videoState
 	defer p.stopEncoder(&vs)
 	var src VideoSource
@@ -326,19 +327,19 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 			src.Close()
 			src = nil
 			p.setCamera(SourceReopening, err)
-			if !bo.wait(ctx) {
+			if !waitBackoff(ctx, p.cfg.Clock, bo) {
 				return
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if err := p.handleFrame(ctx, &vs, src, f); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			p.dropped.Add(1)
 			p.encoderFailed(&vs, err)
-			if !bo.wait(ctx) {
+			if !waitBackoff(ctx, p.cfg.Clock, bo) {
 				return
 			}
 		}
@@ -346,7 +347,7 @@ func (p *Pipeline) runVideo(ctx context.Context) {
 }
 
 func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err error,
-	prev SourceState, set func(SourceState, error), bo *backoff) bool {
+	prev SourceState, set func(SourceState, error), bo *backoff.Backoff) bool {
 	return openFailed(ctx, p.log, p.cfg.Clock, p.cfg.DeviceProbe, what, first, err, prev, set, bo)
 }
 
@@ -357,7 +358,7 @@ func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err 
 // one that is there but unusable SourceFailed, both retried with backoff.
 // Shared by the capture devices (Pipeline) and the speaker (Player).
 func openFailed(ctx context.Context, log *slog.Logger, clk clock.Clock, probe time.Duration, what string,
-	first bool, err error, prev SourceState, set func(SourceState, error), bo *backoff) bool {
+	first bool, err error, prev SourceState, set func(SourceState, error), bo *backoff.Backoff) bool {
 	st := SourceFailed
 	if errors.Is(err, ErrNoDevice) {
 		st = SourceReopening
@@ -379,7 +380,24 @@ func openFailed(ctx context.Context, log *slog.Logger, clk clock.Clock, probe ti
 	}
 	log.Warn(what+" open failed", "err", err, "state", st)
 	set(st, err)
-	return bo.wait(ctx)
+	return waitBackoff(ctx, clk, bo)
+}
+
+// ReopenJitter spreads the reopen delays by ±20 % so that the camera and
+// the microphone, lost together (one USB hub), do not retry in lockstep.
+const ReopenJitter = 0.2
+
+// waitBackoff sleeps on clk for the next reopen delay; false if ctx ended
+// first.
+func waitBackoff(ctx context.Context, clk clock.Clock, bo *backoff.Backoff) bool {
+	t := clk.Timer(bo.Next())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // encoderFailed stops the session, records the error and, in auto mode,
@@ -442,6 +460,9 @@ func (p *Pipeline) handleFrame(ctx context.Context, vs *videoState, src VideoSou
 	} else if n := frameBytes(pix, f.Width, f.Height); n == 0 || len(data) < n {
 		p.dropped.Add(1)
 		return nil
+	}
+	if p.cfg.Preview != nil {
+		p.cfg.Preview(RawFrame{Data: data, Format: pix, Width: f.Width, Height: f.Height, Time: f.Time})
 	}
 	if s := vs.sess; s != nil && (s.w != f.Width || s.h != f.Height || s.pix != pix) {
 		p.stopEncoder(vs)
@@ -577,7 +598,7 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 	if test {
 		open = p.cfg.testAudioOpener()
 	}
-	bo := newBackoff(p.cfg.Clock, p.cfg.ReopenMin, p.cfg.ReopenMax)
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: ReopenJitter}
 	pcm := make([]int16, audioSamples)
 	out := make([]byte, swenc.OpusMaxPacket)
 	var src AudioSource
@@ -612,12 +633,12 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 			src.Close()
 			src = nil
 			p.setMic(SourceReopening, err)
-			if !bo.wait(ctx) {
+			if !waitBackoff(ctx, p.cfg.Clock, bo) {
 				return
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if p.cfg.Echo != nil && !test {
 			var backlog time.Duration
 			if b, ok := src.(backlogger); ok {

@@ -648,3 +648,29 @@ func TestCameraPluggedAfterStart(t *testing.T) {
 		}
 	}
 }
+
+// TestPreview: the display's tap sees each frame on its way to the
+// encoder, and the encoder still gets every frame.
+func TestPreview(t *testing.T) {
+	cam := newCam()
+	seen := make(chan RawFrame, 8)
+	h := newHarness(t, func(_ *harness, c *Config) {
+		c.Preview = func(f RawFrame) { seen <- RawFrame{Format: f.Format, Width: f.Width, Height: f.Height, Time: f.Time} }
+	})
+	h.opens <- cam
+	h.run()
+	at := h.start.Add(40 * time.Millisecond)
+	cam.frames <- i420(t, 1, at)
+	h.video.next(t)
+	select {
+	case f := <-seen:
+		if f.Format != v4l2.PixFmtYUV420 || f.Width != tw || f.Height != th || !f.Time.Equal(at) {
+			t.Fatalf("preview got %+v", f)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Preview not called")
+	}
+	if st := h.p.Status(); st.Frames != 1 {
+		t.Fatalf("status %+v", st)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/interceptor/pkg/jitterbuffer"
 	"github.com/pion/rtp"
 
+	"tether/internal/backoff"
 	"tether/media/swenc"
 )
 
@@ -346,7 +347,7 @@ func (p *Player) Run(ctx context.Context) error {
 	}
 	defer dec.Close()
 	pl := &playout{p: p, dec: dec, pcm: make([]int16, swenc.OpusMaxFrame), frame: audioSamples}
-	bo := newBackoff(p.cfg.Clock, p.cfg.ReopenMin, p.cfg.ReopenMax)
+	bo := &backoff.Backoff{Min: p.cfg.ReopenMin, Max: p.cfg.ReopenMax, Jitter: ReopenJitter}
 	var spk AudioSink
 	defer func() {
 		if spk != nil {
@@ -379,12 +380,12 @@ func (p *Player) Run(ctx context.Context) error {
 			spk.Close()
 			spk = nil
 			p.setSpeaker(SourceReopening, err)
-			if !bo.wait(ctx) {
+			if !waitBackoff(ctx, p.cfg.Clock, bo) {
 				return nil
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if !born.IsZero() {
 			p.addLatency(start.Sub(born))
 		}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tether/internal/testenv"
 )
 
 // The power-cut test (issue 6, "State"): a writer process commits a sequence
@@ -35,7 +37,7 @@ const (
 )
 
 func powercutOptions() Options {
-	return Options{EventLimit: powercutEvents, LockTimeout: 5 * time.Second, Logger: discardLogger()}
+	return Options{EventLimit: powercutEvents, LockTimeout: 5 * time.Second, Logger: testenv.Logger()}
 }
 
 // TestHelperWriter is not a test: it is the writer process of

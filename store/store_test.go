@@ -2,6 +2,7 @@ package store
 
 import (
 	"tether/internal/login"
+	"tether/internal/testenv"
 
 	"bytes"
 	"errors"
@@ -25,7 +26,7 @@ func testOptions(t testing.TB) (Options, *clock.Mock) {
 	clk.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	return Options{
 		Clock:       clk,
-		Argon2:      login.Params{Time: 1, MemoryKiB: 64, Threads: 1},
+		Argon2:      testenv.KDF,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		LockTimeout: 200 * time.Millisecond,
 	}, clk
@@ -447,8 +448,6 @@ func mustOpen(t testing.TB, path string, opts Options) *Store {
 	}
 	return s
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestConcurrentUse(t *testing.T) {
 	opts, _ := testOptions(t)

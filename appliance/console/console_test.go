@@ -69,7 +69,7 @@ func (w *lineWriter) expect(t *testing.T, want string) string {
 	return l
 }
 
-type rig struct {
+type fixture struct {
 	clk     *clock.Mock
 	tr      *health.Tracker
 	out     *lineWriter
@@ -81,7 +81,7 @@ type rig struct {
 	done    chan error
 }
 
-func newRig(t *testing.T, mod func(*Config)) *rig {
+func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
 	clk := clock.NewMock()
 	clk.Set(time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC))
@@ -90,7 +90,7 @@ func newRig(t *testing.T, mod func(*Config)) *rig {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
-	r := &rig{clk: clk, tr: tr, out: newLineWriter(), in: pw, st: store.NewMem(store.Options{Clock: clk}),
+	r := &fixture{clk: clk, tr: tr, out: newLineWriter(), in: pw, st: store.NewMem(store.Options{Clock: clk}),
 		restart: make(chan string, 1), done: make(chan error, 1)}
 	cfg := Config{
 		Health: tr, Out: r.out, In: pr, Events: r.st, Clock: clk,
@@ -114,12 +114,12 @@ func newRig(t *testing.T, mod func(*Config)) *rig {
 	return r
 }
 
-func (r *rig) stop() {
+func (r *fixture) stop() {
 	r.cancel()
 	<-r.done
 }
 
-func (r *rig) type_(t *testing.T, line string) {
+func (r *fixture) type_(t *testing.T, line string) {
 	t.Helper()
 	if _, err := io.WriteString(r.in, line+"\n"); err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func (r *rig) type_(t *testing.T, line string) {
 }
 
 func TestStatusLines(t *testing.T) {
-	r := newRig(t, nil)
+	r := newFixture(t, nil)
 	first := r.out.expect(t, "booting (starting)")
 	if !strings.HasPrefix(first, "[01:02:03] ") {
 		t.Fatalf("line %q lacks the UTC time prefix", first)
@@ -157,7 +157,7 @@ func TestStatusLines(t *testing.T) {
 }
 
 func TestCommands(t *testing.T) {
-	r := newRig(t, nil)
+	r := newFixture(t, nil)
 	r.out.expect(t, "booting")
 	for _, e := range []store.Event{
 		{Component: "socket", From: "connecting", To: "connected", Detail: "websocket"},
@@ -217,7 +217,7 @@ func TestCommands(t *testing.T) {
 // line at once (its state and name), and `status` lists it among the media
 // devices.
 func TestSpeakerOnConsole(t *testing.T) {
-	r := newRig(t, nil)
+	r := newFixture(t, nil)
 	r.out.expect(t, "booting")
 	r.tr.SetBooting(false)
 	r.out.expect(t, "hub-unreachable")
@@ -234,7 +234,7 @@ func TestSpeakerOnConsole(t *testing.T) {
 }
 
 func TestMissingOptionalParts(t *testing.T) {
-	r := newRig(t, func(c *Config) {
+	r := newFixture(t, func(c *Config) {
 		c.Events, c.Restart = nil, nil
 		c.Net = func() ([]Interface, error) { return nil, errors.New("netlink: permission denied") }
 	})
@@ -251,7 +251,7 @@ func TestMissingOptionalParts(t *testing.T) {
 
 func TestAnnounceAndLEDs(t *testing.T) {
 	leds := "LED link ● status ○"
-	r := newRig(t, func(c *Config) { c.LEDs = func() string { return leds } })
+	r := newFixture(t, func(c *Config) { c.LEDs = func() string { return leds } })
 	l := r.out.expect(t, "booting")
 	if !strings.HasSuffix(l, " | "+leds) {
 		t.Fatalf("status line %q lacks the LEDs", l)
@@ -286,7 +286,7 @@ func TestAnnounceBeforeRun(t *testing.T) {
 }
 
 func TestWriteErrorsAreSurvived(t *testing.T) {
-	r := newRig(t, nil)
+	r := newFixture(t, nil)
 	r.out.expect(t, "booting")
 	r.out.mu.Lock()
 	r.out.fail = errors.New("EIO")

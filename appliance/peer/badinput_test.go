@@ -100,7 +100,7 @@ func cand(s, mid string, idx uint16) Signal {
 func TestBadInput(t *testing.T) {
 	mock := clock.NewMock()
 	logs := &syncBuffer{}
-	r := newRig(t, mock, withSilentMic(t), func(c *Config) {
+	r := newHarness(t, mock, withSilentMic(t), func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
 	answer := remote(webrtc.SDPTypeAnswer, chromiumSDP(t, "answer.sdp"))

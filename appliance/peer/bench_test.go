@@ -17,7 +17,7 @@ import (
 //
 //	go test -run XXX -bench . -benchtime 10x ./appliance/peer/
 
-func (r *rig) drainStates() {
+func (r *harness) drainStates() {
 	for {
 		select {
 		case <-r.states:
@@ -30,12 +30,12 @@ func (r *rig) drainStates() {
 // changeOnce runs one customer change and returns room:user:joined ->
 // first assembled keyframe at the customer, -> offer sent, and -> the
 // customer's PeerConnection connected (ICE + DTLS).
-func (r *rig) changeOnce(id string) (frame, offer time.Duration) {
+func (r *harness) changeOnce(id string) (frame, offer time.Duration) {
 	f, o, _ := r.changeOnce3(id)
 	return f, o
 }
 
-func (r *rig) changeOnce3(id string) (frame, offer, connect time.Duration) {
+func (r *harness) changeOnce3(id string) (frame, offer, connect time.Duration) {
 	r.tb.Helper()
 	r.drainStates()
 	t0 := time.Now()
@@ -67,9 +67,9 @@ func coldChange(b *testing.B, n int) (frame, offer time.Duration) {
 	return f, o
 }
 
-func coldChange3(b *testing.B, n int, setup ...func(*rig)) (frame, offer, connect time.Duration) {
+func coldChange3(b *testing.B, n int, setup ...func(*harness)) (frame, offer, connect time.Duration) {
 	b.Helper()
-	r := newRig(b, clock.New(), func(c *Config) { c.disableStandby = true })
+	r := newHarness(b, clock.New(), func(c *Config) { c.disableStandby = true })
 	defer r.stop()
 	for _, f := range setup {
 		f(r)
@@ -89,7 +89,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // the customer, with the standby offer, against a cold PeerConnection.
 func BenchmarkCustomerChange(b *testing.B) {
 	b.ReportAllocs()
-	r := newRig(b, clock.New())
+	r := newHarness(b, clock.New())
 	r.waitStandby()
 	r.changeOnce("warmup")
 	var fs, os, cs []time.Duration
@@ -121,7 +121,7 @@ func BenchmarkCustomerChange(b *testing.B) {
 // -> Restarting (restart offer sent).
 func BenchmarkDeadPathDetection(b *testing.B) {
 	b.ReportAllocs()
-	r := newRig(b, clock.New())
+	r := newHarness(b, clock.New())
 	r.waitStandby()
 	c := r.join("cust")
 	defer c.close()
@@ -153,7 +153,7 @@ func BenchmarkDeadPathDetection(b *testing.B) {
 // time until frames are assembled at the customer again.
 func BenchmarkICERestart(b *testing.B) {
 	b.ReportAllocs()
-	r := newRig(b, clock.New())
+	r := newHarness(b, clock.New())
 	r.waitStandby()
 	c := r.join("cust")
 	defer c.close()
@@ -187,11 +187,11 @@ func BenchmarkICERestart(b *testing.B) {
 // must allocate after room:user:joined.
 func BenchmarkCustomerChangeTURN(b *testing.B) {
 	b.ReportAllocs()
-	viaTURN := func(r *rig) {
+	viaTURN := func(r *harness) {
 		r.net.dropPeers.Store(true)
 		r.peer.SetICEServers(startTURN(b, r))
 	}
-	r := newRig(b, clock.New())
+	r := newHarness(b, clock.New())
 	viaTURN(r)
 	r.waitStandby()
 	r.changeOnce("warmup")

@@ -18,10 +18,10 @@ func TestCustomerChanges(t *testing.T) {
 	if testing.Short() {
 		n = 50
 	}
-	// Registered first so it runs last, after the rig's cleanups.
+	// Registered first so it runs last, after the harness's cleanups.
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 
-	r := newRig(t, clock.New())
+	r := newHarness(t, clock.New())
 	change := func(i int) {
 		id := fmt.Sprintf("cust-%d", i)
 		c := r.join(id)
@@ -59,7 +59,7 @@ func TestCustomerChanges(t *testing.T) {
 
 // resources counts goroutines, open file descriptors and live heap once
 // the PeerConnections being closed in the background are gone.
-func (r *rig) resources(t *testing.T) (goroutines, fds int, heap uint64) {
+func (r *harness) resources(t *testing.T) (goroutines, fds int, heap uint64) {
 	t.Helper()
 	done := make(chan struct{})
 	r.peer.enqueue(event{kind: evSync, done: done, hook: r.peer.closers.Wait}) // Run is the only Add-er

@@ -286,9 +286,9 @@ func localAddrs(t testing.TB) map[string]bool {
 	return out
 }
 
-func chromiumRig(t testing.TB, cut *cutNet, opts ...rigOption) *rig {
+func chromiumHarness(t testing.TB, cut *cutNet, opts ...harnessOption) *harness {
 	t.Helper()
-	return realNetRig(t, cut, func(se *webrtc.SettingEngine) {
+	return realNetHarness(t, cut, func(se *webrtc.SettingEngine) {
 		// Chromium does not offer loopback candidates, only this
 		// host's interface addresses. Talk to it on those, but accept
 		// a remote candidate only if its address is assigned to this
@@ -300,9 +300,9 @@ func chromiumRig(t testing.TB, cut *cutNet, opts ...rigOption) *rig {
 	}, opts...)
 }
 
-// realNetRig is an appliance Peer on a real network (the host's, or a
+// realNetHarness is an appliance Peer on a real network (the host's, or a
 // namespace's through n) with the real clock, for tests against Chromium.
-func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine), opts ...rigOption) *rig {
+func realNetHarness(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine), opts ...harnessOption) *harness {
 	t.Helper()
 	track := newTestTrack(t)
 	h := newHub()
@@ -318,7 +318,7 @@ func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine)
 			}
 		},
 		Clock:  clock.New(),
-		Logger: testLogger(),
+		Logger: testenv.Logger(),
 		Net:    n,
 		tweak:  tweak,
 	}
@@ -328,7 +328,7 @@ func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine)
 	p, err := New(cfg)
 	must(t, err)
 	h.app = p
-	r := &rig{tb: t, hub: h, peer: p, states: states, track: track, standbyReady: make(chan struct{}, 1)}
+	r := &harness{tb: t, hub: h, peer: p, states: states, track: track, standbyReady: make(chan struct{}, 1)}
 	p.hookStandbyReady = r.onStandbyReady
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
@@ -341,7 +341,7 @@ func realNetRig(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEngine)
 // rollback; an ICE restart; a customer change measured to the first
 // decoded frame.
 func TestChromium(t *testing.T) {
-	r := chromiumRig(t, newCutNet(t))
+	r := chromiumHarness(t, newCutNet(t))
 	b := newBrowser(t, r.hub)
 
 	b.open(r.hub, "chromium-1")
@@ -401,7 +401,7 @@ func (b *browser) startExpr(id string) string {
 	return fmt.Sprintf("start(%q, %s)", id, b.config)
 }
 
-func (b *browser) join(r *rig, id string) {
+func (b *browser) join(r *harness, id string) {
 	b.t.Helper()
 	b.open(r.hub, id)
 	eval[chromedp.Void](b, b.startExpr(id))
@@ -415,7 +415,7 @@ func (b *browser) join(r *rig, id string) {
 // peer, and once the path is back Chromium decodes frames again.
 func TestChromiumPathCut(t *testing.T) {
 	cut := newCutNet(t)
-	r := chromiumRig(t, cut)
+	r := chromiumHarness(t, cut)
 	b := newBrowser(t, r.hub)
 	b.join(r, "chromium-1")
 	n := b.waitFrames(10)
@@ -441,7 +441,7 @@ func TestChromiumPathCut(t *testing.T) {
 //	go test -run XXX -bench Chromium -benchtime 5x ./appliance/peer/
 func BenchmarkChromiumICERestart(b *testing.B) {
 	cut := newCutNet(b)
-	r := chromiumRig(b, cut)
+	r := chromiumHarness(b, cut)
 	br := newBrowser(b, r.hub)
 	br.join(r, "chromium-1")
 	n := br.waitFrames(10)
@@ -471,7 +471,7 @@ func BenchmarkChromiumICERestart(b *testing.B) {
 // on the negotiated channel: pongs come back and give an RTT. (A pong later
 // than the next beat counts as lost, so a loaded CI machine may lose some.)
 func TestChromiumHeartbeat(t *testing.T) {
-	r := chromiumRig(t, newCutNet(t), func(c *Config) { c.HeartbeatInterval = 300 * time.Millisecond })
+	r := chromiumHarness(t, newCutNet(t), func(c *Config) { c.HeartbeatInterval = 300 * time.Millisecond })
 	b := newBrowser(t, r.hub)
 	b.join(r, "chromium-1")
 	b.waitFrames(30)

@@ -39,6 +39,6 @@
 // Negotiation, refused descriptions, moving a stuck call), restart.go (ICE timers, backoff, TURN fallback), consent.go
 // (the selected pair's own check responses), heartbeat.go,
 // stats.go, signal.go, signal_json.go and wire.go (the contract: the room
-// protocol's codec and types, converted here only), logging.go (pion ->
-// slog), state.go, config.go, errors.go.
+// protocol's codec and types, converted here only), state.go, config.go,
+// errors.go; pion logs through tether/internal/pionlog.
 package peer

@@ -44,7 +44,7 @@ func FuzzHandleSignal(f *testing.F) {
 	f.Add(`{"description":{"type":"offer","sdp":` + quote(extraMLinesOffer(f)) + `}}`)
 	f.Add(`{"description":{"type":"answer","sdp":` + quote(rejectedAnswer(f)) + `}}`)
 
-	r := newRig(f, clock.New(), withSilentMic(f))
+	r := newHarness(f, clock.New(), withSilentMic(f))
 	r.waitStandby()
 	r.peer.UserJoined("fuzz-1") // nobody answers: the Peer stays negotiating with fuzz-1
 	r.waitState(Negotiating)
@@ -55,7 +55,7 @@ func FuzzHandleSignal(f *testing.F) {
 			return // the socket layer refuses it before the Peer sees it
 		}
 		r.peer.HandleSignal("fuzz-1", s)
-		// The rig's helpers report through f, which may not be used in
+		// The harness's helpers report through f, which may not be used in
 		// here: wait for the Run goroutine by hand.
 		done := make(chan struct{})
 		r.peer.enqueue(event{kind: evSync, done: done})

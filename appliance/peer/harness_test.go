@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -19,6 +18,9 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+
+	"tether/internal/pionlog"
+	"tether/internal/testenv"
 )
 
 // Test harness: one appliance Peer and polite "customer" peers, all pion,
@@ -31,14 +33,6 @@ const (
 	turnIP      = "1.2.3.10"
 	waitLimit   = 20 * time.Second
 )
-
-func testLogger() *slog.Logger {
-	level := slog.LevelWarn + 100 // silent
-	if os.Getenv("PEER_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
 
 // network is a vnet WAN with the appliance and customers on it. Every
 // chunk passes drop(); tests flip the filters.
@@ -270,8 +264,8 @@ func (h *hub) setHold(on bool) {
 	}
 }
 
-// rig is an appliance on the vnet with its track, hub and state feed.
-type rig struct {
+// harness is an appliance on the vnet with its track, hub and state feed.
+type harness struct {
 	tb     testing.TB
 	net    *network
 	track  *testTrack
@@ -286,11 +280,11 @@ type rig struct {
 	done         chan error
 }
 
-type rigOption func(*Config)
+type harnessOption func(*Config)
 
-func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
+func newHarness(tb testing.TB, clk clock.Clock, opts ...harnessOption) *harness {
 	tb.Helper()
-	r := &rig{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096), keyReq: make(chan struct{}, 1)}
+	r := &harness{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096), keyReq: make(chan struct{}, 1)}
 	cfg := Config{
 		Tracks:    []webrtc.TrackLocal{r.track.track},
 		Signaller: r.hub.signaller(),
@@ -308,7 +302,7 @@ func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
 			}
 		},
 		Clock:  clk,
-		Logger: testLogger(),
+		Logger: testenv.Logger(),
 		Net:    r.net.appNet,
 	}
 	for _, o := range opts {
@@ -328,7 +322,7 @@ func newRig(tb testing.TB, clk clock.Clock, opts ...rigOption) *rig {
 	return r
 }
 
-func (r *rig) stop() {
+func (r *harness) stop() {
 	if r.cancel == nil {
 		return
 	}
@@ -340,7 +334,7 @@ func (r *rig) stop() {
 }
 
 // waitState reads the state feed until want appears.
-func (r *rig) waitState(want State) {
+func (r *harness) waitState(want State) {
 	r.tb.Helper()
 	if !r.waitStateFor(want, waitLimit) {
 		r.tb.Fatalf("state %s not reached; now %s; stats %+v", want, r.peer.State(), r.peer.Stats())
@@ -348,7 +342,7 @@ func (r *rig) waitState(want State) {
 }
 
 // waitStateFor reads the state feed until want appears or limit passes.
-func (r *rig) waitStateFor(want State, limit time.Duration) bool {
+func (r *harness) waitStateFor(want State, limit time.Duration) bool {
 	r.tb.Helper()
 	deadline := time.After(limit)
 	for {
@@ -368,7 +362,7 @@ func (r *rig) waitStateFor(want State, limit time.Duration) bool {
 }
 
 // onLoop runs f on the Run goroutine, after everything queued so far.
-func (r *rig) onLoop(f func()) {
+func (r *harness) onLoop(f func()) {
 	r.tb.Helper()
 	done := make(chan struct{})
 	r.peer.enqueue(event{kind: evSync, done: done, hook: f})
@@ -380,7 +374,7 @@ func (r *rig) onLoop(f func()) {
 }
 
 // waitStandby waits until the current standby's offer is complete.
-func (r *rig) waitStandby() {
+func (r *harness) waitStandby() {
 	r.tb.Helper()
 	deadline := time.After(waitLimit)
 	for !r.syncStats().StandbyReady {
@@ -392,7 +386,7 @@ func (r *rig) waitStandby() {
 	}
 }
 
-func (r *rig) onStandbyReady() {
+func (r *harness) onStandbyReady() {
 	select {
 	case r.standbyReady <- struct{}{}:
 	default:
@@ -400,7 +394,7 @@ func (r *rig) onStandbyReady() {
 }
 
 // join brings a new customer in and sends room:user:joined.
-func (r *rig) join(id string) *customer {
+func (r *harness) join(id string) *customer {
 	r.tb.Helper()
 	c := newCustomer(r.tb, id, r.net.custNet, r.hub)
 	r.peer.UserJoined(id)
@@ -458,7 +452,7 @@ func newCustomerWith(tb testing.TB, id string, netSetup func(*webrtc.SettingEngi
 	netSetup(&se)
 	se.SetICETimeouts(DefaultICEDisconnected, DefaultICEFailed, DefaultICEKeepAlive)
 	se.SetICEMulticastDNSMode(0)
-	se.LoggerFactory = slogFactory{log: testLogger().With("component", "customer")}
+	se.LoggerFactory = pionlog.New(testenv.Logger().With("component", "customer"))
 	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	must(tb, err)
 	c := &customer{
@@ -700,7 +694,7 @@ func (c *customer) addAudio() *webrtc.TrackLocalStaticSample {
 
 // withSilentMic adds a microphone track playing Opus silence, so the
 // appliance offers an audio m-line beside the video one, as tetherd does.
-func withSilentMic(tb testing.TB) rigOption {
+func withSilentMic(tb testing.TB) harnessOption {
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "tether")
 	must(tb, err)
 	stop, done := make(chan struct{}), make(chan struct{})

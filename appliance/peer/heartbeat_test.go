@@ -14,7 +14,7 @@ import (
 func TestHeartbeat(t *testing.T) {
 	mock := clock.NewMock()
 	pongs := make(chan struct{}, 16)
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	// Install the hook on the Run goroutine, which reads it.
 	setHook := make(chan struct{})
 	r.peer.enqueue(event{kind: evSync, done: setHook, hook: func() {

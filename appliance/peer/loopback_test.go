@@ -8,6 +8,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/pion/webrtc/v4"
+
+	"tether/internal/testenv"
 )
 
 // loopbackOnly keeps pion on 127.0.0.1: real UDP sockets, no traffic
@@ -37,7 +39,7 @@ func TestCustomerChangesLoopback(t *testing.T) {
 		Signaller:         h.signaller(),
 		KeyframeRequester: func() { track.wantKey.Store(true) },
 		Clock:             clock.New(),
-		Logger:            testLogger(),
+		Logger:            testenv.Logger(),
 		tweak:             loopbackOnly,
 	})
 	must(t, err)
@@ -52,7 +54,7 @@ func TestCustomerChangesLoopback(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	r := &rig{tb: t, hub: h, peer: p, states: states, cancel: cancel, done: done}
+	r := &harness{tb: t, hub: h, peer: p, states: states, cancel: cancel, done: done}
 	t.Cleanup(r.stop)
 
 	change := func(i int) {

@@ -3,15 +3,12 @@ package peer
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/pion/transport/v5"
-	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
 	"tether/board/netns"
@@ -25,64 +22,12 @@ import (
 // random loss with iptables' statistic match; this kernel has no netem).
 // They skip without root, ip or Chromium, and in -short.
 
-// nsNet is pion's network inside a namespace: every socket pion opens is
-// created on a thread that joined ns (netns.Do), so the Peer in this test
-// process sends and receives as if it ran there.
-type nsNet struct {
-	*stdnet.Net
-	ns string
-}
-
-func newNSNet(tb testing.TB, ns string) *nsNet {
+// newNSNet is pion's network inside ns (netns.PionNet).
+func newNSNet(tb testing.TB, ns string) *netns.PionNet {
 	tb.Helper()
-	var n *stdnet.Net
-	// NewNet lists the interfaces: A's, not the host's.
-	must(tb, netns.Do(ns, func() (err error) { n, err = stdnet.NewNet(); return err }))
-	return &nsNet{Net: n, ns: ns}
-}
-
-func (n *nsNet) UpdateInterfaces() error { return netns.Do(n.ns, n.Net.UpdateInterfaces) }
-
-func (n *nsNet) ListenUDP(network string, laddr *net.UDPAddr) (c transport.UDPConn, err error) {
-	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenUDP(network, laddr); return e })
-	return c, err
-}
-
-func (n *nsNet) ListenPacket(network, address string) (c net.PacketConn, err error) {
-	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenPacket(network, address); return e })
-	return c, err
-}
-
-func (n *nsNet) Dial(network, address string) (c net.Conn, err error) {
-	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.Dial(network, address); return e })
-	return c, err
-}
-
-func (n *nsNet) DialUDP(network string, laddr, raddr *net.UDPAddr) (c transport.UDPConn, err error) {
-	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.DialUDP(network, laddr, raddr); return e })
-	return c, err
-}
-
-func (n *nsNet) DialTCP(network string, laddr, raddr *net.TCPAddr) (c transport.TCPConn, err error) {
-	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.DialTCP(network, laddr, raddr); return e })
-	return c, err
-}
-
-func (n *nsNet) ListenTCP(network string, laddr *net.TCPAddr) (l transport.TCPListener, err error) {
-	err = netns.Do(n.ns, func() (e error) { l, e = n.Net.ListenTCP(network, laddr); return e })
-	return l, err
-}
-
-func (n *nsNet) CreateDialer(d *net.Dialer) transport.Dialer { return nsDialer{d: d, ns: n.ns} }
-
-type nsDialer struct {
-	d  *net.Dialer
-	ns string
-}
-
-func (d nsDialer) Dial(network, address string) (c net.Conn, err error) {
-	err = netns.Do(d.ns, func() (e error) { c, e = d.d.Dial(network, address); return e })
-	return c, err
+	n, err := netns.NewPionNet(ns)
+	must(tb, err)
+	return n
 }
 
 // nsWorld is A — R — B with the appliance's side in A.
@@ -97,15 +42,15 @@ func newNSWorld(tb testing.TB) *nsWorld {
 }
 
 // appliance starts a Peer whose sockets live in A.
-func (w *nsWorld) appliance(tb testing.TB, opts ...rigOption) *rig {
+func (w *nsWorld) appliance(tb testing.TB, opts ...harnessOption) *harness {
 	tb.Helper()
-	return realNetRig(tb, newNSNet(tb, w.topo.A), func(se *webrtc.SettingEngine) {
+	return realNetHarness(tb, newNSNet(tb, w.topo.A), func(se *webrtc.SettingEngine) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	}, opts...)
 }
 
 // customer starts a Chromium customer in B signalling with r's appliance.
-func (w *nsWorld) customer(tb testing.TB, r *rig) *browser {
+func (w *nsWorld) customer(tb testing.TB, r *harness) *browser {
 	tb.Helper()
 	return newBrowserIn(tb, w.topo.B, "testdata/customer.html", r.hub.fromCustomer)
 }
@@ -121,7 +66,7 @@ func (w *nsWorld) startTURN(tb testing.TB) []webrtc.ICEServer {
 // waitRestarts waits until the Peer has begun n ICE restarts in all
 // (repeated attempts stay in Restarting, so they are counted, not seen as
 // transitions).
-func (r *rig) waitRestarts(n uint64) {
+func (r *harness) waitRestarts(n uint64) {
 	r.tb.Helper()
 	for deadline := time.Now().Add(waitLimit); r.syncStats().Restarts < n; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {

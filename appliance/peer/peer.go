@@ -9,6 +9,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/pion/webrtc/v4"
+
+	"tether/internal/pionlog"
 )
 
 // Peer is the appliance's WebRTC layer. Create it with New, run it with Run;
@@ -85,7 +87,7 @@ func New(cfg Config) (*Peer, error) {
 	}
 	log := cfg.Logger.With("component", "peer")
 
-	se := webrtc.SettingEngine{LoggerFactory: slogFactory{log: log}}
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.New(log)}
 	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepAliveInterval)
 	se.SetICEMaxBindingRequests(MaxBindingRequests)
 	if cfg.Net != nil {

@@ -16,7 +16,7 @@ import (
 // assembles keyframes; the path is reported as host; heartbeats give an RTT.
 func TestConnectAndMedia(t *testing.T) {
 	mock := clock.NewMock()
-	r := newRig(t, mock)
+	r := newHarness(t, mock)
 	r.waitStandby()
 	c := r.join("cust-1")
 	defer c.close()
@@ -60,7 +60,7 @@ func TestConnectAndMedia(t *testing.T) {
 // (signalling may reorder); they wait for the remote description and the
 // call connects.
 func TestEarlyCandidatesQueued(t *testing.T) {
-	r := newRig(t, clock.NewMock())
+	r := newHarness(t, clock.NewMock())
 	r.waitStandby()
 	r.hub.mu.Lock()
 	r.hub.holdFromCustomer = true
@@ -82,7 +82,7 @@ func TestEarlyCandidatesQueued(t *testing.T) {
 
 // driveUntil advances the mock clock by step every tick of real time until
 // want is reached: pion's own timers run in real time, ours on the mock.
-func (r *rig) driveUntil(mock *clock.Mock, want State, step time.Duration) {
+func (r *harness) driveUntil(mock *clock.Mock, want State, step time.Duration) {
 	r.tb.Helper()
 	deadline := time.After(waitLimit)
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -101,9 +101,9 @@ func (r *rig) driveUntil(mock *clock.Mock, want State, step time.Duration) {
 	}
 }
 
-func connectedRig(t *testing.T, mock *clock.Mock, opts ...rigOption) (*rig, *customer) {
+func connectedHarness(t *testing.T, mock *clock.Mock, opts ...harnessOption) (*harness, *customer) {
 	t.Helper()
-	r := newRig(t, mock, opts...)
+	r := newHarness(t, mock, opts...)
 	r.waitStandby()
 	c := r.join("cust-1")
 	t.Cleanup(c.close)
@@ -117,7 +117,7 @@ func connectedRig(t *testing.T, mock *clock.Mock, opts ...rigOption) (*rig, *cus
 // restarts ICE; when the path returns media flows again.
 func TestPathLossAndReturn(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	answers := c.answers.Load()
 
 	r.net.dropAll.Store(true)
@@ -142,7 +142,7 @@ func TestPathLossAndReturn(t *testing.T) {
 // injected clock, and never gives up.
 func TestEndlessRestartBackoff(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	r.net.dropAll.Store(true)
 	r.waitState(Degraded)
 	mock.Add(DefaultDisconnectedGrace)
@@ -170,7 +170,7 @@ func TestEndlessRestartBackoff(t *testing.T) {
 // syncStats waits until the Run goroutine has handled everything queued
 // so far (timer callbacks of the mock run on their own goroutines) and
 // returns the snapshot.
-func (r *rig) syncStats() Stats {
+func (r *harness) syncStats() Stats {
 	r.tb.Helper()
 	done := make(chan struct{})
 	r.peer.enqueue(event{kind: evSync, done: done})
@@ -187,7 +187,7 @@ func (r *rig) syncStats() Stats {
 // media flows from it.
 func TestNATRebinding(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	// The standby gathers once the call is up; let it finish: vnet's
 	// Interfaces() hands out the interface it mutates in AddAddress, so
 	// gathering and re-addressing at once is a race inside vnet itself.
@@ -224,7 +224,7 @@ func TestNATRebinding(t *testing.T) {
 func TestGlare(t *testing.T) {
 	mock := clock.NewMock()
 	gotAudio := make(chan struct{}, 1)
-	r, c := connectedRig(t, mock, func(cfg *Config) {
+	r, c := connectedHarness(t, mock, func(cfg *Config) {
 		cfg.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			select {
 			case gotAudio <- struct{}{}:
@@ -279,7 +279,7 @@ func TestGlare(t *testing.T) {
 // gathered again.
 func TestSocketReconnectRestarts(t *testing.T) {
 	mock := clock.NewMock()
-	r, c := connectedRig(t, mock)
+	r, c := connectedHarness(t, mock)
 	r.waitStandby()
 	before := r.syncStats()
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"tether/internal/backoff"
 )
 
 // ICE timers (SettingEngine.SetICETimeouts) and why.
@@ -65,19 +67,11 @@ const MaxBindingRequests = 50
 // restart attempt sends it again.
 const resendAfter = 500 * time.Millisecond
 
-// backoff returns the wait after restart attempt n (0-based) before the
-// next one if the path has not come back: 1, 2, 4, 8, 8, ... s, the seed's
-// "ICE restart (1 s, 2 s, 4 s, 8 s ...)". It never gives up; reaching
-// Connected resets n.
-func backoff(n int) time.Duration {
-	if n < 0 {
-		n = 0
-	}
-	if n > 3 {
-		n = 3
-	}
-	return time.Second << n
-}
+// restartBackoff gives the wait after restart attempt n (0-based) before
+// the next one if the path has not come back: 1, 2, 4, 8, 8, ... s, the
+// seed's "ICE restart (1 s, 2 s, 4 s, 8 s ...)". No jitter: the attempts
+// belong to one call. It never gives up; reaching Connected resets n.
+var restartBackoff = backoff.Backoff{Min: time.Second, Max: 8 * time.Second}
 
 // restart performs one ICE restart attempt (RFC 8445 §9) on the active
 // PeerConnection and arms the backoff timer for the next. Run goroutine only.
@@ -102,7 +96,7 @@ func (p *Peer) restart(c *conn, reason string) {
 	}
 
 	p.log.Info("ice restart", "customer", c.user, "attempt", attempt+1, "reason", reason,
-		"next_in", backoff(attempt), "relay_only", c.relayOnly)
+		"next_in", restartBackoff.Delay(attempt), "relay_only", c.relayOnly)
 
 	switch c.pc.SignalingState() {
 	case webrtc.SignalingStateStable:
@@ -127,7 +121,7 @@ func (p *Peer) restart(c *conn, reason string) {
 		p.renew(c, "stuck in "+c.pc.SignalingState().String())
 		return
 	}
-	p.armRestartTimer(c, backoff(attempt))
+	p.armRestartTimer(c, restartBackoff.Delay(attempt))
 }
 
 // armRestartTimer schedules a restart check after d. Run goroutine only.

@@ -152,7 +152,7 @@ func remote(typ webrtc.SDPType, raw string) Signal {
 // uses Chromium's default ids in its offers, and takes the offerer's ids
 // when answering (issue 11).
 func TestHeaderExtensionIDs(t *testing.T) {
-	r := newRig(t, clock.New(), withSilentMic(t))
+	r := newHarness(t, clock.New(), withSilentMic(t))
 	flows := []struct{ answer, reoffer string }{
 		{"answer.sdp", "reoffer-reuse.sdp"},
 		{"answer-glare.sdp", "reoffer-new-mlines.sdp"},

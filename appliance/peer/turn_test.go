@@ -18,8 +18,8 @@ const (
 	turnRealm = "tether.test"
 )
 
-// startTURN runs a pion TURN server at turnIP:3478 on the rig's WAN.
-func startTURN(t testing.TB, r *rig) []webrtc.ICEServer {
+// startTURN runs a pion TURN server at turnIP:3478 on the harness's WAN.
+func startTURN(t testing.TB, r *harness) []webrtc.ICEServer {
 	t.Helper()
 	tn, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{turnIP}})
 	must(t, err)
@@ -54,7 +54,7 @@ func serveTURN(t testing.TB, n transport.Net, ip string) []webrtc.ICEServer {
 // path is reported as relay.
 func TestTURNRelayPath(t *testing.T) {
 	mock := clock.NewMock()
-	r := newRig(t, mock)
+	r := newHarness(t, mock)
 	r.net.dropPeers.Store(true)
 	r.peer.SetICEServers(startTURN(t, r))
 	r.waitStandby() // the standby is rebuilt with the TURN server
@@ -75,7 +75,7 @@ func TestTURNRelayPath(t *testing.T) {
 // call comes up through TURN.
 func TestTURNFallback(t *testing.T) {
 	mock := clock.NewMock()
-	r := newRig(t, mock)
+	r := newHarness(t, mock)
 	r.net.dropPeers.Store(true)
 	r.waitStandby()
 	c := r.join("cust-1")

@@ -1,15 +1,15 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"tether/internal/testenv"
 )
 
 func TestBackoff(t *testing.T) {
@@ -21,8 +21,8 @@ func TestBackoff(t *testing.T) {
 		{3, 8 * time.Second}, {4, 8 * time.Second}, {1000, 8 * time.Second},
 	} {
 		t.Run(itoaTest(tc.attempt), func(t *testing.T) {
-			if got := backoff(tc.attempt); got != tc.want {
-				t.Fatalf("backoff(%d) = %v, want %v", tc.attempt, got, tc.want)
+			if got := restartBackoff.Delay(tc.attempt); got != tc.want {
+				t.Fatalf("restartBackoff.Delay(%d) = %v, want %v", tc.attempt, got, tc.want)
 			}
 		})
 	}
@@ -193,7 +193,7 @@ func TestNewValidation(t *testing.T) {
 func TestRunTwice(t *testing.T) {
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
 	must(t, err)
-	p, err := New(Config{Tracks: []webrtc.TrackLocal{track}, Signaller: SignallerFunc(func(context.Context, string, Signal) error { return nil }), Logger: testLogger()})
+	p, err := New(Config{Tracks: []webrtc.TrackLocal{track}, Signaller: SignallerFunc(func(context.Context, string, Signal) error { return nil }), Logger: testenv.Logger()})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -219,29 +219,6 @@ func (p *Peer) syncForTest(t *testing.T) {
 	case <-done:
 	case <-time.After(waitLimit):
 		t.Fatal("Run goroutine stuck")
-	}
-}
-
-// TestLoggerBridge: pion's scoped loggers land in slog with component and
-// scope attributes and the right levels; trace stays below debug.
-func TestLoggerBridge(t *testing.T) {
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "peer")
-	l := slogFactory{log: log}.NewLogger("ice")
-	l.Tracef("trace %d", 1)
-	l.Debugf("debug %d", 2)
-	l.Info("informed")
-	l.Warn("warned")
-	l.Errorf("failed %s", "x")
-	out := buf.String()
-	// pion's Info and Warn go one level down (see logging.go).
-	for _, want := range []string{"level=DEBUG msg=\"debug 2\" component=peer pion=ice", "level=DEBUG msg=informed", "level=INFO msg=warned", "level=ERROR msg=\"failed x\""} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q in\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "trace 1") {
-		t.Errorf("trace logged at debug level:\n%s", out)
 	}
 }
 

@@ -37,7 +37,7 @@ func w3cChanges(t *testing.T) int {
 
 // withCustomerTracks reports the kind of every track the customer sends
 // (Config.OnTrack) on kinds, and drains it.
-func withCustomerTracks(kinds chan<- string) rigOption {
+func withCustomerTracks(kinds chan<- string) harnessOption {
 	return func(c *Config) {
 		c.OnTrack = func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			select {
@@ -75,7 +75,7 @@ func TestChromiumW3CPage(t *testing.T) {
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			kinds := make(chan string, 64)
-			r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds))
+			r := chromiumHarness(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds))
 			b := newBrowserIn(t, "", "testdata/customer-w3c.html", r.hub.fromCustomer)
 			var took []time.Duration
 			failures := 0
@@ -110,7 +110,7 @@ const w3cChangeLimit = 10 * time.Second
 
 // w3cChange runs one customer on a fresh W3C page and returns
 // room:user:joined -> first decoded frame.
-func w3cChange(r *rig, b *browser, id, media, sends, recv string, kinds chan string, limit time.Duration) (time.Duration, error) {
+func w3cChange(r *harness, b *browser, id, media, sends, recv string, kinds chan string, limit time.Duration) (time.Duration, error) {
 	b.openQuery(r.hub, id, "?media="+media)
 	b.pageErrors() // the previous page's last words
 	r.drainStates()
@@ -186,7 +186,7 @@ func TestChromiumW3CRenew(t *testing.T) {
 	// two-way call) brings sendrecv back and must make this pass again.
 	t.Skip("needs sendrecv m-lines (issue 15); see conn.go")
 	kinds := make(chan string, 64)
-	r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds))
+	r := chromiumHarness(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds))
 	var mangled atomic.Bool
 	b := newBrowserIn(t, "", "testdata/customer-w3c.html", func(from string, s Signal) {
 		if d := s.Description; d != nil && d.Type == webrtc.SDPTypeOffer && mangled.CompareAndSwap(false, true) {
@@ -219,7 +219,7 @@ func TestChromiumW3CRenew(t *testing.T) {
 func TestChromiumW3CPageHoldsCall(t *testing.T) {
 	kinds := make(chan string, 64)
 	const beat = 200 * time.Millisecond
-	r := chromiumRig(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds), func(c *Config) { c.HeartbeatInterval = beat })
+	r := chromiumHarness(t, newCutNet(t), withSilentMic(t), withCustomerTracks(kinds), func(c *Config) { c.HeartbeatInterval = beat })
 	b := newBrowserIn(t, "", "testdata/customer-w3c.html", r.hub.fromCustomer)
 	if _, err := w3cChange(r, b, "hold-1", "late", "audio,video", "", kinds, w3cChangeLimit); err != nil {
 		t.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"tether/appliance/health"
 	"tether/appliance/peer"
 	"tether/gpio"
-	"tether/internal/login"
 	"tether/internal/testenv"
 	"tether/media"
 	"tether/signaling/socketio"
@@ -57,7 +56,7 @@ func TestBrowserFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMem(store.Options{Logger: log, Argon2: login.Params{Time: 1, MemoryKiB: 8, Threads: 1}})
+	st := store.NewMem(store.Options{Logger: log, Argon2: testenv.KDF})
 	term := gpio.NewTerminal(nil, false)
 	term.Set(gpio.LEDLink, 0)
 	term.Set(gpio.LEDStatus, 1)

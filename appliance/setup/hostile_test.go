@@ -27,6 +27,7 @@ import (
 	"tether/appliance/health"
 	"tether/internal/hostile"
 	"tether/internal/login"
+	"tether/internal/testenv"
 	"tether/store"
 )
 
@@ -41,7 +42,7 @@ type live struct {
 
 // cheap are argon2 parameters that cost microseconds, for tests whose
 // point is not the hashing.
-var cheap = login.Params{Time: 1, MemoryKiB: 8, Threads: 1}
+var cheap = testenv.KDF
 
 func startLive(t *testing.T, withTLS bool, argon login.Params, mut func(*Config)) *live {
 	t.Helper()

@@ -79,7 +79,7 @@ func (f *fakeHub) login(ctx context.Context, hubURL, user, pass string) (store.S
 	return sess, f.st.SetSession(sess)
 }
 
-type rig struct {
+type fixture struct {
 	t      *testing.T
 	clk    *clock.Mock
 	tr     *health.Tracker
@@ -97,9 +97,9 @@ type rig struct {
 	leds     []gpio.LEDView
 }
 
-type rigOpt func(*Config)
+type fixtureOpt func(*Config)
 
-func newRig(t *testing.T, opts ...rigOpt) *rig {
+func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
 	t.Helper()
 	clk := clock.NewMock()
 	clk.Set(time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC))
@@ -109,8 +109,8 @@ func newRig(t *testing.T, opts ...rigOpt) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMem(store.Options{Clock: clk, Logger: log, Argon2: login.Params{Time: 1, MemoryKiB: 8, Threads: 1}})
-	r := &rig{t: t, clk: clk, tr: tr, st: st, hub: &fakeHub{st: st}, logs: logs, bodies: &syncBuffer{},
+	st := store.NewMem(store.Options{Clock: clk, Logger: log, Argon2: testenv.KDF})
+	r := &fixture{t: t, clk: clk, tr: tr, st: st, hub: &fakeHub{st: st}, logs: logs, bodies: &syncBuffer{},
 		leds: []gpio.LEDView{{Name: "link", ColorName: "green"}, {Name: "status", ColorName: "red"}}}
 	cfg := Config{
 		Health: tr, Store: st, Login: r.hub.login, Clock: clk, Logger: log,
@@ -133,7 +133,7 @@ func newRig(t *testing.T, opts ...rigOpt) *rig {
 }
 
 // runStatus starts the status loop (Run does this in production).
-func (r *rig) runStatus() {
+func (r *fixture) runStatus() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.srv.runStatus(ctx) }()
@@ -142,12 +142,12 @@ func (r *rig) runStatus() {
 
 // browser is one cookie jar: one person's browser.
 type browser struct {
-	r    *rig
+	r    *fixture
 	c    *http.Client
 	csrf string
 }
 
-func (r *rig) browser() *browser {
+func (r *fixture) browser() *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{r: r, c: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
 }
@@ -221,7 +221,7 @@ func vals(kv ...string) url.Values {
 }
 
 // loggedIn returns a browser past first boot and logged in.
-func (r *rig) loggedIn() *browser {
+func (r *fixture) loggedIn() *browser {
 	r.t.Helper()
 	b := r.browser()
 	st := b.state()
@@ -245,7 +245,7 @@ func cookie(h http.Header, name string) *http.Cookie {
 }
 
 func TestFirstBoot(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.browser()
 	st := b.state()
 	if st.body["passwordSet"] != false || st.body["loggedIn"] != false || b.csrf == "" {
@@ -315,7 +315,7 @@ func TestFirstBoot(t *testing.T) {
 }
 
 func TestAuthRequired(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	r.loggedIn() // a password exists
 	b := r.browser()
 	b.state()
@@ -343,7 +343,7 @@ func TestAuthRequired(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.loggedIn()
 	other := r.loggedIn()
 	anon := r.browser()
@@ -389,7 +389,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	r.loggedIn()
 	b := r.browser()
 	b.state()
@@ -431,7 +431,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.loggedIn()
 	r.clk.Add(DefaultSessionIdle - time.Second)
 	if a := b.get("/api/status"); a.status != 200 {
@@ -462,7 +462,7 @@ func TestSessionExpiry(t *testing.T) {
 }
 
 func TestSettingsValidation(t *testing.T) {
-	r := newRig(t, func(c *Config) {
+	r := newFixture(t, func(c *Config) {
 		c.Devices = func() Devices {
 			return Devices{Cameras: []string{"/dev/video0", "test"}, Microphones: []string{"hw:1,0"}}
 		}
@@ -561,7 +561,7 @@ func TestSettingsValidation(t *testing.T) {
 }
 
 func TestHubLogin(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.loggedIn()
 
 	for _, tc := range []struct {
@@ -628,7 +628,7 @@ func TestHubLogin(t *testing.T) {
 }
 
 func TestActions(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.loggedIn()
 	if a := b.post("/api/led-test", nil); a.status != 200 {
 		t.Fatalf("led test: %d %s", a.status, a.raw)
@@ -643,7 +643,7 @@ func TestActions(t *testing.T) {
 	r.mu.Unlock()
 
 	// Without the hooks the page says so.
-	r2 := newRig(t, func(c *Config) { c.LEDTest, c.Restart, c.LEDs = nil, nil, nil })
+	r2 := newFixture(t, func(c *Config) { c.LEDTest, c.Restart, c.LEDs = nil, nil, nil })
 	b2 := r2.loggedIn()
 	st := b2.state()
 	f := st.body["features"].(map[string]any)
@@ -666,17 +666,17 @@ type fakePreview struct {
 func (p fakePreview) JPEG(context.Context) ([]byte, error) { return p.jpg, p.err }
 
 func TestPreview(t *testing.T) {
-	b := newRig(t).loggedIn()
+	b := newFixture(t).loggedIn()
 	if a := b.get("/api/preview.jpg"); a.status != 404 || a.str("error") != "preview unavailable" {
 		t.Fatalf("no preview: %d %s", a.status, a.raw)
 	}
 	jpg := []byte("\xff\xd8\xff\xe0fake-jpeg\xff\xd9")
-	b = newRig(t, func(c *Config) { c.Preview = fakePreview{jpg: jpg} }).loggedIn()
+	b = newFixture(t, func(c *Config) { c.Preview = fakePreview{jpg: jpg} }).loggedIn()
 	a := b.get("/api/preview.jpg")
 	if a.status != 200 || a.header.Get("Content-Type") != "image/jpeg" || a.raw != string(jpg) {
 		t.Fatalf("preview: %d %q %q", a.status, a.header.Get("Content-Type"), a.raw)
 	}
-	b = newRig(t, func(c *Config) { c.Preview = fakePreview{err: errors.New("camera busy")} }).loggedIn()
+	b = newFixture(t, func(c *Config) { c.Preview = fakePreview{err: errors.New("camera busy")} }).loggedIn()
 	if a := b.get("/api/preview.jpg"); a.status != 503 || !strings.Contains(a.str("error"), "preview unavailable: camera busy") {
 		t.Fatalf("failing preview: %d %s", a.status, a.raw)
 	}
@@ -754,7 +754,7 @@ func (s *sse) status(until func(statusView) bool) statusView {
 }
 
 func TestStream(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	r.runStatus()
 	b := r.loggedIn()
 	s := b.stream()
@@ -829,7 +829,7 @@ func TestStream(t *testing.T) {
 }
 
 func TestStreamEndsWhenSessionExpires(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.loggedIn()
 	s := b.stream()
 	s.next("status") // built directly: no status loop running
@@ -838,7 +838,7 @@ func TestStreamEndsWhenSessionExpires(t *testing.T) {
 }
 
 func TestStaticAndHeaders(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.browser()
 	for path, want := range map[string]string{"/": "<title>Tether setup</title>", "/app.js": "EventSource", "/style.css": ".toast"} {
 		a := b.get(path)
@@ -855,7 +855,7 @@ func TestStaticAndHeaders(t *testing.T) {
 }
 
 func TestSecureCookiesOverTLS(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	ts := httptest.NewTLSServer(r.srv.Handler())
 	defer ts.Close()
 	resp, err := ts.Client().Get(ts.URL + "/api/state")
@@ -876,7 +876,7 @@ func TestSecureCookiesOverTLS(t *testing.T) {
 // the hub password and the hub token in every response, stream event, log
 // line, stored event and stored setting.
 func TestNoSecretsLeak(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	r.runStatus()
 	b := r.loggedIn()
 	b.post("/api/login", vals("password", setupPW+"x"))
@@ -918,7 +918,7 @@ func TestNoSecretsLeak(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -940,7 +940,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("GET /: %d", resp.StatusCode)
 	}
 	// An open stream does not hold up shutdown.
-	rr := &rig{t: t, ts: &httptest.Server{URL: base}, bodies: &syncBuffer{}}
+	rr := &fixture{t: t, ts: &httptest.Server{URL: base}, bodies: &syncBuffer{}}
 	b := rr.browser()
 	b.state()
 	b.post("/api/password", vals("password", setupPW, "confirm", setupPW))
@@ -965,7 +965,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunTLS(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	cert := httptest.NewUnstartedServer(nil)
 	cert.StartTLS() // borrow httptest's self-signed certificate
 	tlsCfg := &tls.Config{Certificates: cert.TLS.Certificates}
@@ -1018,7 +1018,7 @@ func TestNewValidates(t *testing.T) {
 // TestStatusNamesEachMediaDevice: the setup page shows a missing camera as
 // its own state and each device by name (issue 11), not "ready".
 func TestStatusNamesEachMediaDevice(t *testing.T) {
-	r := newRig(t)
+	r := newFixture(t)
 	b := r.loggedIn()
 	r.tr.SetBooting(false)
 	// Issue 15's speaker is one more entry, as the appliance merges the

@@ -143,3 +143,12 @@ func Forward(ln net.Listener, ns, addr string) {
 		}
 	}()
 }
+
+// DropInput drops packets arriving for ns's own addresses (its INPUT
+// chain) that match, e.g. R's hub refusing WebSocket upgrades from A with
+// "-s", AddrA, "-m", "string", "--algo", "bm", "--string",
+// "transport=websocket". The returned func removes the rule.
+func (r *Routed) DropInput(ns string, match ...string) (undo func()) {
+	r.t.Helper()
+	return r.drop(ns, "INPUT", match)
+}

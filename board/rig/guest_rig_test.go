@@ -23,6 +23,8 @@ import (
 
 	"github.com/warthog618/go-gpiocdev"
 	"golang.org/x/sys/unix"
+
+	"tether/internal/testenv"
 )
 
 func needGuest(t *testing.T) {
@@ -437,15 +439,6 @@ func readFull(c net.Conn, b []byte) (int, error) {
 	return n, nil
 }
 
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 // checkDelayed checks round trips through netem delay 100ms: netem holds
 // each packet at least 100ms, so no round trip may be shorter, and the
 // median may not rise by more than 400ms (TCG is slow, not that slow).
@@ -476,8 +469,8 @@ func TestGuestNetem(t *testing.T) {
 	defer p.Close()
 	udp, tcp := echoServer(t, p)
 
-	base := median(udpPings(t, p, udp, 10, time.Second))
-	baseTCP := median(tcpRTT(t, p, tcp, 5))
+	base := testenv.Median(udpPings(t, p, udp, 10, time.Second))
+	baseTCP := testenv.Median(tcpRTT(t, p, tcp, 5))
 	t.Logf("baseline RTT: udp %v, tcp %v", base, baseTCP)
 	if base == 0 {
 		t.Fatal("no UDP echo across the veth link without netem")
@@ -490,7 +483,7 @@ func TestGuestNetem(t *testing.T) {
 		defer p.ClearNetem(ctx, p.A)
 		rtts := udpPings(t, p, udp, 10, 2*time.Second)
 		tcpRtts := tcpRTT(t, p, tcp, 5)
-		got, gotTCP := median(rtts)-base, median(tcpRtts)-baseTCP
+		got, gotTCP := testenv.Median(rtts)-base, testenv.Median(tcpRtts)-baseTCP
 		t.Logf("added RTT: udp %v (%d answers), tcp %v", got, len(rtts), gotTCP)
 		if len(rtts) != 10 {
 			t.Errorf("%d of 10 pings answered with delay alone", len(rtts))
@@ -505,7 +498,7 @@ func TestGuestNetem(t *testing.T) {
 		}
 		defer p.ClearNetem(ctx, p.A)
 		rtts := udpPings(t, p, udp, 20, 500*time.Millisecond)
-		got := median(rtts) - base
+		got := testenv.Median(rtts) - base
 		t.Logf("added RTT %v, %d of 20 answered", got, len(rtts))
 		if len(rtts) < 10 {
 			t.Errorf("only %d of 20 answered at 10%% loss", len(rtts))

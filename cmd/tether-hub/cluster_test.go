@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -215,14 +214,12 @@ func lbLogin(t testing.TB, base, user, pw string) string {
 	return ""
 }
 
-func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 func (r *lbRoom) startDevice(t testing.TB, ctx context.Context, wg *sync.WaitGroup, base, token string) {
 	d, err := signaling.NewDevice(signaling.DeviceConfig{
 		HubURL: base, Token: func() string { return token },
 		Handlers: signaling.Handlers{Joined: func(signaling.JoinReply) { r.joins.Add(1) }},
 		Engine:   engineio.Config{DialTimeout: 2 * time.Second, HandshakeTimeout: 4 * time.Second},
-		Logger:   quiet(),
+		Logger:   testenv.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +261,7 @@ func (r *lbRoom) startCustomer(t testing.TB, ctx context.Context, wg *sync.WaitG
 			return nil
 		},
 		ReconnectionDelay: 200 * time.Millisecond, ReconnectionDelayMax: 2 * time.Second,
-		Logger: quiet(),
+		Logger: testenv.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +335,7 @@ func TestClusterHAProxyKillNode(t *testing.T) {
 	}
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	dir := t.TempDir()
-	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: auth.TestKDF, Logger: quiet()})
+	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: testenv.KDF, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

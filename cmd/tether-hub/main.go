@@ -26,7 +26,7 @@ const usage = `usage:
   tether-hub serve [-listen 127.0.0.1:8080] [-data hub.db] [-public-url URL]
                    [-tls-cert cert.pem -tls-key key.pem]
                    [-turn-udp :3478] [-turn-tcp :3478] [-public-ip IP] [-turn-allow-peers CIDR,...]
-                   [-ice URL[,secret=S]]... [-max-sessions-per-addr N] [-max-conns-per-addr N]
+                   [-ice URL[,secret=S]]... [-max-sessions N] [-max-sessions-per-addr N] [-max-conns-per-addr N]
   tether-hub account add NAME [-room ROOM] [-operator]   (password from the terminal or stdin)
   tether-hub account list
   tether-hub account revoke NAME
@@ -106,6 +106,7 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the PEM private key of -tls-cert")
 	allowPeers := fs.String("turn-allow-peers", "", "comma-separated CIDRs TURN relays may reach although private/loopback/link-local (e.g. a LAN)")
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", 0, "Engine.IO sessions in total (default 10000, -1: no bound)")
 	fs.IntVar(&cfg.MaxSessionsPerAddr, "max-sessions-per-addr", 0, "Engine.IO sessions per client address (default 32, -1: no bound)")
 	fs.IntVar(&cfg.MaxConnsPerAddr, "max-conns-per-addr", 0, "TCP connections per client address (default 64, -1: no bound)")
 	fs.DurationVar(&cfg.RecoveryWindow, "recovery", 2*time.Minute, "connection state recovery window")

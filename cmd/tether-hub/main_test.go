@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"tether/internal/testenv"
 	"tether/signaling/hub"
-	"tether/signaling/hub/auth"
 )
 
 func cli(t *testing.T, stdin string, args ...string) (string, error) {
@@ -55,7 +55,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	// Now with a hub running on the same file.
-	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: data, KDF: auth.TestKDF, Logger: slog.New(slog.DiscardHandler)})
+	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: data, KDF: testenv.KDF, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

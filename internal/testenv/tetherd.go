@@ -308,3 +308,27 @@ func (d *Tetherd) Metric(name string) string {
 	}
 	return ""
 }
+
+// Pid is the running tetherd's process id (0 before it started): the
+// benchmarks read its CPU time and RSS from /proc and kill -9 it.
+func (d *Tetherd) Pid() int {
+	if d.cmd.Process == nil {
+		return 0
+	}
+	return d.cmd.Process.Pid
+}
+
+// Kill ends tetherd with SIGKILL, as a power cut or the OOM killer would,
+// and waits until it is gone.
+func (d *Tetherd) Kill() {
+	if d.cmd.Process == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Kill()
+	<-d.done
+	<-d.conDone
+	_ = d.cmd.Wait()
+}
+
+// Done is closed when tetherd's log ends (the process exited).
+func (d *Tetherd) Done() <-chan struct{} { return d.done }

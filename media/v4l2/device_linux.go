@@ -137,3 +137,8 @@ func (f *file) Close() error {
 	f.fd = -1
 	return err
 }
+
+func (f *file) DecoderCmd(c *DecoderCmd) error { return f.ioctl(VIDIOC_DECODER_CMD, unsafe.Pointer(c)) }
+func (f *file) GetSelection(s *Selection) error {
+	return f.ioctl(VIDIOC_G_SELECTION, unsafe.Pointer(s))
+}

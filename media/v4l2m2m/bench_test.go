@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tether/media/v4l2"
+	"tether/media/v4l2/v4l2fake"
 )
 
 // BenchmarkEncodeFrame measures the encode loop per frame over the fake
@@ -21,7 +22,7 @@ func BenchmarkEncodeFrame(b *testing.B) {
 		w, h int
 	}{{"640x480", 640, 480}, {"1280x720", 1280, 720}} {
 		b.Run(sz.name, func(b *testing.B) {
-			fake := v4l2.NewFake()
+			fake := v4l2fake.NewFake()
 			units := make(chan struct{}, 1)
 			enc, err := New(Config{
 				Open:   func() (v4l2.Device, error) { return fake, nil },

@@ -263,23 +263,38 @@ type session struct {
 	polled bool
 }
 
-// setup follows dev-encoder.rst "Initialization": capabilities, CAPTURE
-// (coded) format first, then OUTPUT (raw) format, frame interval, controls,
-// buffers, then "Encoding": queue CAPTURE buffers and STREAMON both queues.
+// setup follows the kernel's "Memory-to-Memory Stateful Video Encoder
+// Interface" (Documentation/userspace-api/media/v4l/dev-encoder.rst): its
+// "Querying Capabilities", then "Initialization" steps 1, 3, 4, 7 and 8
+// (2, 5 and 6 are optional and not needed: the raw format is known, the
+// coded frame interval equals the raw one, nothing is cropped), with the
+// codec controls set before the buffers exist. Each step is a method named
+// after it.
 func (s *session) setup() error {
-	var c v4l2.Capability
-	if err := s.dev.QueryCap(&c); err != nil {
-		return wrap("VIDIOC_QUERYCAP", err)
+	for _, step := range []func() error{
+		s.queryCapabilities, // Querying Capabilities 1 (and QUERYCAP)
+		s.setCodedFormat,    // Initialization 1
+		s.setRawFormat,      // Initialization 3
+		s.setFrameInterval,  // Initialization 4
+		s.setControls,       // Encoding Parameter Changes, before streaming
+		s.allocateBuffers,   // Initialization 7
+		s.startStreaming,    // Initialization 8, then Encoding
+	} {
+		if err := step(); err != nil {
+			return err
+		}
 	}
-	caps := c.Caps()
-	switch {
-	case caps&v4l2.CapVideoM2MMPlane != 0:
-		s.mplane = true
-		s.outType, s.capType = v4l2.BufTypeVideoOutputMPlane, v4l2.BufTypeVideoCaptureMPlane
-	case caps&v4l2.CapVideoM2M != 0:
-		s.outType, s.capType = v4l2.BufTypeVideoOutput, v4l2.BufTypeVideoCapture
-	default:
-		return fmt.Errorf("%w: %s (%s) has no M2M capability (caps %#x)", ErrNotEncoder, c.DriverName(), c.CardName(), caps)
+	s.progress = s.cfg.Clock.Now()
+	return nil
+}
+
+// queryCapabilities picks the single- or multi-planar API from QUERYCAP and
+// checks that CAPTURE offers the coded format ("Querying Capabilities" 1:
+// VIDIOC_ENUM_FMT on CAPTURE).
+func (s *session) queryCapabilities() error {
+	c, caps, err := queues(s.dev, ErrNotEncoder, &s.mplane, &s.outType, &s.capType)
+	if err != nil {
+		return err
 	}
 	if caps&v4l2.CapStreaming == 0 {
 		return fmt.Errorf("%w: %s has no streaming I/O", ErrNotEncoder, c.DriverName())
@@ -293,10 +308,13 @@ func (s *session) setup() error {
 	}
 	s.log.Info("encoder device", "driver", c.DriverName(), "card", c.CardName(), "mplane", s.mplane,
 		"coded", v4l2.FourccString(s.cfg.CodedFormat))
+	return nil
+}
 
-	// 1. Coded format on CAPTURE.
-	var f v4l2.Format
-	f.Type = s.capType
+// setCodedFormat is Initialization step 1: the coded format on CAPTURE
+// (VIDIOC_S_FMT), which must be kept as asked.
+func (s *session) setCodedFormat() error {
+	f := v4l2.Format{Type: s.capType}
 	w, h := uint32(s.cfg.Width), uint32(s.cfg.Height)
 	if s.mplane {
 		p := f.PixMP()
@@ -311,9 +329,15 @@ func (s *session) setup() error {
 	if _, _, pix, _, _ := fmtInfo(&f); pix != s.cfg.CodedFormat {
 		return fmt.Errorf("%w: CAPTURE got %s for %s", ErrFormat, v4l2.FourccString(pix), v4l2.FourccString(s.cfg.CodedFormat))
 	}
+	return nil
+}
 
-	// 2. Raw format on OUTPUT.
-	f = v4l2.Format{Type: s.outType}
+// setRawFormat is Initialization step 3: the raw format and size on OUTPUT
+// (VIDIOC_S_FMT). The driver may adjust the size; we need it exact, with
+// one memory plane, and take the plane layout it returns.
+func (s *session) setRawFormat() error {
+	f := v4l2.Format{Type: s.outType}
+	w, h := uint32(s.cfg.Width), uint32(s.cfg.Height)
 	if s.mplane {
 		p := f.PixMP()
 		p.Width, p.Height, p.PixelFormat, p.NumPlanes, p.Field = w, h, s.cfg.PixelFormat, 1, v4l2.FieldNone
@@ -332,11 +356,15 @@ func (s *session) setup() error {
 	if s.mplane && f.PixMP().NumPlanes != 1 {
 		return fmt.Errorf("%w: OUTPUT wants %d memory planes", ErrFormat, f.PixMP().NumPlanes)
 	}
-	if s.lay, err = newLayout(pix, int(w), int(h), int(bpl), int(size)); err != nil {
-		return err
-	}
+	var err error
+	s.lay, err = newLayout(pix, int(w), int(h), int(bpl), int(size))
+	return err
+}
 
-	// 3. Frame interval on OUTPUT (optional for the driver).
+// setFrameInterval is Initialization step 4: the frame interval on OUTPUT
+// (VIDIOC_S_PARM), which also sets the coded one. Only a hint to the
+// driver, so a refusal is logged, unless the device is gone.
+func (s *session) setFrameInterval() error {
 	var parm v4l2.StreamParm
 	parm.Type = s.outType
 	parm.Output().TimePerFrame = v4l2.Fract{Numerator: 1, Denominator: uint32(s.cfg.FrameRate)}
@@ -346,8 +374,14 @@ func (s *session) setup() error {
 		}
 		s.log.Warn("frame interval not set", "err", err)
 	}
+	return nil
+}
 
-	// 4. Controls: unsupported ones are logged and skipped.
+// setControls sets the codec controls (VIDIOC_S_EXT_CTRLS) before
+// streaming, where every driver accepts them ("Encoding Parameter
+// Changes": some refuse with EBUSY while streaming). Unsupported ones are
+// logged and skipped.
+func (s *session) setControls() error {
 	repeat := int64(1)
 	if s.cfg.NoRepeatSequenceHeader {
 		repeat = 0
@@ -357,18 +391,19 @@ func (s *session) setup() error {
 		mode = v4l2.BitrateModeVBR
 	}
 	s.bitrate = s.e.bitrate.Load()
+	h264 := s.cfg.CodedFormat == v4l2.PixFmtH264
 	ctrls := []struct {
 		id  uint32
 		val int64
 		on  bool
 	}{
-		{v4l2.CIDMPEGVideoH264Profile, int64(s.cfg.Profile), s.cfg.CodedFormat == v4l2.PixFmtH264},
-		{v4l2.CIDMPEGVideoH264Level, int64(s.cfg.Level), s.cfg.CodedFormat == v4l2.PixFmtH264},
+		{v4l2.CIDMPEGVideoH264Profile, int64(s.cfg.Profile), h264},
+		{v4l2.CIDMPEGVideoH264Level, int64(s.cfg.Level), h264},
 		{v4l2.CIDMPEGVideoBitrateMode, mode, true},
 		{v4l2.CIDMPEGVideoBitrate, s.bitrate, true},
-		{v4l2.CIDMPEGVideoH264IPeriod, int64(s.cfg.KeyframeInterval), s.cfg.CodedFormat == v4l2.PixFmtH264},
-		{v4l2.CIDMPEGVideoGOPSize, int64(s.cfg.KeyframeInterval), s.cfg.CodedFormat != v4l2.PixFmtH264},
-		{v4l2.CIDMPEGVideoRepeatSeqHeader, repeat, s.cfg.CodedFormat == v4l2.PixFmtH264},
+		{v4l2.CIDMPEGVideoH264IPeriod, int64(s.cfg.KeyframeInterval), h264},
+		{v4l2.CIDMPEGVideoGOPSize, int64(s.cfg.KeyframeInterval), !h264},
+		{v4l2.CIDMPEGVideoRepeatSeqHeader, repeat, h264},
 		{v4l2.CIDMPEGVideoH264MinQP, int64(s.cfg.MinQP), s.cfg.MinQP > 0},
 		{v4l2.CIDMPEGVideoH264MaxQP, int64(s.cfg.MaxQP), s.cfg.MaxQP > 0},
 	}
@@ -383,16 +418,21 @@ func (s *session) setup() error {
 			s.log.Warn("control not supported, skipped", "control", ctrlName(c.id), "value", c.val, "err", err)
 		}
 	}
+	return nil
+}
 
-	// The CAPTURE format may follow the OUTPUT one (sizeimage).
-	f = v4l2.Format{Type: s.capType}
+// allocateBuffers is Initialization step 7: VIDIOC_REQBUFS on both queues,
+// CAPTURE buffers sized by the CAPTURE format's sizeimage, read back now
+// because drivers size it from the OUTPUT format set in step 3.
+// It also subscribes to V4L2_EVENT_EOS for the Drain sequence.
+func (s *session) allocateBuffers() error {
+	f := v4l2.Format{Type: s.capType}
 	if err := s.dev.GetFormat(&f); err != nil {
 		return wrap("VIDIOC_G_FMT CAPTURE", err)
 	}
 	_, _, _, _, capSize := fmtInfo(&f)
 	s.capSize = int(capSize)
-
-	// 5. Buffers.
+	var err error
 	if s.out, err = s.reqBufs(s.outType, s.cfg.InputMemory, s.cfg.OutputBuffers); err != nil {
 		return err
 	}
@@ -407,8 +447,13 @@ func (s *session) setup() error {
 	if err := s.dev.SubscribeEvent(&sub); err != nil && gone(err) {
 		return wrap("VIDIOC_SUBSCRIBE_EVENT", err)
 	}
+	return nil
+}
 
-	// 6. Queue every CAPTURE buffer, then stream.
+// startStreaming is Initialization step 8: every CAPTURE buffer queued,
+// then VIDIOC_STREAMON on CAPTURE and OUTPUT; encoding starts when both
+// stream ("Encoding").
+func (s *session) startStreaming() error {
 	for i := range s.capt {
 		if err := s.queueCapture(i); err != nil {
 			return err
@@ -421,7 +466,6 @@ func (s *session) setup() error {
 	if err := s.dev.StreamOn(s.outType); err != nil {
 		return wrap("VIDIOC_STREAMON OUTPUT", err)
 	}
-	s.progress = s.cfg.Clock.Now()
 	return nil
 }
 
@@ -452,6 +496,10 @@ func hasFormat(dev v4l2.Device, t v4l2.BufType, pix uint32) (bool, error) {
 }
 
 func (s *session) reqBufs(t v4l2.BufType, mem v4l2.Memory, n int) ([]slot, error) {
+	if mem == v4l2.MemoryMMAP {
+		// Keeps the slots even on error so teardown unmaps what was mapped.
+		return mmapBufs(s.dev, t, n)
+	}
 	r := v4l2.RequestBuffers{Count: uint32(n), Type: t, Memory: mem}
 	if err := s.dev.ReqBufs(&r); err != nil {
 		return nil, wrap("VIDIOC_REQBUFS "+t.String()+" "+mem.String(), err)
@@ -462,24 +510,7 @@ func (s *session) reqBufs(t v4l2.BufType, mem v4l2.Memory, n int) ([]slot, error
 	slots := make([]slot, r.Count)
 	for i := range slots {
 		slots[i].fd = -1
-		if mem != v4l2.MemoryMMAP {
-			continue
-		}
-		b := v4l2.Buffer{Index: uint32(i), Type: t, Memory: mem}
-		if err := s.dev.QueryBuf(&b, slots[i].planes[:]); err != nil {
-			return slots, wrap("VIDIOC_QUERYBUF", err)
-		}
-		off, length := int64(b.Offset()), int(b.Length)
-		if t.MPlane() {
-			off, length = int64(slots[i].planes[0].MemOffset()), int(slots[i].planes[0].Length)
-		}
-		m, err := s.dev.Mmap(off, length)
-		if err != nil {
-			return slots, wrap("mmap", err)
-		}
-		slots[i].mem = m
 	}
-	// Keep the slots even on error so teardown unmaps what was mapped.
 	return slots, nil
 }
 

@@ -13,7 +13,9 @@ import (
 	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
 
+	"tether/internal/testenv"
 	"tether/media/v4l2"
+	"tether/media/v4l2/v4l2fake"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,30 +57,12 @@ func (s *sink) wait(t *testing.T, n int) {
 	}
 }
 
-// logBuf captures log output for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type harness struct {
 	t     *testing.T
-	fake  *v4l2.Fake
+	fake  *v4l2fake.Fake
 	enc   *Encoder
 	sink  *sink
-	logs  *logBuf
+	logs  *testenv.SyncBuffer
 	clk   *clock.Mock
 	run   *runState
 	stop  context.CancelFunc
@@ -86,9 +70,9 @@ type harness struct {
 	n     int
 }
 
-func newHarness(t *testing.T, fake *v4l2.Fake, mod func(*Config)) *harness {
+func newHarness(t *testing.T, fake *v4l2fake.Fake, mod func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: fake, sink: newSink(), logs: &logBuf{}, clk: clock.NewMock()}
+	h := &harness{t: t, fake: fake, sink: newSink(), logs: &testenv.SyncBuffer{}, clk: clock.NewMock()}
 	cfg := Config{
 		Open:        func() (v4l2.Device, error) { return h.fake, nil },
 		Width:       testW,
@@ -193,7 +177,7 @@ func TestFormatNegotiation(t *testing.T) {
 				name += "/single"
 			}
 			t.Run(name, func(t *testing.T) {
-				fake := v4l2.NewFake()
+				fake := v4l2fake.NewFake()
 				fake.MPlane = mp
 				var got []byte
 				fake.OnFrame = func(d []byte, _ v4l2.Timeval) { got = append(got[:0], d...) }
@@ -238,34 +222,34 @@ func TestFormatNegotiation(t *testing.T) {
 func TestSetupRefusals(t *testing.T) {
 	tests := []struct {
 		name string
-		fake func(*v4l2.Fake)
+		fake func(*v4l2fake.Fake)
 		cfg  func(*Config)
 		want error
 	}{
-		{"no H.264 on CAPTURE", func(f *v4l2.Fake) { f.Coded = []uint32{v4l2.PixFmtFWHT} }, nil, ErrNotEncoder},
-		{"raw format substituted", func(f *v4l2.Fake) { f.Raw = []uint32{v4l2.PixFmtYUYV} }, nil, ErrFormat},
-		{"device gone at QUERYCAP", func(f *v4l2.Fake) {
-			f.Fail = func(op v4l2.Op) error {
-				if op == v4l2.OpQueryCap {
+		{"no H.264 on CAPTURE", func(f *v4l2fake.Fake) { f.Coded = []uint32{v4l2.PixFmtFWHT} }, nil, ErrNotEncoder},
+		{"raw format substituted", func(f *v4l2fake.Fake) { f.Raw = []uint32{v4l2.PixFmtYUYV} }, nil, ErrFormat},
+		{"device gone at QUERYCAP", func(f *v4l2fake.Fake) {
+			f.Fail = func(op v4l2fake.Op) error {
+				if op == v4l2fake.OpQueryCap {
 					return syscall.ENODEV
 				}
 				return nil
 			}
 		}, nil, ErrDeviceGone},
-		{"REQBUFS refused", func(f *v4l2.Fake) {
-			f.Fail = func(op v4l2.Op) error {
-				if op == v4l2.OpReqBufs {
+		{"REQBUFS refused", func(f *v4l2fake.Fake) {
+			f.Fail = func(op v4l2fake.Op) error {
+				if op == v4l2fake.OpReqBufs {
 					return syscall.ENOMEM
 				}
 				return nil
 			}
 		}, nil, syscall.ENOMEM},
-		{"FWHT accepted when configured", func(f *v4l2.Fake) { f.Coded = []uint32{v4l2.PixFmtFWHT} },
+		{"FWHT accepted when configured", func(f *v4l2fake.Fake) { f.Coded = []uint32{v4l2.PixFmtFWHT} },
 			func(c *Config) { c.CodedFormat = v4l2.PixFmtFWHT }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := v4l2.NewFake()
+			fake := v4l2fake.NewFake()
 			tt.fake(fake)
 			h := newHarness(t, fake, tt.cfg)
 			h.start()
@@ -284,7 +268,7 @@ func TestSetupRefusals(t *testing.T) {
 }
 
 func TestBufferCycling(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	var seen []byte
 	fake.OnFrame = func(d []byte, _ v4l2.Timeval) { seen = append(seen, d[0]) }
 	h := newHarness(t, fake, func(c *Config) { c.OutputBuffers, c.CaptureBuffers = 2, 3 })
@@ -338,7 +322,7 @@ func TestBufferCycling(t *testing.T) {
 }
 
 func TestForceKeyframe(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	h := newHarness(t, fake, func(c *Config) { c.KeyframeInterval = 1000 })
 	h.start()
 	h.mustEncode(10)
@@ -369,7 +353,7 @@ func TestForceKeyframe(t *testing.T) {
 }
 
 func TestConfiguredControls(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	h := newHarness(t, fake, func(c *Config) {
 		c.KeyframeInterval, c.MinQP, c.MaxQP, c.Level = 90, 20, 40, v4l2.H264Level3_1
 	})
@@ -397,7 +381,7 @@ func TestConfiguredControls(t *testing.T) {
 }
 
 func TestBitrateChangeMidStream(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	h := newHarness(t, fake, func(c *Config) { c.KeyframeInterval = 1000 })
 	h.start()
 	h.mustEncode(5)
@@ -425,13 +409,13 @@ func TestBitrateChangeMidStream(t *testing.T) {
 }
 
 func TestEAGAIN(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	var mu sync.Mutex
 	budget := 0
-	fake.Fail = func(op v4l2.Op) error {
+	fake.Fail = func(op v4l2fake.Op) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if op == v4l2.OpDQBuf && budget > 0 {
+		if op == v4l2fake.OpDQBuf && budget > 0 {
 			budget--
 			return syscall.EAGAIN // spurious: poll said ready, DQBUF disagrees
 		}
@@ -473,7 +457,7 @@ func TestControlEINVAL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := v4l2.NewFake()
+			fake := v4l2fake.NewFake()
 			for _, id := range tt.drop {
 				delete(fake.Controls, id)
 			}
@@ -510,7 +494,7 @@ func TestControlEINVAL(t *testing.T) {
 }
 
 func TestDeviceVanishes(t *testing.T) {
-	first := v4l2.NewFake()
+	first := v4l2fake.NewFake()
 	h := newHarness(t, first, nil)
 	h.start()
 	h.mustEncode(5)
@@ -526,7 +510,7 @@ func TestDeviceVanishes(t *testing.T) {
 	}
 
 	// Recovery: the supervisor runs the same Encoder again on a new node.
-	h.fake = v4l2.NewFake()
+	h.fake = v4l2fake.NewFake()
 	h.start()
 	h.mustEncode(5)
 	h.sink.wait(t, 5)
@@ -539,13 +523,13 @@ func TestDeviceVanishes(t *testing.T) {
 }
 
 func TestVanishDuringEncode(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	h := newHarness(t, fake, nil)
 	h.start()
 	h.mustEncode(2)
 	h.sink.wait(t, 2)
-	fake.SetFail(func(op v4l2.Op) error {
-		if op == v4l2.OpQBuf {
+	fake.SetFail(func(op v4l2fake.Op) error {
+		if op == v4l2fake.OpQBuf {
 			return syscall.ENODEV
 		}
 		return nil
@@ -563,10 +547,10 @@ func TestVanishDuringEncode(t *testing.T) {
 
 func TestDrain(t *testing.T) {
 	t.Run("last frame carries LAST", func(t *testing.T) {
-		fake := v4l2.NewFake()
+		fake := v4l2fake.NewFake()
 		stopSent := make(chan struct{}, 1)
-		fake.Fail = func(op v4l2.Op) error {
-			if op == v4l2.OpEncoderCmd {
+		fake.Fail = func(op v4l2fake.Op) error {
+			if op == v4l2fake.OpEncoderCmd {
 				stopSent <- struct{}{}
 			}
 			return nil
@@ -592,7 +576,7 @@ func TestDrain(t *testing.T) {
 		h.assertReleased()
 	})
 	t.Run("empty LAST buffer", func(t *testing.T) {
-		fake := v4l2.NewFake()
+		fake := v4l2fake.NewFake()
 		h := newHarness(t, fake, nil)
 		h.start()
 		h.mustEncode(3)
@@ -605,9 +589,9 @@ func TestDrain(t *testing.T) {
 		}
 	})
 	t.Run("no STOP command", func(t *testing.T) {
-		fake := v4l2.NewFake()
-		fake.Fail = func(op v4l2.Op) error {
-			if op == v4l2.OpEncoderCmd {
+		fake := v4l2fake.NewFake()
+		fake.Fail = func(op v4l2fake.Op) error {
+			if op == v4l2fake.OpEncoderCmd {
 				return syscall.ENOTTY
 			}
 			return nil
@@ -622,10 +606,10 @@ func TestDrain(t *testing.T) {
 		h.assertReleased()
 	})
 	t.Run("timeout", func(t *testing.T) {
-		fake := v4l2.NewFake()
+		fake := v4l2fake.NewFake()
 		stopSent := make(chan struct{}, 1)
-		fake.Fail = func(op v4l2.Op) error {
-			if op == v4l2.OpEncoderCmd {
+		fake.Fail = func(op v4l2fake.Op) error {
+			if op == v4l2fake.OpEncoderCmd {
 				stopSent <- struct{}{}
 			}
 			return nil
@@ -657,7 +641,7 @@ func TestDrain(t *testing.T) {
 }
 
 func TestStall(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	h := newHarness(t, fake, nil)
 	h.start()
 	fake.Pause()
@@ -680,7 +664,7 @@ func TestStall(t *testing.T) {
 }
 
 func TestShortFrame(t *testing.T) {
-	h := newHarness(t, v4l2.NewFake(), nil)
+	h := newHarness(t, v4l2fake.NewFake(), nil)
 	h.start()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -695,7 +679,7 @@ func TestShortFrame(t *testing.T) {
 }
 
 func TestDMABufInput(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	var released sync.WaitGroup
 	h := newHarness(t, fake, func(c *Config) { c.InputMemory = v4l2.MemoryDMABuf })
 	h.start()
@@ -723,7 +707,7 @@ func TestDMABufInput(t *testing.T) {
 }
 
 func TestEncodeWhenIdle(t *testing.T) {
-	h := newHarness(t, v4l2.NewFake(), nil)
+	h := newHarness(t, v4l2fake.NewFake(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	released := false
@@ -763,7 +747,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	h := newHarness(t, v4l2.NewFake(), nil)
+	h := newHarness(t, v4l2fake.NewFake(), nil)
 	h.start()
 	h.mustEncode(1)
 	h.sink.wait(t, 1)
@@ -773,7 +757,7 @@ func TestRunTwice(t *testing.T) {
 }
 
 func TestCorruptBuffer(t *testing.T) {
-	fake := v4l2.NewFake()
+	fake := v4l2fake.NewFake()
 	fake.Corrupt = func(n int) bool { return n == 3 }
 	h := newHarness(t, fake, nil)
 	h.start()

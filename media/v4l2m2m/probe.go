@@ -20,22 +20,13 @@ type Info struct {
 // V4L2_CAP_VIDEO_M2M(_MPLANE) and VIDIOC_ENUM_FMT on CAPTURE lists the coded
 // format). It returns ErrNotEncoder otherwise; the caller closes dev.
 func Probe(dev v4l2.Device, coded uint32) (Info, error) {
-	var c v4l2.Capability
-	if err := dev.QueryCap(&c); err != nil {
-		return Info{}, wrap("VIDIOC_QUERYCAP", err)
+	var outT, capT v4l2.BufType
+	var info Info
+	c, _, err := queues(dev, ErrNotEncoder, &info.MPlane, &outT, &capT)
+	info.Driver, info.Card = c.DriverName(), c.CardName()
+	if err != nil {
+		return info, err
 	}
-	info := Info{Driver: c.DriverName(), Card: c.CardName()}
-	caps := c.Caps()
-	outT, capT := v4l2.BufTypeVideoOutput, v4l2.BufTypeVideoCapture
-	switch {
-	case caps&v4l2.CapVideoM2MMPlane != 0:
-		info.MPlane = true
-		outT, capT = v4l2.BufTypeVideoOutputMPlane, v4l2.BufTypeVideoCaptureMPlane
-	case caps&v4l2.CapVideoM2M != 0:
-	default:
-		return info, fmt.Errorf("%w: %s is not mem2mem", ErrNotEncoder, info.Driver)
-	}
-	var err error
 	if info.Coded, err = enumFormats(dev, capT); err != nil {
 		return info, err
 	}
@@ -88,4 +79,27 @@ func find(glob string, open func(string) (v4l2.Device, error), coded uint32, dri
 		}
 	}
 	return Info{}, fmt.Errorf("%w: no %s encoder among %d nodes", ErrNotEncoder, v4l2.FourccString(coded), len(paths))
+}
+
+// queues reads VIDIOC_QUERYCAP and sets the node's queue types: the
+// multi-planar ones when the driver offers V4L2_CAP_VIDEO_M2M_MPLANE, else
+// the single-planar ones; a node without either is notM2M. Both the
+// encoder's and the decoder's "Querying capabilities" start here.
+func queues(dev v4l2.Device, notM2M error, mplane *bool, out, capt *v4l2.BufType) (v4l2.Capability, uint32, error) {
+	var c v4l2.Capability
+	if err := dev.QueryCap(&c); err != nil {
+		return c, 0, wrap("VIDIOC_QUERYCAP", err)
+	}
+	caps := c.Caps()
+	switch {
+	case caps&v4l2.CapVideoM2MMPlane != 0:
+		*mplane = true
+		*out, *capt = v4l2.BufTypeVideoOutputMPlane, v4l2.BufTypeVideoCaptureMPlane
+	case caps&v4l2.CapVideoM2M != 0:
+		*mplane = false
+		*out, *capt = v4l2.BufTypeVideoOutput, v4l2.BufTypeVideoCapture
+	default:
+		return c, caps, fmt.Errorf("%w: %s (%s) has no M2M capability (caps %#x)", notM2M, c.DriverName(), c.CardName(), caps)
+	}
+	return c, caps, nil
 }

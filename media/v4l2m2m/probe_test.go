@@ -8,23 +8,24 @@ import (
 	"testing"
 
 	"tether/media/v4l2"
+	"tether/media/v4l2/v4l2fake"
 )
 
 func TestFind(t *testing.T) {
 	dir := t.TempDir()
-	nodes := map[string]func() *v4l2.Fake{
-		"video0": func() *v4l2.Fake { // a decoder: CAPTURE is raw
-			f := v4l2.NewFake()
+	nodes := map[string]func() *v4l2fake.Fake{
+		"video0": func() *v4l2fake.Fake { // a decoder: CAPTURE is raw
+			f := v4l2fake.NewFake()
 			f.Driver, f.Coded, f.Raw = "dec", []uint32{v4l2.PixFmtNV12}, []uint32{v4l2.PixFmtH264}
 			return f
 		},
 		"video1": nil, // cannot be opened
-		"video2": func() *v4l2.Fake {
-			f := v4l2.NewFake()
+		"video2": func() *v4l2fake.Fake {
+			f := v4l2fake.NewFake()
 			f.Driver, f.Coded, f.MPlane = "vicodec", []uint32{v4l2.PixFmtFWHT}, false
 			return f
 		},
-		"video3": func() *v4l2.Fake { f := v4l2.NewFake(); f.Driver = "bcm2835-codec"; return f },
+		"video3": func() *v4l2fake.Fake { f := v4l2fake.NewFake(); f.Driver = "bcm2835-codec"; return f },
 	}
 	for n := range nodes {
 		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {

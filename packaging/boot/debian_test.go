@@ -116,15 +116,16 @@ func TestBootSystemdArm64(t *testing.T) {
 	chroot("depmod", kver)
 
 	// What this machine's test adds: vivid (one capture node, so it is
-	// /dev/video0, the generic board's camera) and snd-aloop loaded at
-	// boot; the shipped watchdog shortened as dist-boot does (30 s → 10
-	// s); the guest check, run once the system is up, printing to the
-	// serial console and powering off.
+	// /dev/video0) and snd-aloop loaded at boot; the guest check, run once
+	// the system is up, printing to the serial console and powering off.
 	network, netFile, cust := startHostHub(t, dist)
 	write(t, filepath.Join(root, "etc/tether-boot/net"), []byte(netFile), 0o600)
 	write(t, filepath.Join(root, "etc/modules-load.d/tether-boot.conf"), []byte("vivid\nsnd-aloop\n"), 0o644)
 	write(t, filepath.Join(root, "etc/modprobe.d/tether-boot.conf"), []byte("options vivid n_devs=1 node_types=0x1 input_types=0x1\n"), 0o644)
-	write(t, filepath.Join(root, "etc/systemd/system/tetherd.service.d/boot-test.conf"), []byte("[Service]\nWatchdogSec=10\n"), 0o644)
+	// The shop's edit of the conffile: a small picture, as TCG encodes
+	// it in software on a loaded machine. The unit stays as shipped
+	// (WatchdogSec=30: shorter watchdogs starve under TCG).
+	write(t, filepath.Join(root, "etc/tether/tetherd.json"), []byte(`{"camera": "/dev/video0", "width": 320, "height": 240, "fps": 10}`+"\n"), 0o644)
 	write(t, filepath.Join(root, "etc/hostname"), []byte("tether-debian\n"), 0o644)
 	guestBin := filepath.Join(root, "usr/local/bin/boot.test")
 	build := exec.CommandContext(ctx, "go", "test", "-c", "-tags", "rig", "-o", guestBin, ".")

@@ -23,7 +23,7 @@ func FuzzServerPollingPost(f *testing.F) {
 		"\x1e", "4\x1e", "\x1e4", "b!!!", "b", "6", "5", "0{}", "4" + strings.Repeat("é", 100), "4\x00\xff"} {
 		f.Add([]byte(s))
 	}
-	r := newRig(f, engineio.ServerConfig{MaxPayload: 4096})
+	r := newRecorder(f, engineio.ServerConfig{MaxPayload: 4096})
 	client := r.hs.Client()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		resp, err := client.Get(r.url("transport=polling"))
@@ -80,7 +80,7 @@ func FuzzServerWebSocketFrames(f *testing.F) {
 	}
 	f.Add([]byte{0, 1, 2}, true)
 	f.Add([]byte{}, true)
-	r := newRig(f, engineio.ServerConfig{MaxPayload: 4096})
+	r := newRecorder(f, engineio.ServerConfig{MaxPayload: 4096})
 	f.Fuzz(func(t *testing.T, frame []byte, binary bool) {
 		u := "ws" + strings.TrimPrefix(r.url("transport=websocket"), "http")
 		ws, _, err := websocket.DefaultDialer.Dial(u, nil)

@@ -20,11 +20,12 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"tether/internal/testenv"
 	"tether/signaling/engineio"
 )
 
-// rig is a Server on an httptest listener that records what it sees.
-type rig struct {
+// recorder is a Server on an httptest listener that records what it sees.
+type recorder struct {
 	t   testing.TB
 	srv *engineio.Server
 	hs  *httptest.Server
@@ -36,12 +37,12 @@ type rig struct {
 	panicOn string
 	closed  map[string]engineio.CloseReason
 	opened  []*engineio.Session
-	changed chan struct{}
+	changes testenv.Changes
 }
 
-func newRig(t testing.TB, cfg engineio.ServerConfig) *rig {
+func newRecorder(t testing.TB, cfg engineio.ServerConfig) *recorder {
 	t.Helper()
-	r := &rig{t: t, clk: clock.NewMock(), closed: map[string]engineio.CloseReason{}, bySID: map[string][]engineio.Packet{}, changed: make(chan struct{})}
+	r := &recorder{t: t, clk: clock.NewMock(), closed: map[string]engineio.CloseReason{}, bySID: map[string][]engineio.Packet{}}
 	if cfg.Clock == nil {
 		cfg.Clock = r.clk
 	}
@@ -86,42 +87,28 @@ func newRig(t testing.TB, cfg engineio.ServerConfig) *rig {
 	return r
 }
 
-func (r *rig) note() {
-	close(r.changed)
-	r.changed = make(chan struct{})
-}
+func (r *recorder) note() { r.changes.Note() }
 
-func (r *rig) wait(what string, ok func() bool) {
+func (r *recorder) wait(what string, ok func() bool) {
 	r.t.Helper()
 	r.waitOn(r.t, what, ok)
 }
 
-func (r *rig) waitOn(t testing.TB, what string, ok func() bool) {
+func (r *recorder) waitOn(t testing.TB, what string, ok func() bool) {
 	t.Helper()
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for {
-		r.mu.Lock()
-		if ok() {
-			r.mu.Unlock()
-			return
-		}
-		ch := r.changed
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timer.C:
-			t.Fatalf("timed out waiting for %s", what)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.changes.Wait(ctx, &r.mu, what, ok); err != nil {
+		t.Fatalf("timed out %v", err)
 	}
 }
 
-func (r *rig) waitClosed(sid string) engineio.CloseReason {
+func (r *recorder) waitClosed(sid string) engineio.CloseReason {
 	r.t.Helper()
 	return r.waitClosedOn(r.t, sid)
 }
 
-func (r *rig) waitClosedOn(t testing.TB, sid string) engineio.CloseReason {
+func (r *recorder) waitClosedOn(t testing.TB, sid string) engineio.CloseReason {
 	t.Helper()
 	var reason engineio.CloseReason
 	r.waitOn(t, "close of "+sid, func() bool {
@@ -132,9 +119,9 @@ func (r *rig) waitClosedOn(t testing.TB, sid string) engineio.CloseReason {
 	return reason
 }
 
-func (r *rig) url(q string) string { return r.hs.URL + "/socket.io/?EIO=4&" + q }
+func (r *recorder) url(q string) string { return r.hs.URL + "/socket.io/?EIO=4&" + q }
 
-func (r *rig) do(method, q string, body string, hdr map[string]string) (int, string, http.Header) {
+func (r *recorder) do(method, q string, body string, hdr map[string]string) (int, string, http.Header) {
 	r.t.Helper()
 	req, err := http.NewRequest(method, r.url(q), strings.NewReader(body))
 	if err != nil {
@@ -153,7 +140,7 @@ func (r *rig) do(method, q string, body string, hdr map[string]string) (int, str
 }
 
 // open does a polling handshake and returns the handshake.
-func (r *rig) open() engineio.Handshake {
+func (r *recorder) open() engineio.Handshake {
 	r.t.Helper()
 	code, body, _ := r.do("GET", "transport=polling", "", nil)
 	if code != 200 || !strings.HasPrefix(body, "0{") {
@@ -173,7 +160,7 @@ func leakCheck(t *testing.T) {
 
 func TestServerHandshakeAndErrors(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{})
+	r := newRecorder(t, engineio.ServerConfig{})
 	hs := r.open()
 	if len(hs.SID) != 20 || len(hs.Upgrades) != 1 || hs.Upgrades[0] != "websocket" ||
 		hs.PingInterval != 25000 || hs.PingTimeout != 20000 || hs.MaxPayload != 1_000_000 {
@@ -219,7 +206,7 @@ func TestServerHandshakeAndErrors(t *testing.T) {
 
 func TestServerPollingBatchingAndBinary(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{MaxPayload: 100})
+	r := newRecorder(t, engineio.ServerConfig{MaxPayload: 100})
 	hs := r.open()
 	s := r.srv.Session(hs.SID)
 	big := bytes.Repeat([]byte("x"), 40)
@@ -268,27 +255,27 @@ func TestServerPollingViolationsClose(t *testing.T) {
 	leakCheck(t)
 	tests := []struct {
 		name   string
-		do     func(r *rig, sid string) (int, string)
+		do     func(r *recorder, sid string) (int, string)
 		status int
 		reason engineio.CloseReason
 	}{
-		{"oversize POST", func(r *rig, sid string) (int, string) {
+		{"oversize POST", func(r *recorder, sid string) (int, string) {
 			c, b, _ := r.do("POST", "transport=polling&sid="+sid, "4"+strings.Repeat("z", 200), nil)
 			return c, b
 		}, 413, engineio.ReasonTransportError},
-		{"malformed POST", func(r *rig, sid string) (int, string) {
+		{"malformed POST", func(r *recorder, sid string) (int, string) {
 			c, b, _ := r.do("POST", "transport=polling&sid="+sid, "9nine", nil)
 			return c, b
 		}, 400, engineio.ReasonParseError},
-		{"ping from client", func(r *rig, sid string) (int, string) {
+		{"ping from client", func(r *recorder, sid string) (int, string) {
 			c, b, _ := r.do("POST", "transport=polling&sid="+sid, "2", nil)
 			return c, b
 		}, 400, engineio.ReasonParseError},
-		{"close packet", func(r *rig, sid string) (int, string) {
+		{"close packet", func(r *recorder, sid string) (int, string) {
 			c, b, _ := r.do("POST", "transport=polling&sid="+sid, "1", nil)
 			return c, b
 		}, 400, engineio.ReasonTransportClose},
-		{"overlapping GET", func(r *rig, sid string) (int, string) {
+		{"overlapping GET", func(r *recorder, sid string) (int, string) {
 			type res struct {
 				code int
 				body string
@@ -314,7 +301,7 @@ func TestServerPollingViolationsClose(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, engineio.ServerConfig{MaxPayload: 100})
+			r := newRecorder(t, engineio.ServerConfig{MaxPayload: 100})
 			sid := r.open().SID
 			code, body := tc.do(r, sid)
 			if code != tc.status {
@@ -337,7 +324,7 @@ func TestServerHeartbeat(t *testing.T) {
 	leakCheck(t)
 	for _, answer := range []bool{true, false} {
 		t.Run(map[bool]string{true: "pong keeps it", false: "missing pong closes"}[answer], func(t *testing.T) {
-			r := newRig(t, engineio.ServerConfig{PingInterval: time.Second, PingTimeout: 500 * time.Millisecond})
+			r := newRecorder(t, engineio.ServerConfig{PingInterval: time.Second, PingTimeout: 500 * time.Millisecond})
 			sid := r.open().SID
 			got := make(chan string, 1)
 			go func() {
@@ -369,7 +356,7 @@ func TestServerHeartbeat(t *testing.T) {
 	}
 }
 
-func dialWS(t testing.TB, r *rig, q string, hdr http.Header) (*websocket.Conn, *http.Response, error) {
+func dialWS(t testing.TB, r *recorder, q string, hdr http.Header) (*websocket.Conn, *http.Response, error) {
 	u := "ws" + strings.TrimPrefix(r.url("transport=websocket"+q), "http")
 	return websocket.DefaultDialer.Dial(u, hdr)
 }
@@ -389,7 +376,7 @@ func readText(t testing.TB, ws *websocket.Conn) string {
 
 func TestServerWebSocket(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{MaxPayload: 1000, PingInterval: time.Second, PingTimeout: time.Second})
+	r := newRecorder(t, engineio.ServerConfig{MaxPayload: 1000, PingInterval: time.Second, PingTimeout: time.Second})
 	ws, _, err := dialWS(t, r, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +426,7 @@ func TestServerWebSocket(t *testing.T) {
 
 func TestServerWebSocketGracefulCloseAndShutdown(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{})
+	r := newRecorder(t, engineio.ServerConfig{})
 	ws, _, err := dialWS(t, r, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -477,7 +464,7 @@ func TestServerWebSocketGracefulCloseAndShutdown(t *testing.T) {
 
 func TestServerUpgrade(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{})
+	r := newRecorder(t, engineio.ServerConfig{})
 	sid := r.open().SID
 	held := make(chan string, 1)
 	go func() {
@@ -519,7 +506,7 @@ func TestServerUpgrade(t *testing.T) {
 
 func TestServerCORSAndOrigin(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{AllowedOrigins: []string{"https://shop.example"}})
+	r := newRecorder(t, engineio.ServerConfig{AllowedOrigins: []string{"https://shop.example"}})
 	code, _, hdr := r.do("OPTIONS", "transport=polling", "", map[string]string{
 		"Origin": "https://shop.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
 	if code != 204 || hdr.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
@@ -551,7 +538,7 @@ func TestServerCORSAndOrigin(t *testing.T) {
 
 func TestServerRateLimit(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{RateLimit: 10, RateBurst: 10, MaxRateDelay: time.Nanosecond})
+	r := newRecorder(t, engineio.ServerConfig{RateLimit: 10, RateBurst: 10, MaxRateDelay: time.Nanosecond})
 	sid := r.open().SID
 	ten := strings.TrimSuffix(strings.Repeat("4m\x1e", 10), "\x1e")
 	if c, b, _ := r.do("POST", "transport=polling&sid="+sid, ten, nil); c != 200 {
@@ -576,7 +563,7 @@ func TestServerRateLimit(t *testing.T) {
 
 func TestServerBufferFull(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{MaxPayload: 100, MaxBuffered: 250})
+	r := newRecorder(t, engineio.ServerConfig{MaxPayload: 100, MaxBuffered: 250})
 	hs := r.open()
 	s := r.srv.Session(hs.SID)
 	var err error
@@ -606,7 +593,7 @@ func TestServerConfigValidation(t *testing.T) {
 
 func TestServerHandlerPanicCostsOneSession(t *testing.T) {
 	leakCheck(t)
-	r := newRig(t, engineio.ServerConfig{})
+	r := newRecorder(t, engineio.ServerConfig{})
 	ws, _, err := dialWS(t, r, "", nil)
 	if err != nil {
 		t.Fatal(err)

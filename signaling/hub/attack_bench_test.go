@@ -81,7 +81,7 @@ func startHubProc(b testing.TB, bin string) *hubProc {
 	// Account, invite and the device's login are made here, not by the hub
 	// process: its password hashing would otherwise leave tens of MiB of
 	// heap that hide what an attack costs.
-	st, err := auth.Open(auth.Config{Path: data, KDF: auth.TestKDF, Logger: logger()})
+	st, err := auth.Open(auth.Config{Path: data, KDF: testenv.KDF, Logger: testenv.Logger()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func benchDevice(b testing.TB, p *hubProc) *offWatch {
 	joined := make(chan struct{}, 1)
 	d, err := signaling.NewDevice(signaling.DeviceConfig{HubURL: p.url, Token: func() string { return p.token },
 		Handlers:      signaling.Handlers{Joined: func(signaling.JoinReply) { joined <- struct{}{} }},
-		OnSocketEvent: w.event, Logger: logger()})
+		OnSocketEvent: w.event, Logger: testenv.Logger()})
 	if err != nil {
 		b.Fatal(err)
 	}

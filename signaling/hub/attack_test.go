@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/turn/v4"
+	"github.com/pion/turn/v5"
 
 	"tether/internal/hostile"
 	"tether/signaling"

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"tether/internal/testenv"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 )
@@ -17,7 +18,7 @@ func ExampleNew() {
 	dir, _ := os.MkdirTemp("", "hub")
 	defer os.RemoveAll(dir)
 	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: filepath.Join(dir, "hub.db"),
-		KDF: auth.TestKDF, Logger: slog.New(slog.DiscardHandler)})
+		KDF: testenv.KDF, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Println(err)
 		return

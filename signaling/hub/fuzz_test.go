@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/internal/testenv"
 	"tether/signaling"
 	"tether/signaling/hub/auth"
 )
@@ -36,7 +37,7 @@ func FuzzDecodeLogin(f *testing.F) {
 // panic, nothing may be accepted without a valid token or invite, and no
 // signal may reach the waiting customer.
 func FuzzConnectAuth(f *testing.F) {
-	st, err := auth.Open(auth.Config{Path: filepath.Join(f.TempDir(), "hub.db"), KDF: auth.TestKDF, Logger: slog.New(slog.DiscardHandler)})
+	st, err := auth.Open(auth.Config{Path: filepath.Join(f.TempDir(), "hub.db"), KDF: testenv.KDF, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -156,6 +156,37 @@ type socketServer interface {
 // New validates cfg, opens the store, binds the listeners (so Addr is known
 // before Run) and builds the hub.
 func New(cfg Config) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "hub"),
+		ops: make(chan func(*state), 256), done: make(chan struct{})}
+	if err := h.openStore(); err != nil {
+		return nil, err
+	}
+	h.lim = login.NewLimiter(cfg.Limiter)
+	h.m = newMetrics(h.connCounts)
+	h.st = h.newState()
+	if cfg.TURN.enabled() {
+		if err := h.startTURN(); err != nil {
+			h.closeDB()
+			return nil, err
+		}
+	}
+	// From here on a failure closes the listener and the TURN server too.
+	for _, step := range []func() error{h.listen, h.resolvePublicURL, h.startSocketServer, h.newHTTPServer} {
+		if err := step(); err != nil {
+			h.closeAll()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// withDefaults fills the zero values with the defaults noted on Config
+// and rejects what cannot work.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
 	}
@@ -200,72 +231,95 @@ func New(cfg Config) (*Hub, error) {
 		cfg.BodyTimeout = 10 * time.Second
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		return nil, fmt.Errorf("hub: TLS needs both a certificate and a key: %w", ErrConfig)
+		return cfg, fmt.Errorf("hub: TLS needs both a certificate and a key: %w", ErrConfig)
 	}
 	if cfg.Limiter.Clock == nil {
 		cfg.Limiter.Clock = cfg.Clock
 	}
 	if cfg.Store == nil && cfg.DataPath == "" && cfg.Redis == "" {
-		return nil, fmt.Errorf("hub: no data path: %w", ErrConfig)
+		return cfg, fmt.Errorf("hub: no data path: %w", ErrConfig)
 	}
 	if cfg.AdminSocket == "" && cfg.DataPath != "" {
 		cfg.AdminSocket = cfg.DataPath + ".sock"
 	}
 	for _, e := range cfg.ICE {
 		if err := e.validate(); err != nil {
-			return nil, err
+			return cfg, err
 		}
 	}
-	h := &Hub{cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "hub"),
-		ops: make(chan func(*state), 256), done: make(chan struct{})}
+	return cfg, nil
+}
+
+// openStore uses the configured store or opens the bbolt file at DataPath
+// (and then owns it: closeDB closes it).
+func (h *Hub) openStore() error {
+	cfg := h.cfg
 	h.store = cfg.Store
 	if h.store == nil {
 		s, err := auth.Open(auth.Config{Path: cfg.DataPath, Redis: cfg.Redis, KDF: cfg.KDF, SessionTTL: cfg.SessionTTL, Clock: cfg.Clock, Logger: cfg.Logger})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h.store, h.ownsDB = s, true
 	}
-	h.lim = login.NewLimiter(cfg.Limiter)
-	h.m = newMetrics(h.connCounts)
-	h.st = newState(cfg.Clock, h.log, h.m)
-	h.st.recovery = max(cfg.RecoveryWindow, 0)
-	h.st.maxQueue = cfg.MaxQueue
-	if h.st.maxQueue == 0 {
-		h.st.maxQueue = 100
+	return nil
+}
+
+// newState builds the state the Run goroutine owns, with the limits from
+// the configuration.
+func (h *Hub) newState() *state {
+	cfg := h.cfg
+	st := newState(cfg.Clock, h.log, h.m)
+	st.recovery = max(cfg.RecoveryWindow, 0)
+	st.maxQueue = cfg.MaxQueue
+	if st.maxQueue == 0 {
+		st.maxQueue = 100
 	}
-	h.st.maxPerInvite, h.st.maxPerAddr = max(cfg.MaxQueuePerInvite, 0), max(cfg.MaxQueuePerAddr, 0)
-	h.st.queueGrace = max(cfg.QueueGrace, 0)
-	h.st.signalRate, h.st.signalBurst, h.st.signalStrikes = cfg.SignalRate, cfg.SignalBurst, cfg.SignalStrikes
-	h.st.iceRefresh = cfg.TURN.CustomerTTL / 2
-	h.st.ice = h.iceServers
-	h.st.after = h.after
-	var err error
-	if cfg.TURN.enabled() {
-		secret, err2 := h.store.Secret("turn")
-		if err2 != nil {
-			h.closeDB()
-			return nil, err2
-		}
-		if h.turn, err = newTURNServer(cfg.TURN, secret, cfg.Clock, cfg.Logger); err != nil {
-			h.closeDB()
-			return nil, err
-		}
-		h.st.entitle = h.turn.entitle
+	st.maxPerInvite, st.maxPerAddr = max(cfg.MaxQueuePerInvite, 0), max(cfg.MaxQueuePerAddr, 0)
+	st.queueGrace = max(cfg.QueueGrace, 0)
+	st.signalRate, st.signalBurst, st.signalStrikes = cfg.SignalRate, cfg.SignalBurst, cfg.SignalStrikes
+	st.iceRefresh = cfg.TURN.CustomerTTL / 2
+	st.ice = h.iceServers
+	st.after = h.after
+	return st
+}
+
+// startTURN starts the embedded TURN server with the hub's stored secret
+// and lets the state entitle customers to it.
+func (h *Hub) startTURN() error {
+	secret, err := h.store.Secret("turn")
+	if err != nil {
+		return err
 	}
-	h.ln = cfg.Listener
+	if h.turn, err = newTURNServer(h.cfg.TURN, secret, h.cfg.Clock, h.cfg.Logger); err != nil {
+		return err
+	}
+	h.st.entitle = h.turn.entitle
+	return nil
+}
+
+// listen opens the configured listener (or takes the given one) and
+// wraps it in the per-address connection limit.
+func (h *Hub) listen() error {
+	h.ln = h.cfg.Listener
 	if h.ln == nil {
-		if h.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-			h.closeAll()
-			return nil, fmt.Errorf("hub: listen %s: %w", cfg.Listen, err)
+		var err error
+		if h.ln, err = net.Listen("tcp", h.cfg.Listen); err != nil {
+			return fmt.Errorf("hub: listen %s: %w", h.cfg.Listen, err)
 		}
 	}
-	if cfg.MaxConnsPerAddr > 0 {
-		h.lim2 = netlimit.NewListener(h.ln, cfg.MaxConnsPerAddr)
+	if h.cfg.MaxConnsPerAddr > 0 {
+		h.lim2 = netlimit.NewListener(h.ln, h.cfg.MaxConnsPerAddr)
 	}
+	return nil
+}
+
+// resolvePublicURL defaults PublicURL to the listener's address and
+// allows its origin.
+func (h *Hub) resolvePublicURL() error {
 	if h.cfg.PublicURL == "" {
 		scheme := "http://"
-		if cfg.TLSCert != "" {
+		if h.cfg.TLSCert != "" {
 			scheme = "https://"
 		}
 		h.cfg.PublicURL = scheme + h.ln.Addr().String()
@@ -273,38 +327,46 @@ func New(cfg Config) (*Hub, error) {
 	h.cfg.PublicURL = strings.TrimRight(h.cfg.PublicURL, "/")
 	// The customer page is served from PublicURL: its origin may open
 	// sockets (behind a TLS proxy the Host the hub sees differs from it).
-	if u, err := url.Parse(h.cfg.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
-		h.closeAll()
-		return nil, fmt.Errorf("hub: public URL %q: %w", h.cfg.PublicURL, ErrConfig)
-	} else if origin := u.Scheme + "://" + u.Host; !slices.Contains(h.cfg.AllowedOrigins, origin) {
+	u, err := url.Parse(h.cfg.PublicURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("hub: public URL %q: %w", h.cfg.PublicURL, ErrConfig)
+	}
+	if origin := u.Scheme + "://" + u.Host; !slices.Contains(h.cfg.AllowedOrigins, origin) {
 		h.cfg.AllowedOrigins = append(slices.Clip(h.cfg.AllowedOrigins), origin)
 	}
-	if h.sio, err = newSocketServer(h); err != nil {
-		h.closeAll()
-		return nil, err
+	return nil
+}
+
+func (h *Hub) startSocketServer() error {
+	var err error
+	h.sio, err = newSocketServer(h)
+	if err != nil {
+		return err
 	}
-	if cfg.Redis != "" {
-		if h.cl, err = newCluster(h, cfg.Redis, cfg.Cluster); err != nil {
-			h.closeAll()
-			return nil, err
+	if h.cfg.Redis != "" {
+		if h.cl, err = newCluster(h, h.cfg.Redis, h.cfg.Cluster); err != nil {
+			return err
 		}
 	}
 	h.m.registerLimits(h)
-	// No ReadTimeout or WriteTimeout: a polling GET is held up to
-	// pingInterval and websockets outlive their request. Request bodies
-	// get BodyTimeout each (bodyDeadline), headers ReadHeaderTimeout, an
-	// idle keep-alive connection IdleTimeout.
-	h.http = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cfg.IdleTimeout,
+	return nil
+}
+
+// newHTTPServer builds the HTTP server. No ReadTimeout or WriteTimeout: a
+// polling GET is held up to pingInterval and websockets outlive their
+// request. Request bodies get BodyTimeout each (bodyDeadline), headers
+// ReadHeaderTimeout, an idle keep-alive connection IdleTimeout.
+func (h *Hub) newHTTPServer() error {
+	h.http = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: h.cfg.IdleTimeout,
 		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelDebug)}
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if h.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(h.cfg.TLSCert, h.cfg.TLSKey)
 		if err != nil {
-			h.closeAll()
-			return nil, fmt.Errorf("hub: TLS certificate: %w", err)
+			return fmt.Errorf("hub: TLS certificate: %w", err)
 		}
 		h.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	return h, nil
+	return nil
 }
 
 func (h *Hub) closeDB() {

@@ -11,9 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +22,8 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"tether/internal/login"
+	"tether/internal/testenv"
+	"tether/internal/testenv/testhub"
 	"tether/signaling"
 	"tether/signaling/engineio"
 	"tether/signaling/hub"
@@ -33,13 +33,6 @@ import (
 )
 
 const wait = 10 * time.Second
-
-func logger() *slog.Logger {
-	if testing.Verbose() && os.Getenv("HUB_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 type env struct {
 	t     testing.TB
@@ -60,7 +53,7 @@ func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 	}
 	clk := clock.NewMock()
 	clk.Set(time.Now())
-	st, err := auth.Open(auth.Config{Path: path, KDF: auth.TestKDF, Clock: clk, Logger: logger()})
+	st, err := auth.Open(auth.Config{Path: path, KDF: testenv.KDF, Clock: clk, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +64,7 @@ func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 			}
 		}
 	}
-	cfg := hub.Config{Listen: "127.0.0.1:0", Store: st, AdminSocket: "-", Logger: logger()}
+	cfg := hub.Config{Store: st}
 	if mut != nil {
 		mut(&cfg)
 	}
@@ -81,29 +74,10 @@ func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 // runHub builds and runs a hub over st until the test ends.
 func runHub(t testing.TB, cfg hub.Config, st *auth.Store, clk *clock.Mock, path string) *env {
 	t.Helper()
-	h, err := hub.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	e := &env{t: t, h: h, store: st, clk: clk, path: path}
+	h := testhub.Start(t, cfg)
+	e := &env{t: t, h: h.Hub, store: st, clk: clk, path: path}
 	var once sync.Once
-	e.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("hub Run: %v", err)
-				}
-			case <-time.After(wait):
-				t.Error("hub did not stop")
-			}
-			st.Close()
-		})
-	}
+	e.stop = func() { once.Do(func() { h.Stop(); st.Close() }) }
 	t.Cleanup(e.stop)
 	return e
 }
@@ -245,7 +219,7 @@ func (e *env) device(token string) *device {
 			}
 		},
 		Status: func() any { return map[string]any{"rttMs": 3, "uptimeS": 1, "version": "test"} },
-		Logger: logger(),
+		Logger: testenv.Logger(),
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -328,7 +302,7 @@ func (e *env) customerVia(url, invite, room, name string, transports ...string) 
 				c.ev.add(fmt.Sprint("connect_error ", me.Err))
 			}
 		},
-		Logger: logger(),
+		Logger: testenv.Logger(),
 	}
 	cl, err := socketio.New(cfg)
 	if err != nil {
@@ -592,7 +566,7 @@ func TestHubConnectRefused(t *testing.T) {
 					}
 				},
 				ReconnectionAttempts: 1,
-				Logger:               logger(),
+				Logger:               testenv.Logger(),
 			})
 			if err != nil {
 				t.Fatal(err)

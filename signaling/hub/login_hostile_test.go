@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tether/internal/hostile"
+	"tether/internal/testenv"
 	"tether/signaling/hub/auth"
 )
 
@@ -44,7 +45,7 @@ func TestHubLoginStormReserves(t *testing.T) {
 	// c1's hash at the production cost (~70 ms a check): the race needs
 	// checks that take time, as the 40 × 401 did.
 	path := filepath.Join(t.TempDir(), "hub.db")
-	st, err := auth.Open(auth.Config{Path: path, KDF: auth.DefaultKDF, Logger: logger()})
+	st, err := auth.Open(auth.Config{Path: path, KDF: auth.DefaultKDF, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/pion/logging"
-	"github.com/pion/transport/v4"
-	"github.com/pion/turn/v4"
+	"github.com/pion/transport/v5"
+	"github.com/pion/turn/v5"
 
+	"tether/internal/pionlog"
 	"tether/signaling"
 )
 
@@ -196,12 +196,6 @@ func ownAddrs(extra ...string) map[netip.Addr]bool {
 	return out
 }
 
-// userOf is the user id in a TURN REST username "expiry:user".
-func userOf(username string) string {
-	_, u, _ := strings.Cut(username, ":")
-	return u
-}
-
 func hostOf(a net.Addr) string {
 	if h, _, err := net.SplitHostPort(a.String()); err == nil {
 		return h
@@ -226,26 +220,27 @@ func (t *turnServer) entitle(user string, ok bool) {
 }
 
 // quota is pion's QuotaHandler: allocations per user and per client IP.
-func (t *turnServer) quota(username, _ string, src net.Addr) bool {
+// pion hands it (and the allocation events) the user id authenticate
+// returned: the user of the REST username, not the username itself.
+func (t *turnServer) quota(user, _ string, src net.Addr) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.byUser[userOf(username)] >= t.cfg.MaxAllocationsPerUser || t.byAddr[hostOf(src)] >= t.cfg.MaxAllocationsPerAddr {
-		t.log.Info("TURN allocation quota reached", "user", username, "src", src)
+	if t.byUser[user] >= t.cfg.MaxAllocationsPerUser || t.byAddr[hostOf(src)] >= t.cfg.MaxAllocationsPerAddr {
+		t.log.Info("TURN allocation quota reached", "user", user, "src", src)
 		return false
 	}
 	return true
 }
 
-func (t *turnServer) allocated(src, dst net.Addr, proto, username, _ string, _ net.Addr, _ int) {
+func (t *turnServer) allocated(src, dst net.Addr, proto, user, _ string, _ net.Addr, _ int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	u := userOf(username)
-	t.byUser[u]++
+	t.byUser[user]++
 	t.byAddr[hostOf(src)]++
-	t.live[tupleKey(src, dst, proto)] = u
+	t.live[tupleKey(src, dst, proto)] = user
 }
 
-func (t *turnServer) deallocated(src, dst net.Addr, proto, username, _ string) {
+func (t *turnServer) deallocated(src, dst net.Addr, proto, user, _ string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := tupleKey(src, dst, proto)
@@ -260,7 +255,7 @@ func (t *turnServer) deallocated(src, dst net.Addr, proto, username, _ string) {
 			m[k]--
 		}
 	}
-	dec(t.byUser, userOf(username))
+	dec(t.byUser, user)
 	dec(t.byAddr, hostOf(src))
 }
 
@@ -325,7 +320,7 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 	sc.AuthHandler = t.authenticate
 	sc.QuotaHandler = t.quota
 	sc.EventHandler = turn.EventHandler{OnAllocationCreated: t.allocated, OnAllocationDeleted: t.deallocated}
-	sc.LoggerFactory = pionLogger{log: t.log}
+	sc.LoggerFactory = pionlog.New(t.log)
 	srv, err := turn.NewServer(sc)
 	if err != nil {
 		cleanup()
@@ -344,14 +339,20 @@ func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Log
 // allocation of that user: short-lived credentials then bound who may
 // allocate, while a call that started in time keeps its relay as long as
 // the user stays entitled.
-func (t *turnServer) authenticate(username, realm string, src net.Addr) ([]byte, bool) {
+//
+// The user id it returns is the user of "expiry:user": pion keys the
+// allocation by it, so a refresh with a renewed credential of the same
+// user finds the allocation, and the quota and allocation events count
+// users.
+func (t *turnServer) authenticate(ra *turn.RequestAttributes) (string, []byte, bool) {
+	username, src := ra.Username, ra.SrcAddr
 	exp, user, ok := strings.Cut(username, ":")
 	if !ok {
-		return nil, false
+		return "", nil, false
 	}
 	e, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil {
-		return nil, false
+		return "", nil, false
 	}
 	t.mu.Lock()
 	entitled := t.entitled[user]
@@ -368,9 +369,9 @@ func (t *turnServer) authenticate(username, realm string, src net.Addr) ([]byte,
 	t.mu.Unlock()
 	if !entitled || (e <= t.clk.Now().Unix() && !holds) {
 		t.log.Debug("TURN credential refused", "user", username, "src", src, "entitled", entitled)
-		return nil, false
+		return "", nil, false
 	}
-	return turn.GenerateAuthKey(username, realm, turnPassword(t.secret, username)), true
+	return user, turn.GenerateAuthKey(username, ra.Realm, turnPassword(t.secret, username)), true
 }
 
 // iceServer is the embedded server's entry for user, valid for ttl.
@@ -423,25 +424,3 @@ func (h *Hub) iceServers(user string) []signaling.ICEServer {
 	}
 	return out
 }
-
-// pionLogger bridges pion's logging into slog (house style point 9).
-type pionLogger struct{ log *slog.Logger }
-
-func (f pionLogger) NewLogger(scope string) logging.LeveledLogger {
-	return pionLevel{f.log.With("scope", scope)}
-}
-
-type pionLevel struct{ l *slog.Logger }
-
-func (p pionLevel) Trace(string)          {}
-func (p pionLevel) Tracef(string, ...any) {}
-func (p pionLevel) Debug(m string)        { p.l.Debug(m) }
-func (p pionLevel) Debugf(f string, a ...any) {
-	p.l.Debug(fmt.Sprintf(f, a...))
-}
-func (p pionLevel) Info(m string)             { p.l.Info(m) }
-func (p pionLevel) Infof(f string, a ...any)  { p.l.Info(fmt.Sprintf(f, a...)) }
-func (p pionLevel) Warn(m string)             { p.l.Warn(m) }
-func (p pionLevel) Warnf(f string, a ...any)  { p.l.Warn(fmt.Sprintf(f, a...)) }
-func (p pionLevel) Error(m string)            { p.l.Error(m) }
-func (p pionLevel) Errorf(f string, a ...any) { p.l.Error(fmt.Sprintf(f, a...)) }

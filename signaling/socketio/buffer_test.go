@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/internal/testenv"
 	"tether/signaling/engineio"
 	"tether/signaling/internal/siotest"
 	"tether/signaling/socketio"
@@ -58,7 +59,7 @@ func TestNodeSendBufferDropsStaleAndBounds(t *testing.T) {
 		SendBuffer:       2,
 		SendBufferMaxAge: 300 * time.Millisecond,
 		Auth:             func() map[string]any { return map[string]any{"role": "device", "token": "good-token"} },
-		Logger:           logger(t),
+		Logger:           testenv.Logger(),
 	}
 	rec := newRecorder()
 	cfg.OnEvent = rec.onEvent

@@ -14,6 +14,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"tether/internal/backoff"
 	"tether/signaling/engineio"
 )
 
@@ -42,7 +43,7 @@ type loop struct {
 	pidAuth, connAuth string
 	preferred         string // the transport that worked last
 
-	backoff       Backo2
+	backoff       backoff.Backoff
 	attempt       int // reconnection attempt number; 0 for a first connect
 	everConnected bool
 	lastErr       error
@@ -96,7 +97,7 @@ func (c *Client) Run(ctx context.Context) error {
 		probeRes: make(chan genErr),
 		quit:     make(chan struct{}),
 		disp:     newDispatcher(),
-		backoff: Backo2{
+		backoff: backoff.Backoff{
 			Min: c.cfg.ReconnectionDelay, Max: c.cfg.ReconnectionDelayMax,
 			Factor: 2, Jitter: c.cfg.RandomizationFactor, Rand: c.cfg.Rand,
 		},
@@ -359,7 +360,7 @@ func (l *loop) scheduleReconnect(err error) {
 		l.fatal = fmt.Errorf("socketio: gave up after %d attempts: %w", l.attempt, err)
 		return
 	}
-	d := l.backoff.Duration()
+	d := l.backoff.Next()
 	l.attempt++
 	l.setTimer(d)
 	l.setState(Backoff)

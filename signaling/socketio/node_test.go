@@ -8,14 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"tether/internal/testenv"
 	"tether/signaling/engineio"
 	"tether/signaling/internal/siotest"
 	"tether/signaling/socketio"
@@ -111,13 +110,6 @@ type opts struct {
 	probe      time.Duration
 }
 
-func logger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 func start(t *testing.T, url string, o opts) *testClient {
 	t.Helper()
 	return startWith(t, url, o, nil)
@@ -140,7 +132,7 @@ func startWith(t *testing.T, url string, o opts, tweak func(*socketio.Config)) *
 		OnEvent:       tc.rec.onEvent,
 		OnStatus:      tc.rec.onStatus,
 		ProbeInterval: o.probe,
-		Logger:        logger(t),
+		Logger:        testenv.Logger(),
 	}
 	cfg.Engine.URL = url
 	if o.join {

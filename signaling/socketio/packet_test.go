@@ -6,7 +6,6 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-	"time"
 )
 
 func TestDecodeText(t *testing.T) {
@@ -140,53 +139,6 @@ func TestArgsDecodeErrors(t *testing.T) {
 	}
 	if _, _, err := ParseArgs(json.RawMessage(`[1]`), nil, true); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("non-string name: %v", err)
-	}
-}
-
-func TestBacko2(t *testing.T) {
-	// With jitter off the sequence is min·2^n capped at max.
-	b := Backo2{Min: time.Second, Max: 5 * time.Second, Factor: 2}
-	var got []time.Duration
-	for range 5 {
-		got = append(got, b.Duration())
-	}
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	b.Reset()
-	if d := b.Duration(); d != time.Second {
-		t.Fatalf("after reset %v", d)
-	}
-	// backo2's jitter: r=0.25 → floor(2.5)=2 even → ms - floor(r·0.5·ms).
-	b = Backo2{Min: time.Second, Max: 5 * time.Second, Factor: 2, Jitter: 0.5, Rand: func() float64 { return 0.25 }}
-	if d := b.Duration(); d != 875*time.Millisecond {
-		t.Fatalf("r=0.25: %v, want 875ms", d)
-	}
-	// r=0.35 → floor(3.5)=3 odd → ms + floor(0.35·0.5·2000)=2350.
-	b.Rand = func() float64 { return 0.35 }
-	if d := b.Duration(); d != 2350*time.Millisecond {
-		t.Fatalf("r=0.35: %v, want 2350ms", d)
-	}
-	// Bounds over many draws: [min·(1-j), max].
-	b = Backo2{Min: time.Second, Max: 5 * time.Second, Factor: 2, Jitter: 0.5, Rand: rnd()}
-	for i := range 1000 {
-		if i%7 == 0 {
-			b.Reset()
-		}
-		if d := b.Duration(); d < 500*time.Millisecond || d > 5*time.Second {
-			t.Fatalf("draw %d: %v out of bounds", i, d)
-		}
-	}
-}
-
-func rnd() func() float64 {
-	x := uint64(88172645463325252)
-	return func() float64 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		return float64(x>>11) / (1 << 53)
 	}
 }
 

@@ -468,37 +468,10 @@ func (c *conn) onConnect(p *Packet) {
 	if len(auth) == 0 {
 		auth = json.RawMessage("{}")
 	}
-	var prev *session
-	var missed []*logged
-	if !s.cfg.Recovery.Disabled {
-		var ids struct {
-			PID    any `json:"pid"`
-			Offset any `json:"offset"`
-		}
-		_ = json.Unmarshal(auth, &ids)
-		pid, ok1 := ids.PID.(string)
-		off, ok2 := ids.Offset.(string)
-		if ok1 && ok2 {
-			s.mu.Lock()
-			prev, missed = s.rec.restore(pid, off, s.clk.Now(), s.cfg.Recovery.Window, s.cfg.Recovery.MaxReplayBytes)
-			s.mu.Unlock()
-		}
-	}
-	var data any
-	if prev != nil {
-		data = prev.data
-	}
-	if s.cfg.Authorize != nil && (prev == nil || s.cfg.Recovery.Reauthorize) {
-		d, err := s.cfg.Authorize(auth, c.es.Request())
-		if err != nil {
-			msg, _ := json.Marshal(map[string]string{"message": err.Error()})
-			_ = c.sendPacket(&Packet{Type: ConnectError, Namespace: "/", ID: NoID, Data: msg})
-			s.log.Debug("connect refused", "sid", c.es.ID(), "err", err)
-			return
-		}
-		if prev == nil || d != nil {
-			data = d
-		}
+	prev, missed := s.restore(auth)
+	data, ok := c.authorize(auth, prev)
+	if !ok {
+		return
 	}
 	sock := &Socket{srv: s, c: c, auth: auth, data: data, rooms: make(map[string]struct{}, 2)}
 	if prev != nil {
@@ -509,16 +482,81 @@ func (c *conn) onConnect(p *Packet) {
 			sock.pid = newID()
 		}
 	}
-	// Register and join before the reply, so a broadcast right after the
-	// client sees "connect" reaches it.
+	s.register(sock, prev)
+	c.mu.Lock()
+	c.sock = sock
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.mu.Unlock()
+	if !c.replyConnect(sock, missed) {
+		return
+	}
+	s.log.Debug("socket connected", "id", sock.id, "sid", c.es.ID(), "recovered", sock.recovered, "missed", len(missed))
+	if s.cfg.OnConnection != nil {
+		s.cfg.OnConnection(sock)
+	}
+}
+
+// restore finds the session a reconnecting client names by pid and offset
+// in its auth (connection state recovery) and the broadcasts it missed;
+// nil when recovery is off or nothing matches.
+func (s *Server) restore(auth json.RawMessage) (*session, []*logged) {
+	if s.cfg.Recovery.Disabled {
+		return nil, nil
+	}
+	var ids struct {
+		PID    any `json:"pid"`
+		Offset any `json:"offset"`
+	}
+	_ = json.Unmarshal(auth, &ids)
+	pid, ok1 := ids.PID.(string)
+	off, ok2 := ids.Offset.(string)
+	if !ok1 || !ok2 {
+		return nil, nil
+	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.restore(pid, off, s.clk.Now(), s.cfg.Recovery.Window, s.cfg.Recovery.MaxReplayBytes)
+}
+
+// authorize runs the authorizer for a new socket, or for a recovered one
+// when Reauthorize says so, and returns the socket's data; false after a
+// refusal, which it has answered with CONNECT_ERROR.
+func (c *conn) authorize(auth json.RawMessage, prev *session) (any, bool) {
+	s := c.srv
+	var data any
+	if prev != nil {
+		data = prev.data
+	}
+	if s.cfg.Authorize == nil || (prev != nil && !s.cfg.Recovery.Reauthorize) {
+		return data, true
+	}
+	d, err := s.cfg.Authorize(auth, c.es.Request())
+	if err != nil {
+		msg, _ := json.Marshal(map[string]string{"message": err.Error()})
+		_ = c.sendPacket(&Packet{Type: ConnectError, Namespace: "/", ID: NoID, Data: msg})
+		s.log.Debug("connect refused", "sid", c.es.ID(), "err", err)
+		return nil, false
+	}
+	if prev == nil || d != nil {
+		data = d
+	}
+	return data, true
+}
+
+// register adds sock to the server and to its own room, and to prev's
+// rooms when it recovers that session. It runs before the CONNECT reply,
+// so a broadcast right after the client sees "connect" reaches it.
+func (s *Server) register(sock *Socket, prev *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if old := s.sockets[sock.id]; old != nil {
 		// The id is still connected (a half-open old transport): socket.io
 		// would not have found a session to restore either.
-		s.mu.Unlock()
 		prev, sock.recovered = nil, false
 		sock.id, sock.pid = newID(), newID()
-		s.mu.Lock()
 	}
 	s.sockets[sock.id] = sock
 	sock.connected.Store(true)
@@ -528,15 +566,12 @@ func (c *conn) onConnect(p *Packet) {
 			s.joinLocked(sock, r)
 		}
 	}
-	s.mu.Unlock()
-	c.mu.Lock()
-	c.sock = sock
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
-	}
-	c.mu.Unlock()
+}
 
+// replyConnect sends the CONNECT reply (sid, and pid for recovery), then
+// the broadcasts the socket missed, each with its offset. False if the
+// reply could not be queued: the socket has left.
+func (c *conn) replyConnect(sock *Socket, missed []*logged) bool {
 	reply := struct {
 		SID string `json:"sid"`
 		PID string `json:"pid,omitempty"`
@@ -544,18 +579,14 @@ func (c *conn) onConnect(p *Packet) {
 	b, _ := json.Marshal(reply)
 	if err := c.sendPacket(&Packet{Type: Connect, Namespace: "/", ID: NoID, Data: b}); err != nil {
 		sock.leave(ReasonTransportError)
-		return
+		return false
 	}
-	// Missed broadcasts follow the CONNECT reply, each with its offset.
 	for _, m := range missed {
 		if err := c.sendEncoded(m.text, m.attachments); err != nil {
 			break
 		}
 	}
-	s.log.Debug("socket connected", "id", sock.id, "sid", c.es.ID(), "recovered", sock.recovered, "missed", len(missed))
-	if s.cfg.OnConnection != nil {
-		s.cfg.OnConnection(sock)
-	}
+	return true
 }
 
 // joinLocked adds sock to room; s.mu is held.

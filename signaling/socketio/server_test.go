@@ -13,11 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"tether/internal/testenv"
 	"tether/signaling/engineio"
 	"tether/signaling/socketio"
 )
@@ -63,7 +62,7 @@ type hubServer struct {
 	discs    []socketio.DisconnectReason
 	expired  bool
 	upgrades int
-	changed  chan struct{}
+	changes  testenv.Changes
 }
 
 func startHub(t testing.TB, o hubOpts) *hubServer {
@@ -73,7 +72,7 @@ func startHub(t testing.TB, o hubOpts) *hubServer {
 		// ABI-sensitive tests; these end-to-end runs are native only.
 		t.Skip("-short: end-to-end server tests run natively")
 	}
-	h := &hubServer{t: t, opts: o, changed: make(chan struct{})}
+	h := &hubServer{t: t, opts: o}
 	addr := o.addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -97,27 +96,11 @@ func (h *hubServer) Server() *socketio.Server {
 	return h.srv
 }
 
-func (h *hubServer) note() {
-	close(h.changed)
-	h.changed = make(chan struct{})
-}
+func (h *hubServer) note() { h.changes.Note() }
 
 // waitFor waits until ok (called with h.mu held) is true.
 func (h *hubServer) waitFor(ctx context.Context, what string, ok func() bool) error {
-	for {
-		h.mu.Lock()
-		if ok() {
-			h.mu.Unlock()
-			return nil
-		}
-		ch := h.changed
-		h.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		}
-	}
+	return h.changes.Wait(ctx, &h.mu, what, ok)
 }
 
 type member struct {
@@ -139,7 +122,7 @@ func (h *hubServer) start(addr string) error {
 	cfg := socketio.ServerConfig{
 		Engine:   ecfg,
 		Recovery: socketio.RecoveryConfig{Disabled: h.opts.noRecovery},
-		Logger:   testLogger(h.t),
+		Logger:   testenv.Logger(),
 		Authorize: func(auth json.RawMessage, _ *http.Request) (any, error) {
 			var a struct{ Role, Token, Invite, Name string }
 			if err := json.Unmarshal(auth, &a); err != nil {
@@ -608,13 +591,6 @@ func TestServerGoClientConnectErrors(t *testing.T) {
 	})
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 func TestServerAcksTimeoutAndLeave(t *testing.T) {
 	noLeaks(t)
 	var opened, closed atomic.Int32
@@ -665,7 +641,7 @@ func TestServerAcksTimeoutAndLeave(t *testing.T) {
 func TestServerConnectTimeoutAndRecoveryWindow(t *testing.T) {
 	noLeaks(t)
 	clk := clock.NewMock()
-	srv, err := socketio.NewServer(socketio.ServerConfig{Clock: clk, Logger: testLogger(t), ConnectTimeout: 10 * time.Second})
+	srv, err := socketio.NewServer(socketio.ServerConfig{Clock: clk, Logger: testenv.Logger(), ConnectTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"tether/appliance"
 	"tether/appliance/peer"
 	"tether/internal/testenv"
+	"tether/internal/testenv/testhub"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 )
@@ -168,43 +168,24 @@ type bHub struct {
 	addr    string
 	data    string
 	wrap    func(http.Handler) http.Handler
-	h       *hub.Hub
+	h       *testhub.Hub
 	srv     *http.Server
-	cancel  context.CancelFunc
-	done    chan error
 	srvDone chan struct{}
 }
 
 func startBHub(t *testing.T, addr, data string, wrap func(http.Handler) http.Handler) *bHub {
 	t.Helper()
-	var ln net.Listener
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		// The previous hub's port may still be in use for a moment.
-		if ln, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t, addr)
 	url := "http://" + ln.Addr().String()
-	h, err := hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: data, KDF: auth.TestKDF, PublicURL: url,
-		AdminSocket: "-", Logger: testLog})
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
+	// The hub listens on a port of its own; the page and the hub's handler
+	// are served on ln by srv.
+	h := testhub.Start(t, hub.Config{DataPath: data, PublicURL: url})
 	var handler http.Handler = pageHandler(filepath.Join(webDir, "dist"), h.Handler())
 	if wrap != nil {
 		handler = wrap(handler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b := &bHub{t: t, addr: ln.Addr().String(), data: data, wrap: wrap, h: h, cancel: cancel,
-		done: make(chan error, 1), srvDone: make(chan struct{}),
+	b := &bHub{t: t, addr: ln.Addr().String(), data: data, wrap: wrap, h: h, srvDone: make(chan struct{}),
 		srv: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}}
-	go func() { b.done <- h.Run(ctx) }()
 	go func() { defer close(b.srvDone); _ = b.srv.Serve(ln) }()
 	t.Cleanup(b.stop)
 	return b
@@ -215,21 +196,13 @@ func (b *bHub) url() string { return "http://" + b.addr }
 // stop ends the hub (its Socket.IO server closes every socket) and the
 // HTTP server in front of it (pending polling requests).
 func (b *bHub) stop() {
-	if b.cancel == nil {
+	if b.srv == nil {
 		return
 	}
-	b.cancel()
-	select {
-	case err := <-b.done:
-		if err != nil {
-			b.t.Errorf("hub Run: %v", err)
-		}
-	case <-time.After(wait):
-		b.t.Error("hub did not stop")
-	}
+	b.h.Stop()
 	_ = b.srv.Close()
 	<-b.srvDone
-	b.cancel = nil
+	b.srv = nil
 }
 
 // bApp is the real appliance logged in to the hub as bCounter.
@@ -255,7 +228,7 @@ func startBApp(t *testing.T, hubURL, dir string) *bApp {
 		t.Fatal(err)
 	}
 	a, err := appliance.New(cfg, appliance.Deps{
-		Logger: testLog,
+		Logger: testenv.Logger(),
 		// Everything is on loopback here.
 		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
 	})
@@ -414,42 +387,11 @@ func evalIn[T any](tb *tab, expr string) (T, error) {
 	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 }
 
-// pageState is what window.tether says.
-type pageState struct {
-	State      string   `json:"state"`
-	Detail     string   `json:"detail"`
-	Position   *int     `json:"position"`
-	Attempt    int      `json:"attempt"`
-	UserID     string   `json:"userId"`
-	DeviceID   string   `json:"deviceId"`
-	Permission string   `json:"permission"`
-	Transport  string   `json:"transport"`
-	Recovered  bool     `json:"recovered"`
-	PCState    string   `json:"pcState"`
-	Calls      int      `json:"calls"`
-	Beats      int      `json:"beats"`
-	History    []string `json:"history"`
-	Toasts     []string `json:"toasts"`
-	Banner     string   `json:"banner"`
-	Stats      struct {
-		FramesDecoded int     `json:"framesDecoded"`
-		BytesReceived int     `json:"bytesReceived"`
-		BytesSent     int     `json:"bytesSent"`
-		FrameWidth    int     `json:"frameWidth"`
-		Signaling     string  `json:"signalingState"`
-		ICEUfrag      string  `json:"iceUfrag"`
-		RTTMs         float64 `json:"rttMs"`
-	} `json:"stats"`
-}
+// pageState is what window.tether says (testenv.CustomerState, shared
+// with cmd/tether-bench).
+type pageState = testenv.CustomerState
 
-const stateExpr = `(async () => {
-  const T = window.tether;
-  if (!T) return {state: "no-page"};
-  return {state: T.state, detail: T.detail, position: T.position, attempt: T.attempt, userId: T.userId,
-    deviceId: T.deviceId, permission: T.permission, transport: T.transport, recovered: T.recovered,
-    pcState: T.pcState, calls: T.calls, beats: T.beats, history: T.history, toasts: T.toasts,
-    banner: document.getElementById("banner").textContent, stats: await T.stats()};
-})()`
+const stateExpr = testenv.CustomerStateExpr
 
 func (tb *tab) state() (pageState, error) {
 	return evalIn[pageState](tb, stateExpr)

@@ -2,15 +2,12 @@ package customerpage_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/stdnet"
 
 	"tether/board/netns"
 	"tether/internal/testenv"
@@ -24,28 +21,6 @@ import (
 // (the Internet and our server). Faults are cut in R's FORWARD chain, so
 // the hub and TURN stay reachable while the direct path between the two
 // ends dies or loses UDP.
-
-// nsNetV4 keeps the hub's TURN relay sockets in a namespace (pion/turn v4
-// speaks pion/transport v4).
-type nsNetV4 struct {
-	*stdnet.Net
-	ns string
-}
-
-func (n *nsNetV4) ListenPacket(network, address string) (c net.PacketConn, err error) {
-	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenPacket(network, address); return e })
-	return c, err
-}
-
-func (n *nsNetV4) ListenUDP(network string, laddr *net.UDPAddr) (c transport.UDPConn, err error) {
-	err = netns.Do(n.ns, func() (e error) { c, e = n.Net.ListenUDP(network, laddr); return e })
-	return c, err
-}
-
-func (n *nsNetV4) ListenTCP(network string, laddr *net.TCPAddr) (l transport.TCPListener, err error) {
-	err = netns.Do(n.ns, func() (e error) { l, e = n.Net.ListenTCP(network, laddr); return e })
-	return l, err
-}
 
 // TestBrowserNetnsSystem: tetherd in A, a Chromium customer in B, the hub
 // and TURN in R. The customer sees the counter through 10 % random loss;
@@ -72,17 +47,17 @@ func TestBrowserNetnsSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	hubURL := "http://" + ln.Addr().String()
-	sn, err := stdnet.NewNet()
+	relayNet, err := netns.NewPionNet(topo.R)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var h *hub.Hub
 	// New opens the TURN listener: inside R. Relays open later through Net.
 	err = netns.Do(topo.R, func() (err error) {
-		h, err = hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: filepath.Join(dir, "hub.db"), KDF: auth.TestKDF,
-			PublicURL: hubURL, AdminSocket: "-", Logger: testLog,
+		h, err = hub.New(hub.Config{Listen: "127.0.0.1:0", DataPath: filepath.Join(dir, "hub.db"), KDF: testenv.KDF,
+			PublicURL: hubURL, AdminSocket: "-", Logger: testenv.Logger(),
 			// The namespaces use 10/8, which a public hub's relay refuses.
-			TURN: hub.TURNConfig{UDP: topo.AddrRA + ":3478", PublicIP: topo.AddrRA, Net: &nsNetV4{Net: sn, ns: topo.R},
+			TURN: hub.TURNConfig{UDP: topo.AddrRA + ":3478", PublicIP: topo.AddrRA, Net: relayNet,
 				AllowPeers: []string{"10.0.0.0/8"}}})
 		return err
 	})

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"tether/internal/testenv"
 )
 
 func openTest(t *testing.T, path string, clk clock.Clock) *Store {
 	t.Helper()
-	s, err := Open(Config{Path: path, KDF: TestKDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	s, err := Open(Config{Path: path, KDF: testenv.KDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +152,7 @@ func TestLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hub.db")
 	s := openTest(t, path, newMock())
 	defer s.Close()
-	_, err := Open(Config{Path: path, KDF: TestKDF, LockTimeout: 50 * time.Millisecond})
+	_, err := Open(Config{Path: path, KDF: testenv.KDF, LockTimeout: 50 * time.Millisecond})
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open: %v", err)
 	}
@@ -237,7 +239,7 @@ func testInvites(t *testing.T, b testBackend) {
 
 func FuzzParseInviteCode(f *testing.F) {
 	dir := f.TempDir()
-	s, err := Open(Config{Path: filepath.Join(dir, "hub.db"), KDF: TestKDF, Logger: slog.New(slog.DiscardHandler)})
+	s, err := Open(Config{Path: filepath.Join(dir, "hub.db"), KDF: testenv.KDF, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -266,7 +268,7 @@ func BenchmarkLogin(b *testing.B) {
 	for _, k := range []struct {
 		name string
 		kdf  KDF
-	}{{"default", DefaultKDF}, {"test", TestKDF}} {
+	}{{"default", DefaultKDF}, {"test", testenv.KDF}} {
 		b.Run(k.name, func(b *testing.B) {
 			s, err := Open(Config{Path: filepath.Join(b.TempDir(), "hub.db"), KDF: k.kdf, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
@@ -311,7 +313,7 @@ func testVerifySlideGranularity(t *testing.T, b testBackend) {
 
 func BenchmarkVerify(b *testing.B) {
 	clk := newMock()
-	s, err := Open(Config{Path: filepath.Join(b.TempDir(), "hub.db"), KDF: TestKDF, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	s, err := Open(Config{Path: filepath.Join(b.TempDir(), "hub.db"), KDF: testenv.KDF, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func forBackends(t *testing.T, f func(t *testing.T, b testBackend)) {
 		path := func(name string) string { return filepath.Join(dir, name+".db") }
 		f(t, testBackend{kind: "bolt",
 			cfg: func(name string, clk clock.Clock) Config {
-				return Config{Path: path(name), KDF: TestKDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)}
+				return Config{Path: path(name), KDF: testenv.KDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)}
 			},
 			dump: func(name string) []byte { b, _ := os.ReadFile(path(name)); return b },
 		})
@@ -43,7 +43,7 @@ func forBackends(t *testing.T, f func(t *testing.T, b testBackend)) {
 		r := testenv.StartRedis(t, testenv.RedisOptions{})
 		f(t, testBackend{kind: "redis",
 			cfg: func(name string, clk clock.Clock) Config {
-				return Config{Redis: r.URL(), RedisPrefix: name + ":", KDF: TestKDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)}
+				return Config{Redis: r.URL(), RedisPrefix: name + ":", KDF: testenv.KDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)}
 			},
 			dump: func(name string) []byte { return redisDump(t, r.URL(), name+":") },
 		})

@@ -8,6 +8,3 @@ type KDF = login.Params
 
 // DefaultKDF is login.DefaultParams (OWASP's argon2id minimum).
 var DefaultKDF = login.DefaultParams
-
-// TestKDF is cheap, for tests only.
-var TestKDF = KDF{Time: 1, MemoryKiB: 64, Threads: 1}

@@ -64,6 +64,10 @@ func NewRedisClient(url, name string, timeout time.Duration) (*redis.Client, err
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
 	opt.MaxRetries = 1
+	// A reconnect storm verifies thousands of sessions at once: more
+	// connections than go-redis's default (10 per CPU) before requests
+	// queue for one and time out.
+	opt.PoolSize = max(opt.PoolSize, 64)
 	opt.ClientName = name
 	return redis.NewClient(opt), nil
 }

@@ -13,7 +13,7 @@ import (
 
 func openRedisTest(t *testing.T, url string) *Store {
 	t.Helper()
-	s, err := Open(Config{Redis: url, KDF: TestKDF, RedisTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	s, err := Open(Config{Redis: url, KDF: testenv.KDF, RedisTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +113,11 @@ func TestRedisRestartPersistence(t *testing.T) {
 }
 
 func TestRedisBadURL(t *testing.T) {
-	if _, err := Open(Config{Redis: "http://x", KDF: TestKDF}); !errors.Is(err, ErrBadInput) {
+	if _, err := Open(Config{Redis: "http://x", KDF: testenv.KDF}); !errors.Is(err, ErrBadInput) {
 		t.Fatalf("bad URL: %v", err)
 	}
 	dir := t.TempDir()
-	if _, err := Open(Config{Redis: "unix://" + dir + "/none.sock", KDF: TestKDF, RedisTimeout: 200 * time.Millisecond}); !errors.Is(err, ErrUnavailable) {
+	if _, err := Open(Config{Redis: "unix://" + dir + "/none.sock", KDF: testenv.KDF, RedisTimeout: 200 * time.Millisecond}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("no server: %v", err)
 	}
 }

@@ -26,6 +26,8 @@ type ClientOptions struct {
 	NoVerify, NoJoin bool
 	// AckTimeout for the client's own acks; default 10 s.
 	AckTimeout time.Duration
+	// NetNS runs the client inside this network namespace (board/netns).
+	NetNS string
 }
 
 type clientJSON struct {
@@ -96,7 +98,7 @@ func StartClient(t testing.TB, url string, o ClientOptions) *Client {
 		t.Fatalf("siotest: marshal client options: %v", err)
 	}
 	c := &Client{t: t, cursor: map[string]int{}, changed: make(chan struct{})}
-	p, err := startProc(t, node, dir, "client.js", string(arg), "node client: ", c.onLine)
+	p, err := startProcIn(t, o.NetNS, node, dir, "client.js", string(arg), "node client: ", c.onLine)
 	if err != nil {
 		t.Fatalf("siotest: start client: %v", err)
 	}

@@ -210,6 +210,17 @@ func (s *Server) ReadyAt() time.Time {
 	return s.readyAt
 }
 
+// Pid is the current server process's id (0 when none): cmd/tether-bench
+// reads its RSS per idle socket as the baseline of the hub's.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil || s.p.cmd.Process == nil {
+		return 0
+	}
+	return s.p.cmd.Process.Pid
+}
+
 // Kill sends SIGKILL (also to a stopped server) and waits until it is gone.
 // It is idempotent.
 func (s *Server) Kill() {

@@ -3,7 +3,6 @@ package redisadapter_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -20,8 +19,6 @@ import (
 
 const wait = 15 * time.Second
 
-func logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 // goNode is a Go socketio.Server with the adapter, serving the same test
 // events as cluster.js (join, say).
 type goNode struct {
@@ -33,7 +30,7 @@ type goNode struct {
 
 func startGoNode(t *testing.T, redisURL string) *goNode {
 	t.Helper()
-	srv, err := socketio.NewServer(socketio.ServerConfig{Recovery: socketio.RecoveryConfig{Disabled: true}, Logger: logger()})
+	srv, err := socketio.NewServer(socketio.ServerConfig{Recovery: socketio.RecoveryConfig{Disabled: true}, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +39,7 @@ func startGoNode(t *testing.T, redisURL string) *goNode {
 		t.Fatal(err)
 	}
 	rc := redis.NewClient(opt)
-	n := &goNode{srv: srv, ad: redisadapter.New(srv, rc, redisadapter.Config{RequestTimeout: 3 * time.Second, Logger: logger()}), sse: make(chan string, 16)}
+	n := &goNode{srv: srv, ad: redisadapter.New(srv, rc, redisadapter.Config{RequestTimeout: 3 * time.Second, Logger: testenv.Logger()}), sse: make(chan string, 16)}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan struct{})

@@ -1,10 +1,16 @@
-package v4l2
+// Package v4l2fake is an in-memory stateful mem2mem encoder behind
+// v4l2.Device, for tests of the encoder code above it: it lives in its own
+// package so that no production binary links it.
+package v4l2fake
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"tether/media/v4l2"
 )
 
 // Op names a Device method, for scripting the Fake's failures.
@@ -46,7 +52,7 @@ func (o Op) String() string {
 	if int(o) < len(opNames) {
 		return opNames[o]
 	}
-	return "Op(" + itoa(uint64(o)) + ")"
+	return "Op(" + strconv.FormatUint(uint64(o), 10) + ")"
 }
 
 // Fake is an in-memory stateful mem2mem encoder (the kernel's "Memory-to-
@@ -79,7 +85,7 @@ type Fake struct {
 	// ControlErr, if set, may reject one control of S_CTRL/S_EXT_CTRLS.
 	ControlErr func(id uint32, value int64) error
 	// OnFrame, if set, sees each raw frame as the fake encodes it.
-	OnFrame func(data []byte, ts Timeval)
+	OnFrame func(data []byte, ts v4l2.Timeval)
 	// Corrupt, if set, marks the CAPTURE buffer of frame n (counted from
 	// 0 since STREAMON) with V4L2_BUF_FLAG_ERROR, as a driver does when the
 	// hardware fails on one frame.
@@ -92,12 +98,12 @@ type Fake struct {
 	mu       sync.Mutex // guards everything below
 	closed   bool
 	vanished bool
-	fmts     [2]Format // [0] OUTPUT, [1] CAPTURE
-	tpf      Fract
+	fmts     [2]v4l2.Format // [0] OUTPUT, [1] CAPTURE
+	tpf      v4l2.Fract
 	ctrls    map[uint32]int64
 	q        [2]fakeQueue
 	mapped   map[*byte]bool
-	events   []Event
+	events   []v4l2.Event
 	subEOS   bool
 	stopping bool
 	lastSent bool
@@ -119,7 +125,7 @@ type FakeStats struct {
 }
 
 type fakeQueue struct {
-	mem       Memory
+	mem       v4l2.Memory
 	bufs      []fakeBuf
 	streaming bool
 	pending   []int // queued, waiting for the encoder
@@ -131,7 +137,7 @@ type fakeBuf struct {
 	queued    bool
 	bytesused uint32
 	flags     uint32
-	ts        Timeval
+	ts        v4l2.Timeval
 	seq       uint32
 	fd        int32
 }
@@ -143,19 +149,19 @@ func NewFake() *Fake {
 		Driver:     "fake-m2m",
 		Card:       "fake H.264 encoder",
 		MPlane:     true,
-		Coded:      []uint32{PixFmtH264},
-		Raw:        []uint32{PixFmtNV12, PixFmtYUV420, PixFmtYUYV},
+		Coded:      []uint32{v4l2.PixFmtH264},
+		Raw:        []uint32{v4l2.PixFmtNV12, v4l2.PixFmtYUV420, v4l2.PixFmtYUYV},
 		MaxBuffers: 16,
 		Controls: map[uint32]int64{
-			CIDMPEGVideoBitrate:         10_000_000,
-			CIDMPEGVideoBitrateMode:     BitrateModeVBR,
-			CIDMPEGVideoH264IPeriod:     60,
-			CIDMPEGVideoH264Profile:     H264ProfileHigh,
-			CIDMPEGVideoH264Level:       H264Level4_0,
-			CIDMPEGVideoRepeatSeqHeader: 0,
-			CIDMPEGVideoH264MinQP:       0,
-			CIDMPEGVideoH264MaxQP:       51,
-			CIDMPEGVideoForceKeyFrame:   0,
+			v4l2.CIDMPEGVideoBitrate:         10_000_000,
+			v4l2.CIDMPEGVideoBitrateMode:     v4l2.BitrateModeVBR,
+			v4l2.CIDMPEGVideoH264IPeriod:     60,
+			v4l2.CIDMPEGVideoH264Profile:     v4l2.H264ProfileHigh,
+			v4l2.CIDMPEGVideoH264Level:       v4l2.H264Level4_0,
+			v4l2.CIDMPEGVideoRepeatSeqHeader: 0,
+			v4l2.CIDMPEGVideoH264MinQP:       0,
+			v4l2.CIDMPEGVideoH264MaxQP:       51,
+			v4l2.CIDMPEGVideoForceKeyFrame:   0,
 		},
 	}
 }
@@ -173,7 +179,7 @@ func (f *Fake) init() {
 		if f.MaxBuffers == 0 {
 			f.MaxBuffers = 16
 		}
-		f.tpf = Fract{Numerator: 1, Denominator: 30}
+		f.tpf = v4l2.Fract{Numerator: 1, Denominator: 30}
 		out, capt := f.types()
 		f.fmts[0].Type, f.fmts[1].Type = out, capt
 		f.setDefaults(&f.fmts[0], f.Raw[0], 640, 480)
@@ -181,15 +187,15 @@ func (f *Fake) init() {
 	})
 }
 
-func (f *Fake) types() (out, capt BufType) {
+func (f *Fake) types() (out, capt v4l2.BufType) {
 	if f.MPlane {
-		return BufTypeVideoOutputMPlane, BufTypeVideoCaptureMPlane
+		return v4l2.BufTypeVideoOutputMPlane, v4l2.BufTypeVideoCaptureMPlane
 	}
-	return BufTypeVideoOutput, BufTypeVideoCapture
+	return v4l2.BufTypeVideoOutput, v4l2.BufTypeVideoCapture
 }
 
 // qi maps a buffer type to the queue index, or -1.
-func (f *Fake) qi(t BufType) int {
+func (f *Fake) qi(t v4l2.BufType) int {
 	out, capt := f.types()
 	switch t {
 	case out:
@@ -296,7 +302,7 @@ func (f *Fake) Closed() bool {
 
 // Queued returns how many buffers of type t are owned by the driver
 // (queued or done, not yet dequeued).
-func (f *Fake) Queued(t BufType) int {
+func (f *Fake) Queued(t v4l2.BufType) int {
 	f.init()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -308,18 +314,18 @@ func (f *Fake) Queued(t BufType) int {
 }
 
 // Format returns the current format of queue type t.
-func (f *Fake) Format(t BufType) Format {
+func (f *Fake) Format(t v4l2.BufType) v4l2.Format {
 	f.init()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if i := f.qi(t); i >= 0 {
 		return f.fmts[i]
 	}
-	return Format{}
+	return v4l2.Format{}
 }
 
 // Streaming reports whether queue type t is streaming.
-func (f *Fake) Streaming(t BufType) bool {
+func (f *Fake) Streaming(t v4l2.BufType) bool {
 	f.init()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -329,25 +335,25 @@ func (f *Fake) Streaming(t BufType) bool {
 	return false
 }
 
-func (f *Fake) QueryCap(c *Capability) error {
+func (f *Fake) QueryCap(c *v4l2.Capability) error {
 	if err := f.begin(OpQueryCap); err != nil {
 		f.mu.Unlock()
 		return err
 	}
 	defer f.mu.Unlock()
-	*c = Capability{}
+	*c = v4l2.Capability{}
 	copy(c.Driver[:len(c.Driver)-1], f.Driver)
 	copy(c.Card[:len(c.Card)-1], f.Card)
 	copy(c.BusInfo[:], "platform:fake")
-	c.DeviceCaps = CapStreaming | CapVideoM2M
+	c.DeviceCaps = v4l2.CapStreaming | v4l2.CapVideoM2M
 	if f.MPlane {
-		c.DeviceCaps = CapStreaming | CapVideoM2MMPlane
+		c.DeviceCaps = v4l2.CapStreaming | v4l2.CapVideoM2MMPlane
 	}
-	c.Capabilities = c.DeviceCaps | CapDeviceCaps
+	c.Capabilities = c.DeviceCaps | v4l2.CapDeviceCaps
 	return nil
 }
 
-func (f *Fake) EnumFmt(d *FmtDesc) error {
+func (f *Fake) EnumFmt(d *v4l2.FmtDesc) error {
 	if err := f.begin(OpEnumFmt); err != nil {
 		f.mu.Unlock()
 		return err
@@ -368,11 +374,11 @@ func (f *Fake) EnumFmt(d *FmtDesc) error {
 	d.PixelFormat = list[d.Index]
 	d.Flags = 0
 	d.Description = [32]byte{}
-	copy(d.Description[:], FourccString(d.PixelFormat))
+	copy(d.Description[:], v4l2.FourccString(d.PixelFormat))
 	return nil
 }
 
-func (f *Fake) EnumFrameSizes(s *FrmSizeEnum) error {
+func (f *Fake) EnumFrameSizes(s *v4l2.FrmSizeEnum) error {
 	if err := f.begin(OpEnumFrameSizes); err != nil {
 		f.mu.Unlock()
 		return err
@@ -381,7 +387,7 @@ func (f *Fake) EnumFrameSizes(s *FrmSizeEnum) error {
 	if s.Index != 0 || !(contains(f.Raw, s.PixelFormat) || contains(f.Coded, s.PixelFormat)) {
 		return syscall.EINVAL
 	}
-	s.Type = FrmSizeTypeStepwise
+	s.Type = v4l2.FrmSizeTypeStepwise
 	s.U = [6]uint32{32, 1920, 2, 32, 1088, 2}
 	return nil
 }
@@ -397,15 +403,15 @@ func contains(l []uint32, v uint32) bool {
 
 // setDefaults fills a format for pixfmt at w x h the way a driver would:
 // strides aligned to 32 bytes and heights to 16 lines, like bcm2835-codec.
-func (f *Fake) setDefaults(x *Format, pixfmt uint32, w, h uint32) {
+func (f *Fake) setDefaults(x *v4l2.Format, pixfmt uint32, w, h uint32) {
 	w = clamp(w&^1, 32, 1920)
 	h = clamp(h&^1, 32, 1088)
 	var bpl, size uint32
 	switch pixfmt {
-	case PixFmtNV12, PixFmtYUV420:
+	case v4l2.PixFmtNV12, v4l2.PixFmtYUV420:
 		bpl = (w + 31) &^ 31
 		size = bpl * ((h + 15) &^ 15) * 3 / 2
-	case PixFmtYUYV:
+	case v4l2.PixFmtYUYV:
 		bpl = (w*2 + 31) &^ 31
 		size = bpl * h
 	default: // coded
@@ -413,16 +419,16 @@ func (f *Fake) setDefaults(x *Format, pixfmt uint32, w, h uint32) {
 		size = 512 << 10
 	}
 	if x.Type.MPlane() {
-		*x = Format{Type: x.Type}
+		*x = v4l2.Format{Type: x.Type}
 		p := x.PixMP()
-		p.Width, p.Height, p.PixelFormat, p.Field = w, h, pixfmt, FieldNone
+		p.Width, p.Height, p.PixelFormat, p.Field = w, h, pixfmt, v4l2.FieldNone
 		p.NumPlanes = 1
 		p.PlaneFmt[0].BytesPerLine, p.PlaneFmt[0].SizeImage = bpl, size
 		return
 	}
-	*x = Format{Type: x.Type}
+	*x = v4l2.Format{Type: x.Type}
 	p := x.Pix()
-	p.Width, p.Height, p.PixelFormat, p.Field = w, h, pixfmt, FieldNone
+	p.Width, p.Height, p.PixelFormat, p.Field = w, h, pixfmt, v4l2.FieldNone
 	p.BytesPerLine, p.SizeImage = bpl, size
 }
 
@@ -430,7 +436,7 @@ func clamp(v, lo, hi uint32) uint32 {
 	return min(max(v, lo), hi)
 }
 
-func fmtFields(x *Format) (w, h, pix uint32) {
+func fmtFields(x *v4l2.Format) (w, h, pix uint32) {
 	if x.Type.MPlane() {
 		p := x.PixMP()
 		return p.Width, p.Height, p.PixelFormat
@@ -439,7 +445,7 @@ func fmtFields(x *Format) (w, h, pix uint32) {
 	return p.Width, p.Height, p.PixelFormat
 }
 
-func (f *Fake) tryFmt(x *Format) (int, error) {
+func (f *Fake) tryFmt(x *v4l2.Format) (int, error) {
 	i := f.qi(x.Type)
 	if i < 0 {
 		return -1, syscall.EINVAL
@@ -461,7 +467,7 @@ func (f *Fake) tryFmt(x *Format) (int, error) {
 	return i, nil
 }
 
-func (f *Fake) TryFormat(x *Format) error {
+func (f *Fake) TryFormat(x *v4l2.Format) error {
 	if err := f.begin(OpTryFormat); err != nil {
 		f.mu.Unlock()
 		return err
@@ -471,7 +477,7 @@ func (f *Fake) TryFormat(x *Format) error {
 	return err
 }
 
-func (f *Fake) GetFormat(x *Format) error {
+func (f *Fake) GetFormat(x *v4l2.Format) error {
 	if err := f.begin(OpGetFormat); err != nil {
 		f.mu.Unlock()
 		return err
@@ -485,7 +491,7 @@ func (f *Fake) GetFormat(x *Format) error {
 	return nil
 }
 
-func (f *Fake) SetFormat(x *Format) error {
+func (f *Fake) SetFormat(x *v4l2.Format) error {
 	if err := f.begin(OpSetFormat); err != nil {
 		f.mu.Unlock()
 		return err
@@ -502,7 +508,7 @@ func (f *Fake) SetFormat(x *Format) error {
 	return nil
 }
 
-func (f *Fake) SetParm(p *StreamParm) error {
+func (f *Fake) SetParm(p *v4l2.StreamParm) error {
 	if err := f.begin(OpSetParm); err != nil {
 		f.mu.Unlock()
 		return err
@@ -520,14 +526,14 @@ func (f *Fake) SetParm(p *StreamParm) error {
 	return nil
 }
 
-func (f *Fake) ReqBufs(r *RequestBuffers) error {
+func (f *Fake) ReqBufs(r *v4l2.RequestBuffers) error {
 	if err := f.begin(OpReqBufs); err != nil {
 		f.mu.Unlock()
 		return err
 	}
 	defer f.mu.Unlock()
 	i := f.qi(r.Type)
-	if i < 0 || (r.Memory != MemoryMMAP && r.Memory != MemoryDMABuf) {
+	if i < 0 || (r.Memory != v4l2.MemoryMMAP && r.Memory != v4l2.MemoryDMABuf) {
 		return syscall.EINVAL
 	}
 	q := &f.q[i]
@@ -538,7 +544,7 @@ func (f *Fake) ReqBufs(r *RequestBuffers) error {
 	size := f.sizeImage(i)
 	q.bufs = make([]fakeBuf, n)
 	for j := range q.bufs {
-		if r.Memory == MemoryMMAP {
+		if r.Memory == v4l2.MemoryMMAP {
 			q.bufs[j].data = make([]byte, size)
 		}
 	}
@@ -561,7 +567,7 @@ func (f *Fake) sizeImage(i int) uint32 {
 func offset(i, j int) uint32 { return uint32(i)<<28 | uint32(j)<<16 }
 
 // buf validates b against the queues.
-func (f *Fake) buf(b *Buffer, planes []Plane) (*fakeQueue, *fakeBuf, int, error) {
+func (f *Fake) buf(b *v4l2.Buffer, planes []v4l2.Plane) (*fakeQueue, *fakeBuf, int, error) {
 	i := f.qi(b.Type)
 	if i < 0 || (b.Type.MPlane() && len(planes) == 0) {
 		return nil, nil, -1, syscall.EINVAL
@@ -573,20 +579,20 @@ func (f *Fake) buf(b *Buffer, planes []Plane) (*fakeQueue, *fakeBuf, int, error)
 	return q, &q.bufs[b.Index], i, nil
 }
 
-func (f *Fake) fill(b *Buffer, planes []Plane, i int, fb *fakeBuf) {
+func (f *Fake) fill(b *v4l2.Buffer, planes []v4l2.Plane, i int, fb *fakeBuf) {
 	q := &f.q[i]
 	b.Memory = q.mem
 	b.Flags = fb.flags
 	if fb.queued {
-		b.Flags |= BufFlagQueued
+		b.Flags |= v4l2.BufFlagQueued
 	}
-	b.Timestamp, b.Sequence, b.Field = fb.ts, fb.seq, FieldNone
+	b.Timestamp, b.Sequence, b.Field = fb.ts, fb.seq, v4l2.FieldNone
 	size := f.sizeImage(i)
 	if b.Type.MPlane() {
 		b.Length = 1
 		p := &planes[0]
 		p.BytesUsed, p.Length, p.DataOffset = fb.bytesused, size, 0
-		if q.mem == MemoryMMAP {
+		if q.mem == v4l2.MemoryMMAP {
 			p.M = uintptr(offset(i, int(b.Index)))
 		} else {
 			p.SetFD(int(fb.fd))
@@ -595,14 +601,14 @@ func (f *Fake) fill(b *Buffer, planes []Plane, i int, fb *fakeBuf) {
 		return
 	}
 	b.BytesUsed, b.Length = fb.bytesused, size
-	if q.mem == MemoryMMAP {
+	if q.mem == v4l2.MemoryMMAP {
 		b.M = uintptr(offset(i, int(b.Index)))
 	} else {
 		b.SetFD(int(fb.fd))
 	}
 }
 
-func (f *Fake) QueryBuf(b *Buffer, planes []Plane) error {
+func (f *Fake) QueryBuf(b *v4l2.Buffer, planes []v4l2.Plane) error {
 	if err := f.begin(OpQueryBuf); err != nil {
 		f.mu.Unlock()
 		return err
@@ -616,7 +622,7 @@ func (f *Fake) QueryBuf(b *Buffer, planes []Plane) error {
 	return nil
 }
 
-func (f *Fake) QBuf(b *Buffer, planes []Plane) error {
+func (f *Fake) QBuf(b *v4l2.Buffer, planes []v4l2.Plane) error {
 	if err := f.begin(OpQBuf); err != nil {
 		f.mu.Unlock()
 		return err
@@ -634,22 +640,22 @@ func (f *Fake) QBuf(b *Buffer, planes []Plane) error {
 		if b.Type.MPlane() {
 			used, fd = planes[0].BytesUsed, planes[0].FD()
 		}
-		if used == 0 || used > f.sizeImage(0) && q.mem == MemoryMMAP {
+		if used == 0 || used > f.sizeImage(0) && q.mem == v4l2.MemoryMMAP {
 			return syscall.EINVAL
 		}
-		if q.mem == MemoryDMABuf && fd < 0 {
+		if q.mem == v4l2.MemoryDMABuf && fd < 0 {
 			return syscall.EBADF
 		}
 		fb.bytesused, fb.fd, fb.ts = used, fd, b.Timestamp
 	}
 	fb.queued, fb.flags = true, 0
 	q.pending = append(q.pending, int(b.Index))
-	b.Flags |= BufFlagQueued
+	b.Flags |= v4l2.BufFlagQueued
 	f.process()
 	return nil
 }
 
-func (f *Fake) DQBuf(b *Buffer, planes []Plane) error {
+func (f *Fake) DQBuf(b *v4l2.Buffer, planes []v4l2.Plane) error {
 	if err := f.begin(OpDQBuf); err != nil {
 		f.mu.Unlock()
 		return err
@@ -678,7 +684,7 @@ func (f *Fake) DQBuf(b *Buffer, planes []Plane) error {
 	return nil
 }
 
-func (f *Fake) ExpBuf(e *ExportBuffer) error {
+func (f *Fake) ExpBuf(e *v4l2.ExportBuffer) error {
 	if err := f.begin(OpExpBuf); err != nil {
 		f.mu.Unlock()
 		return err
@@ -687,7 +693,7 @@ func (f *Fake) ExpBuf(e *ExportBuffer) error {
 	return syscall.ENOTTY // the fake has no dmabuf exporter
 }
 
-func (f *Fake) StreamOn(t BufType) error {
+func (f *Fake) StreamOn(t v4l2.BufType) error {
 	if err := f.begin(OpStreamOn); err != nil {
 		f.mu.Unlock()
 		return err
@@ -708,7 +714,7 @@ func (f *Fake) StreamOn(t BufType) error {
 	return nil
 }
 
-func (f *Fake) StreamOff(t BufType) error {
+func (f *Fake) StreamOff(t v4l2.BufType) error {
 	if err := f.begin(OpStreamOff); err != nil {
 		f.mu.Unlock()
 		return err
@@ -730,7 +736,7 @@ func (f *Fake) StreamOff(t BufType) error {
 	return nil
 }
 
-func (f *Fake) QueryCtrl(qc *QueryCtrl) error {
+func (f *Fake) QueryCtrl(qc *v4l2.QueryCtrl) error {
 	if err := f.begin(OpQueryCtrl); err != nil {
 		f.mu.Unlock()
 		return err
@@ -754,7 +760,7 @@ func (f *Fake) setCtrl(id uint32, v int64) error {
 			return err
 		}
 	}
-	if id == CIDMPEGVideoForceKeyFrame {
+	if id == v4l2.CIDMPEGVideoForceKeyFrame {
 		f.force = true // a button control: no stored value
 		return nil
 	}
@@ -762,7 +768,7 @@ func (f *Fake) setCtrl(id uint32, v int64) error {
 	return nil
 }
 
-func (f *Fake) SetControl(c *Control) error {
+func (f *Fake) SetControl(c *v4l2.Control) error {
 	if err := f.begin(OpSetControl); err != nil {
 		f.mu.Unlock()
 		return err
@@ -773,7 +779,7 @@ func (f *Fake) SetControl(c *Control) error {
 
 // SetControls validates all controls before applying any, like the kernel's
 // S_EXT_CTRLS: on failure ErrorIdx names the culprit and nothing changed.
-func (f *Fake) SetControls(c *ExtControls, ctrls []ExtControl) error {
+func (f *Fake) SetControls(c *v4l2.ExtControls, ctrls []v4l2.ExtControl) error {
 	if err := f.begin(OpSetControls); err != nil {
 		f.mu.Unlock()
 		return err
@@ -800,13 +806,13 @@ func (f *Fake) SetControls(c *ExtControls, ctrls []ExtControl) error {
 	return nil
 }
 
-func (f *Fake) TryEncoderCmd(c *EncoderCmd) error {
+func (f *Fake) TryEncoderCmd(c *v4l2.EncoderCmd) error {
 	if err := f.begin(OpTryEncoderCmd); err != nil {
 		f.mu.Unlock()
 		return err
 	}
 	defer f.mu.Unlock()
-	if c.Cmd != EncCmdStop && c.Cmd != EncCmdStart {
+	if c.Cmd != v4l2.EncCmdStop && c.Cmd != v4l2.EncCmdStart {
 		return syscall.EINVAL
 	}
 	return nil
@@ -814,14 +820,14 @@ func (f *Fake) TryEncoderCmd(c *EncoderCmd) error {
 
 // EncoderCmd implements STOP (drain: the buffer holding the last frame, or
 // an empty one, carries V4L2_BUF_FLAG_LAST) and START (resume after a drain).
-func (f *Fake) EncoderCmd(c *EncoderCmd) error {
+func (f *Fake) EncoderCmd(c *v4l2.EncoderCmd) error {
 	if err := f.begin(OpEncoderCmd); err != nil {
 		f.mu.Unlock()
 		return err
 	}
 	defer f.mu.Unlock()
 	switch c.Cmd {
-	case EncCmdStop:
+	case v4l2.EncCmdStop:
 		if !f.q[0].streaming || !f.q[1].streaming {
 			return nil // the spec: no effect unless both queues stream
 		}
@@ -830,7 +836,7 @@ func (f *Fake) EncoderCmd(c *EncoderCmd) error {
 		}
 		f.stopping = true
 		f.process()
-	case EncCmdStart:
+	case v4l2.EncCmdStart:
 		f.stopping, f.lastSent = false, false
 	default:
 		return syscall.EINVAL
@@ -838,23 +844,23 @@ func (f *Fake) EncoderCmd(c *EncoderCmd) error {
 	return nil
 }
 
-func (f *Fake) SubscribeEvent(s *EventSubscription) error {
+func (f *Fake) SubscribeEvent(s *v4l2.EventSubscription) error {
 	if err := f.begin(OpSubscribeEvent); err != nil {
 		f.mu.Unlock()
 		return err
 	}
 	defer f.mu.Unlock()
 	switch s.Type {
-	case EventEOS:
+	case v4l2.EventEOS:
 		f.subEOS = true
-	case EventSourceChange:
+	case v4l2.EventSourceChange:
 	default:
 		return syscall.EINVAL
 	}
 	return nil
 }
 
-func (f *Fake) DQEvent(e *Event) error {
+func (f *Fake) DQEvent(e *v4l2.Event) error {
 	if err := f.begin(OpDQEvent); err != nil {
 		f.mu.Unlock()
 		return err
@@ -876,7 +882,7 @@ func (f *Fake) Mmap(off int64, length int) ([]byte, error) {
 	}
 	defer f.mu.Unlock()
 	i, j := int(off>>28), int(off>>16)&0xfff
-	if i > 1 || j >= len(f.q[i].bufs) || f.q[i].mem != MemoryMMAP || off != int64(offset(i, j)) {
+	if i > 1 || j >= len(f.q[i].bufs) || f.q[i].mem != v4l2.MemoryMMAP || off != int64(offset(i, j)) {
 		return nil, syscall.EINVAL
 	}
 	d := f.q[i].bufs[j].data
@@ -902,19 +908,19 @@ func (f *Fake) Munmap(b []byte) error {
 // ready computes poll revents; the lock is held.
 func (f *Fake) ready(events int16) int16 {
 	if f.vanished {
-		return PollErr | PollHup
+		return v4l2.PollErr | v4l2.PollHup
 	}
 	var r int16
 	if len(f.q[1].done) > 0 || (f.lastSent && f.q[1].streaming) {
-		r |= PollIn
+		r |= v4l2.PollIn
 	}
 	if len(f.q[0].done) > 0 {
-		r |= PollOut
+		r |= v4l2.PollOut
 	}
 	if len(f.events) > 0 {
-		r |= PollPri
+		r |= v4l2.PollPri
 	}
-	return r & (events | PollErr | PollHup)
+	return r & (events | v4l2.PollErr | v4l2.PollHup)
 }
 
 // Poll blocks until the fake's state makes one of events ready or timeout
@@ -923,7 +929,7 @@ func (f *Fake) Poll(events int16, timeout time.Duration) (int16, error) {
 	if err := f.begin(OpPoll); err != nil {
 		f.mu.Unlock()
 		if errors.Is(err, syscall.ENODEV) {
-			return PollErr | PollHup, nil // poll(2) on an unregistered node
+			return v4l2.PollErr | v4l2.PollHup, nil // poll(2) on an unregistered node
 		}
 		return 0, err
 	}
@@ -986,10 +992,10 @@ func (f *Fake) process() {
 			f.OnFrame(raw, ob.ts)
 		}
 		f.encode(cb)
-		cb.ts, cb.flags = ob.ts, cb.flags|BufFlagTimestampCopy
+		cb.ts, cb.flags = ob.ts, cb.flags|v4l2.BufFlagTimestampCopy
 		out.done = append(out.done, oi)
 		if f.stopping && len(out.pending) == 0 {
-			cb.flags |= BufFlagLast
+			cb.flags |= v4l2.BufFlagLast
 			f.finishDrain()
 		}
 		capt.done = append(capt.done, ci)
@@ -999,7 +1005,7 @@ func (f *Fake) process() {
 		ci := capt.pending[0]
 		capt.pending = append(capt.pending[:0], capt.pending[1:]...)
 		cb := &capt.bufs[ci]
-		cb.bytesused, cb.flags, cb.seq = 0, BufFlagLast, uint32(f.frames)
+		cb.bytesused, cb.flags, cb.seq = 0, v4l2.BufFlagLast, uint32(f.frames)
 		f.finishDrain()
 		capt.done = append(capt.done, ci)
 		changed = true
@@ -1012,7 +1018,7 @@ func (f *Fake) process() {
 func (f *Fake) finishDrain() {
 	f.lastSent = true
 	if f.subEOS {
-		f.events = append(f.events, Event{Type: EventEOS})
+		f.events = append(f.events, v4l2.Event{Type: v4l2.EventEOS})
 	}
 }
 
@@ -1020,8 +1026,8 @@ func (f *Fake) finishDrain() {
 // bitrate control (bitrate / 8 * frame interval), so a bitrate change is
 // visible in the output; keyframes are four times larger.
 func (f *Fake) encode(cb *fakeBuf) {
-	period := int(f.ctrls[CIDMPEGVideoH264IPeriod])
-	if g, ok := f.ctrls[CIDMPEGVideoGOPSize]; ok && period == 0 {
+	period := int(f.ctrls[v4l2.CIDMPEGVideoH264IPeriod])
+	if g, ok := f.ctrls[v4l2.CIDMPEGVideoGOPSize]; ok && period == 0 {
 		period = int(g)
 	}
 	key := f.frames == 0 || f.force || (period > 0 && f.sinceKey >= period)
@@ -1029,7 +1035,7 @@ func (f *Fake) encode(cb *fakeBuf) {
 		f.stats.Forced++
 	}
 	f.force = false
-	bitrate := f.ctrls[CIDMPEGVideoBitrate]
+	bitrate := f.ctrls[v4l2.CIDMPEGVideoBitrate]
 	if bitrate <= 0 {
 		bitrate = 1_000_000
 	}
@@ -1040,8 +1046,8 @@ func (f *Fake) encode(cb *fakeBuf) {
 	size = min(max(size, 8), len(cb.data)-64)
 	d := cb.data[:0]
 	_, _, coded := fmtFields(&f.fmts[1])
-	if coded == PixFmtH264 {
-		if key && (f.frames == 0 || f.ctrls[CIDMPEGVideoRepeatSeqHeader] != 0) {
+	if coded == v4l2.PixFmtH264 {
+		if key && (f.frames == 0 || f.ctrls[v4l2.CIDMPEGVideoRepeatSeqHeader] != 0) {
 			d = append(d, 0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0x8c, 0x8d, 0x40) // SPS, constrained baseline 3.1
 			d = append(d, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80)                   // PPS
 			f.stats.Headers++
@@ -1057,14 +1063,14 @@ func (f *Fake) encode(cb *fakeBuf) {
 	}
 	cb.bytesused = uint32(len(d))
 	cb.seq = uint32(f.frames)
-	cb.flags = BufFlagPFrame
+	cb.flags = v4l2.BufFlagPFrame
 	if key {
-		cb.flags = BufFlagKeyframe
+		cb.flags = v4l2.BufFlagKeyframe
 		f.stats.Keyframes++
 		f.sinceKey = 0
 	}
 	if f.Corrupt != nil && f.Corrupt(f.frames) {
-		cb.flags |= BufFlagError
+		cb.flags |= v4l2.BufFlagError
 	}
 	f.sinceKey++
 	f.frames++
@@ -1072,4 +1078,4 @@ func (f *Fake) encode(cb *fakeBuf) {
 	f.stats.Bytes += len(d)
 }
 
-var _ Device = (*Fake)(nil)
+var _ v4l2.Device = (*Fake)(nil)
