@@ -130,7 +130,7 @@ type App struct {
 	// display is built (the hook: customer video goes to it, else it is
 	// drained).
 	speaker speakerOut
-	screen  trackSink
+	screen  screenOut
 	echo    *aec.Canceller // nil: none; closed when Run ends
 	// netUp ticks when the kernel reports a link, address or route coming
 	// up, so health leaves "no-network" at once, not at the next poll.

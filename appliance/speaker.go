@@ -15,21 +15,23 @@ import (
 	"tether/media/aec"
 )
 
-// trackSink plays one kind of the customer's media (media.Player for
-// audio; the display for video, once built). SetSource(nil) stops the
-// customer's media without closing the device, so the next customer
-// starts at once (issue 15 §2).
-type trackSink interface {
+// speakerOut is what the appliance needs of the speaker's player
+// (media.Player). SetSource(nil) stops the customer's audio without
+// closing the device, so the next customer starts at once (issue 15 §2).
+type speakerOut interface {
 	Run(ctx context.Context) error
 	SetSource(media.RTPReader)
-}
-
-// speakerOut is what the appliance needs of the speaker's player
-// (media.Player).
-type speakerOut interface {
-	trackSink
 	SetVolume(percent int)
 	Status() media.PlayerStatus
+}
+
+// screenOut is what the appliance needs of the display
+// (media/display.Display) for the customer's video, the same way: the
+// hook App.screen. Building it from the display setting, its keyframe
+// requests, self view and status are the display's wiring, not done here.
+type screenOut interface {
+	Run(ctx context.Context) error
+	SetCustomer(media.RTPReader)
 }
 
 // newSpeaker builds the speaker's player unless the configuration has
@@ -78,7 +80,7 @@ func (a *App) customerTrack(ctx context.Context, t *webrtc.TrackRemote) {
 		return
 	case inCall && kind == webrtc.RTPCodecTypeVideo && a.screen != nil:
 		a.log.Info("customer's video to the display", "ssrc", uint32(t.SSRC()), "codec", mime)
-		a.screen.SetSource(t)
+		a.screen.SetCustomer(t)
 		return
 	}
 	a.log.Debug("customer track not played", "kind", kind.String(), "codec", mime, "in_call", inCall)
@@ -93,7 +95,7 @@ func (a *App) customerGone() {
 		a.speaker.SetSource(nil)
 	}
 	if a.screen != nil {
-		a.screen.SetSource(nil)
+		a.screen.SetCustomer(nil)
 	}
 }
 
