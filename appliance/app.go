@@ -17,6 +17,7 @@ import (
 	"tether/appliance/peer"
 	"tether/board"
 	"tether/media"
+	"tether/media/aec"
 	"tether/media/swenc"
 	"tether/signaling"
 	"tether/signaling/netwatch"
@@ -80,6 +81,10 @@ type Deps struct {
 	// Extra components run beside the core (setup page, console, LEDs,
 	// metrics); each gets the App once it is built.
 	Extras []func(*App) Component
+	// OpenSpeaker, when set, replaces the configured speaker's device
+	// (even "speaker none") under the real player: tests' recording and
+	// failing speakers.
+	OpenSpeaker func() (media.AudioSink, error)
 	// WithoutSoftwareEncoders makes the appliance act as a build with cgo
 	// off (no openh264, no libopus), so the start-up fault is tested in
 	// the normal build. A cgo-off build is that way regardless.
@@ -104,6 +109,7 @@ func (f ComponentFunc) Run(ctx context.Context) error { return f(ctx) }
 // queue), events.go (what each event does: customer change, login, session
 // expiry), record.go (the one place that writes the store), report.go
 // (health feed, device:status), supervisor.go (self-restart), leds.go,
+// speaker.go (the customer's tracks to the speaker and display),
 // extras.go, metrics.go, control.go, config.go, cli.go.
 type App struct {
 	cfg  Config
@@ -119,12 +125,22 @@ type App struct {
 	device roomDevice
 	net    *netwatch.Watcher
 	roots  *x509.CertPool
+	// The customer's media out (issue 15; speaker.go): the speaker's
+	// player, nil with "speaker none"; the display's sink, nil until the
+	// display is built (the hook: customer video goes to it, else it is
+	// drained).
+	speaker speakerOut
+	screen  screenOut
+	echo    *aec.Canceller // nil: none; closed when Run ends
 	// netUp ticks when the kernel reports a link, address or route coming
 	// up, so health leaves "no-network" at once, not at the next poll.
 	netUp <-chan struct{}
 
 	// q carries every event to Run (run.go).
 	q queue
+	// settingsSaved asks the reloader (reload.go) to re-read the
+	// configuration: the setup page saved settings. One pending ask.
+	settingsSaved chan struct{}
 
 	// session is published by its owner, Run (before Run: Login, under
 	// startMu), for the socket's connect hook and the setup page.
@@ -146,6 +162,8 @@ type App struct {
 	rec         recorder // the store's one writer (record.go)
 	startDevice func()   // runs the socket once; nil before Run
 	endCalls    sync.WaitGroup
+	drains      sync.WaitGroup // customer tracks nobody plays (speaker.go)
+	callState   peer.State     // the WebRTC layer's latest transition
 
 	// ledTest is the front panel's self-test, when there is one (set by
 	// the panel extra, called by the setup page).
@@ -162,6 +180,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 	}
 	a := &App{cfg: cfg, clk: deps.Clock, log: deps.Logger.With("component", "appliance"), deps: deps}
 	a.q.init()
+	a.settingsSaved = make(chan struct{}, 1)
 	var err error
 	if a.roots, err = loadCA(cfg.CAFile); err != nil {
 		return nil, err
@@ -209,6 +228,12 @@ func (a *App) newMedia() error {
 	if why := buildFault(a.cfg.Profile, sw); why != "" {
 		a.setFault(faultBuild, why)
 	}
+	// The echo canceller takes the speaker's output as its reference and
+	// cleans the microphone's input; both sides share it (issue 15 §3).
+	a.echo = newEcho(a.cfg, a.deps.Logger)
+	if err := a.newSpeaker(a.echo); err != nil {
+		return err
+	}
 	a.media = a.deps.Media
 	if a.media != nil {
 		return nil
@@ -216,8 +241,12 @@ func (a *App) newMedia() error {
 	// Device changes reach Run (and health, the LEDs) at once, not at the
 	// next 2 s feed.
 	onChange := func(s media.Status) { a.q.post(evMedia{s}) }
+	var ec media.EchoCanceller
+	if a.echo != nil {
+		ec = a.echo
+	}
 	var err error
-	a.media, err = newPipeline(a.cfg, sw, onChange, a.deps.Logger, a.clk)
+	a.media, err = newPipeline(a.cfg, sw, ec, onChange, a.deps.Logger, a.clk)
 	return err
 }
 
@@ -229,6 +258,7 @@ func (a *App) newPeer() error {
 		Signaller:         peer.SignallerFunc(a.sendSignal),
 		KeyframeRequester: a.media.RequestKeyframe,
 		OnStateChange:     func(from, to peer.State) { a.q.post(evPeerState{from, to}) },
+		OnTrack:           a.onTrack,
 		Clock:             a.clk,
 		Logger:            a.deps.Logger,
 	}
@@ -314,8 +344,9 @@ func (a *App) Health() *health.Tracker { return a.health }
 // SocketStatus is the socket layer's current status.
 func (a *App) SocketStatus() socketio.Status { return a.device.Client().Status() }
 
-// MediaStatus is the media pipeline's current status.
-func (a *App) MediaStatus() media.Status { return a.media.Status() }
+// MediaStatus is the media pipeline's current status, with the speaker's
+// state merged in (Status.Devices lists it).
+func (a *App) MediaStatus() media.Status { return a.media.Status().WithPlayer(a.speakerStatus()) }
 
 // hubURL is the hub that issued the stored session, else the configured
 // one. A token is valid only at the hub that issued it: after a login at

@@ -156,7 +156,7 @@ func TestReloadAppliesLogLevel(t *testing.T) {
 	a := &App{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	running, _ := resolve(t, nil, nil, "", store.Settings{})
 	next, _ := resolve(t, []string{"-log-level", "warn", "-fps", "12", "-hub", "https://other.example"}, nil, "", store.Settings{})
-	got := a.reload(running, next, nil, lv)
+	got := a.reload("SIGHUP", running, next, nil, lv)
 	if lv.Level() != slog.LevelWarn || got.LogLevel != "warn" || got.FPS != running.FPS || got.HubURL != running.HubURL {
 		t.Fatalf("level %v, in force %+v", lv.Level(), got)
 	}
@@ -164,7 +164,7 @@ func TestReloadAppliesLogLevel(t *testing.T) {
 		t.Fatalf("log:\n%s", logs.String())
 	}
 	// A configuration that does not resolve changes nothing.
-	if after := a.reload(got, Config{}, ErrConfig, lv); after.LogLevel != "warn" || lv.Level() != slog.LevelWarn {
+	if after := a.reload("SIGHUP", got, Config{}, ErrConfig, lv); after.LogLevel != "warn" || lv.Level() != slog.LevelWarn {
 		t.Fatal("a bad configuration was applied")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	"github.com/pion/webrtc/v4"
+
 	"tether/appliance/health"
 	"tether/appliance/peer"
 	"tether/media"
@@ -29,6 +31,13 @@ type (
 	evPeerState struct{ from, to peer.State }
 	// From the media pipeline (media.Config.OnChange).
 	evMedia struct{ s media.Status }
+	// From the speaker's player (media.PlayerConfig.OnChange): its state
+	// changed; Run reads it.
+	evSpeaker struct{}
+	// From pion (peer.Config.OnTrack): one of the customer's tracks.
+	evTrack struct{ t *webrtc.TrackRemote }
+	// From the reloader (SIGHUP, the setup page): the volume setting.
+	evVolume struct{ percent int }
 	// From the setup page and `tetherd login` (App.Login).
 	evLogin struct {
 		sess store.Session
@@ -55,6 +64,9 @@ func (evSocketStatus) isEvent()   {}
 func (evSocketEvent) isEvent()    {}
 func (evPeerState) isEvent()      {}
 func (evMedia) isEvent()          {}
+func (evSpeaker) isEvent()        {}
+func (evTrack) isEvent()          {}
+func (evVolume) isEvent()         {}
 func (evLogin) isEvent()          {}
 func (evEndCall) isEvent()        {}
 func (evRestart) isEvent()        {}
@@ -85,7 +97,16 @@ func (a *App) handle(ctx context.Context, ev event) (restart string, ok bool) {
 	case evPeerState:
 		a.onPeerState(ev.from, ev.to)
 	case evMedia:
-		a.health.ReportMedia(health.FromMedia(ev.s))
+		a.health.ReportMedia(health.FromMedia(ev.s.WithPlayer(a.speakerStatus())))
+	case evSpeaker:
+		a.health.ReportMedia(health.FromMedia(a.MediaStatus()))
+	case evTrack:
+		a.customerTrack(ctx, ev.t)
+	case evVolume:
+		if a.speaker != nil {
+			a.speaker.SetVolume(ev.percent)
+			a.log.Info("speaker volume", "percent", ev.percent)
+		}
 	case evLogin:
 		ev.done <- a.onLogin(ev.sess, ev.user)
 	case evEndCall:
@@ -174,6 +195,9 @@ func (a *App) customerJoined(user string) {
 	if prev := a.peer.Stats().Customer; prev != user {
 		a.rec.count(store.CounterCustomerChange, user)
 		a.rec.event("call", prev, user, "customer joined")
+		if prev != "" {
+			a.customerGone() // the previous customer's voice stops now
+		}
 	}
 	a.peer.UserJoined(user)
 	a.device.StatusChanged()
@@ -188,6 +212,7 @@ func (a *App) callEnded(user, why string) {
 	}
 	if a.peer.Stats().Customer == user {
 		a.rec.event("call", user, "", why)
+		a.customerGone()
 	}
 	a.peer.CallEnded(user)
 	a.device.StatusChanged()
@@ -243,6 +268,10 @@ func (a *App) onSocketEvent(e socketio.ManagerEvent) {
 // show the new state yet (they are published after the event that caused
 // it), so health gets the state from the transition itself.
 func (a *App) onPeerState(from, to peer.State) {
+	a.callState = to
+	if to == peer.Waiting || to == peer.Idle {
+		a.customerGone() // however the call ended: the speaker falls silent
+	}
 	a.rec.event("peer", from.String(), to.String(), "")
 	if to == peer.Restarting {
 		a.rec.count(store.CounterICERestart, from.String())

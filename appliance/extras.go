@@ -135,10 +135,15 @@ func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 		},
 		Current: func() store.Settings {
 			return store.Settings{HubURL: a.hubURL(), RoomID: a.cfg.RoomID, Camera: a.cfg.Camera, Microphone: a.cfg.Microphone,
-				Width: a.cfg.Width, Height: a.cfg.Height, FPS: a.cfg.FPS, BitrateKbps: a.cfg.BitrateKbps}
+				Speaker: a.cfg.Speaker, Volume: a.cfg.Volume, Width: a.cfg.Width, Height: a.cfg.Height, FPS: a.cfg.FPS, BitrateKbps: a.cfg.BitrateKbps}
 		},
 		OnSettings: func(store.Settings) {
-			a.log.Info("settings saved on the setup page; they apply at the next restart")
+			// The reloader applies what is live (the volume) and names
+			// what waits for the next restart.
+			select {
+			case a.settingsSaved <- struct{}{}:
+			default: // one re-read is already pending
+			}
 		},
 		LEDTest: func() {
 			if f := a.ledTest.Load(); f != nil {

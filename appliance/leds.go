@@ -31,6 +31,7 @@ func DefaultLEDScheme() LEDScheme {
 		health.StateNoCamera:     {Link: gpio.SlowBlink, Status: gpio.Flashes(1)},
 		health.StateNoEncoder:    {Link: gpio.SlowBlink, Status: gpio.Flashes(2)},
 		health.StateNoMicrophone: {Link: gpio.SlowBlink, Status: gpio.Flashes(3)},
+		health.StateNoSpeaker:    {Link: gpio.SlowBlink, Status: gpio.Flashes(4)},
 	}
 }
 

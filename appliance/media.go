@@ -13,14 +13,16 @@ import (
 // board's encoder node, resolution and bitrate; test sources where the
 // camera or microphone is "test" (the sim board, the demo, CI). Without
 // software encoders (sw false) it never picks openh264 and has no Opus, as
-// a cgo-off build.
-func newPipeline(cfg Config, sw bool, onChange func(media.Status), log *slog.Logger, clk clock.Clock) (Media, error) {
+// a cgo-off build. echo (nil: none) cleans the speaker's echo from the
+// microphone.
+func newPipeline(cfg Config, sw bool, echo media.EchoCanceller, onChange func(media.Status), log *slog.Logger, clk clock.Clock) (Media, error) {
 	mc := media.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Bitrate:       cfg.BitrateKbps * 1000,
 		TestVideo:     cfg.Camera == "test",
 		TestAudio:     cfg.Microphone == "test",
 		EncoderDevice: cfg.Profile.Encoder.Device,
+		Echo:          echo,
 		OnChange:      onChange,
 		Clock:         clk,
 		Logger:        log,

@@ -139,7 +139,7 @@ func (a *App) metricsRegistry() *prometheus.Registry {
 }
 
 var mediaDeviceUp = prometheus.NewDesc("tether_media_device_up",
-	"1 while the media device delivers (each device by its media name, and the encoder), else 0.", []string{"device"}, nil)
+	"1 while the media device delivers or is off by configuration (each device by its media name, and the encoder), else 0.", []string{"device"}, nil)
 
 // mediaDevices collects tether_media_device_up from the health snapshot's
 // device list at each scrape.
@@ -158,7 +158,7 @@ func (m mediaDevices) Collect(ch chan<- prometheus.Metric) {
 	}
 	ms := m.snapshot()
 	for _, d := range ms.Devices {
-		ch <- prometheus.MustNewConstMetric(mediaDeviceUp, prometheus.GaugeValue, up(d.State.Working()), d.Name)
+		ch <- prometheus.MustNewConstMetric(mediaDeviceUp, prometheus.GaugeValue, up(!d.Down()), d.Name)
 	}
 	ch <- prometheus.MustNewConstMetric(mediaDeviceUp, prometheus.GaugeValue, up(!ms.EncoderDown()), "encoder")
 }

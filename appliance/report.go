@@ -13,7 +13,7 @@ import (
 // loss, path) between its transitions; Run calls it every 2 s and when the
 // network comes back.
 func (a *App) feedHealth() {
-	a.health.ReportMedia(health.FromMedia(a.media.Status()))
+	a.health.ReportMedia(health.FromMedia(a.MediaStatus()))
 	a.health.ReportNetwork(a.networkStatus())
 	a.reportPeer(a.health.Snapshot().Peer.State)
 }

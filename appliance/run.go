@@ -77,7 +77,8 @@ func (q *queue) close() {
 //
 //	q        <- socket (verified, joined, room events, session expiry,
 //	            status, connect/disconnect), peer transitions, media
-//	            changes, Login, EndCall, RequestRestart, supervisor probes
+//	            changes, the customer's tracks, speaker changes, volume,
+//	            Login, EndCall, RequestRestart, supervisor probes
 //	feed     -> every 2 s: media, network and peer stats into health
 //	netUp    -> the network came back: feed now
 //	errc     <- a component ended with an error: stop
@@ -89,6 +90,10 @@ func (a *App) Run(ctx context.Context) error {
 		cancel()
 		g.wg.Wait()
 		a.endCalls.Wait()
+		a.drains.Wait()
+		if a.echo != nil {
+			a.echo.Close() // the pipeline and the player have stopped
+		}
 		a.q.close()
 		if a.deps.Store == nil {
 			a.store.Close()
@@ -134,6 +139,12 @@ func (g *group) start(name string, c Component) {
 // for a login.
 func (a *App) startComponents(g *group) {
 	g.start("media", a.media)
+	if a.speaker != nil {
+		g.start("speaker", a.speaker)
+	}
+	if a.screen != nil {
+		g.start("display", a.screen)
+	}
 	g.start("peer", a.peer)
 	g.start("netwatch", ComponentFunc(a.net.Run))
 	for _, x := range a.deps.Extras {

@@ -1,15 +1,116 @@
 package appliance
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/pion/webrtc/v4"
 
+	"tether/appliance/peer"
 	"tether/media"
 	"tether/media/aec"
 )
+
+// speakerOut is what the appliance needs of the speaker's player
+// (media.Player). SetSource(nil) stops the customer's audio without
+// closing the device, so the next customer starts at once (issue 15 §2).
+type speakerOut interface {
+	Run(ctx context.Context) error
+	SetSource(media.RTPReader)
+	SetVolume(percent int)
+	Status() media.PlayerStatus
+}
+
+// screenOut is what the appliance needs of the display
+// (media/display.Display) for the customer's video, the same way: the
+// hook App.screen. Building it from the display setting, its keyframe
+// requests, self view and status are the display's wiring, not done here.
+type screenOut interface {
+	Run(ctx context.Context) error
+	SetCustomer(media.RTPReader)
+}
+
+// newSpeaker builds the speaker's player unless the configuration has
+// none ("speaker none"; Deps.OpenSpeaker replaces the device even then).
+// Its state changes reach Run as events, like the pipeline's.
+func (a *App) newSpeaker(echo *aec.Canceller) error {
+	if a.cfg.Speaker == "none" && a.deps.OpenSpeaker == nil {
+		return nil
+	}
+	onChange := func(media.PlayerStatus) { a.q.post(evSpeaker{}) }
+	p, err := newPlayer(a.cfg, a.deps.OpenSpeaker, echo, onChange, a.deps.Logger, a.clk)
+	if err != nil {
+		return err
+	}
+	a.speaker = p
+	return nil
+}
+
+// speakerStatus is the player's status; "off" without one.
+func (a *App) speakerStatus() media.PlayerStatus {
+	if a.speaker == nil {
+		return media.PlayerStatus{Speaker: media.SourceOff, SpeakerError: "no speaker configured"}
+	}
+	return a.speaker.Status()
+}
+
+// onTrack hands a customer's track to Run (peer.Config.OnTrack; a pion
+// goroutine). When Run has ended the track is drained here until its
+// PeerConnection closes, so pion's buffers never back up.
+func (a *App) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	if !a.q.post(evTrack{t}) {
+		drainTrack(context.Background(), t)
+	}
+}
+
+// customerTrack routes a customer's track; Run goroutine. Opus audio goes
+// to the speaker, video to the display (when there is one); anything else,
+// and a track that comes in after its call ended, is read and dropped.
+func (a *App) customerTrack(ctx context.Context, t *webrtc.TrackRemote) {
+	inCall := a.callState != peer.Idle && a.callState != peer.Waiting
+	kind, mime := t.Kind(), t.Codec().MimeType
+	switch {
+	case inCall && kind == webrtc.RTPCodecTypeAudio && a.speaker != nil && strings.EqualFold(mime, webrtc.MimeTypeOpus):
+		a.log.Info("customer's audio to the speaker", "ssrc", uint32(t.SSRC()))
+		a.speaker.SetSource(t)
+		return
+	case inCall && kind == webrtc.RTPCodecTypeVideo && a.screen != nil:
+		a.log.Info("customer's video to the display", "ssrc", uint32(t.SSRC()), "codec", mime)
+		a.screen.SetCustomer(t)
+		return
+	}
+	a.log.Debug("customer track not played", "kind", kind.String(), "codec", mime, "in_call", inCall)
+	a.drains.Add(1)
+	go func() { defer a.drains.Done(); drainTrack(ctx, t) }()
+}
+
+// customerGone stops playing the customer's media (their call ended, or
+// another customer took over); the devices stay open. Run goroutine.
+func (a *App) customerGone() {
+	if a.speaker != nil {
+		a.speaker.SetSource(nil)
+	}
+	if a.screen != nil {
+		a.screen.SetCustomer(nil)
+	}
+}
+
+// drainTrack reads t until its PeerConnection closes or ctx ends, so the
+// receive buffers do not fill.
+func drainTrack(ctx context.Context, t *webrtc.TrackRemote) {
+	stop := context.AfterFunc(ctx, func() { _ = t.SetReadDeadline(time.Now()) })
+	defer stop()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := t.Read(buf); err != nil {
+			return
+		}
+	}
+}
 
 // newEcho returns the echo canceller shared by the microphone's path
 // (media.Config.Echo) and the speaker's (media.PlayerConfig.Echo), or nil
@@ -34,10 +135,12 @@ func newEcho(cfg Config, log *slog.Logger) *aec.Canceller {
 // newPlayer builds the speaker's player from the configuration: the
 // speaker setting (a /dev/snd path, or a card name matched like the
 // microphone's; empty takes the board's audio card hint; "none" has no
-// speaker) and the volume. echo may be nil.
-func newPlayer(cfg Config, echo *aec.Canceller, onChange func(media.PlayerStatus), log *slog.Logger, clk clock.Clock) (*media.Player, error) {
-	pc := media.PlayerConfig{OnChange: onChange, Clock: clk, Logger: log}
-	if cfg.Speaker != "none" {
+// speaker) and the volume. open, when set, replaces the configured device
+// (Deps.OpenSpeaker); echo may be nil.
+func newPlayer(cfg Config, open func() (media.AudioSink, error), echo *aec.Canceller, onChange func(media.PlayerStatus),
+	log *slog.Logger, clk clock.Clock) (*media.Player, error) {
+	pc := media.PlayerConfig{OpenSpeaker: open, OnChange: onChange, Clock: clk, Logger: log}
+	if open == nil && cfg.Speaker != "none" {
 		path, hint := "", cfg.Profile.Audio.CardHint
 		if strings.HasPrefix(cfg.Speaker, "/dev/") {
 			path = cfg.Speaker

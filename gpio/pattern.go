@@ -84,7 +84,7 @@ var (
 
 // Flashes is a blink code: n flashes of 200 ms, 300 ms apart, then dark
 // until 3 s have passed, so a technician can count them. The device codes
-// use it on the status LED: 1 camera, 2 encoder, 3 microphone.
+// use it on the status LED: 1 camera, 2 encoder, 3 microphone, 4 speaker.
 func Flashes(n int) Pattern {
 	steps := make([]Step, 0, 2*n)
 	var used time.Duration

@@ -4,8 +4,9 @@ package media
 // and device:status spell them. Issue 15's speaker and display join the
 // list as one entry each.
 const (
-	DeviceCamera = "camera"
-	DeviceMic    = "mic"
+	DeviceCamera  = "camera"
+	DeviceMic     = "mic"
+	DeviceSpeaker = "speaker"
 )
 
 // Device is one media device as the pipeline sees it: its name, its state
@@ -17,11 +18,35 @@ type Device struct {
 	Error string
 }
 
+// Down reports a device that does not deliver although it should: not
+// Working, except a speaker that is off, which is what "speaker none" asks
+// for (a board without one; issue 15) and no fault. A microphone that is
+// off is one: the customer hears nothing.
+func (d Device) Down() bool {
+	if d.Name == DeviceSpeaker && d.State == SourceOff {
+		return false
+	}
+	return !d.State.Working()
+}
+
 // Devices lists the pipeline's devices in the order a customer would miss
-// them: picture first, then sound.
+// them: picture first, then sound; then the counter's speaker when a
+// Player's status was merged in (WithPlayer).
 func (s Status) Devices() []Device {
-	return []Device{
+	d := []Device{
 		{Name: DeviceCamera, State: s.Camera, Error: s.CameraError},
 		{Name: DeviceMic, State: s.Mic, Error: s.MicError},
 	}
+	if s.hasSpeaker {
+		d = append(d, Device{Name: DeviceSpeaker, State: s.Speaker, Error: s.SpeakerError})
+	}
+	return d
+}
+
+// WithPlayer returns s with the speaker's state from the Player that runs
+// beside the pipeline (the pipeline captures; it does not play), so the
+// speaker is listed by Devices like the camera and the microphone.
+func (s Status) WithPlayer(p PlayerStatus) Status {
+	s.Speaker, s.SpeakerError, s.hasSpeaker = p.Speaker, p.SpeakerError, true
+	return s
 }

@@ -18,3 +18,20 @@ func TestOpenersMapMissingDevices(t *testing.T) {
 		t.Fatalf("mic by hint: err = %v, want ErrNoDevice", err)
 	}
 }
+
+// TestDeviceListWithSpeaker (issue 15): the pipeline alone lists camera
+// and mic; with a player's status merged in, the speaker follows; a
+// speaker that is off ("speaker none") is not down, a mic that is off is.
+func TestDeviceListWithSpeaker(t *testing.T) {
+	s := Status{Camera: SourceOK, Mic: SourceOff}
+	if d := s.Devices(); len(d) != 2 || d[0].Name != DeviceCamera || d[1].Name != DeviceMic || !d[1].Down() || d[0].Down() {
+		t.Fatalf("pipeline alone: %+v", d)
+	}
+	d := s.WithPlayer(PlayerStatus{Speaker: SourceMissing, SpeakerError: "no card"}).Devices()
+	if len(d) != 3 || d[2] != (Device{Name: DeviceSpeaker, State: SourceMissing, Error: "no card"}) || !d[2].Down() {
+		t.Fatalf("with a missing speaker: %+v", d)
+	}
+	if d := s.WithPlayer(PlayerStatus{Speaker: SourceOff}).Devices(); len(d) != 3 || d[2].Down() {
+		t.Fatalf("speaker none: %+v", d)
+	}
+}

@@ -9,6 +9,11 @@ type Status struct {
 	CameraError string // last open or capture error, "" when fine
 	Mic         SourceState
 	MicError    string
+	// Speaker and SpeakerError are a Player's (PlayerStatus), set by
+	// WithPlayer; the pipeline itself leaves them unset and unlisted.
+	Speaker      SourceState
+	SpeakerError string
+	hasSpeaker   bool
 
 	Encoder       EncoderKind
 	EncoderDevice string // the mem2mem node for hardware

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"tether/appliance/health"
+	"tether/media"
 	"tether/signaling/socketio"
 	"tether/store"
 )
@@ -210,6 +211,26 @@ func TestCommands(t *testing.T) {
 			t.Fatal("restart callback not called")
 		}
 	})
+}
+
+// TestSpeakerOnConsole (issue 15): a failed speaker changes the status
+// line at once (its state and name), and `status` lists it among the media
+// devices.
+func TestSpeakerOnConsole(t *testing.T) {
+	r := newFixture(t, nil)
+	r.out.expect(t, "booting")
+	r.tr.SetBooting(false)
+	r.out.expect(t, "hub-unreachable")
+	r.tr.ReportMedia(health.FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderSoftware}.
+		WithPlayer(media.PlayerStatus{Speaker: media.SourceMissing, SpeakerError: "no playback card"})))
+	l := r.out.expect(t, "no-speaker (speaker missing: no playback card)")
+	if !strings.Contains(l, "| speaker missing |") {
+		t.Fatalf("line %q does not name the speaker", l)
+	}
+	r.type_(t, "status")
+	r.out.expect(t, "no-speaker")
+	r.out.expect(t, "state no-speaker since")
+	r.out.expect(t, "media camera ok mic ok speaker missing encoder software")
 }
 
 func TestMissingOptionalParts(t *testing.T) {

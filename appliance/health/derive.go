@@ -76,13 +76,14 @@ func (th Thresholds) withDefaults() (Thresholds, error) {
 //  4. NoCamera      — camera missing, failed or reopening.
 //  5. NoEncoder     — no video encoder runs.
 //  6. NoMicrophone  — microphone missing, failed or reopening, or audio off.
-//  7. NoNetwork     — the network watcher reported the network down.
-//  8. LoginNeeded   — the socket reports session expired.
-//  9. HubUnreachable — socket not connected, or connected but not in the room (peer idle).
-//  10. Degraded     — peer degraded or ICE-restarting, RTT over threshold,
+//  7. NoSpeaker     — a configured speaker missing, failed or reopening.
+//  8. NoNetwork     — the network watcher reported the network down.
+//  9. LoginNeeded   — the socket reports session expired.
+//  10. HubUnreachable — socket not connected, or connected but not in the room (peer idle).
+//  11. Degraded     — peer degraded or ICE-restarting, RTT over threshold,
 //     missed heartbeats, or packet loss.
-//  11. InCall       — peer negotiating or connected with a customer.
-//  12. ReadyWaiting — peer waiting for a customer.
+//  12. InCall       — peer negotiating or connected with a customer.
+//  13. ReadyWaiting — peer waiting for a customer.
 //
 // The media states come before the network ones: they are what a
 // technician at the counter can fix, and a customer served without a
@@ -153,11 +154,12 @@ func degradedReason(f Facts, th Thresholds) string {
 }
 
 // mediaState is the device a customer would miss, video first: the camera,
-// then the encoder, then the microphone; "" when all deliver. Starting
-// counts as delivering (booting covers it), the test pattern and tone too
-// (they are only ever asked for: the demo, camera=test). A device with no
-// overall state of its own (none yet: issue 15's speaker and display add
-// theirs here and in appliance/leds.go) is shown by name on the console,
+// then the encoder, then the microphone, then the counter's speaker (the
+// customer is served, but not heard: issue 15); "" when all deliver.
+// Starting counts as delivering (booting covers it), the test pattern and
+// tone too (they are only ever asked for: the demo, camera=test), and a
+// speaker that is off ("speaker none"). A device with no overall state of
+// its own (issue 15's display, for now) is shown by name on the console,
 // the setup page, metrics and device:status, not in the overall state.
 func mediaState(m MediaStatus) (State, string) {
 	if cam := m.Device(media.DeviceCamera); !cam.State.Working() {
@@ -172,6 +174,9 @@ func mediaState(m MediaStatus) (State, string) {
 			what = "audio off"
 		}
 		return StateNoMicrophone, withErr(what, mic.Error)
+	}
+	if spk := m.Device(media.DeviceSpeaker); spk.Down() {
+		return StateNoSpeaker, withErr("speaker "+spk.State.String(), spk.Error)
 	}
 	return 0, ""
 }

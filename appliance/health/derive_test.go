@@ -122,8 +122,29 @@ func TestDerive(t *testing.T) {
 		{"loss", mod(func(f *Facts) { f.Peer.State = peer.Connected; f.Peer.Loss = 0.1 }), StateDegraded, "packet loss 10.0%"},
 		{"camera reopening", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceCamera, media.SourceReopening, "") }), StateNoCamera, "camera reopening"},
 		{"a device without a state of its own leaves the overall state", mod(func(f *Facts) {
-			setDevice(&f.Media, "speaker", media.SourceMissing, "no card")
+			setDevice(&f.Media, "display", media.SourceMissing, "no connector")
 		}), StateReadyWaiting, "waiting"},
+		// Issue 15: a configured speaker that fails is its own state, after
+		// the microphone; "speaker none" (off) and a starting one are fine.
+		{"speaker missing", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceSpeaker, media.SourceMissing, "no card")
+		}), StateNoSpeaker, "speaker missing: no card"},
+		{"speaker reopening in a call", mod(func(f *Facts) {
+			f.Peer.State = peer.Connected
+			setDevice(&f.Media, media.DeviceSpeaker, media.SourceReopening, "EIO")
+		}), StateNoSpeaker, "speaker reopening: EIO"},
+		{"speaker none is no fault", mod(func(f *Facts) {
+			f.Media = FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK, Encoder: media.EncoderHardware}.
+				WithPlayer(media.PlayerStatus{Speaker: media.SourceOff, SpeakerError: "no speaker configured"}))
+		}), StateReadyWaiting, "waiting"},
+		{"the microphone comes before the speaker", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceSpeaker, media.SourceFailed, "")
+			setDevice(&f.Media, media.DeviceMic, media.SourceMissing, "")
+		}), StateNoMicrophone, "microphone missing"},
+		{"the speaker comes before the network", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceSpeaker, media.SourceFailed, "")
+			f.Network.State = NetworkDown
+		}), StateNoSpeaker, "speaker failed"},
 		{"mic reopening", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceMic, media.SourceReopening, "") }), StateNoMicrophone, "microphone reopening"},
 	}
 	for _, tc := range tests {
@@ -186,8 +207,8 @@ func TestStrings(t *testing.T) {
 		}
 		seen[n] = true
 	}
-	if len(States()) != 12 {
-		t.Fatalf("%d states, want 12", len(States()))
+	if len(States()) != 13 {
+		t.Fatalf("%d states, want 13", len(States()))
 	}
 	if State(42).String() != "State(42)" || NetworkState(9).String() != "NetworkState(9)" {
 		t.Fatal("out-of-range String")

@@ -45,7 +45,7 @@ func (s Snapshot) Line() string {
 	// higher-priority state hides it from the LEDs.
 	// The encoder follows the camera it encodes.
 	for _, d := range s.Media.Devices {
-		if !d.State.Working() {
+		if d.Down() {
 			fmt.Fprintf(&b, " | %s %s", d.Name, d.State)
 		}
 		if d.Name == media.DeviceCamera && s.Media.EncoderDown() {

@@ -38,6 +38,16 @@ func TestSnapshotLine(t *testing.T) {
 				{Name: media.DeviceCamera, State: media.SourceOK}, {Name: media.DeviceMic, State: media.SourceOK},
 				{Name: "speaker", State: media.SourceMissing, Error: "no playback card"}}}}},
 			"ready (waiting for a customer) | socket session_expired | peer idle | speaker missing | up 0s | last error: no playback card"},
+		// The speaker as the appliance reports it (WithPlayer): failed, it
+		// is named; off ("speaker none") it is not a fault and not named.
+		{"a failed speaker", Snapshot{Overall: StateNoSpeaker, Reason: "speaker reopening: EIO", Facts: Facts{
+			Media: FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK}.
+				WithPlayer(media.PlayerStatus{Speaker: media.SourceReopening, SpeakerError: "EIO"}))}},
+			"no-speaker (speaker reopening: EIO) | socket disconnected | peer idle | speaker reopening | up 0s | last error: EIO"},
+		{"speaker none is not named", Snapshot{Overall: StateReadyWaiting, Reason: "waiting for a customer", Facts: Facts{
+			Media: FromMedia(media.Status{Camera: media.SourceOK, Mic: media.SourceOK}.
+				WithPlayer(media.PlayerStatus{Speaker: media.SourceOff}))}},
+			"ready (waiting for a customer) | socket disconnected | peer idle | up 0s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,10 @@ const (
 	// StateNoMicrophone: the microphone is missing, failed or being
 	// reopened, or audio is off: customers hear nothing.
 	StateNoMicrophone
+	// StateNoSpeaker: a configured speaker is missing, failed or being
+	// reopened: customers are served, but the counter cannot hear them
+	// (issue 15). "speaker none" is no fault.
+	StateNoSpeaker
 	// StateNoNetwork: no usable network interface / default route.
 	StateNoNetwork
 	// StateLoginNeeded: the hub said session_expired; log in on the setup page.
@@ -67,6 +71,7 @@ var stateNames = [...]string{
 	StateNoCamera:       "no-camera",
 	StateNoEncoder:      "no-encoder",
 	StateNoMicrophone:   "no-microphone",
+	StateNoSpeaker:      "no-speaker",
 	StateNoNetwork:      "no-network",
 	StateLoginNeeded:    "login-needed",
 	StateHubUnreachable: "hub-unreachable",

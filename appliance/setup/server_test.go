@@ -1021,10 +1021,11 @@ func TestStatusNamesEachMediaDevice(t *testing.T) {
 	r := newFixture(t)
 	b := r.loggedIn()
 	r.tr.SetBooting(false)
+	// Issue 15's speaker is one more entry, as the appliance merges the
+	// player's state in.
 	m := health.FromMedia(media.Status{Camera: media.SourceMissing, CameraError: "no /dev/video0",
-		Mic: media.SourceOK, EncoderError: "openh264: no", Encoder: media.EncoderNone})
-	// A device of issue 15 slots in as one more entry.
-	m.Devices = append(m.Devices, media.Device{Name: "speaker", State: media.SourceReopening, Error: "EIO"})
+		Mic: media.SourceOK, EncoderError: "openh264: no", Encoder: media.EncoderNone}.
+		WithPlayer(media.PlayerStatus{Speaker: media.SourceReopening, SpeakerError: "EIO"}))
 	r.tr.ReportMedia(m)
 	a := b.get("/api/status")
 	var st struct {
@@ -1039,6 +1040,13 @@ func TestStatusNamesEachMediaDevice(t *testing.T) {
 	want := []struct{ Name, State, Error string }{{"camera", "missing", "no /dev/video0"}, {"mic", "ok", ""}, {"speaker", "reopening", "EIO"}}
 	if a.status != 200 || a.str("overall") != "no-camera" || !strings.Contains(a.str("reason"), "camera missing: no /dev/video0") ||
 		!slices.Equal(st.Media.Devices, want) || st.Media.Encoder != "down" {
+		t.Fatalf("status %d %s", a.status, a.raw)
+	}
+	// With the camera back, the failed speaker is the state.
+	m.Devices[0] = media.Device{Name: media.DeviceCamera, State: media.SourceOK}
+	m.Encoder, m.EncoderError = media.EncoderSoftware, ""
+	r.tr.ReportMedia(m)
+	if a := b.get("/api/status"); a.str("overall") != "no-speaker" || !strings.Contains(a.str("reason"), "speaker reopening: EIO") {
 		t.Fatalf("status %d %s", a.status, a.raw)
 	}
 }
