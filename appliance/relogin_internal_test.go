@@ -31,25 +31,8 @@ import (
 // for packet starting with 22"). The real App, media pipeline and WebRTC
 // layer run here; only the socket is a fake, and the customer is pion.
 func TestSessionExpiryReloginFreshCall(t *testing.T) {
-	dir := t.TempDir()
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	RegisterFlags(fs)
-	for k, v := range map[string]string{"board": "sim", "hub": "http://127.0.0.1:1", "data": filepath.Join(dir, "tetherd.db"),
-		"setup-addr": "", "metrics-addr": "", "camera": "test", "mic": "test",
-		"width": "320", "height": "180", "fps": "15", "bitrate": "300"} {
-		if err := fs.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := Resolve(fs, func(string) string { return "" }, func(string) ([]byte, error) { return nil, os.ErrNotExist }, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, Deps{Logger: slog.New(slog.DiscardHandler), PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.store.Close()
+	a := newInternalApp(t)
+	cfg := a.cfg
 	dev := &fakeRoom{}
 	a.device = dev
 	ctx, cancel := context.WithCancel(context.Background())
@@ -88,6 +71,31 @@ func TestSessionExpiryReloginFreshCall(t *testing.T) {
 	second := newPionCustomer(t, a, dev, user)
 	a.handle(ctx, join)
 	second.waitMedia(t, "call after the re-login")
+}
+
+// newInternalApp builds the real App on the sim board with test sources
+// (not started: the test runs what it needs).
+func newInternalApp(t *testing.T) *App {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	RegisterFlags(fs)
+	for k, v := range map[string]string{"board": "sim", "hub": "http://127.0.0.1:1", "data": filepath.Join(t.TempDir(), "tetherd.db"),
+		"setup-addr": "", "metrics-addr": "", "camera": "test", "mic": "test",
+		"width": "320", "height": "180", "fps": "15", "bitrate": "300"} {
+		if err := fs.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := Resolve(fs, func(string) string { return "" }, func(string) ([]byte, error) { return nil, os.ErrNotExist }, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, Deps{Logger: slog.New(slog.DiscardHandler), PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.store.Close() })
+	return a
 }
 
 // fakeRoom is the room socket: signals the appliance sends go to the

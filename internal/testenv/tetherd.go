@@ -287,7 +287,10 @@ func (d *Tetherd) WaitState(want string, within time.Duration) {
 // "" when it is not there.
 func (d *Tetherd) Metric(name string) string {
 	d.t.Helper()
+	// One request per connection: a transport per call that kept its
+	// connection alive left it open in tetherd and here (a soak's fds).
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if d.cfg.NS == "" {
 				return (&net.Dialer{}).DialContext(ctx, network, addr)
