@@ -89,6 +89,12 @@ func (a *App) handle(ctx context.Context, ev event) (restart string, ok bool) {
 		a.callEnded(ev.user, ev.why)
 	case evSessionExpired:
 		a.rec.event("socket", "connected", "session_expired", "hub says the session expired")
+		// The hub took the counter out of its room and told the customer
+		// it left (room:user:left); the customer's page closed its
+		// PeerConnection. Ours must go too: after the next login the
+		// customer gets a fresh one, never an ICE restart of a DTLS
+		// session the far end has closed (pion: "mux: no endpoint").
+		a.endCallLocally("session expired")
 		a.loginNeeded("session expired")
 	case evSocketStatus:
 		a.onSocketStatus(ev.s)
@@ -147,9 +153,25 @@ func (a *App) onLogin(s store.Session, user string) error {
 	if !a.deviceRunning.Load() {
 		a.startDevice()
 	} else {
+		// A new identity: the call belonged to the old session, whose
+		// socket the hub drops (the customer hears the counter left).
+		a.endCallLocally("new login")
 		a.device.Relogin()
 	}
 	return nil
+}
+
+// endCallLocally ends the WebRTC layer's call without telling the room:
+// the hub has ended (or is ending) the old session's part in it itself.
+// The WebRTC layer ends whatever call it has (an empty user), in order
+// with the room events before it: its published Stats may not show a
+// customer whose join it has not handled yet.
+func (a *App) endCallLocally(why string) {
+	if c := a.peer.Stats().Customer; c != "" {
+		a.rec.event("call", c, "", why)
+	}
+	a.peer.CallEnded("")
+	a.device.StatusChanged()
 }
 
 func (a *App) onVerified(v signaling.VerifyReply) {

@@ -97,7 +97,6 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 	fs.StringVar(&cfg.DataPath, "data", "hub.db", "bbolt data file (and, with -redis, the admin socket's path + .sock)")
 	fs.DurationVar(&cfg.Cluster.NodeTTL, "node-ttl", 0, "with -redis: how long a silent node counts as alive (default 10s)")
-	fs.IntVar(&cfg.MaxSessions, "max-sessions", 0, "Engine.IO sessions in total (default 10000, -1: no bound)")
 	fs.StringVar(&cfg.Redis, "redis", "", "keep accounts, sessions and invites in Redis, shared by several hub nodes (redis://host:6379/0 or unix:///path/redis.sock)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL customers use (invite links)")
 	fs.StringVar(&cfg.TURN.UDP, "turn-udp", "", "embedded TURN UDP listen address (e.g. :3478)")

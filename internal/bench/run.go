@@ -321,12 +321,7 @@ func (w *world) faultMatrix(ctx context.Context, rep *Report, o Options, rng *ra
 	fs := []fault{hubKill, cutFor(2 * time.Second), cutFor(30 * time.Second), cutFor(120 * time.Second),
 		lossFor(20 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
 	if o.Short {
-		// Without the revocation: after `tetherd login` the device rejoins
-		// but keeps its old DTLS session with the customer, which made a
-		// new connection (pion: "mux: no endpoint for packet starting with
-		// 22"), and no customer gets frames again: a product bug this
-		// matrix found (see the full run); CI must not stay red on it.
-		fs = []fault{hubKill, cutFor(2 * time.Second), lossFor(5 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng)}
+		fs = []fault{hubKill, cutFor(2 * time.Second), lossFor(5 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
 	}
 	for _, f := range fs {
 		if ctx.Err() != nil {

@@ -320,7 +320,10 @@ func (d *Tetherd) Metric(name string) string {
 // MetricErr is Metric for callers that retry (a loaded box can make one
 // read time out).
 func (d *Tetherd) MetricErr(name string) (string, error) {
+	// One request per connection: a transport per call that kept its
+	// connection alive left it open in tetherd and here (a soak's fds).
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if d.cfg.NS == "" {
 				return (&net.Dialer{}).DialContext(ctx, network, addr)
