@@ -204,3 +204,21 @@ func (a *advancingPCM) Poll(d time.Duration) (bool, error) {
 	a.mock.Add(300 * time.Millisecond)
 	return false, nil
 }
+
+// BenchmarkReadPCM measures the capture loop (stereo downmix, delivered in
+// pieces) against the fake device: the loop's own cost, no hardware.
+func BenchmarkReadPCM(b *testing.B) {
+	f := &fakePCM{maxChannels: 2}
+	m, err := Open(Config{Path: "fake", openDevice: func() (device, error) { return f, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	buf := make([]int16, 960)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.ReadPCM(ctx, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
