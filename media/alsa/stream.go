@@ -87,7 +87,7 @@ type Waiter interface {
 
 // Loop is the non-blocking transfer loop under poll that capture and
 // playback share: EAGAIN waits, EPIPE (an xrun) is recovered with PREPARE
-// and counted, and no progress for Timeout is Errs.Stalled.
+// and counted in Xruns, and no progress for Timeout is Errs.Stalled.
 type Loop struct {
 	Errs      *Errs
 	Op        string // the transfer ioctl, for errors
@@ -98,12 +98,27 @@ type Loop struct {
 	// (playback: the ring is full); else the next transfer follows at once
 	// (capture: take what has arrived since).
 	WaitShort bool
+	Xruns     int // recovered xruns
+}
+
+// Defaults fills the stream timings left zero: no progress for 1 s is a
+// stall, each poll waits at most 100 ms so ctx is noticed, the real clock.
+func Defaults(timeout, pollSlice *time.Duration, clk *clock.Clock) {
+	if *timeout == 0 {
+		*timeout = time.Second
+	}
+	if *pollSlice == 0 {
+		*pollSlice = 100 * time.Millisecond
+	}
+	if *clk == nil {
+		*clk = clock.New()
+	}
 }
 
 // Run moves total frames: step(done) makes one transfer from frame done on
 // and returns the frames moved, the frames it asked for and the ioctl's
 // error. It does not allocate (step does not escape).
-func (l *Loop) Run(ctx context.Context, dev Waiter, total int, xruns *int, step func(done int) (n, want int, err error)) error {
+func (l *Loop) Run(ctx context.Context, dev Waiter, total int, step func(done int) (n, want int, err error)) error {
 	done := 0
 	last := l.Clock.Now()
 	for done < total {
@@ -122,7 +137,7 @@ func (l *Loop) Run(ctx context.Context, dev Waiter, total int, xruns *int, step 
 			}
 		case errors.Is(err, syscall.EAGAIN):
 		case errors.Is(err, syscall.EPIPE): // xrun: the ring ran dry or over
-			*xruns++
+			l.Xruns++
 			if err := dev.Prepare(); err != nil {
 				return l.Errs.Wrap("SNDRV_PCM_IOCTL_PREPARE", err)
 			}

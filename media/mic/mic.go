@@ -49,7 +49,6 @@ type Mic struct {
 	channels int
 	tmp      []int16 // interleaved frames when the device is stereo
 	closed   bool
-	xruns    int
 	loop     alsa.Loop
 }
 
@@ -59,15 +58,7 @@ func Open(cfg Config) (*Mic, error) {
 	if cfg.PeriodFrames == 0 {
 		cfg.PeriodFrames = 960
 	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = time.Second
-	}
-	if cfg.PollSlice == 0 {
-		cfg.PollSlice = 100 * time.Millisecond
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
+	alsa.Defaults(&cfg.ReadTimeout, &cfg.PollSlice, &cfg.Clock)
 	dev, ch, err := alsa.OpenS16(&errs, cfg.Path, cfg.openDevice, Rate, cfg.PeriodFrames, 4)
 	if err != nil {
 		return nil, err
@@ -86,7 +77,7 @@ func Open(cfg Config) (*Mic, error) {
 func (m *Mic) Channels() int { return m.channels }
 
 // Overruns counts recovered capture overruns.
-func (m *Mic) Overruns() int { return m.xruns }
+func (m *Mic) Overruns() int { return m.loop.Xruns }
 
 // ReadPCM fills buf with mono samples and returns the capture time of the
 // first (the time the read completed, less the buffer's duration). It does
@@ -95,7 +86,7 @@ func (m *Mic) ReadPCM(ctx context.Context, buf []int16) (time.Time, error) {
 	if m.closed {
 		return time.Time{}, ErrClosed
 	}
-	err := m.loop.Run(ctx, m.dev, len(buf), &m.xruns, func(got int) (int, int, error) {
+	err := m.loop.Run(ctx, m.dev, len(buf), func(got int) (int, int, error) {
 		want := len(buf) - got
 		if m.channels == 1 {
 			n, err := m.dev.ReadI(buf[got:], want)

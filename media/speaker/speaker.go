@@ -55,7 +55,6 @@ type Speaker struct {
 	channels int
 	tmp      []int16 // interleaved frames when the device is stereo
 	closed   bool
-	xruns    int
 	loop     alsa.Loop
 }
 
@@ -68,15 +67,7 @@ func Open(cfg Config) (*Speaker, error) {
 	if cfg.Periods == 0 {
 		cfg.Periods = 3
 	}
-	if cfg.WriteTimeout == 0 {
-		cfg.WriteTimeout = time.Second
-	}
-	if cfg.PollSlice == 0 {
-		cfg.PollSlice = 100 * time.Millisecond
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
+	alsa.Defaults(&cfg.WriteTimeout, &cfg.PollSlice, &cfg.Clock)
 	if cfg.PeriodFrames < 32 || cfg.PeriodFrames > Rate || cfg.Periods < 2 || cfg.Periods > 32 {
 		return nil, fmt.Errorf("%w: %d periods of %d frames", ErrFormat, cfg.Periods, cfg.PeriodFrames)
 	}
@@ -98,7 +89,7 @@ func Open(cfg Config) (*Speaker, error) {
 func (s *Speaker) Channels() int { return s.channels }
 
 // Underruns counts recovered playback underruns.
-func (s *Speaker) Underruns() int { return s.xruns }
+func (s *Speaker) Underruns() int { return s.loop.Xruns }
 
 // Buffer is the ring's length: the most latency the device adds.
 func (s *Speaker) Buffer() time.Duration {
@@ -128,7 +119,7 @@ func (s *Speaker) Write(ctx context.Context, pcm []int16) error {
 	if s.closed {
 		return ErrClosed
 	}
-	return s.loop.Run(ctx, s.dev, len(pcm), &s.xruns, func(done int) (int, int, error) {
+	return s.loop.Run(ctx, s.dev, len(pcm), func(done int) (int, int, error) {
 		want := len(pcm) - done
 		if s.channels == 1 {
 			n, err := s.dev.WriteI(pcm[done:], want)
