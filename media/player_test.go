@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+
+	"tether/internal/testenv"
 )
 
 // fakeTrack is a customer's track fed by the test; like a TrackRemote, it
@@ -431,14 +432,5 @@ func resources(t *testing.T, p *Player) (goroutines, fds int, heap uint64) {
 			t.Fatalf("%d track readers still running, want %d", p.live.Load(), want)
 		}
 	}
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fds = len(ents)
-	} else {
-		fds = -1
-	}
-	return runtime.NumGoroutine(), fds, ms.HeapAlloc
+	return testenv.Resources()
 }

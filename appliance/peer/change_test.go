@@ -2,13 +2,13 @@ package peer
 
 import (
 	"fmt"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
+
+	"tether/internal/testenv"
 )
 
 // TestCustomerChanges: many customers in a row, each sending its
@@ -79,15 +79,5 @@ func (r *harness) resources(t *testing.T) (goroutines, fds int, heap uint64) {
 	done := make(chan struct{})
 	r.peer.enqueue(event{kind: evSync, done: done, hook: r.peer.closers.Wait}) // Run is the only Add-er
 	<-done
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		fds = -1 // not Linux: only goroutines and heap are checked
-	} else {
-		fds = len(ents)
-	}
-	return runtime.NumGoroutine(), fds, ms.HeapAlloc
+	return testenv.Resources()
 }

@@ -202,7 +202,12 @@ var addrChange = fault{name: "device address change (→ ICE restart)", run: fun
 var tetherdKill = fault{name: "tetherd kill -9 (→ restarted, stored session)", run: func(w *world) (time.Time, string, error) {
 	n := w.sup.restartCount()
 	w.sup.current().Kill()
-	t0 := time.Now()
+	return restarted(w, n, time.Now())
+}}
+
+// restarted waits (up to wait) for the supervisor's restart count to pass
+// n after a kill at t0.
+func restarted(w *world, n int, t0 time.Time) (time.Time, string, error) {
 	for w.sup.restartCount() == n {
 		if time.Since(t0) > wait {
 			return t0, "", fmt.Errorf("supervisor did not restart tetherd")
@@ -210,7 +215,7 @@ var tetherdKill = fault{name: "tetherd kill -9 (→ restarted, stored session)",
 		time.Sleep(20 * time.Millisecond)
 	}
 	return t0, "", nil
-}}
+}
 
 // powerCut kills tetherd with SIGKILL at a random moment while it writes
 // its state file: a burst of link flaps makes it append to the event log
@@ -224,14 +229,7 @@ func powerCut(rng *rand.Rand) fault {
 		w.topo.LinkUp()
 		time.Sleep(jitter(rng, 0, 300*time.Millisecond))
 		d.Kill()
-		t0 := time.Now()
-		for w.sup.restartCount() == n {
-			if time.Since(t0) > wait {
-				return t0, "", fmt.Errorf("supervisor did not restart tetherd")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return t0, "", nil
+		return restarted(w, n, time.Now())
 	}}
 }
 

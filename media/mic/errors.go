@@ -2,7 +2,6 @@ package mic
 
 import (
 	"errors"
-	"fmt"
 
 	"tether/media/alsa"
 )
@@ -23,11 +22,4 @@ var (
 	ErrUnsupported = alsa.ErrUnsupported
 )
 
-func gone(err error) bool { return alsa.Gone(err) }
-
-func wrap(op string, err error) error {
-	if gone(err) {
-		return fmt.Errorf("mic: %s: %w (%w)", op, ErrGone, err)
-	}
-	return fmt.Errorf("mic: %s: %w", op, err)
-}
+var errs = alsa.Errs{Name: "mic", NoDevice: ErrNoDevice, Gone: ErrGone, Format: ErrFormat, Stalled: ErrStalled}

@@ -2,9 +2,6 @@ package mic
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"syscall"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -52,7 +49,7 @@ type Mic struct {
 	channels int
 	tmp      []int16 // interleaved frames when the device is stereo
 	closed   bool
-	xruns    int
+	loop     alsa.Loop
 }
 
 // Open opens the device and sets 48 kHz S16_LE, mono if the device takes
@@ -61,42 +58,15 @@ func Open(cfg Config) (*Mic, error) {
 	if cfg.PeriodFrames == 0 {
 		cfg.PeriodFrames = 960
 	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = time.Second
-	}
-	if cfg.PollSlice == 0 {
-		cfg.PollSlice = 100 * time.Millisecond
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
-	open := cfg.openDevice
-	if open == nil {
-		path := cfg.Path
-		open = func() (device, error) { return openPCM(path) }
-	}
-	dev, err := open()
+	alsa.Defaults(&cfg.ReadTimeout, &cfg.PollSlice, &cfg.Clock)
+	dev, ch, err := alsa.OpenS16(&errs, cfg.Path, cfg.openDevice, Rate, cfg.PeriodFrames, 4)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || gone(err) {
-			return nil, fmt.Errorf("mic: open %s: %w (%w)", cfg.Path, ErrNoDevice, err)
-		}
-		return nil, fmt.Errorf("mic: open %s: %w", cfg.Path, err)
+		return nil, err
 	}
-	m := &Mic{cfg: cfg, dev: dev}
-	ch, err := alsa.SetS16(dev, Rate, cfg.PeriodFrames, 4)
-	switch {
-	case err != nil && gone(err):
-		dev.Close()
-		return nil, wrap("SNDRV_PCM_IOCTL_HW_PARAMS", err)
-	case err != nil:
-		dev.Close()
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
-	}
-	m.channels = ch
-	if err := dev.Prepare(); err != nil {
-		dev.Close()
-		return nil, wrap("SNDRV_PCM_IOCTL_PREPARE", err)
-	}
+	m := &Mic{cfg: cfg, dev: dev, channels: ch, loop: alsa.Loop{
+		Errs: &errs, Op: "SNDRV_PCM_IOCTL_READI_FRAMES", Clock: cfg.Clock,
+		Timeout: cfg.ReadTimeout, PollSlice: cfg.PollSlice,
+	}}
 	if m.channels > 1 {
 		m.tmp = make([]int16, cfg.PeriodFrames*m.channels)
 	}
@@ -107,7 +77,7 @@ func Open(cfg Config) (*Mic, error) {
 func (m *Mic) Channels() int { return m.channels }
 
 // Overruns counts recovered capture overruns.
-func (m *Mic) Overruns() int { return m.xruns }
+func (m *Mic) Overruns() int { return m.loop.Xruns }
 
 // ReadPCM fills buf with mono samples and returns the capture time of the
 // first (the time the read completed, less the buffer's duration). It does
@@ -116,45 +86,21 @@ func (m *Mic) ReadPCM(ctx context.Context, buf []int16) (time.Time, error) {
 	if m.closed {
 		return time.Time{}, ErrClosed
 	}
-	got := 0
-	lastData := m.cfg.Clock.Now()
-	for got < len(buf) {
-		if err := ctx.Err(); err != nil {
-			return time.Time{}, err
-		}
+	err := m.loop.Run(ctx, m.dev, len(buf), func(got int) (int, int, error) {
 		want := len(buf) - got
-		var n int
-		var err error
 		if m.channels == 1 {
-			n, err = m.dev.ReadI(buf[got:], want)
-		} else {
-			want = min(want, len(m.tmp)/m.channels)
-			n, err = m.dev.ReadI(m.tmp, want)
-			for i := 0; i < n; i++ {
-				buf[got+i] = int16((int32(m.tmp[2*i]) + int32(m.tmp[2*i+1])) / 2)
-			}
+			n, err := m.dev.ReadI(buf[got:], want)
+			return n, want, err
 		}
-		switch {
-		case err == nil:
-			got += n
-			lastData = m.cfg.Clock.Now()
-			continue
-		case errors.Is(err, syscall.EAGAIN):
-		case errors.Is(err, syscall.EPIPE): // overrun: samples were lost
-			m.xruns++
-			if err := m.dev.Prepare(); err != nil {
-				return time.Time{}, wrap("SNDRV_PCM_IOCTL_PREPARE", err)
-			}
-			continue
-		default:
-			return time.Time{}, wrap("SNDRV_PCM_IOCTL_READI_FRAMES", err)
+		want = min(want, len(m.tmp)/m.channels)
+		n, err := m.dev.ReadI(m.tmp, want)
+		for i := 0; i < n; i++ {
+			buf[got+i] = int16((int32(m.tmp[2*i]) + int32(m.tmp[2*i+1])) / 2)
 		}
-		if m.cfg.Clock.Since(lastData) > m.cfg.ReadTimeout {
-			return time.Time{}, fmt.Errorf("%w for %v", ErrStalled, m.cfg.ReadTimeout)
-		}
-		if _, err := m.dev.Poll(m.cfg.PollSlice); err != nil && !errors.Is(err, syscall.EINTR) {
-			return time.Time{}, wrap("poll", err)
-		}
+		return n, want, err
+	})
+	if err != nil {
+		return time.Time{}, err
 	}
 	return m.cfg.Clock.Now().Add(-time.Duration(len(buf)) * time.Second / Rate), nil
 }

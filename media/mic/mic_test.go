@@ -11,55 +11,10 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"tether/media/alsa"
+	"tether/media/alsa/alsatest"
 )
 
-// fakePCM scripts a capture device: each ReadI takes its next step.
-type fakePCM struct {
-	maxChannels int // the one channel count the device takes (0: none)
-	params      *alsa.HWParams
-	prepared    int
-	steps       []error // per ReadI: nil delivers frames
-	step        int
-	next        int16 // sample value counter
-	closed      bool
-}
-
-func (f *fakePCM) HWParams(p *alsa.HWParams) error {
-	if ch := p.Interval(alsa.ParamChannels).Min; int(ch) != f.maxChannels {
-		return syscall.EINVAL
-	}
-	cp := *p
-	f.params = &cp
-	return nil
-}
-
-func (f *fakePCM) Prepare() error { f.prepared++; return nil }
-
-func (f *fakePCM) ReadI(buf []int16, frames int) (int, error) {
-	var err error
-	if f.step < len(f.steps) {
-		err = f.steps[f.step]
-	}
-	f.step++
-	if err != nil {
-		return 0, err
-	}
-	ch := int(f.params.Interval(alsa.ParamChannels).Min)
-	n := min(frames, 240) // deliver in small pieces
-	for i := 0; i < n; i++ {
-		f.next++
-		for c := 0; c < ch; c++ {
-			buf[i*ch+c] = f.next*2 + int16(c)*2 // stereo: L = 2k, R = 2k+2 -> mean 2k+1
-		}
-	}
-	return n, nil
-}
-
-func (f *fakePCM) Poll(time.Duration) (bool, error) { return false, nil }
-func (f *fakePCM) Delay() (int, error)              { return 480, nil }
-func (f *fakePCM) Close() error                     { f.closed = true; return nil }
-
-func openFake(t *testing.T, f *fakePCM, clk clock.Clock) *Mic {
+func openFake(t *testing.T, f *alsatest.PCM, clk clock.Clock) *Mic {
 	t.Helper()
 	m, err := Open(Config{Path: "fake", openDevice: func() (device, error) { return f, nil }, Clock: clk})
 	if err != nil {
@@ -80,11 +35,11 @@ func TestOpenParams(t *testing.T) {
 		{"no usable channel count", 0, 0, ErrFormat},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakePCM{maxChannels: tc.maxCh}
+			f := &alsatest.PCM{Channels: tc.maxCh}
 			m, err := Open(Config{Path: "fake", openDevice: func() (device, error) { return f, nil }})
 			if tc.err != nil {
-				if !errors.Is(err, tc.err) || !f.closed {
-					t.Fatalf("err = %v (closed %v), want %v", err, f.closed, tc.err)
+				if !errors.Is(err, tc.err) || !f.Closed {
+					t.Fatalf("err = %v (closed %v), want %v", err, f.Closed, tc.err)
 				}
 				return
 			}
@@ -92,10 +47,10 @@ func TestOpenParams(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			if m.Channels() != tc.wantChannels || f.prepared != 1 {
-				t.Fatalf("channels %d, prepared %d", m.Channels(), f.prepared)
+			if m.Channels() != tc.wantChannels || f.Prepared != 1 {
+				t.Fatalf("channels %d, prepared %d", m.Channels(), f.Prepared)
 			}
-			p := f.params
+			p := f.Params
 			if p.Interval(alsa.ParamRate).Min != 48000 || p.Interval(alsa.ParamPeriodSize).Min != 960 ||
 				p.Masks[alsa.ParamFormat].Bits[0] != 1<<alsa.FormatS16LE || p.Masks[alsa.ParamAccess].Bits[0] != 1<<alsa.AccessRWInterleaved {
 				t.Fatalf("hw params: rate %v period %v format %#x access %#x", p.Interval(alsa.ParamRate),
@@ -116,7 +71,7 @@ func TestOpenParams(t *testing.T) {
 func TestReadPCM(t *testing.T) {
 	ctx := context.Background()
 	t.Run("mono in pieces", func(t *testing.T) {
-		f := &fakePCM{maxChannels: 1, steps: []error{nil, syscall.EAGAIN, nil, nil, nil}}
+		f := &alsatest.PCM{Channels: 1, Steps: []error{nil, syscall.EAGAIN, nil, nil, nil}}
 		m := openFake(t, f, nil)
 		buf := make([]int16, 960)
 		if _, err := m.ReadPCM(ctx, buf); err != nil {
@@ -129,7 +84,7 @@ func TestReadPCM(t *testing.T) {
 		}
 	})
 	t.Run("stereo downmixed", func(t *testing.T) {
-		f := &fakePCM{maxChannels: 2}
+		f := &alsatest.PCM{Channels: 2}
 		m := openFake(t, f, nil)
 		buf := make([]int16, 960)
 		if _, err := m.ReadPCM(ctx, buf); err != nil {
@@ -142,17 +97,17 @@ func TestReadPCM(t *testing.T) {
 		}
 	})
 	t.Run("overrun recovered", func(t *testing.T) {
-		f := &fakePCM{maxChannels: 1, steps: []error{nil, syscall.EPIPE, nil}}
+		f := &alsatest.PCM{Channels: 1, Steps: []error{nil, syscall.EPIPE, nil}}
 		m := openFake(t, f, nil)
 		if _, err := m.ReadPCM(ctx, make([]int16, 960)); err != nil {
 			t.Fatal(err)
 		}
-		if m.Overruns() != 1 || f.prepared != 2 {
-			t.Fatalf("overruns %d, prepared %d", m.Overruns(), f.prepared)
+		if m.Overruns() != 1 || f.Prepared != 2 {
+			t.Fatalf("overruns %d, prepared %d", m.Overruns(), f.Prepared)
 		}
 	})
 	t.Run("unplugged", func(t *testing.T) {
-		f := &fakePCM{maxChannels: 1, steps: []error{nil, syscall.ENODEV}}
+		f := &alsatest.PCM{Channels: 1, Steps: []error{nil, syscall.ENODEV}}
 		m := openFake(t, f, nil)
 		if _, err := m.ReadPCM(ctx, make([]int16, 960)); !errors.Is(err, ErrGone) {
 			t.Fatalf("err = %v, want ErrGone", err)
@@ -164,28 +119,27 @@ func TestReadPCM(t *testing.T) {
 		for i := range steps {
 			steps[i] = syscall.EAGAIN
 		}
-		f := &fakePCM{maxChannels: 1, steps: steps}
+		f := &alsatest.PCM{Channels: 1, Steps: steps, Clock: mock}
 		m := openFake(t, f, mock)
-		m.dev = &advancingPCM{fakePCM: f, mock: mock}
 		if _, err := m.ReadPCM(ctx, make([]int16, 960)); !errors.Is(err, ErrStalled) {
 			t.Fatalf("err = %v, want ErrStalled", err)
 		}
 	})
 	t.Run("backlog", func(t *testing.T) {
-		m := openFake(t, &fakePCM{maxChannels: 1}, nil)
+		m := openFake(t, &alsatest.PCM{Channels: 1, Frames: 480}, nil)
 		if b := m.Backlog(); b != 10*time.Millisecond {
 			t.Fatalf("backlog %v", b)
 		}
 	})
 	t.Run("closed", func(t *testing.T) {
-		m := openFake(t, &fakePCM{maxChannels: 1}, nil)
+		m := openFake(t, &alsatest.PCM{Channels: 1}, nil)
 		m.Close()
 		if _, err := m.ReadPCM(ctx, make([]int16, 960)); !errors.Is(err, ErrClosed) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("no allocations", func(t *testing.T) {
-		m := openFake(t, &fakePCM{maxChannels: 2}, nil)
+		m := openFake(t, &alsatest.PCM{Channels: 2}, nil)
 		buf := make([]int16, 960)
 		if a := testing.AllocsPerRun(20, func() { m.ReadPCM(ctx, buf) }); a != 0 {
 			t.Fatalf("ReadPCM allocates %v", a)
@@ -193,14 +147,20 @@ func TestReadPCM(t *testing.T) {
 	})
 }
 
-// advancingPCM moves the mock clock on every poll, as time passes while
-// the device stays silent.
-type advancingPCM struct {
-	*fakePCM
-	mock *clock.Mock
-}
-
-func (a *advancingPCM) Poll(d time.Duration) (bool, error) {
-	a.mock.Add(300 * time.Millisecond)
-	return false, nil
+// BenchmarkReadPCM measures the capture loop (stereo downmix, delivered in
+// pieces) against the fake device: the loop's own cost, no hardware.
+func BenchmarkReadPCM(b *testing.B) {
+	f := &alsatest.PCM{Channels: 2}
+	m, err := Open(Config{Path: "fake", openDevice: func() (device, error) { return f, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	buf := make([]int16, 960)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.ReadPCM(ctx, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

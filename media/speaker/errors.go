@@ -2,7 +2,6 @@ package speaker
 
 import (
 	"errors"
-	"fmt"
 
 	"tether/media/alsa"
 )
@@ -23,9 +22,4 @@ var (
 	ErrUnsupported = alsa.ErrUnsupported
 )
 
-func wrap(op string, err error) error {
-	if alsa.Gone(err) {
-		return fmt.Errorf("speaker: %s: %w (%w)", op, ErrGone, err)
-	}
-	return fmt.Errorf("speaker: %s: %w", op, err)
-}
+var errs = alsa.Errs{Name: "speaker", NoDevice: ErrNoDevice, Gone: ErrGone, Format: ErrFormat, Stalled: ErrStalled}

@@ -55,7 +55,7 @@ type Speaker struct {
 	channels int
 	tmp      []int16 // interleaved frames when the device is stereo
 	closed   bool
-	xruns    int
+	loop     alsa.Loop
 }
 
 // Open opens the device and sets 48 kHz S16_LE, mono if the device takes
@@ -67,51 +67,18 @@ func Open(cfg Config) (*Speaker, error) {
 	if cfg.Periods == 0 {
 		cfg.Periods = 3
 	}
-	if cfg.WriteTimeout == 0 {
-		cfg.WriteTimeout = time.Second
-	}
-	if cfg.PollSlice == 0 {
-		cfg.PollSlice = 100 * time.Millisecond
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
+	alsa.Defaults(&cfg.WriteTimeout, &cfg.PollSlice, &cfg.Clock)
 	if cfg.PeriodFrames < 32 || cfg.PeriodFrames > Rate || cfg.Periods < 2 || cfg.Periods > 32 {
 		return nil, fmt.Errorf("%w: %d periods of %d frames", ErrFormat, cfg.Periods, cfg.PeriodFrames)
 	}
-	open := cfg.openDevice
-	if open == nil {
-		path := cfg.Path
-		open = func() (device, error) {
-			p, err := alsa.Open(path)
-			if err != nil {
-				return nil, err
-			}
-			return p, nil
-		}
-	}
-	dev, err := open()
+	dev, ch, err := alsa.OpenS16(&errs, cfg.Path, cfg.openDevice, Rate, cfg.PeriodFrames, cfg.Periods)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || alsa.Gone(err) {
-			return nil, fmt.Errorf("speaker: open %s: %w (%w)", cfg.Path, ErrNoDevice, err)
-		}
-		return nil, fmt.Errorf("speaker: open %s: %w", cfg.Path, err)
+		return nil, err
 	}
-	s := &Speaker{cfg: cfg, dev: dev}
-	ch, err := alsa.SetS16(dev, Rate, cfg.PeriodFrames, cfg.Periods)
-	switch {
-	case err != nil && alsa.Gone(err):
-		dev.Close()
-		return nil, wrap("SNDRV_PCM_IOCTL_HW_PARAMS", err)
-	case err != nil:
-		dev.Close()
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
-	}
-	s.channels = ch
-	if err := dev.Prepare(); err != nil {
-		dev.Close()
-		return nil, wrap("SNDRV_PCM_IOCTL_PREPARE", err)
-	}
+	s := &Speaker{cfg: cfg, dev: dev, channels: ch, loop: alsa.Loop{
+		Errs: &errs, Op: "SNDRV_PCM_IOCTL_WRITEI_FRAMES", Clock: cfg.Clock,
+		Timeout: cfg.WriteTimeout, PollSlice: cfg.PollSlice, WaitShort: true,
+	}}
 	if s.channels > 1 {
 		s.tmp = make([]int16, cfg.PeriodFrames*s.channels)
 	}
@@ -122,7 +89,7 @@ func Open(cfg Config) (*Speaker, error) {
 func (s *Speaker) Channels() int { return s.channels }
 
 // Underruns counts recovered playback underruns.
-func (s *Speaker) Underruns() int { return s.xruns }
+func (s *Speaker) Underruns() int { return s.loop.Xruns }
 
 // Buffer is the ring's length: the most latency the device adds.
 func (s *Speaker) Buffer() time.Duration {
@@ -140,7 +107,7 @@ func (s *Speaker) Delay() (time.Duration, error) {
 		if errors.Is(err, syscall.EPIPE) { // underrun: nothing queued
 			return 0, nil
 		}
-		return 0, wrap("SNDRV_PCM_IOCTL_DELAY", err)
+		return 0, errs.Wrap("SNDRV_PCM_IOCTL_DELAY", err)
 	}
 	return time.Duration(max(n, 0)) * time.Second / Rate, nil
 }
@@ -152,51 +119,19 @@ func (s *Speaker) Write(ctx context.Context, pcm []int16) error {
 	if s.closed {
 		return ErrClosed
 	}
-	done := 0
-	lastTaken := s.cfg.Clock.Now()
-	for done < len(pcm) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	return s.loop.Run(ctx, s.dev, len(pcm), func(done int) (int, int, error) {
 		want := len(pcm) - done
-		var n int
-		var err error
 		if s.channels == 1 {
-			n, err = s.dev.WriteI(pcm[done:], want)
-		} else {
-			want = min(want, len(s.tmp)/s.channels)
-			for i := 0; i < want; i++ {
-				s.tmp[2*i], s.tmp[2*i+1] = pcm[done+i], pcm[done+i]
-			}
-			n, err = s.dev.WriteI(s.tmp, want)
+			n, err := s.dev.WriteI(pcm[done:], want)
+			return n, want, err
 		}
-		switch {
-		case err == nil:
-			done += n
-			if n > 0 {
-				lastTaken = s.cfg.Clock.Now()
-			}
-			if n == want {
-				continue
-			}
-		case errors.Is(err, syscall.EAGAIN):
-		case errors.Is(err, syscall.EPIPE): // underrun: the ring ran dry
-			s.xruns++
-			if err := s.dev.Prepare(); err != nil {
-				return wrap("SNDRV_PCM_IOCTL_PREPARE", err)
-			}
-			continue
-		default:
-			return wrap("SNDRV_PCM_IOCTL_WRITEI_FRAMES", err)
+		want = min(want, len(s.tmp)/s.channels)
+		for i := 0; i < want; i++ {
+			s.tmp[2*i], s.tmp[2*i+1] = pcm[done+i], pcm[done+i]
 		}
-		if s.cfg.Clock.Since(lastTaken) > s.cfg.WriteTimeout {
-			return fmt.Errorf("%w for %v", ErrStalled, s.cfg.WriteTimeout)
-		}
-		if _, err := s.dev.Poll(s.cfg.PollSlice); err != nil && !errors.Is(err, syscall.EINTR) {
-			return wrap("poll", err)
-		}
-	}
-	return nil
+		n, err := s.dev.WriteI(s.tmp, want)
+		return n, want, err
+	})
 }
 
 // Close drops the stream and closes the device.
@@ -211,10 +146,4 @@ func (s *Speaker) Close() error {
 // Find returns the first ALSA playback node (/dev/snd/pcmC*D*p); with a
 // hint, the first whose card name in /proc/asound/cards contains it
 // (case-insensitive).
-func Find(hint string) (string, error) {
-	p, err := alsa.Find(alsa.Playback, hint)
-	if errors.Is(err, alsa.ErrNoDevice) {
-		return "", fmt.Errorf("%w: %w", ErrNoDevice, err)
-	}
-	return p, err
-}
+func Find(hint string) (string, error) { return errs.Find(alsa.Playback, hint) }

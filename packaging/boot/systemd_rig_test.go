@@ -81,23 +81,22 @@ func TestBootSystemd(t *testing.T) {
 	}
 	fmt.Printf("BOOT-FRAMES %s uptime=%s\n", customerFramesLog(t, kv["ctl"], "ready", journal), uptime())
 
+	// restart signals tetherd, waits for systemd to bring a connected one
+	// back and prints how long that and the customer's frames took.
+	restart := func(label string, pid int, sig syscall.Signal, key, prop string) int {
+		sent := time.Now()
+		if err := syscall.Kill(pid, sig); err != nil {
+			t.Fatal(err)
+		}
+		next, took := waitConnectedPID(t, pid, 3*time.Minute, mainPID, journal)
+		fmt.Printf("BOOT-%s old=%d new=%d back-after=%s %s=%s\n", label, pid, next, took.Round(100*time.Millisecond), key, systemctlShow("tetherd", prop))
+		fmt.Printf("BOOT-%s-FRAMES frames-back-after=%s %s\n", label, time.Since(sent).Round(100*time.Millisecond), customerFramesLog(t, kv["ctl"], strings.ToLower(label), journal))
+		return next
+	}
 	// kill -9: Restart=always, RestartSec=3.
-	killed := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	pid2, took := waitConnectedPID(t, pid, 3*time.Minute, mainPID, journal)
-	fmt.Printf("BOOT-KILL9 old=%d new=%d back-after=%s restarts=%s\n", pid, pid2, took.Round(100*time.Millisecond), systemctlShow("tetherd", "NRestarts"))
-	fmt.Printf("BOOT-KILL9-FRAMES frames-back-after=%s %s\n", time.Since(killed).Round(100*time.Millisecond), customerFramesLog(t, kv["ctl"], "kill9", journal))
-
+	pid2 := restart("KILL9", pid, syscall.SIGKILL, "restarts", "NRestarts")
 	// SIGSTOP: no WATCHDOG=1 any more; systemd's watchdog aborts it.
-	stopped := time.Now()
-	if err := syscall.Kill(pid2, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	pid3, took := waitConnectedPID(t, pid2, 3*time.Minute, mainPID, journal)
-	fmt.Printf("BOOT-SIGSTOP old=%d new=%d back-after=%s result=%s\n", pid2, pid3, took.Round(100*time.Millisecond), systemctlShow("tetherd", "Result"))
-	fmt.Printf("BOOT-SIGSTOP-FRAMES frames-back-after=%s %s\n", time.Since(stopped).Round(100*time.Millisecond), customerFramesLog(t, kv["ctl"], "sigstop", journal))
+	restart("SIGSTOP", pid2, syscall.SIGSTOP, "result", "Result")
 	// The whole journal: the SIGABRT's goroutine dump fills its tail.
 	if all, _ := exec.Command("journalctl", "-u", "tetherd", "--no-pager", "-o", "cat").CombinedOutput(); !strings.Contains(string(all), "Failed with result 'watchdog'") {
 		t.Errorf("the restart after SIGSTOP was not systemd's watchdog:\n%s", journal())

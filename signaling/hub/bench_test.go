@@ -91,11 +91,11 @@ func BenchmarkIdleDevices(b *testing.B) {
 func BenchmarkSignalEndToEnd(b *testing.B) {
 	e := startHub(b, "", func(c *hub.Config) { c.RateLimit = -1 })
 	d := e.device(e.token("c1"))
-	if got := d.ev.nextB(b); !strings.HasPrefix(got, "joined") {
+	if got := d.ev.next(b); !strings.HasPrefix(got, "joined") {
 		b.Fatal(got)
 	}
 	c := e.customer(e.invite("r1", time.Hour), "r1", "Ann")
-	if got := c.ev.nextB(b); !strings.HasPrefix(got, "joined 0") {
+	if got := c.ev.next(b); !strings.HasPrefix(got, "joined 0") {
 		b.Fatal(got)
 	}
 	got := make(chan struct{}, 1<<16)

@@ -233,28 +233,8 @@ func TestClusterRedisOutage(t *testing.T) {
 // loaded CI machine (nothing here asserts speed).
 const clusterWait = 30 * time.Second
 
-func (ev *events) nextSlow(t *testing.T) string {
-	t.Helper()
-	select {
-	case s := <-ev.ch:
-		return s
-	case <-time.After(clusterWait):
-		t.Fatal("no event within", clusterWait)
-	}
-	return ""
-}
+func (ev *events) nextSlow(t *testing.T) string { return ev.nextWithin(t, clusterWait) }
 
 func (ev *events) expectSlow(t *testing.T, prefix string) string {
-	t.Helper()
-	deadline := time.After(clusterWait)
-	for {
-		select {
-		case s := <-ev.ch:
-			if strings.HasPrefix(s, prefix) {
-				return s
-			}
-		case <-deadline:
-			t.Fatalf("no %q within %v", prefix, clusterWait)
-		}
-	}
+	return ev.expectWithin(t, prefix, clusterWait)
 }

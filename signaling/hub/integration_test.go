@@ -131,32 +131,25 @@ func (ev *events) add(s string) {
 }
 
 // next returns the next event; it fails the test after the timeout.
-func (ev *events) next(t *testing.T) string {
-	t.Helper()
-	select {
-	case s := <-ev.ch:
-		return s
-	case <-time.After(wait):
-		t.Fatal("no event within", wait)
-	}
-	return ""
-}
-
-func (ev *events) nextB(b testing.TB) string {
-	b.Helper()
-	select {
-	case s := <-ev.ch:
-		return s
-	case <-time.After(wait):
-		b.Fatal("no event within", wait)
-	}
-	return ""
-}
+func (ev *events) next(t testing.TB) string { return ev.nextWithin(t, wait) }
 
 // expect skips events until one starts with prefix.
-func (ev *events) expect(t *testing.T, prefix string) string {
+func (ev *events) expect(t testing.TB, prefix string) string { return ev.expectWithin(t, prefix, wait) }
+
+func (ev *events) nextWithin(t testing.TB, d time.Duration) string {
 	t.Helper()
-	deadline := time.After(wait)
+	select {
+	case s := <-ev.ch:
+		return s
+	case <-time.After(d):
+		t.Fatal("no event within", d)
+	}
+	return ""
+}
+
+func (ev *events) expectWithin(t testing.TB, prefix string, d time.Duration) string {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case s := <-ev.ch:
@@ -164,7 +157,7 @@ func (ev *events) expect(t *testing.T, prefix string) string {
 				return s
 			}
 		case <-deadline:
-			t.Fatalf("no %q within %v", prefix, wait)
+			t.Fatalf("no %q within %v", prefix, d)
 		}
 	}
 }
