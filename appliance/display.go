@@ -59,7 +59,22 @@ func (a *App) newScreen() (func(media.RawFrame), error) {
 	}
 	a.screen = d
 	a.screenText = "starting"
-	return d.SelfFrame, nil
+	// The self view costs a downscaled copy per camera frame: only while
+	// a screen is open (a headless counter on "auto" pays nothing).
+	return func(f media.RawFrame) {
+		if d.Status().State == media.SourceOK {
+			d.SelfFrame(f)
+		}
+	}, nil
+}
+
+// screenOpen reports whether the display has a screen open (or is still
+// looking for the first time): the customer's video is decoded only then.
+// A screen that is absent ("auto" on a headless counter, or a named card
+// that is missing) decodes nothing; one plugged in mid-call shows the
+// next call.
+func (a *App) screenOpen() bool {
+	return a.screen != nil && a.screen.Status().State != media.SourceMissing
 }
 
 // screenExpected reports whether the display setting names a card: only

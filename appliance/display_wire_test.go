@@ -252,6 +252,9 @@ func TestMissingDisplay(t *testing.T) {
 		return b.Health().Snapshot().Media.Device(media.DeviceDisplay).State == media.SourceOff
 	})
 	waitState(t, b, health.StateLoginNeeded) // no session here: that, not a device fault
+	if b.screenOpen() {
+		t.Fatal("a customer's video would be decoded for an absent screen")
+	}
 
 	c := testApp(t, Deps{}, "-camera", "test", "-mic", "test", "-speaker", "none", "-display", "none")
 	if c.screen != nil {

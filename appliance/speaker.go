@@ -80,7 +80,7 @@ func (a *App) customerTrack(ctx context.Context, t *webrtc.TrackRemote) {
 		a.log.Info("customer's audio to the speaker", "ssrc", uint32(t.SSRC()))
 		a.speaker.SetSource(t)
 		return
-	case inCall && kind == webrtc.RTPCodecTypeVideo && a.screen != nil:
+	case inCall && kind == webrtc.RTPCodecTypeVideo && a.screenOpen():
 		a.log.Info("customer's video to the display", "ssrc", uint32(t.SSRC()), "codec", mime)
 		a.screen.SetCustomer(t)
 		return
