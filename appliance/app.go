@@ -18,6 +18,7 @@ import (
 	"tether/board"
 	"tether/media"
 	"tether/media/aec"
+	"tether/media/display"
 	"tether/media/swenc"
 	"tether/signaling"
 	"tether/signaling/netwatch"
@@ -85,6 +86,10 @@ type Deps struct {
 	// (even "speaker none") under the real player: tests' recording and
 	// failing speakers.
 	OpenSpeaker func() (media.AudioSink, error)
+	// OpenScreen, when set, replaces the configured display's output
+	// (even "display none") under the real display: tests' in-memory
+	// screens.
+	OpenScreen func() (display.Screen, error)
 	// WithoutSoftwareEncoders makes the appliance act as a build with cgo
 	// off (no openh264, no libopus), so the start-up fault is tested in
 	// the normal build. A cgo-off build is that way regardless.
@@ -164,6 +169,11 @@ type App struct {
 	endCalls    sync.WaitGroup
 	drains      sync.WaitGroup // customer tracks nobody plays (speaker.go)
 	callState   peer.State     // the WebRTC layer's latest transition
+	// What the screen's status text is derived from (display.go).
+	sockState     socketio.State
+	everConnected bool
+	needLogin     bool
+	screenText    string // the text last sent
 
 	// ledTest is the front panel's self-test, when there is one (set by
 	// the panel extra, called by the setup page).
@@ -234,6 +244,10 @@ func (a *App) newMedia() error {
 	if err := a.newSpeaker(a.echo); err != nil {
 		return err
 	}
+	preview, err := a.newScreen()
+	if err != nil {
+		return err
+	}
 	a.media = a.deps.Media
 	if a.media != nil {
 		return nil
@@ -245,8 +259,7 @@ func (a *App) newMedia() error {
 	if a.echo != nil {
 		ec = a.echo
 	}
-	var err error
-	a.media, err = newPipeline(a.cfg, sw, ec, onChange, a.deps.Logger, a.clk)
+	a.media, err = newPipeline(a.cfg, sw, ec, preview, onChange, a.deps.Logger, a.clk)
 	return err
 }
 
@@ -346,7 +359,7 @@ func (a *App) SocketStatus() socketio.Status { return a.device.Client().Status()
 
 // MediaStatus is the media pipeline's current status, with the speaker's
 // state merged in (Status.Devices lists it).
-func (a *App) MediaStatus() media.Status { return a.media.Status().WithPlayer(a.speakerStatus()) }
+func (a *App) MediaStatus() media.Status { return a.withOutputs(a.media.Status()) }
 
 // hubURL is the hub that issued the stored session, else the configured
 // one. A token is valid only at the hub that issued it: after a login at

@@ -78,7 +78,7 @@ var settings = []setting{
 	{"mic", "ALSA capture device or card name, or test for the test tone (default: the board's)", kindString, ""},
 	{"speaker", "ALSA playback device or card name for the customer's voice, or none (default: the board's)", kindString, ""},
 	{"volume", "speaker volume in percent, 0 to 100", kindInt, "80"},
-	{"display", "screen for the customer's video: auto (first DRM card with a connected output), none (no decoding at all), or a card such as /dev/dri/card1 (default: the board's, else none)", kindString, ""},
+	{"display", "screen for the customer's video: auto (first DRM card with a connected output; none connected is no fault), none (no decoding at all), or a card such as /dev/dri/card1 (expected: missing is the no-display state) (default: the board's, else none)", kindString, ""},
 	{"width", "video width (default: the board's)", kindInt, ""},
 	{"height", "video height (default: the board's)", kindInt, ""},
 	{"fps", "video frame rate (default: the board's)", kindInt, ""},

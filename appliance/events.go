@@ -34,6 +34,8 @@ type (
 	// From the speaker's player (media.PlayerConfig.OnChange): its state
 	// changed; Run reads it.
 	evSpeaker struct{}
+	// From the display (display.Config.OnChange), the same way.
+	evScreen struct{}
 	// From pion (peer.Config.OnTrack): one of the customer's tracks.
 	evTrack struct{ t *webrtc.TrackRemote }
 	// From the reloader (SIGHUP, the setup page): the volume setting.
@@ -65,6 +67,7 @@ func (evSocketEvent) isEvent()    {}
 func (evPeerState) isEvent()      {}
 func (evMedia) isEvent()          {}
 func (evSpeaker) isEvent()        {}
+func (evScreen) isEvent()         {}
 func (evTrack) isEvent()          {}
 func (evVolume) isEvent()         {}
 func (evLogin) isEvent()          {}
@@ -103,8 +106,8 @@ func (a *App) handle(ctx context.Context, ev event) (restart string, ok bool) {
 	case evPeerState:
 		a.onPeerState(ev.from, ev.to)
 	case evMedia:
-		a.health.ReportMedia(health.FromMedia(ev.s.WithPlayer(a.speakerStatus())))
-	case evSpeaker:
+		a.health.ReportMedia(health.FromMedia(a.withOutputs(ev.s)))
+	case evSpeaker, evScreen:
 		a.health.ReportMedia(health.FromMedia(a.MediaStatus()))
 	case evTrack:
 		a.customerTrack(ctx, ev.t)
@@ -150,6 +153,7 @@ func (a *App) onLogin(s store.Session, user string) error {
 	if err := a.storeSession(s, "user "+user); err != nil {
 		return err
 	}
+	a.needLogin = false
 	if !a.deviceRunning.Load() {
 		a.startDevice()
 	} else {
@@ -176,6 +180,7 @@ func (a *App) endCallLocally(why string) {
 
 func (a *App) onVerified(v signaling.VerifyReply) {
 	a.peer.SetICEServers(peer.ICEServersFromWire(v.ICEServers))
+	a.needLogin = false // the hub took the session
 	// Sliding expiry: keep the stored session's expiry current.
 	sess := a.publishedSession()
 	if v.ExpiresAt.IsZero() || (v.ExpiresAt.Equal(sess.ExpiresAt) && sess.DeviceID == v.DeviceID) {
@@ -263,7 +268,12 @@ func (a *App) onSocketStatus(s socketio.Status) {
 		State: s.State, Transport: s.Transport, Attempt: s.Attempt,
 		LastError: s.LastError, RTT: a.device.RTT(),
 	})
+	a.sockState = s.State
+	if s.State == socketio.SessionExpired {
+		a.needLogin = true
+	}
 	if s.State == socketio.Connected {
+		a.everConnected = true
 		a.rec.transportUp(s.Transport)
 	}
 }

@@ -32,6 +32,7 @@ func DefaultLEDScheme() LEDScheme {
 		health.StateNoEncoder:    {Link: gpio.SlowBlink, Status: gpio.Flashes(2)},
 		health.StateNoMicrophone: {Link: gpio.SlowBlink, Status: gpio.Flashes(3)},
 		health.StateNoSpeaker:    {Link: gpio.SlowBlink, Status: gpio.Flashes(4)},
+		health.StateNoDisplay:    {Link: gpio.SlowBlink, Status: gpio.Flashes(5)},
 	}
 }
 

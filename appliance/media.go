@@ -14,8 +14,10 @@ import (
 // camera or microphone is "test" (the sim board, the demo, CI). Without
 // software encoders (sw false) it never picks openh264 and has no Opus, as
 // a cgo-off build. echo (nil: none) cleans the speaker's echo from the
-// microphone.
-func newPipeline(cfg Config, sw bool, echo media.EchoCanceller, onChange func(media.Status), log *slog.Logger, clk clock.Clock) (Media, error) {
+// microphone; preview (nil: none) sees the camera's frames for the
+// display's self view.
+func newPipeline(cfg Config, sw bool, echo media.EchoCanceller, preview func(media.RawFrame), onChange func(media.Status),
+	log *slog.Logger, clk clock.Clock) (Media, error) {
 	mc := media.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Bitrate:       cfg.BitrateKbps * 1000,
@@ -23,6 +25,7 @@ func newPipeline(cfg Config, sw bool, echo media.EchoCanceller, onChange func(me
 		TestAudio:     cfg.Microphone == "test",
 		EncoderDevice: cfg.Profile.Encoder.Device,
 		Echo:          echo,
+		Preview:       preview,
 		OnChange:      onChange,
 		Clock:         clk,
 		Logger:        log,

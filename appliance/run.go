@@ -174,6 +174,7 @@ func (a *App) loop(ctx context.Context, errc <-chan error, supErr <-chan error) 
 	feed := a.clk.Ticker(2 * time.Second)
 	defer feed.Stop()
 	a.feedHealth()
+	a.showStatus()
 	for {
 		select {
 		case <-ctx.Done():
@@ -200,6 +201,7 @@ func (a *App) loop(ctx context.Context, errc <-chan error, supErr <-chan error) 
 					return a.restartNow(ctx, why)
 				}
 			}
+			a.showStatus()
 		}
 	}
 }
@@ -221,5 +223,6 @@ func (a *App) restartNow(ctx context.Context, why string) error {
 // loginNeeded shows "login needed" until a login.
 func (a *App) loginNeeded(why string) {
 	a.log.Warn("login needed", "reason", why)
+	a.needLogin = true
 	a.health.ReportSocket(health.SocketStatus{State: socketio.SessionExpired, LastError: why})
 }

@@ -13,6 +13,7 @@ import (
 	"tether/appliance/peer"
 	"tether/media"
 	"tether/media/aec"
+	"tether/media/display"
 )
 
 // speakerOut is what the appliance needs of the speaker's player
@@ -26,12 +27,13 @@ type speakerOut interface {
 }
 
 // screenOut is what the appliance needs of the display
-// (media/display.Display) for the customer's video, the same way: the
-// hook App.screen. Building it from the display setting, its keyframe
-// requests, self view and status are the display's wiring, not done here.
+// (media/display.Display), the same way: SetCustomer(nil) shows the status
+// screen without closing the screen or the decoder. Built in display.go.
 type screenOut interface {
 	Run(ctx context.Context) error
 	SetCustomer(media.RTPReader)
+	SetStatus(lines ...string)
+	Status() display.Status
 }
 
 // newSpeaker builds the speaker's player unless the configuration has
@@ -78,7 +80,7 @@ func (a *App) customerTrack(ctx context.Context, t *webrtc.TrackRemote) {
 		a.log.Info("customer's audio to the speaker", "ssrc", uint32(t.SSRC()))
 		a.speaker.SetSource(t)
 		return
-	case inCall && kind == webrtc.RTPCodecTypeVideo && a.screen != nil:
+	case inCall && kind == webrtc.RTPCodecTypeVideo && a.screenOpen():
 		a.log.Info("customer's video to the display", "ssrc", uint32(t.SSRC()), "codec", mime)
 		a.screen.SetCustomer(t)
 		return

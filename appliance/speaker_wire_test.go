@@ -89,53 +89,11 @@ func (r *recSpeaker) heard() bool {
 // appliance's own offers (the customer offers here).
 func pionCustomer(t *testing.T, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (hangUp func()) {
 	t.Helper()
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-	cust, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	side, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	side.OnTrack(onTrack)
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "customer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cust.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	settle := func(pc *webrtc.PeerConnection, d webrtc.SessionDescription) webrtc.SessionDescription {
-		done := webrtc.GatheringCompletePromise(pc)
-		if err := pc.SetLocalDescription(d); err != nil {
-			t.Fatal(err)
-		}
-		<-done
-		return *pc.LocalDescription()
-	}
-	offer, err := cust.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := side.SetRemoteDescription(settle(cust, offer)); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := side.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cust.SetRemoteDescription(settle(side, answer)); err != nil {
-		t.Fatal(err)
-	}
+	_, _, closeCall := pionCall(t, onTrack, track)
 	enc, err := swenc.NewOpus(swenc.OpusConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -166,12 +124,68 @@ func pionCustomer(t *testing.T, onTrack func(*webrtc.TrackRemote, *webrtc.RTPRec
 		once.Do(func() {
 			close(stop)
 			<-done
-			cust.Close()
-			side.Close()
+			closeCall()
 		})
 	}
 	t.Cleanup(hangUp)
 	return hangUp
+}
+
+// pionCall connects a customer's PeerConnection sending track to an
+// appliance-side one whose OnTrack is onTrack, on loopback; it returns the
+// customer's sender of track, the appliance side (its WriteRTCP reaches
+// the customer) and a close for both.
+func pionCall(t *testing.T, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver), track webrtc.TrackLocal) (
+	*webrtc.RTPSender, *webrtc.PeerConnection, func()) {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	cust, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	side, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	side.OnTrack(onTrack)
+	sender, err := cust.AddTrack(track)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle := func(pc *webrtc.PeerConnection, d webrtc.SessionDescription) webrtc.SessionDescription {
+		done := webrtc.GatheringCompletePromise(pc)
+		if err := pc.SetLocalDescription(d); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		return *pc.LocalDescription()
+	}
+	offer, err := cust.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := side.SetRemoteDescription(settle(cust, offer)); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := side.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cust.SetRemoteDescription(settle(side, answer)); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	closeBoth := func() { once.Do(func() { cust.Close(); side.Close() }) }
+	t.Cleanup(closeBoth)
+	return sender, side, closeBoth
 }
 
 // TestCustomerAudioReachesSpeaker: a customer's Opus track, handed over by

@@ -55,8 +55,10 @@ type Camera struct {
 // Display says whether a screen for the customer's video is expected
 // (issue 15 §4): with none, the customer's video is not decoded at all.
 type Display struct {
-	// Device is "auto" (the first DRM card with a connected output), a
-	// card path ("/dev/dri/card1"), or "" when no screen is expected.
+	// Device is "auto" (the first DRM card with a connected output, if
+	// any: a counter without a screen is normal, no fault), a card path
+	// ("/dev/dri/card1": a screen is expected, and its absence is the
+	// no-display state), or "" when none is wanted (nothing is decoded).
 	Device string
 }
 

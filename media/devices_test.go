@@ -35,3 +35,17 @@ func TestDeviceListWithSpeaker(t *testing.T) {
 		t.Fatalf("speaker none: %+v", d)
 	}
 }
+
+// TestDeviceListWithDisplay (issue 15 §5): the display follows the
+// speaker; off (display none, or auto with no screen) is no fault, missing
+// is.
+func TestDeviceListWithDisplay(t *testing.T) {
+	s := Status{Camera: SourceOK, Mic: SourceOK}.WithPlayer(PlayerStatus{Speaker: SourceOK})
+	d := s.WithDisplay(SourceMissing, "no card").Devices()
+	if len(d) != 4 || d[3] != (Device{Name: DeviceDisplay, State: SourceMissing, Error: "no card"}) || !d[3].Down() {
+		t.Fatalf("with a missing display: %+v", d)
+	}
+	if d := s.WithDisplay(SourceOff, "").Devices(); len(d) != 4 || d[3].Down() {
+		t.Fatalf("display off: %+v", d)
+	}
+}

@@ -14,6 +14,11 @@ type Status struct {
 	Speaker      SourceState
 	SpeakerError string
 	hasSpeaker   bool
+	// Display and DisplayError are the screen's (media/display), set by
+	// WithDisplay, like the speaker's.
+	Display      SourceState
+	DisplayError string
+	hasDisplay   bool
 
 	Encoder       EncoderKind
 	EncoderDevice string // the mem2mem node for hardware

@@ -77,6 +77,8 @@ func (th Thresholds) withDefaults() (Thresholds, error) {
 //  5. NoEncoder     — no video encoder runs.
 //  6. NoMicrophone  — microphone missing, failed or reopening, or audio off.
 //  7. NoSpeaker     — a configured speaker missing, failed or reopening.
+//     NoDisplay     — an expected display (a card path) missing, failed or
+//     reopening.
 //  8. NoNetwork     — the network watcher reported the network down.
 //  9. LoginNeeded   — the socket reports session expired.
 //  10. HubUnreachable — socket not connected, or connected but not in the room (peer idle).
@@ -155,12 +157,13 @@ func degradedReason(f Facts, th Thresholds) string {
 
 // mediaState is the device a customer would miss, video first: the camera,
 // then the encoder, then the microphone, then the counter's speaker (the
-// customer is served, but not heard: issue 15); "" when all deliver.
+// customer is served, but not heard: issue 15), then its display (served,
+// not seen); "" when all deliver.
 // Starting counts as delivering (booting covers it), the test pattern and
 // tone too (they are only ever asked for: the demo, camera=test), and a
-// speaker that is off ("speaker none"). A device with no overall state of
-// its own (issue 15's display, for now) is shown by name on the console,
-// the setup page, metrics and device:status, not in the overall state.
+// speaker or display that is off ("speaker none", "display none", or
+// "display auto" with no screen connected: the appliance reports those as
+// off, see appliance/display.go).
 func mediaState(m MediaStatus) (State, string) {
 	if cam := m.Device(media.DeviceCamera); !cam.State.Working() {
 		return StateNoCamera, withErr("camera "+cam.State.String(), cam.Error)
@@ -177,6 +180,9 @@ func mediaState(m MediaStatus) (State, string) {
 	}
 	if spk := m.Device(media.DeviceSpeaker); spk.Down() {
 		return StateNoSpeaker, withErr("speaker "+spk.State.String(), spk.Error)
+	}
+	if d := m.Device(media.DeviceDisplay); d.Down() {
+		return StateNoDisplay, withErr("display "+d.State.String(), d.Error)
 	}
 	return 0, ""
 }

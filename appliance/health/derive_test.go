@@ -122,8 +122,22 @@ func TestDerive(t *testing.T) {
 		{"loss", mod(func(f *Facts) { f.Peer.State = peer.Connected; f.Peer.Loss = 0.1 }), StateDegraded, "packet loss 10.0%"},
 		{"camera reopening", mod(func(f *Facts) { setDevice(&f.Media, media.DeviceCamera, media.SourceReopening, "") }), StateNoCamera, "camera reopening"},
 		{"a device without a state of its own leaves the overall state", mod(func(f *Facts) {
-			setDevice(&f.Media, "display", media.SourceMissing, "no connector")
+			setDevice(&f.Media, "doorbell", media.SourceMissing, "no connector")
 		}), StateReadyWaiting, "waiting"},
+		// Issue 15: an expected display that fails is its own state, after
+		// the speaker, before the network; off (none, or auto with no
+		// screen connected) is fine.
+		{"display missing", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceDisplay, media.SourceMissing, "no connector")
+			f.Network.State = NetworkDown
+		}), StateNoDisplay, "display missing: no connector"},
+		{"display off is no fault", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceDisplay, media.SourceOff, "no screen connected")
+		}), StateReadyWaiting, "waiting"},
+		{"the speaker comes before the display", mod(func(f *Facts) {
+			setDevice(&f.Media, media.DeviceDisplay, media.SourceFailed, "")
+			setDevice(&f.Media, media.DeviceSpeaker, media.SourceFailed, "")
+		}), StateNoSpeaker, "speaker failed"},
 		// Issue 15: a configured speaker that fails is its own state, after
 		// the microphone; "speaker none" (off) and a starting one are fine.
 		{"speaker missing", mod(func(f *Facts) {
@@ -207,8 +221,8 @@ func TestStrings(t *testing.T) {
 		}
 		seen[n] = true
 	}
-	if len(States()) != 13 {
-		t.Fatalf("%d states, want 13", len(States()))
+	if len(States()) != 14 {
+		t.Fatalf("%d states, want 14", len(States()))
 	}
 	if State(42).String() != "State(42)" || NetworkState(9).String() != "NetworkState(9)" {
 		t.Fatal("out-of-range String")

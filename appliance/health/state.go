@@ -37,6 +37,11 @@ const (
 	// reopened: customers are served, but the counter cannot hear them
 	// (issue 15). "speaker none" is no fault.
 	StateNoSpeaker
+	// StateNoDisplay: a display the counter expects (a card path in the
+	// display setting) is missing, failed or being reopened: the customer
+	// is served, but not seen (issue 15). "display auto" with no screen
+	// connected and "display none" are no fault.
+	StateNoDisplay
 	// StateNoNetwork: no usable network interface / default route.
 	StateNoNetwork
 	// StateLoginNeeded: the hub said session_expired; log in on the setup page.
@@ -72,6 +77,7 @@ var stateNames = [...]string{
 	StateNoEncoder:      "no-encoder",
 	StateNoMicrophone:   "no-microphone",
 	StateNoSpeaker:      "no-speaker",
+	StateNoDisplay:      "no-display",
 	StateNoNetwork:      "no-network",
 	StateLoginNeeded:    "login-needed",
 	StateHubUnreachable: "hub-unreachable",

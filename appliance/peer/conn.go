@@ -53,6 +53,7 @@ const (
 	evRestartTimer
 	evGraceTimer
 	evSync // closes done once handled (tests)
+	evPLI  // RequestCustomerKeyframe
 )
 
 // event is one input to the Run goroutine.
@@ -70,6 +71,7 @@ type event struct {
 	timer   uint64
 	done    chan struct{}
 	hook    func() // evSync: run on the Run goroutine first (tests)
+	ssrc    uint32 // evPLI
 }
 
 // conn is one PeerConnection: the standby, then one customer's. Fields are

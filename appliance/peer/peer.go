@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"tether/internal/pionlog"
@@ -220,6 +221,13 @@ func (p *Peer) SetICEServers(servers []webrtc.ICEServer) {
 	p.enqueue(event{kind: evICEServers, servers: cp})
 }
 
+// RequestCustomerKeyframe asks the customer's sender for a keyframe of
+// the track with this SSRC: an RTCP PLI (RFC 4585 §6.3.1) on the active
+// PeerConnection. The display calls it when it cannot decode until the
+// next IDR (issue 15 §4); it never blocks, and without a call it does
+// nothing.
+func (p *Peer) RequestCustomerKeyframe(ssrc uint32) { p.enqueue(event{kind: evPLI, ssrc: ssrc}) }
+
 // restartICE asks for an ICE restart of the active PeerConnection now.
 // Only tests ask: no operator action offers it (the layer restarts ICE by
 // itself when a call is in trouble), so it is not exported (issue 13).
@@ -283,6 +291,12 @@ func (p *Peer) handle(ev event) {
 	case evRestartNow:
 		if c := p.active; c != nil {
 			p.restart(c, "requested")
+		}
+	case evPLI:
+		if c := p.active; c != nil {
+			if err := c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ev.ssrc}}); err != nil {
+				p.log.Debug("keyframe request to the customer", "ssrc", ev.ssrc, "err", err)
+			}
 		}
 	default:
 		c := p.connByID(ev.connID)
