@@ -229,24 +229,7 @@ func TestSessionExpiredNewLoginResumes(t *testing.T) {
 	const ttl = 2 * time.Second
 	short := func(c *hub.Config) { c.SessionTTL = ttl }
 	th := startHubWith(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"), short)
-	if _, err := th.h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
-		t.Fatal(err)
-	}
-	a, err := appliance.New(testConfig(t, th.url(), filepath.Join(dir, "tetherd.db")), appliance.Deps{
-		Logger:     slog.New(slog.DiscardHandler),
-		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	if _, err := a.Login(ctx, th.url(), counter, password); err != nil {
-		t.Fatal(err)
-	}
-	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+	a, ctx, done := runLoggedIn(t, th, dir)
 
 	// The session runs out while connected; the next connect is refused.
 	time.Sleep(ttl + 500*time.Millisecond)
@@ -413,4 +396,31 @@ func TestTetherdKill9ResumesSession(t *testing.T) {
 	_ = p2.Process.Signal(syscall.SIGTERM)
 	_ = p2.Wait()
 	status("daemon       not running")
+}
+
+// runLoggedIn adds the counter's account to th, runs an appliance with its
+// state file in dir until the test ends, logs it in and waits until it is
+// ready and waiting. ctx ends when the test does; done gets what Run
+// returns.
+func runLoggedIn(t *testing.T, th *testHub, dir string) (a *appliance.App, ctx context.Context, done <-chan error) {
+	t.Helper()
+	if _, err := th.h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
+		t.Fatal(err)
+	}
+	a, err := appliance.New(testConfig(t, th.url(), filepath.Join(dir, "tetherd.db")), appliance.Deps{
+		Logger:     slog.New(slog.DiscardHandler),
+		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc, stopped := make(chan error, 1), make(chan struct{})
+	go func() { errc <- a.Run(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	if _, err := a.Login(ctx, th.url(), counter, password); err != nil {
+		t.Fatal(err)
+	}
+	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+	return a, ctx, errc
 }

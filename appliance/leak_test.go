@@ -1,19 +1,14 @@
 package appliance_test
 
 import (
-	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"tether/appliance"
 	"tether/appliance/health"
-	"tether/appliance/peer"
 	"tether/internal/testenv"
-	"tether/signaling/hub/auth"
 )
 
 // TestHubRestartsLeakNothing: the hub restarts N times under a running
@@ -28,24 +23,7 @@ func TestHubRestartsLeakNothing(t *testing.T) {
 	}
 	dir := t.TempDir()
 	th := startHub(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"))
-	if _, err := th.h.Store().AddAccount(counter, password, auth.RoleCounter, counter); err != nil {
-		t.Fatal(err)
-	}
-	a, err := appliance.New(testConfig(t, th.url(), filepath.Join(dir, "tetherd.db")), appliance.Deps{
-		Logger:     slog.New(slog.DiscardHandler),
-		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	if _, err := a.Login(ctx, th.url(), counter, password); err != nil {
-		t.Fatal(err)
-	}
-	waitOverall(t, a, health.StateReadyWaiting, 15*time.Second)
+	a, _, _ := runLoggedIn(t, th, dir)
 	restart := func() {
 		th.stop()
 		th = startHub(t, th.addr, th.data)
