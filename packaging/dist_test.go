@@ -117,7 +117,7 @@ func TestDistBinaries(t *testing.T) {
 				t.Fatalf("tether-hub help under %s: %s", emu, out)
 			}
 
-			// The release has no -demo (nodemo tag) and says so.
+			// tetherd has no -demo (it is cmd/tether-demo) and says so.
 			if out, _ := command(ctx, emu, td, "-demo").CombinedOutput(); !strings.Contains(string(out), "not in release builds") {
 				t.Errorf("tetherd -demo in a release build: %s", out)
 			}

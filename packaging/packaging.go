@@ -95,9 +95,7 @@ func (b *Builder) Build(ctx context.Context, t Target) (Binaries, error) {
 	env := []string{"GOOS=linux", "GOARCH=" + t.GOARCH, "GOARM=" + t.GOARM}
 	cgo := append(env, "CGO_ENABLED=1", "CC="+t.Triplet+"-gcc", "CXX="+t.Triplet+"-g++",
 		"PKG_CONFIG_LIBDIR="+pc, "PKG_CONFIG_PATH=")
-	// nodemo leaves -demo's in-process hub out of the release (3.6 MB on
-	// arm64).
-	if err := b.goBuild(ctx, cgo, bins.Tetherd, "./cmd/tetherd", "netgo,osusergo,nodemo",
+	if err := b.goBuild(ctx, cgo, bins.Tetherd, "./cmd/tetherd", "netgo,osusergo",
 		ld+` -linkmode external -extldflags "-static"`); err != nil {
 		return Binaries{}, err
 	}

@@ -175,7 +175,7 @@ func newBrowserIn(t testing.TB, ns, pageFile string, onSignal func(from string, 
 		if err := json.Unmarshal([]byte(m.Msg), &s); err != nil {
 			return chromedp.Void{}, err
 		}
-		if os.Getenv("PEER_TEST_LOG") != "" {
+		if os.Getenv("TETHER_TEST_LOG") != "" {
 			b.t.Logf("chromium %s -> %s", m.ID, m.Msg)
 		}
 		onSignal(m.ID, s)
@@ -219,7 +219,7 @@ func (b *browser) deliverOne(s Signal) {
 		b.t.Errorf("marshal signal: %v", err)
 		return
 	}
-	if os.Getenv("PEER_TEST_LOG") != "" {
+	if os.Getenv("TETHER_TEST_LOG") != "" {
 		b.t.Logf("chromium <- %s", msg)
 	}
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void]("onSignal("+string(msg)+")")); err != nil && b.ctx.Err() == nil {

@@ -1,6 +1,7 @@
 // Command tetherd is the Tether appliance daemon: the counter's persistent
 // Socket.IO + WebRTC link (appliance.Run), plus `tetherd login` and
-// `tetherd status` for factories and field techs, and `tetherd -demo`.
+// `tetherd status` for factories and field techs (the demo is
+// cmd/tether-demo).
 package main
 
 import (
