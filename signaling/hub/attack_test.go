@@ -247,12 +247,22 @@ func TestAttackSlowReceiver(t *testing.T) {
 	// The counter stops reading; 600 signals of 15 KB (9 MB) come in.
 	s := offer("dev-c1")
 	s.Description.SDP = strings.Repeat("a", 15_000)
-	for range 600 {
+	// "joined" is recorded inside the customer's OnConnect hook, and a
+	// volatile emit while that hook still runs is dropped as not connected
+	// (a CI failure): wait until the first one is taken.
+	deadline := time.Now().Add(wait)
+	for c.EmitVolatile(ctxT(t), "signal", s) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("customer never connected for emits")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range 599 {
 		if err := c.EmitVolatile(ctxT(t), "signal", s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(wait)
+	deadline = time.Now().Add(wait)
 	for metric(t, e, `tether_hub_signals_total{result="receiver_slow"}`) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no signal dropped for the slow receiver")
