@@ -441,3 +441,24 @@ type bufConn struct {
 }
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// Addr is the port really bound once Run listens, not the configured
+// ":0": the serial console prints it (last session's "noticed" list).
+func TestAddrIsTheBoundPort(t *testing.T) {
+	l := startLive(t, false, cheap, func(c *Config) { c.Listener, c.Addr = nil, "127.0.0.1:0" })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if a, ok := l.srv.Addr().(*net.TCPAddr); ok && a.Port != 0 {
+			resp, err := http.Get("http://" + a.String() + "/")
+			if err != nil {
+				t.Fatalf("Addr %v does not answer: %v", a, err)
+			}
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Addr stayed %v", l.srv.Addr())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

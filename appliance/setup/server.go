@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -59,6 +60,10 @@ type Server struct {
 	chooseMu sync.Mutex
 	// hubLoginMu allows one hub login at a time.
 	hubLoginMu sync.Mutex
+	// bound is the listener's address once Run listens: the console then
+	// prints the port really in use (":0" and a taken port differ from
+	// the configured one).
+	bound atomic.Pointer[net.Addr]
 }
 
 // New validates cfg and returns a Server.
@@ -100,6 +105,8 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("setup: listen %s: %w", s.cfg.Addr, err)
 		}
 	}
+	addr := ln.Addr()
+	s.bound.Store(&addr)
 	ln = netlimit.NewListener(ln, s.cfg.MaxConnsPerAddr)
 	scheme := "http"
 	if s.cfg.TLS != nil {
@@ -212,6 +219,9 @@ func (s *Server) redirectPlain(h http.Handler) http.Handler {
 // Addr is where Run listens (or will): the Listener's address, else Addr
 // resolved (a ":8080" has no IP: every interface). nil if unresolvable.
 func (s *Server) Addr() net.Addr {
+	if a := s.bound.Load(); a != nil {
+		return *a
+	}
 	if s.cfg.Listener != nil {
 		return s.cfg.Listener.Addr()
 	}
