@@ -107,6 +107,13 @@ func energy(s []int16) float64 {
 // and the convergence time: the start of the first 500 ms stretch after
 // which every loud 100 ms window's ERLE stays at or above goal.
 func erle(near, out []int16, from time.Duration, goal float64) (db float64, conv time.Duration) {
+	db, conv, _ = erleJudged(near, out, from, goal, nil)
+	return db, conv
+}
+
+// erleJudged is erle over the windows judged(offset) keeps (all when
+// judged is nil), and how much loud signal was judged.
+func erleJudged(near, out []int16, from time.Duration, goal float64, judged func(off int) bool) (db float64, conv, loudJudged time.Duration) {
 	const win = Rate / 10
 	var en, eo float64
 	conv = -1
@@ -122,12 +129,13 @@ func erle(near, out []int16, from time.Duration, goal float64) (db float64, conv
 				conv = at
 			}
 		}
-		if at >= from && loud {
+		if at >= from && loud && (judged == nil || judged(off)) {
 			en += n
 			eo += o
+			loudJudged += time.Second / 10
 		}
 	}
-	return 10 * math.Log10(en/math.Max(eo, 1)), conv
+	return 10 * math.Log10(en/math.Max(eo, 1)), conv, loudJudged
 }
 
 func TestConfig(t *testing.T) {

@@ -46,13 +46,17 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	// An 80 ms ring: the emulated guest's scheduling is coarse.
-	s, err := speaker.Open(speaker.Config{Path: play, Periods: 8})
+	// A 320 ms ring (16 periods of 20 ms): the emulated guest's
+	// scheduling is coarse and, loaded, it stalls the writer for longer
+	// than the appliance's 30 ms ring (7-12 underruns in 6 s with 80 ms).
+	// The canceller aligns by the ring's fill, so a deep ring costs it
+	// nothing but History (1 s covers it).
+	s, err := speaker.Open(speaker.Config{Path: play, PeriodFrames: 960, Periods: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const seconds = 6
+	const seconds = 10
 	far := speechLike(seconds*Rate, 5)
 	var near []int16
 	// calls records the calls as the appliance makes them: a positive n is
@@ -90,6 +94,10 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
+	// xrunAt are the far sample indexes at which a writer noticed an
+	// underrun (or the microphone an overrun).
+	var xrunAt []int
+	xruns := 0
 	silence := make([]int16, 960)
 	chunks := len(far) / 960
 	for i := 0; i < chunks+25 && ctx.Err() == nil; i++ { // the speaker's, then a silent tail
@@ -106,6 +114,9 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 		}
 		mu.Lock()
 		calls = append(calls, call{i + 1, queued, time.Now()})
+		if u := s.Underruns() + m.Overruns(); u > xruns {
+			xruns, xrunAt = u, append(xrunAt, i*960)
+		}
 		mu.Unlock()
 	}
 	cancel()
@@ -134,17 +145,31 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	}
 	near = near[:min(len(near), len(far))]
 	out = out[:len(near)]
-	db, conv := erle(near, out, 2*time.Second, 25)
-	t.Logf("%s -> %s: ERLE %.1f dB after 2 s, converged at %v (%.1f s captured; stream offset re-taken %d times; %d underruns)",
-		play, capPath, db, conv, float64(len(near))/Rate, c.Retakes(), s.Underruns())
-	// An underrun shifts the echo against its reference by the gap and
-	// the filter learns the path afresh: the goal is judged on a run
-	// without one. A loaded emulated guest may not manage that; then the
-	// figures are reported and the run skipped, not passed.
-	if s.Underruns() > 0 {
-		t.Skipf("the guest could not keep the speaker fed (%d underruns): ERLE %.1f dB not judged", s.Underruns(), db)
+	all, conv := erle(near, out, 2*time.Second, 25)
+	// An xrun shifts the echo against its reference by the gap, and the
+	// filter learns the path afresh (within the 1 s convergence of the
+	// synthetic benchmark). The goal is judged on the windows clear of
+	// one: from the ring's length before the far sample at which it was
+	// noticed (capture trails playback by about the ring) to 1.5 s after.
+	ring := 16 * 960
+	judged := func(off int) bool {
+		for _, x := range xrunAt {
+			if off+Rate/10 > x-ring-Rate/10 && off < x+3*Rate/2 {
+				return false
+			}
+		}
+		return true
+	}
+	db, _, loud := erleJudged(near, out, 2*time.Second, 25, judged)
+	t.Logf("%s -> %s: ERLE %.1f dB after 2 s over %v of speech clear of xruns (%.1f dB over all), converged at %v (%.1f s captured; stream offset re-taken %d times; %d underruns, %d overruns at far samples %v)",
+		play, capPath, db, loud, all, conv, float64(len(near))/Rate, c.Retakes(), s.Underruns(), m.Overruns(), xrunAt)
+	// A loaded emulated guest may not keep the speaker fed long enough
+	// for a judgement: then the figures are reported and the run skipped,
+	// not passed.
+	if loud < time.Second {
+		t.Skipf("only %v of speech clear of xruns (%d): ERLE %.1f dB not judged", loud, len(xrunAt), db)
 	}
 	if db < 25 {
-		t.Errorf("ERLE %.1f dB through snd-aloop, want >= 25", db)
+		t.Errorf("ERLE %.1f dB through snd-aloop clear of xruns, want >= 25", db)
 	}
 }
