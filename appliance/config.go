@@ -310,6 +310,7 @@ func storedValues(s store.Settings) map[string]string {
 	put("camera", s.Camera)
 	put("mic", s.Microphone)
 	put("speaker", s.Speaker)
+	put("display", s.Display)
 	if s.Volume > 0 {
 		m["volume"] = strconv.Itoa(s.Volume)
 	}
