@@ -78,7 +78,7 @@ var settings = []setting{
 	{"mic", "ALSA capture device or card name, or test for the test tone (default: the board's)", kindString, ""},
 	{"speaker", "ALSA playback device or card name for the customer's voice, test for a paced sink that discards it, or none (default: the board's)", kindString, ""},
 	{"volume", "speaker volume in percent, 0 to 100", kindInt, "80"},
-	{"display", "screen for the customer's video: auto (first DRM card with a connected output; none connected is no fault), none (no decoding at all), or a card such as /dev/dri/card1 (expected: missing is the no-display state) (default: the board's, else none)", kindString, ""},
+	{"display", "screen for the customer's video: auto (first DRM card with a connected output; none connected is no fault), none (no decoding at all), test (a screen in memory: the sim board), or a card such as /dev/dri/card1 (expected: missing is the no-display state) (default: the board's, else none)", kindString, ""},
 	{"width", "video width (default: the board's)", kindInt, ""},
 	{"height", "video height (default: the board's)", kindInt, ""},
 	{"fps", "video frame rate (default: the board's)", kindInt, ""},
@@ -351,8 +351,8 @@ func (c *Config) parse(v map[string]string) error {
 	if c.Display == "" {
 		c.Display = "none" // the board expects no screen
 	}
-	if c.Display != "auto" && c.Display != "none" && !strings.HasPrefix(c.Display, "/dev/") {
-		return bad("display", "must be auto, none or a device path such as /dev/dri/card1")
+	if c.Display != "auto" && c.Display != "none" && c.Display != "test" && !strings.HasPrefix(c.Display, "/dev/") {
+		return bad("display", "must be auto, none, test or a device path such as /dev/dri/card1")
 	}
 	ints := []struct {
 		name     string

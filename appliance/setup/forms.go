@@ -225,7 +225,8 @@ func decodeSettings(v url.Values, dev Devices) (settingsForm, error) {
 	if f.Volume, err = intField(get, "volume", 1, 100, "%"); err != nil {
 		return f, err
 	}
-	// The values tetherd's display setting takes (appliance.Resolve).
+	// The values tetherd's display setting takes on a real counter
+	// (appliance.Resolve also takes "test", the sim board's).
 	if f.Display, err = checkDevice(get, "display", nil); err != nil {
 		return f, err
 	}
