@@ -41,19 +41,22 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 		t.Skipf("no snd-aloop playback device (CONFIG_SND_ALOOP): %v", err)
 	}
 	capPath := strings.TrimSuffix(play, "D0p") + "D1c"
-	// A 400 ms capture ring (4 periods of 100 ms) for the same reason:
-	// with the default 80 ms the loaded guest overran it a dozen times.
-	m, err := mic.Open(mic.Config{Path: capPath, PeriodFrames: 4800})
+	// An 800 ms capture ring (4 periods of 200 ms) for the same reason:
+	// with the default 80 ms the loaded guest overran it a dozen times,
+	// and with 400 ms still 4 times. A starved guest may also stall the
+	// loop's timer for over a second.
+	m, err := mic.Open(mic.Config{Path: capPath, PeriodFrames: 9600, ReadTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	// A 320 ms ring (16 periods of 20 ms): the emulated guest's
-	// scheduling is coarse and, loaded, it stalls the writer for longer
-	// than the appliance's 30 ms ring (7-12 underruns in 6 s with 80 ms).
-	// The canceller aligns by the ring's fill, so a deep ring costs it
-	// nothing but History (1 s covers it).
-	s, err := speaker.Open(speaker.Config{Path: play, PeriodFrames: 960, Periods: 16})
+	// A 1.6 s ring (16 periods of 100 ms): the emulated guest's
+	// scheduling is coarse and, on a loaded host, it stalls the writer for
+	// far longer than the appliance's 30 ms ring (7-12 underruns in 6 s
+	// with 80 ms, 8 in 10 s with 320 ms). The canceller aligns by the
+	// ring's fill, so a deep ring costs it nothing but History.
+	const ring = 16 * 4800
+	s, err := speaker.Open(speaker.Config{Path: play, PeriodFrames: 4800, Periods: 16, WriteTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +130,7 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 		near[i] = int16(0.32*float64(v) + r.NormFloat64()*18)
 	}
 	mock := clock.NewMock()
-	c, err := New(Config{Clock: mock})
+	c, err := New(Config{Clock: mock, History: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +158,6 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	// synthetic benchmark). The goal is judged on the windows clear of
 	// one: from the ring's length before the far sample at which it was
 	// noticed (capture trails playback by about the ring) to 1.5 s after.
-	ring := 16 * 960
 	judged := func(off int) bool {
 		for _, x := range xrunAt {
 			if off+Rate/10 > x-ring-Rate/10 && off < x+3*Rate/2 {
