@@ -63,8 +63,11 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const seconds = 10
-	far := speechLike(seconds*Rate, 5)
+	const seconds = 8
+	// The far end starts with the ring's worth of silence, written in one
+	// go so the stream starts with a full ring (the first writes, one chunk
+	// at a time, underran at once in the emulated guest).
+	far := append(make([]int16, ring), speechLike(seconds*Rate, 5)...)
 	var near []int16
 	// calls records the calls as the appliance makes them: a positive n is
 	// Playback of far chunk n-1, a negative one Capture of near chunk -n-1,
@@ -103,7 +106,17 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	xruns := 0
 	silence := make([]int16, 960)
 	chunks := len(far) / 960
-	for i := 0; i < chunks+25 && ctx.Err() == nil; i++ { // the speaker's, then a silent tail
+	prefill := ring / 960
+	if err := s.Write(ctx, far[:ring]); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for k := 0; k < prefill; k++ {
+		calls = append(calls, call{k + 1, time.Duration((k+1)*960) * time.Second / Rate, time.Now()})
+	}
+	xruns = s.Underruns() + m.Overruns()
+	mu.Unlock()
+	for i := prefill; i < chunks+25 && ctx.Err() == nil; i++ { // the speaker's, then a silent tail
 		chunk := silence
 		if i < chunks {
 			chunk = far[i*960 : (i+1)*960]
@@ -167,7 +180,8 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 		}
 		return true
 	}
-	timed, _, _ := erleJudged(near, out, 2*time.Second, 25, judged)
+	from := 2*time.Second + time.Duration(ring)*time.Second/Rate // 2 s of speech
+	timed, _, _ := erleJudged(near, out, from, 25, judged)
 
 	// The same recording replayed with the stream offset taken from the
 	// loop's latency as the recording shows it (snd-aloop is a wire: the
@@ -182,11 +196,11 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	}
 	lag := loopLag(far[:clear], near[:clear], ring+2*Rate)
 	out2 := replayAtLag(t, far, near, lag)
-	db, conv, loud := erleJudged(near, out2, 2*time.Second, 25, func(off int) bool { return off+Rate/10 <= clear })
-	t.Logf("%s -> %s: loop latency %.1f ms; ERLE %.1f dB after 2 s over %v of speech before the first xrun, converged at %v (aligned by the loop's latency); "+
+	db, conv, loud := erleJudged(near, out2, from, 25, func(off int) bool { return off+Rate/10 <= clear })
+	t.Logf("%s -> %s: loop latency %.1f ms; ERLE %.1f dB after 2 s of speech, over %v of it before the first xrun, converged at %v (aligned by the loop's latency); "+
 		"aligned by the guest's timing as the appliance does: %.1f dB clear of xruns, offset %d samples (the loop says %d), re-taken %d times; "+
 		"%.1f s captured; %d underruns, %d overruns at far samples %v",
-		play, capPath, float64(lag)*1000/Rate, db, loud, conv, timed, c.off, -lag-int64(c.cfg.Lead.Seconds()*Rate), c.Retakes(),
+		play, capPath, float64(lag)*1000/Rate, db, loud, conv, timed, c.off, -lag+int64(c.cfg.Lead.Seconds()*Rate), c.Retakes(),
 		float64(len(near))/Rate, s.Underruns(), m.Overruns(), xrunAt)
 	// A loaded emulated guest may not keep the streams going long enough
 	// for a judgement: then the figures are reported and the run skipped,
