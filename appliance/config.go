@@ -35,7 +35,7 @@ type Config struct {
 	Console     string        // console: tty for the status line, "-" for stdout, "" for none
 	Camera      string        // camera: V4L2 capture device, "test" for the test pattern
 	Microphone  string        // mic: ALSA device, "test" for the test tone
-	Speaker     string        // speaker: ALSA playback device or card name, "none" for no speaker
+	Speaker     string        // speaker: ALSA playback device or card name, "test" for a discarding sink, "none" for no speaker
 	Volume      int           // volume: speaker volume in percent
 	Display     string        // display: "auto", "none" or a DRM card path (issue 15)
 	Width       int           // width
@@ -76,9 +76,9 @@ var settings = []setting{
 	{"console", "serial console tty (115200 8N1) for status lines and commands, - for stdout, empty for none (default: the board's UART, /dev/serial0 on a Pi)", kindString, ""},
 	{"camera", "V4L2 capture device, or test for the test pattern (default: the board's)", kindString, ""},
 	{"mic", "ALSA capture device or card name, or test for the test tone (default: the board's)", kindString, ""},
-	{"speaker", "ALSA playback device or card name for the customer's voice, or none (default: the board's)", kindString, ""},
+	{"speaker", "ALSA playback device or card name for the customer's voice, test for a paced sink that discards it, or none (default: the board's)", kindString, ""},
 	{"volume", "speaker volume in percent, 0 to 100", kindInt, "80"},
-	{"display", "screen for the customer's video: auto (first DRM card with a connected output; none connected is no fault), none (no decoding at all), or a card such as /dev/dri/card1 (expected: missing is the no-display state) (default: the board's, else none)", kindString, ""},
+	{"display", "screen for the customer's video: auto (first DRM card with a connected output; none connected is no fault), none (no decoding at all), test (a screen in memory: the sim board), or a card such as /dev/dri/card1 (expected: missing is the no-display state) (default: the board's, else none)", kindString, ""},
 	{"width", "video width (default: the board's)", kindInt, ""},
 	{"height", "video height (default: the board's)", kindInt, ""},
 	{"fps", "video frame rate (default: the board's)", kindInt, ""},
@@ -310,6 +310,7 @@ func storedValues(s store.Settings) map[string]string {
 	put("camera", s.Camera)
 	put("mic", s.Microphone)
 	put("speaker", s.Speaker)
+	put("display", s.Display)
 	if s.Volume > 0 {
 		m["volume"] = strconv.Itoa(s.Volume)
 	}
@@ -350,8 +351,8 @@ func (c *Config) parse(v map[string]string) error {
 	if c.Display == "" {
 		c.Display = "none" // the board expects no screen
 	}
-	if c.Display != "auto" && c.Display != "none" && !strings.HasPrefix(c.Display, "/dev/") {
-		return bad("display", "must be auto, none or a device path such as /dev/dri/card1")
+	if c.Display != "auto" && c.Display != "none" && c.Display != "test" && !strings.HasPrefix(c.Display, "/dev/") {
+		return bad("display", "must be auto, none, test or a device path such as /dev/dri/card1")
 	}
 	ints := []struct {
 		name     string

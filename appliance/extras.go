@@ -135,7 +135,7 @@ func (a *App) SetupServer(addr string, term *gpio.Terminal, ln net.Listener) (*s
 		},
 		Current: func() store.Settings {
 			return store.Settings{HubURL: a.hubURL(), RoomID: a.cfg.RoomID, Camera: a.cfg.Camera, Microphone: a.cfg.Microphone,
-				Speaker: a.cfg.Speaker, Volume: a.cfg.Volume, Width: a.cfg.Width, Height: a.cfg.Height, FPS: a.cfg.FPS, BitrateKbps: a.cfg.BitrateKbps}
+				Speaker: a.cfg.Speaker, Volume: a.cfg.Volume, Display: a.cfg.Display, Width: a.cfg.Width, Height: a.cfg.Height, FPS: a.cfg.FPS, BitrateKbps: a.cfg.BitrateKbps}
 		},
 		OnSettings: func(store.Settings) {
 			// The reloader applies what is live (the volume) and names

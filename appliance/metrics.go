@@ -130,6 +130,14 @@ func (a *App) metricsRegistry() *prometheus.Registry {
 	c("media_keyframes_total", "Keyframes encoded.", func() float64 { return float64(a.media.Status().Keyframes) })
 	g("media_frames_per_second", "Encoded frames per second.", func() float64 { return a.media.Status().FPS })
 	g("media_target_bytes_per_second", "Video encoder target rate.", func() float64 { return float64(a.media.Status().Bitrate) / 8 })
+	// The customer's voice on the speaker (issue 15 §2-3): what played,
+	// what the jitter buffer made up, and the latency the appliance adds
+	// (packet arrival to the sound card's write).
+	c("speaker_packets_total", "Customer audio packets decoded for the speaker.", func() float64 { return float64(a.speakerStatus().Packets) })
+	c("speaker_concealed_total", "Customer audio frames concealed (lost or late) on the speaker.",
+		func() float64 { return float64(a.speakerStatus().Concealed) })
+	g("speaker_latency_seconds", "Customer audio packet arrival to its write to the speaker, smoothed over ~16 packets.",
+		func() float64 { return a.speakerStatus().Latency.Seconds() })
 	// One gauge per media device, 1 while it delivers (issue 11: a missing
 	// camera is visible here, not only in the overall state). The devices
 	// are the media layer's list, so issue 15's speaker and display appear

@@ -14,6 +14,7 @@ import (
 	"tether/media"
 	"tether/media/aec"
 	"tether/media/display"
+	"tether/media/testsrc"
 )
 
 // speakerOut is what the appliance needs of the speaker's player
@@ -136,12 +137,20 @@ func newEcho(cfg Config, log *slog.Logger) *aec.Canceller {
 
 // newPlayer builds the speaker's player from the configuration: the
 // speaker setting (a /dev/snd path, or a card name matched like the
-// microphone's; empty takes the board's audio card hint; "none" has no
-// speaker) and the volume. open, when set, replaces the configured device
+// microphone's; "test" for a paced sink that discards the sound; empty
+// takes the board's audio card hint; "none" has no speaker) and the
+// volume. open, when set, replaces the configured device
 // (Deps.OpenSpeaker); echo may be nil.
 func newPlayer(cfg Config, open func() (media.AudioSink, error), echo *aec.Canceller, onChange func(media.PlayerStatus),
 	log *slog.Logger, clk clock.Clock) (*media.Player, error) {
 	pc := media.PlayerConfig{OpenSpeaker: open, OnChange: onChange, Clock: clk, Logger: log}
+	if open == nil && cfg.Speaker == "test" {
+		// The sim board's sound card: paced like one, the sound discarded
+		// (benchmarks of a two-way call, CI).
+		spk := &testsrc.Speaker{}
+		open = func() (media.AudioSink, error) { return spk.Open() }
+		pc.OpenSpeaker = open
+	}
 	if open == nil && cfg.Speaker != "none" {
 		path, hint := "", cfg.Profile.Audio.CardHint
 		if strings.HasPrefix(cfg.Speaker, "/dev/") {

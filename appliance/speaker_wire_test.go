@@ -8,11 +8,9 @@ package appliance
 // speaker; the volume is live.
 
 import (
-	"context"
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,52 +25,18 @@ import (
 	"tether/media/testsrc"
 )
 
-// recSpeaker is a sound card on the real clock: Write paces its caller at
-// 48 kHz, as WRITEI on a full ring does, and keeps the last 10 s played.
-// opens counts how often the player opened it.
-type recSpeaker struct {
-	opens atomic.Int32
-	mu    sync.Mutex
-	next  time.Time
-	pcm   []int16
-}
+// recSpeaker is a sound card on the real clock (testsrc.Speaker) that
+// keeps the last 10 s played.
+type recSpeaker struct{ testsrc.Speaker }
 
-func (r *recSpeaker) open() (media.AudioSink, error) {
-	r.opens.Add(1)
-	return r, nil
-}
+func newRecSpeaker() *recSpeaker { return &recSpeaker{testsrc.Speaker{Keep: 10 * testsrc.SampleRate}} }
 
-func (r *recSpeaker) Write(ctx context.Context, pcm []int16) error {
-	r.mu.Lock()
-	now := time.Now()
-	if r.next.Before(now) {
-		r.next = now
-	}
-	r.next = r.next.Add(time.Duration(len(pcm)) * time.Second / 48000)
-	wait := r.next.Sub(now) - 30*time.Millisecond // a 30 ms ring
-	r.pcm = append(r.pcm, pcm...)
-	if over := len(r.pcm) - 10*48000; over > 0 {
-		r.pcm = r.pcm[over:]
-	}
-	r.mu.Unlock()
-	if wait > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	return nil
-}
-
-func (r *recSpeaker) Close() error { return nil }
+func (r *recSpeaker) open() (media.AudioSink, error) { return r.Open() }
 
 // heard reports whether the last second played holds the customer's
 // 440 Hz beep (a 50 ms window loud and at the tone).
 func (r *recSpeaker) heard() bool {
-	r.mu.Lock()
-	pcm := r.pcm[max(0, len(r.pcm)-48000):]
-	defer r.mu.Unlock()
+	pcm, _ := r.Played(time.Second)
 	for off := 0; off+2400 <= len(pcm); off += 2400 {
 		w := pcm[off : off+2400]
 		if testsrc.LevelDB(w) > -30 && testsrc.ToneDB(w, 440) > -3 {
@@ -194,7 +158,7 @@ func pionCall(t *testing.T, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceive
 // track plays on the same open device; a volume change from the
 // configuration reaches the player.
 func TestCustomerAudioReachesSpeaker(t *testing.T) {
-	spk := &recSpeaker{}
+	spk := newRecSpeaker()
 	// The track handler the WebRTC layer is given is what pion calls.
 	var onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 	a := testApp(t, Deps{OpenSpeaker: spk.open, PeerConfig: func(c *peer.Config) { onTrack = c.OnTrack }}, "-camera", "test", "-mic", "test")
@@ -223,7 +187,7 @@ func TestCustomerAudioReachesSpeaker(t *testing.T) {
 	a.q.post(evPeerState{peer.Waiting, peer.Negotiating})
 	pionCustomer(t, onTrack)
 	testenv.Eventually(t, 20*time.Second, "the next customer's beep on the speaker", spk.heard)
-	if n := spk.opens.Load(); n != 1 {
+	if n := spk.Opens(); n != 1 {
 		t.Fatalf("the speaker was opened %d times across a customer change, want 1", n)
 	}
 

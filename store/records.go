@@ -28,6 +28,7 @@ type Settings struct {
 	Microphone  string `json:"microphone,omitempty"` // ALSA card/device name
 	Speaker     string `json:"speaker,omitempty"`    // ALSA playback card/device name (issue 15)
 	Volume      int    `json:"volume,omitempty"`     // speaker volume, 1..100 percent
+	Display     string `json:"display,omitempty"`    // "auto", "none" or a DRM card path (issue 15)
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
 	FPS         int    `json:"fps,omitempty"`
@@ -48,7 +49,7 @@ func (s Settings) Validate() error {
 	case s.Volume < 0 || s.Volume > 100:
 		return fmt.Errorf("%w: volume %d%%", ErrInvalid, s.Volume)
 	}
-	for name, v := range map[string]string{"hub URL": s.HubURL, "room": s.RoomID, "camera": s.Camera, "microphone": s.Microphone, "speaker": s.Speaker} {
+	for name, v := range map[string]string{"hub URL": s.HubURL, "room": s.RoomID, "camera": s.Camera, "microphone": s.Microphone, "speaker": s.Speaker, "display": s.Display} {
 		if len(v) > maxSettingLen || !utf8.ValidString(v) {
 			return fmt.Errorf("%w: %s is not valid UTF-8 of at most %d bytes", ErrInvalid, name, maxSettingLen)
 		}

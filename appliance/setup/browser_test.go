@@ -273,13 +273,20 @@ func TestBrowserFlow(t *testing.T) {
 	if s, _ := st.Settings(); s.BitrateKbps != 0 || s.Width != 0 {
 		t.Fatalf("settings stored despite the error: %+v", s)
 	}
-	step("good settings",
+	// Issue 15's screen: a value tetherd would refuse is refused here.
+	step("bad screen",
 		chromedp.SetValue(chromedp.CSS(`#form-settings [name=bitrate]`), "2500"),
+		chromedp.SetValue(chromedp.CSS(`#form-settings [name=display]`), "hdmi"),
+		chromedp.Click(chromedp.CSS(`#form-settings button`)),
+	)
+	waitJS("screen error", `document.querySelector('#form-settings .err').textContent.includes('Screen must be auto, none or a device path') && document.querySelector('#form-settings [name=display]').getAttribute('aria-invalid') === 'true'`)
+	step("good settings",
+		chromedp.SetValue(chromedp.CSS(`#form-settings [name=display]`), "auto"),
 		chromedp.SetValue(chromedp.CSS(`#form-settings [name=camera]`), "test"),
 		chromedp.Click(chromedp.CSS(`#form-settings button`)),
 	)
 	waitJS("settings saved toast", `[...document.querySelectorAll('.toast')].some(t => t.textContent.includes('Settings saved'))`)
-	if s, _ := st.Settings(); s.BitrateKbps != 2500 || s.Width != 1280 || s.Camera != "test" || s.HubURL != "https://hub.example" {
+	if s, _ := st.Settings(); s.BitrateKbps != 2500 || s.Width != 1280 || s.Camera != "test" || s.HubURL != "https://hub.example" || s.Display != "auto" {
 		t.Fatalf("stored settings %+v", s)
 	}
 

@@ -34,6 +34,7 @@ var fieldLabels = map[string]string{
 	"password": "Password", "confirm": "The repeated password", "hubUrl": "Hub URL",
 	"username": "Username", "room": "Room", "camera": "Camera", "microphone": "Microphone",
 	"resolution": "Resolution", "fps": "Frame rate", "bitrate": "Bitrate", "body": "The form",
+	"speaker": "Speaker", "volume": "Volume", "display": "Screen",
 }
 
 // Unwrap makes errors.Is(err, ErrInvalidInput) true.

@@ -185,6 +185,7 @@ type settingsForm struct {
 	Microphone  string
 	Speaker     string // ALSA playback device or card name, "none" (issue 15)
 	Volume      int    // speaker volume, 1..100 percent; 0 unset
+	Display     string // "auto", "none" or a /dev/dri card path; "" unset (issue 15)
 	Width       int
 	Height      int
 	FPS         int
@@ -223,6 +224,14 @@ func decodeSettings(v url.Values, dev Devices) (settingsForm, error) {
 	}
 	if f.Volume, err = intField(get, "volume", 1, 100, "%"); err != nil {
 		return f, err
+	}
+	// The values tetherd's display setting takes on a real counter
+	// (appliance.Resolve also takes "test", the sim board's).
+	if f.Display, err = checkDevice(get, "display", nil); err != nil {
+		return f, err
+	}
+	if d := f.Display; d != "" && d != "auto" && d != "none" && !strings.HasPrefix(d, "/dev/") {
+		return f, fieldErr("display", "must be auto, none or a device path such as /dev/dri/card1")
 	}
 	res, err := get("resolution")
 	if err != nil {

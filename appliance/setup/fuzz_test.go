@@ -28,7 +28,7 @@ func FuzzDecodeSettings(f *testing.F) {
 		"resolution=1920x1080&bitrate=20000",
 		"resolution=1281x720", "fps=0", "bitrate=-1", "bitrate=1&bitrate=2",
 		"hubUrl=http%3A%2F%2F%5B%3A%3A1%5D%3A8080%2Fpath%2F", "hubUrl=https%3A%2F%2Fu%3Ap%40h",
-		"room=%E2%80%8B", "camera=test&microphone=hw%3A1%2C0", "resolution=0640x0480", "%zz",
+		"room=%E2%80%8B", "camera=test&microphone=hw%3A1%2C0", "display=auto&volume=100&speaker=none", "display=%2Fdev%2Fdri%2Fcard0", "resolution=0640x0480", "%zz",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -45,7 +45,7 @@ func FuzzDecodeSettings(f *testing.F) {
 			return
 		}
 		st := store.Settings{HubURL: form.HubURL, RoomID: form.Room, Camera: form.Camera, Microphone: form.Microphone,
-			Width: form.Width, Height: form.Height, FPS: form.FPS, BitrateKbps: form.BitrateKbps}
+			Speaker: form.Speaker, Volume: form.Volume, Display: form.Display, Width: form.Width, Height: form.Height, FPS: form.FPS, BitrateKbps: form.BitrateKbps}
 		if err := st.Validate(); err != nil {
 			t.Fatalf("accepted settings the store rejects: %+v: %v", st, err)
 		}

@@ -361,6 +361,7 @@ type settingsView struct {
 	Microphone  string `json:"microphone"`
 	Speaker     string `json:"speaker"`
 	Volume      int    `json:"volume,omitempty"`
+	Display     string `json:"display"`
 	Resolution  string `json:"resolution"`
 	FPS         int    `json:"fps"`
 	BitrateKbps int    `json:"bitrate"`
@@ -368,7 +369,7 @@ type settingsView struct {
 
 func toSettingsView(st store.Settings) settingsView {
 	v := settingsView{HubURL: st.HubURL, Room: st.RoomID, Camera: st.Camera, Microphone: st.Microphone,
-		Speaker: st.Speaker, Volume: st.Volume, FPS: st.FPS, BitrateKbps: st.BitrateKbps}
+		Speaker: st.Speaker, Volume: st.Volume, Display: st.Display, FPS: st.FPS, BitrateKbps: st.BitrateKbps}
 	if st.Width > 0 && st.Height > 0 {
 		v.Resolution = fmt.Sprintf("%dx%d", st.Width, st.Height)
 	}
@@ -607,7 +608,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	err = s.cfg.Store.UpdateSettings(func(st *store.Settings) error {
 		st.HubURL, st.RoomID, st.Camera, st.Microphone = f.HubURL, f.Room, f.Camera, f.Microphone
 		st.Width, st.Height, st.FPS, st.BitrateKbps = f.Width, f.Height, f.FPS, f.BitrateKbps
-		st.Speaker, st.Volume = f.Speaker, f.Volume
+		st.Speaker, st.Volume, st.Display = f.Speaker, f.Volume, f.Display
 		saved = *st
 		return nil
 	})

@@ -469,7 +469,8 @@ func TestSettingsValidation(t *testing.T) {
 	})
 	b := r.loggedIn()
 	good := map[string]string{"hubUrl": "https://hub.example:8443/", "room": "room-42", "camera": "/dev/video0",
-		"microphone": "hw:1,0", "resolution": "1280x720", "fps": "30", "bitrate": "2500"}
+		"microphone": "hw:1,0", "resolution": "1280x720", "fps": "30", "bitrate": "2500",
+		"speaker": "Loopback", "volume": "35", "display": "/dev/dri/card1"}
 	with := func(k, v string) url.Values {
 		f := url.Values{}
 		for gk, gv := range good {
@@ -504,6 +505,9 @@ func TestSettingsValidation(t *testing.T) {
 		{"bitrate high", "bitrate", "200000", "from 100 to 20000"},
 		{"bitrate float", "bitrate", "2500.5", "whole number"},
 		{"bitrate twice", "bitrate", "<twice>", "more than once"},
+		{"volume high", "volume", "101", "from 1 to 100"},
+		{"display word", "display", "hdmi", "auto, none or a device path"},
+		{"display control", "display", "/dev/dri/\x01card1", "at most"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := b.post("/api/settings", with(tc.field, tc.value))
@@ -524,7 +528,7 @@ func TestSettingsValidation(t *testing.T) {
 		t.Fatalf("good settings: %d %s", a.status, a.raw)
 	}
 	want := store.Settings{HubURL: "https://hub.example:8443", RoomID: "room-42", Camera: "/dev/video0", Microphone: "hw:1,0",
-		Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2500}
+		Speaker: "Loopback", Volume: 35, Display: "/dev/dri/card1", Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2500}
 	if s, _ := r.st.Settings(); s != want {
 		t.Fatalf("stored %+v, want %+v", s, want)
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -234,37 +232,9 @@ func glassToGlass(tab *testenv.Tab, n int) ([]float64, error) {
 	return v, err
 }
 
-// procCPU is utime+stime of pid in seconds (proc(5): fields 14 and 15 in
-// clock ticks, 100 per second on Linux).
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	// The command name may hold spaces: fields count from after ")".
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100
-}
-
 func procFDs(pid int) int {
 	es, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	return len(es)
-}
-
-// cpuRSS samples tetherd in a call for d: CPU % of one core over d, and
-// its RSS every second.
-func cpuRSS(pid int, d time.Duration) (cpu float64, rss []float64) {
-	c0, t0 := procCPU(pid), time.Now()
-	for end := t0.Add(d); time.Now().Before(end); time.Sleep(time.Second) {
-		rss = append(rss, testenv.ProcStatusMiB(pid, "VmRSS:"))
-	}
-	return 100 * (procCPU(pid) - c0) / time.Since(t0).Seconds(), rss
 }
 
 // jitter is a random duration in [lo, hi).

@@ -194,7 +194,7 @@ func (w *world) measureCall(rep *Report, o Options) {
 		d = 20 * time.Second
 	}
 	pid := w.sup.current().Pid()
-	cpu, rss := cpuRSS(pid, d)
+	cpu, rss := testenv.CPURSS(pid, d)
 	rep.add(Row{Metric: "tetherd CPU in a call (320×180 15 fps)", Unit: "% of a core", Claim: "–", Tether: stat([]float64{cpu})})
 	rep.add(Row{Metric: "tetherd RSS in a call", Unit: "MiB", Claim: "–", Tether: stat(rss)})
 	w.t.printf("call: glass-to-glass %v ms, heartbeat RTT %v ms, CPU %.1f %%, RSS %v MiB\n", stat(g2g), stat(rtt), cpu, stat(rss))

@@ -58,6 +58,13 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
+	return newWorldArgs(t)
+}
+
+// newWorldArgs is newWorld with more tetherd flags (e.g. "-speaker",
+// "test").
+func newWorldArgs(t testing.TB, more ...string) *world {
+	t.Helper()
 	bin := testenv.RequireChromium(t)
 	requireRefServer(t)
 	topo := netns.NewPair(t)
@@ -65,7 +72,7 @@ func newWorld(t testing.TB) *world {
 	w := &world{t: t, topo: topo, dir: dir, start: time.Now()}
 	w.ref = startRefServer(t, topo.B, refOptions{Host: "0.0.0.0", Accounts: []account{counterA, counterB},
 		Invites: invites, StateFile: filepath.Join(dir, "refserver.json"), LeaveGraceMs: 5000, OwnPageDir: ownPageDir()})
-	args := []string{"-setup-addr", setupAddr}
+	args := append([]string{"-setup-addr", setupAddr}, more...)
 	// TETHER_W3C_LOG_LEVEL=debug: a failed customer change then dumps
 	// tetherd's debug log of that change (pion's too).
 	if l := os.Getenv("TETHER_W3C_LOG_LEVEL"); l != "" {

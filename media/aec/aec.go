@@ -193,7 +193,12 @@ func (c *Canceller) align(now time.Time, backlog time.Duration) {
 	playing := c.anchor.pos + now.Sub(c.anchor.at).Seconds()*Rate
 	capturing := float64(c.r) + backlog.Seconds()*Rate
 	lead := c.cfg.Lead.Seconds() * Rate
-	meas := int64(playing - capturing - lead)
+	// The reference for near sample i is far sample i+off. Adding the
+	// lead takes a newer far sample, so the echo comes Lead after its
+	// reference inside the filter's Tail; subtracting it (as before) put
+	// the echo ahead of its reference whenever the timing was right, and
+	// nothing was cancelled (TestShortEchoPath, the rig's snd-aloop test).
+	meas := int64(playing - capturing + lead)
 	near := func(a, b int64) bool { return a-b <= 240 && b-a <= 240 } // 5 ms
 	switch {
 	case !c.offOK:

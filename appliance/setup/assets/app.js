@@ -230,6 +230,7 @@ function fillSettings(s) {
   f.bitrate.value = s.bitrate || '';
   f.speaker.value = s.speaker || '';
   f.volume.value = s.volume || '';
+  f.display.value = s.display || '';
   if (f.camera) f.camera.value = s.camera || '';
   if (f.microphone) f.microphone.value = s.microphone || '';
   const hub = $('form-hub').elements.hubUrl;

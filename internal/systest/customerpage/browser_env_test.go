@@ -212,7 +212,7 @@ type bApp struct {
 	done   chan error
 }
 
-func startBApp(t *testing.T, hubURL, dir string) *bApp {
+func startBApp(t *testing.T, hubURL, dir string, deps func(*appliance.Deps)) *bApp {
 	t.Helper()
 	fset := flag.NewFlagSet("tetherd", flag.ContinueOnError)
 	appliance.RegisterFlags(fset)
@@ -227,11 +227,15 @@ func startBApp(t *testing.T, hubURL, dir string) *bApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := appliance.New(cfg, appliance.Deps{
+	d := appliance.Deps{
 		Logger: testenv.Logger(),
 		// Everything is on loopback here.
 		PeerConfig: func(c *peer.Config) { c.IncludeLoopback = true },
-	})
+	}
+	if deps != nil {
+		deps(&d)
+	}
+	a, err := appliance.New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +286,20 @@ func (e *bEnv) logf(format string, args ...any) {
 
 func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 	t.Helper()
+	return newBEnvWith(t, bOpts{wrap: wrap})
+}
+
+// bOpts change a browser test's world: wrap the hub's HTTP handler, the
+// appliance's Deps, and add Chromium flags.
+type bOpts struct {
+	wrap  func(http.Handler) http.Handler
+	deps  func(*appliance.Deps)
+	flags map[string]any
+}
+
+func newBEnvWith(t *testing.T, o bOpts) *bEnv {
+	t.Helper()
+	wrap := o.wrap
 	bin := requireBrowser(t)
 	dir := t.TempDir()
 	bh := startBHub(t, "127.0.0.1:0", filepath.Join(dir, "hub.db"), wrap)
@@ -296,13 +314,16 @@ func newBEnv(t *testing.T, wrap func(http.Handler) http.Handler) *bEnv {
 	e := &bEnv{t: t, hub: bh, invite: inv.Code, dir: dir}
 	t.Cleanup(func() { e.logf("cleanup done") }) // runs last
 	e.start = time.Now()
-	e.app = startBApp(t, bh.url(), dir)
+	e.app = startBApp(t, bh.url(), dir, o.deps)
 
 	opts := append(testenv.ChromiumOpts(bin, dir),
 		// The appliance offers loopback candidates; let Chromium gather and
 		// show its own as plain addresses (no mDNS names) on 127.0.0.1.
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 	)
+	for k, v := range o.flags {
+		opts = append(opts, chromedp.Flag(k, v))
+	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := chromedp.NewContext(actx)
 	if err := chromedp.Do(bctx); err != nil { // start the browser, without a timeout (it would end the browser)
