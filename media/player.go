@@ -144,8 +144,10 @@ type PlayerStatus struct {
 	Volume int
 	// Packets decoded; Concealed frames made up by PLC, Recovered from
 	// the next packet's FEC; Late packets that came after their turn and
-	// Dropped ones the bounded buffer (or a bad packet) discarded.
-	Packets, Concealed, Recovered, Late, Dropped uint64
+	// Dropped ones the bounded buffer (or a bad packet) discarded;
+	// Shrunk frames decoded but not played to bring a queue a burst left
+	// deeper than JitterPackets back down (see shrink).
+	Packets, Concealed, Recovered, Late, Dropped, Shrunk uint64
 	// Switches counts customer changes (SetSource).
 	Switches uint64
 	// Latency is the time from a packet's arrival to its samples going to
@@ -183,7 +185,7 @@ type Player struct {
 	// latency.
 	onLatency func(time.Duration)
 
-	packets, concealed, recovered, late, dropped, switches atomic.Uint64
+	packets, concealed, recovered, late, dropped, switches, shrunk atomic.Uint64
 }
 
 // NewPlayer validates cfg. Nothing is opened until Run.
@@ -294,6 +296,7 @@ func (p *Player) Status() PlayerStatus {
 	s.Volume = int(p.volume.Load())
 	s.Packets, s.Concealed, s.Recovered = p.packets.Load(), p.concealed.Load(), p.recovered.Load()
 	s.Late, s.Dropped, s.Switches = p.late.Load(), p.dropped.Load(), p.switches.Load()
+	s.Shrunk = p.shrunk.Load()
 	return s
 }
 
@@ -427,7 +430,15 @@ type playout struct {
 	pcm      []int16
 	frame    int // samples in the last decoded frame (PLC's length)
 	arrived  [128]arrivalStamp
+	// The depth control's window: frames played in it and the fewest
+	// packets queued before any of them.
+	winN, winMin int
 }
+
+// shrinkWindow is the depth control's window in frames: 500 ms of 20 ms
+// packets, long enough that ordinary jitter drains the queue to the target
+// at least once in it.
+const shrinkWindow = 25
 
 type arrivalStamp struct {
 	seq uint16
@@ -441,6 +452,7 @@ func (pl *playout) next() ([]int16, time.Time) {
 	if pl.jb == nil || !pl.emitting {
 		return pl.silence(), time.Time{}
 	}
+	pl.shrink()
 	head := pl.jb.PlayoutHead()
 	if pkt, err := pl.jb.PopAtSequence(head); err == nil {
 		pl.queued--
@@ -462,6 +474,38 @@ func (pl *playout) next() ([]int16, time.Time) {
 		return pl.silence(), time.Time{}
 	}
 	return pl.conceal()
+}
+
+// shrink keeps the queue near JitterPackets (issue 15: the voice latency
+// the appliance adds, network in to speaker, <= 60 ms at the median). A
+// burst (the sender's or the network's stall released at once, or our own
+// goroutine scheduled late on a loaded board) leaves more packets queued
+// than the path's jitter needs, and playout at one frame per frame never
+// drains them: every later word would be late by the burst. As WebRTC's
+// NetEq "accelerate" does, when the queue has not once fallen to the
+// target in a whole window, frames are dropped: decoded, so the Opus
+// decoder's state stays continuous, and not played. Measured by the customer-voice
+// latency benchmark and the Chromium speaker test.
+func (pl *playout) shrink() {
+	if pl.winN == 0 || pl.queued < pl.winMin {
+		pl.winMin = pl.queued
+	}
+	if pl.winN++; pl.winN < shrinkWindow {
+		return
+	}
+	excess := pl.winMin - pl.p.cfg.JitterPackets
+	pl.winN = 0
+	// Half the excess (rounded up) per window: a large burst is gone in
+	// a few windows, and what stays is at most a skip of a few frames.
+	for n := (excess + 1) / 2; n > 0; n-- {
+		pkt, err := pl.jb.PopAtSequence(pl.jb.PlayoutHead())
+		if err != nil {
+			return // a gap at the head: next() conceals it as usual
+		}
+		pl.queued--
+		_, _ = pl.dec.Decode(pkt.Payload, pl.pcm, false) // state only: the frame is skipped
+		pl.p.shrunk.Add(1)
+	}
 }
 
 // drain moves the received packets into the jitter buffer.
@@ -543,6 +587,7 @@ func (pl *playout) restart() {
 	pl.queued = 0
 	pl.emitting = false
 	pl.missing = 0
+	pl.winN = 0
 }
 
 func (pl *playout) decode(payload []byte, fec bool, born time.Time) ([]int16, time.Time) {

@@ -434,3 +434,47 @@ func resources(t *testing.T, p *Player) (goroutines, fds int, heap uint64) {
 	}
 	return testenv.Resources()
 }
+
+// A burst leaves the queue deeper than JitterPackets; the depth control
+// drops frames (decoded, not played) until the lag between the newest
+// packet and the one played is back at the target, and then leaves a
+// steady queue alone (issue 15: the latency the appliance adds to the
+// customer's voice).
+func TestPlayerShrinksABurst(t *testing.T) {
+	r := startPlayer(t, nil)
+	r.hold(t)
+	tr := newFakeTrack()
+	defer tr.close()
+	r.p.SetSource(tr)
+	const burst = 8
+	for s := uint16(1); s <= burst; s++ {
+		tr.send(s, byte(s))
+	}
+	r.settle(t, burst)
+	seq := uint16(burst)
+	step := func() int {
+		r.release()
+		v := r.hold(t)
+		seq++
+		tr.send(seq, byte(seq))
+		r.settle(t, 1)
+		return int(seq) - 1 - int(v) // packets queued behind the one played
+	}
+	first := step()
+	for range 150 {
+		step()
+	}
+	lag := step()
+	shrunk := r.p.Status().Shrunk
+	if first < burst-1 || lag > r.p.cfg.JitterPackets || shrunk == 0 {
+		t.Fatalf("lag %d packets after the burst, %d after 150 frames, %d shrunk; want back to %d", first, lag, shrunk, r.p.cfg.JitterPackets)
+	}
+	for range 100 {
+		step()
+	}
+	st := r.p.Status()
+	if st.Shrunk != shrunk || st.Concealed != 0 || st.Late != 0 {
+		t.Fatalf("a steady queue at the target: %+v (shrunk %d before)", st, shrunk)
+	}
+	r.release()
+}
