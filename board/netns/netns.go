@@ -1,6 +1,7 @@
 // Package netns builds throw-away network namespaces joined by a veth pair
 // for tests that must cut, drop or degrade a real network path (the host
-// kernel here has no netem: faults are link state and iptables rules).
+// kernel here has no netem: faults are link state and iptables rules, and
+// added delay is NFQUEUE with a user-space holding line, delay.go).
 //
 // Every namespace is named after the test, lives only as long as it, and
 // uses addresses inside it alone; nothing touches the host's interfaces.

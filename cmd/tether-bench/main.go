@@ -31,6 +31,7 @@ func main() {
 	fs.DurationVar(&o.Timeout, "timeout", 0, "bound the whole run (default 15m with -short, 3h otherwise)")
 	fs.StringVar(&o.Only, "only", "", "with -faults: only the faults whose name contains one of these comma-separated words")
 	fs.BoolVar(&o.NoMetrics, "no-metrics", false, "skip the metrics (with -faults or -soak)")
+	fs.StringVar(&o.Metrics, "metrics", "", "only the metric groups whose name contains one of these comma-separated words: call, rtt, reconnect, change, idle (default all)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	idleURL := fs.String("idle-child", "", "internal: run as an idle-socket client process against this URL")
 	idleAuth := fs.String("idle-auth", "", "internal: the idle client's Socket.IO CONNECT auth (JSON)")

@@ -121,6 +121,28 @@ func lossFor(d time.Duration) fault {
 	}}
 }
 
+// delayFor adds 500 ms to every packet the device sends (netns.DelayA:
+// NFQUEUE in R) for d: a satellite or congested uplink. The call must ride
+// through it (frames keep coming) and the socket must stay or come back.
+func delayFor(d time.Duration) fault {
+	return fault{name: "500 ms delay (device uplink)", run: func(w *world) (time.Time, string, error) {
+		from := frames(w.cust)
+		drops := w.metric("tether_socket_drops_total")
+		dl := w.topo.DelayA(500 * time.Millisecond)
+		time.Sleep(d)
+		mid := frames(w.cust)
+		rtt := w.metric("tether_peer_rtt_seconds")
+		st := dl.Stats()
+		err := dl.Stop()
+		note := fmt.Sprintf("%d frames decoded during %s of delay; last heartbeat RTT %s s; %d packets delayed, %d undelayed (holding line full)",
+			mid-from, d, rtt, st.Delayed, st.Overflow)
+		if w.metric("tether_socket_drops_total") != drops {
+			note += "; the socket dropped and reconnected"
+		}
+		return time.Now(), note, err
+	}}
+}
+
 // wsBlocked: R refuses WebSocket upgrades from A (a proxy that only
 // passes plain HTTP) and the hub restarts, so tetherd must come back over
 // long-polling; when WebSocket is allowed again it must return to it.

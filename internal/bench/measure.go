@@ -73,6 +73,17 @@ func (w *world) linkCut(d time.Duration) (r cutResult, err error) {
 	from := frames(w.cust)
 	w.topo.LinkUp()
 	up := time.Now()
+	// Frames first: the rejoin waits below may take seconds (5 s when
+	// the socket lived through the cut and no rejoin comes), and frames
+	// polled only after them were timed at the poll, not when they came
+	// back: the "frames ~5 s after a 2 s cut" of the first tables. The
+	// rejoin times are the log's and the client's own stamps, so reading
+	// them later loses nothing.
+	fat, err := flowing(w.cust, from, wait)
+	if err != nil {
+		return r, fmt.Errorf("customer frames: %w", err)
+	}
+	r.media = msSince(up, fat)
 	// Detection counts only when it happened while the cable was out.
 	if det, err := w.waitLog(cut, 0, "component=peer", "msg=state", "from=connected"); err == nil && det.Before(up) {
 		r.detect = msSince(cut, det)
@@ -97,11 +108,6 @@ func (w *world) linkCut(d time.Duration) (r cutResult, err error) {
 		}
 		r.seed = msSince(up, sat)
 	}
-	fat, err := flowing(w.cust, from, wait)
-	if err != nil {
-		return r, fmt.Errorf("customer frames: %w", err)
-	}
-	r.media = msSince(up, fat)
 	return r, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"tether/appliance/peer"
 	"tether/board/netns"
 	"tether/internal/testenv"
 )
@@ -50,6 +51,9 @@ type Options struct {
 	// into one fault.
 	Only      string
 	NoMetrics bool
+	// Metrics keeps the metric groups whose name contains one of these
+	// (comma-separated): call, rtt, reconnect, change, idle; "" is all.
+	Metrics string
 }
 
 // ErrLost is returned when a fault did not recover or lost state.
@@ -133,11 +137,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	t.printf("customer in %s decodes the counter\n", w.topo.B)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 16))
 
-	if !o.NoMetrics && ctx.Err() == nil {
-		w.measureCall(rep, o)
-		w.measureReconnect(rep, o, rng)
-		w.measureChange(rep, o)
-		w.measureIdle(rep, o)
+	for _, m := range []struct {
+		name string
+		run  func()
+	}{
+		{"call", func() { w.measureCall(rep, o) }},
+		{"rtt", func() { w.measureRTT(rep, o) }},
+		{"reconnect", func() { w.measureReconnect(rep, o, rng) }},
+		{"change", func() { w.measureChange(rep, o) }},
+		{"idle", func() { w.measureIdle(rep, o) }},
+	} {
+		if !o.NoMetrics && ctx.Err() == nil && selected(o.Metrics, m.name) {
+			m.run()
+		}
 	}
 	if o.Baselines && ctx.Err() == nil {
 		w.baselines(ctx, rep, o)
@@ -174,21 +186,6 @@ func (w *world) measureCall(rep *Report, o Options) {
 	}
 	rep.add(Row{Metric: "glass-to-glass latency A → B", Unit: "ms", Claim: "–", Tether: stat(g2g), Baseline: stat(base),
 		BaseName: "Chromium → Chromium (canvas with the same stamp)", Note: "capture stamp read back in Chromium; one clock"})
-	// The data-channel heartbeat runs every 5 s (appliance/peer): sample
-	// its last round trip for a few beats, and the customer's ICE pair RTT.
-	var rtt, ice []float64
-	for i := 0; i < 2*o.Reps+2; i++ {
-		if v, err := strconv.ParseFloat(w.metric("tether_peer_rtt_seconds"), 64); err == nil && v > 0 {
-			rtt = append(rtt, v*1000)
-		}
-		if s, err := w.cust.State(); err == nil && s.Stats.RTTMs > 0 {
-			ice = append(ice, s.Stats.RTTMs)
-		}
-		time.Sleep(2500 * time.Millisecond)
-	}
-	rep.add(Row{Metric: "heartbeat RTT, 0 ms added", Unit: "ms", Claim: "~50–200 ms", Tether: stat(rtt),
-		Note: "tether_peer_rtt_seconds (data-channel heartbeat); 50/200 ms added delay not measured (no netem here)"})
-	rep.add(Row{Metric: "ICE candidate-pair RTT at the customer", Unit: "ms", Claim: "–", Tether: stat(ice)})
 	d := 5 * time.Second
 	if !o.Short {
 		d = 20 * time.Second
@@ -197,7 +194,61 @@ func (w *world) measureCall(rep *Report, o Options) {
 	cpu, rss := testenv.CPURSS(pid, d)
 	rep.add(Row{Metric: "tetherd CPU in a call (320×180 15 fps)", Unit: "% of a core", Claim: "–", Tether: stat([]float64{cpu})})
 	rep.add(Row{Metric: "tetherd RSS in a call", Unit: "MiB", Claim: "–", Tether: stat(rss)})
-	w.t.printf("call: glass-to-glass %v ms, heartbeat RTT %v ms, CPU %.1f %%, RSS %v MiB\n", stat(g2g), stat(rtt), cpu, stat(rss))
+	w.t.printf("call: glass-to-glass %v ms, CPU %.1f %%, RSS %v MiB\n", stat(g2g), cpu, stat(rss))
+}
+
+// measureRTT: the data-channel heartbeat's round trip (every 5 s,
+// appliance/peer; tetherd's tether_peer_rtt_seconds is the last one) with
+// 0, 50 and 200 ms added to every packet the device sends (netns.DelayA:
+// NFQUEUE in R, netem's delay without netem), one sample per beat, and
+// the customer's ICE candidate-pair RTT and tetherd's socket keep-alive
+// RTT beside it.
+func (w *world) measureRTT(rep *Report, o Options) {
+	delays := []time.Duration{0, 50 * time.Millisecond, 200 * time.Millisecond}
+	if o.Short {
+		delays = []time.Duration{0, 200 * time.Millisecond}
+	}
+	var base float64
+	for _, d := range delays {
+		var dl *netns.Delayer
+		if d > 0 {
+			if err := step(func() { dl = w.topo.DelayA(d) }); err != nil {
+				rep.Errors = append(rep.Errors, fmt.Sprintf("heartbeat RTT, %v added: %v", d, err))
+				continue
+			}
+			// The metric is the last beat's: let one beat cross the delay.
+			time.Sleep(peer.DefaultHeartbeatInterval + time.Second)
+		}
+		var rtt, ice []float64
+		for i := 0; i < o.Reps+1; i++ {
+			if v, err := strconv.ParseFloat(w.metric("tether_peer_rtt_seconds"), 64); err == nil && v > 0 {
+				rtt = append(rtt, v*1000)
+			}
+			if s, err := w.cust.State(); err == nil && s.Stats.RTTMs > 0 {
+				ice = append(ice, s.Stats.RTTMs)
+			}
+			time.Sleep(peer.DefaultHeartbeatInterval)
+		}
+		// The ICE pair's RTT is Chromium's smoothed figure: it trails a
+		// change of delay (the socket's keep-alive RTT, every 25 s,
+		// trails further and is left out).
+		note := fmt.Sprintf("tether_peer_rtt_seconds, one sample per beat; customer's ICE pair RTT (smoothed) %v ms", stat(ice))
+		if dl != nil {
+			st := dl.Stats()
+			if err := dl.Stop(); err != nil {
+				rep.Errors = append(rep.Errors, fmt.Sprintf("heartbeat RTT, %v added: %v", d, err))
+			}
+			s := stat(rtt)
+			if s != nil && base > 0 {
+				note = fmt.Sprintf("rise over 0 ms added: %.0f ms; ", s.Median-base) + note
+			}
+			note += fmt.Sprintf("; %d packets delayed, %d let through undelayed (holding line full)", st.Delayed, st.Overflow)
+		} else if s := stat(rtt); s != nil {
+			base = s.Median
+		}
+		rep.add(Row{Metric: fmt.Sprintf("heartbeat RTT, %d ms added", d.Milliseconds()), Unit: "ms", Claim: "~50–200 ms", Tether: stat(rtt), Note: note})
+		w.t.printf("heartbeat RTT with %v added: %v ms (ICE pair %v ms)\n", d, stat(rtt), stat(ice))
+	}
 }
 
 // measureReconnect: hub restarts and link cuts, tetherd beside the
@@ -296,32 +347,51 @@ func (w *world) measureChange(rep *Report, o Options) {
 // code, one after the other so they do not share the CPU with ours.
 func (w *world) baselines(ctx context.Context, rep *Report, o Options) {
 	n := max(3, o.Reps/2)
-	w.t.printf("baseline: BenchmarkNetnsICERestart (the seed's admin page in Chromium), %dx\n", n)
-	m, out, err := goBench(ctx, w.root, "./appliance/peer", "^BenchmarkNetnsICERestart$", n, 20*time.Minute)
-	if err != nil {
-		rep.Errors = append(rep.Errors, "BenchmarkNetnsICERestart: "+err.Error()+": "+tail(out, 300))
-		return
+	// run runs one benchmark of appliance/peer; a failure is reported
+	// with the end of its output, and the whole output is kept in a file
+	// (a baseline that fails under load must say where it stopped).
+	run := func(name string) (map[string]float64, bool) {
+		w.t.printf("baseline: %s (the seed's admin page in Chromium), %dx\n", name, n)
+		m, out, err := goBench(ctx, w.root, "./appliance/peer", "^"+name+"$", n, 20*time.Minute)
+		if err != nil {
+			path := filepath.Join(os.TempDir(), "tether-bench-"+name+".log")
+			_ = os.WriteFile(path, []byte(out), 0o644)
+			rep.Errors = append(rep.Errors, name+": "+err.Error()+": "+tail(out, 600)+" (whole output: "+path+")")
+			return nil, false
+		}
+		return m, true
 	}
-	one := func(k string) *Stat {
+	one := func(m map[string]float64, k string) *Stat {
 		if v, ok := m[k]; ok {
 			return &Stat{N: n, Median: v, P95: m[strings.Replace(k, "_ms", "_p90_ms", 1)]}
 		}
 		return nil
 	}
-	rep.add(Row{Metric: "dead-path detection, in-process pion peer vs the seed's admin page (R's forwarding cut)", Unit: "ms", Claim: "–",
-		Baseline: one("chromium_detect_ms"), BaseName: "seed admin page in Chromium", Tether: one("pion_detect_ms"),
-		Note: "appliance/peer BenchmarkNetnsICERestart, same run; p95 column is p90 there"})
-	rep.add(Row{Metric: "ICE restart, in-process pion peer vs the seed's admin page (path back → frame)", Unit: "ms", Claim: "3–5 s",
-		Baseline: one("chromium_restart_ms"), BaseName: "seed admin page in Chromium", Tether: one("pion_restart_ms"),
-		Note: "appliance/peer BenchmarkNetnsICERestart, same run"})
+	if m, ok := run("BenchmarkNetnsICERestart"); ok {
+		rep.add(Row{Metric: "dead-path detection, in-process pion peer vs the seed's admin page (R's forwarding cut)", Unit: "ms", Claim: "–",
+			Baseline: one(m, "chromium_detect_ms"), BaseName: "seed admin page in Chromium", Tether: one(m, "pion_detect_ms"),
+			Note: "appliance/peer BenchmarkNetnsICERestart, same run; p95 column is p90 there"})
+		rep.add(Row{Metric: "ICE restart, in-process pion peer vs the seed's admin page (path back → frame)", Unit: "ms", Claim: "3–5 s",
+			Baseline: one(m, "chromium_restart_ms"), BaseName: "seed admin page in Chromium", Tether: one(m, "pion_restart_ms"),
+			Note: "appliance/peer BenchmarkNetnsICERestart, same run; p95 column is p90 there"})
+	}
+	if m, ok := run("BenchmarkNetnsCustomerChange"); ok {
+		note := "appliance/peer BenchmarkNetnsCustomerChange, same run, A—R—B; p95 column is p90 there"
+		if f := m["chromium_change_failures"]; f > 0 {
+			note += fmt.Sprintf("; the admin page's next customer got no frame in %.0f of %d changes", f, n)
+		}
+		rep.add(Row{Metric: "customer change, in-process pion peer vs the seed's admin page (room:user:joined → first frame)", Unit: "ms", Claim: "< 1 s",
+			Baseline: one(m, "chromium_change_ms"), BaseName: "seed admin page in Chromium (kept peer connection, renegotiated)", Tether: one(m, "pion_change_ms"),
+			Note: note})
+	}
 }
 
 // faultMatrix runs every fault once and checks it.
 func (w *world) faultMatrix(ctx context.Context, rep *Report, o Options, rng *rand.Rand) {
 	fs := []fault{hubKill, cutFor(2 * time.Second), cutFor(30 * time.Second), cutFor(120 * time.Second),
-		lossFor(20 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
+		lossFor(20 * time.Second), delayFor(20 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
 	if o.Short {
-		fs = []fault{hubKill, cutFor(2 * time.Second), lossFor(5 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
+		fs = []fault{hubKill, cutFor(2 * time.Second), lossFor(5 * time.Second), delayFor(8 * time.Second), udpBlocked, wsBlocked, addrChange, tetherdKill, powerCut(rng), revoked}
 	}
 	for _, f := range fs {
 		if ctx.Err() != nil {
@@ -345,11 +415,6 @@ func (w *world) faultMatrix(ctx context.Context, rep *Report, o Options, rng *ra
 	}
 	if o.Only != "" {
 		return
-	}
-	for _, f := range []FaultRow{
-		{Fault: "500 ms delay", Lost: "not run: no netem on this kernel, no delay relay yet"},
-	} {
-		rep.Faults = append(rep.Faults, f)
 	}
 	if o.Baselines {
 		w.t.printf("fault: issue 12's attacks (go test -bench Attack ./signaling/hub)\n")

@@ -27,7 +27,7 @@ func (w *world) soak(ctx context.Context, n int, rng *rand.Rand, short bool) *So
 	if short {
 		cut = 2 * time.Second
 	}
-	kinds := []fault{hubKill, cutFor(cut), udpBlocked, tetherdKill, powerCut(rng), lossFor(cut), addrChange}
+	kinds := []fault{hubKill, cutFor(cut), udpBlocked, tetherdKill, powerCut(rng), lossFor(cut), delayFor(cut), addrChange}
 	res := &SoakResult{Asked: n, Kinds: map[string]int{}}
 	start := time.Now()
 	sample := func() (fds int, rss float64, gor int) {
