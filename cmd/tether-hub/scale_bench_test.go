@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -81,10 +82,11 @@ func loadChild(path string) {
 		time.Sleep(50 * time.Microsecond) // a ramp, not a SYN flood on the backlog
 	}
 	last := int64(-1)
+	var lastBusy, lastOther int64 = -1, -1
 	for ctx.Err() == nil {
-		if n := joined.Load(); n != last {
-			fmt.Printf("{\"joined\":%d}\n", n)
-			last = n
+		if n, b, o := joined.Load(), busyCount.Load(), otherErrs.Load(); n != last || b != lastBusy || o != lastOther {
+			fmt.Printf("{\"joined\":%d,\"busy\":%d,\"other\":%d}\n", n, b, o)
+			last, lastBusy, lastOther = n, b, o
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -95,15 +97,55 @@ func runLoadDevice(ctx context.Context, plan loadPlan, d loadDevice, joined *ato
 	node := d.Node
 	for ctx.Err() == nil {
 		err := loadSession(ctx, plan, d, plan.URLs[node], joined)
-		_ = err
-		// Gone: the next node after a jittered pause (a real client's
-		// randomized backoff, so a storm is spread over a second).
-		node = (node + 1) % len(plan.URLs)
+		pause := time.Duration(200+rand.IntN(1000)) * time.Millisecond
+		var busy errBusy
+		if errors.As(err, &busy) {
+			// The node is there but busy: back to it when it said.
+			pause = busy.after
+			busyCount.Add(1)
+		} else {
+			// Gone: the next node after a jittered pause (a real client's
+			// randomized backoff, so a storm is spread over a second).
+			node = (node + 1) % len(plan.URLs)
+		}
+		if err != nil && !errors.As(err, &busy) && !errors.Is(err, errGone) {
+			otherErrs.Add(1)
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Duration(200+rand.IntN(1000)) * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
+}
+
+// errBusy is the hub's "busy" (CONNECT_ERROR or session:verify) with its
+// retry hint.
+type errBusy struct{ after time.Duration }
+
+func (e errBusy) Error() string { return "busy, retry after " + e.after.String() }
+
+// errGone is a connection the node ended or never accepted.
+var errGone = errors.New("connection gone")
+
+// busyCount and otherErrs count a load child's refusals: busy answers,
+// and refusals other than busy or a lost connection ("internal").
+var busyCount, otherErrs atomic.Int64
+
+// busyAfter reads a busy answer's retry hint (CONNECT_ERROR's
+// data.retryAfterMs or an ack's retryAfterMs).
+func busyAfter(m string) (time.Duration, bool) {
+	if !strings.Contains(m, `"busy"`) {
+		return 0, false
+	}
+	var v struct {
+		RetryAfterMs int64
+		Data         struct{ RetryAfterMs int64 }
+	}
+	raw := strings.TrimLeft(m, "0123456789[")
+	raw = strings.TrimSuffix(raw, "]")
+	_ = json.Unmarshal([]byte(raw), &v)
+	ms := max(v.RetryAfterMs, v.Data.RetryAfterMs, 1000)
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // loadSession runs one Socket.IO session over a raw WebSocket.
@@ -113,7 +155,7 @@ func loadSession(ctx context.Context, plan loadPlan, d loadDevice, base string, 
 	ws, _, err := (&websocket.Dialer{HandshakeTimeout: 20 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}).DialContext(dctx, u, nil)
 	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", errGone, err)
 	}
 	defer ws.Close()
 	stop := context.AfterFunc(ctx, func() { ws.Close() })
@@ -132,7 +174,10 @@ func loadSession(ctx context.Context, plan loadPlan, d loadDevice, base string, 
 		for {
 			m, err := read()
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %v", errGone, err)
+			}
+			if after, ok := busyAfter(m); ok {
+				return errBusy{after}
 			}
 			switch {
 			case m == "2":
@@ -196,7 +241,7 @@ func loadSession(ctx context.Context, plan loadPlan, d loadDevice, base string, 
 // loadFleet is the load child processes of one measurement.
 type loadFleet struct {
 	mu     sync.Mutex
-	counts []int64
+	counts [][3]int64 // per child: joined, busy answers, other refusals
 	procs  []*exec.Cmd
 	stdins []interface{ Close() error }
 	done   []chan struct{}
@@ -207,9 +252,20 @@ func (f *loadFleet) joined() int64 {
 	defer f.mu.Unlock()
 	var n int64
 	for _, c := range f.counts {
-		n += c
+		n += c[0]
 	}
 	return n
+}
+
+// refusals are the busy answers and the other refusals ("internal")
+// the devices have had so far.
+func (f *loadFleet) refusals() (busy, other int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.counts {
+		busy, other = busy+c[1], other+c[2]
+	}
+	return busy, other
 }
 
 // startLoad starts child processes of at most 15,000 devices each.
@@ -234,7 +290,7 @@ func startLoad(b *testing.B, dir, mode string, urls []string, devs []loadDevice)
 			b.Fatal(err)
 		}
 		idx := len(f.counts)
-		f.counts = append(f.counts, 0)
+		f.counts = append(f.counts, [3]int64{})
 		f.procs = append(f.procs, cmd)
 		f.stdins = append(f.stdins, in)
 		done := make(chan struct{})
@@ -243,10 +299,10 @@ func startLoad(b *testing.B, dir, mode string, urls []string, devs []loadDevice)
 			defer close(done)
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				var m struct{ Joined int64 }
+				var m struct{ Joined, Busy, Other int64 }
 				if json.Unmarshal(sc.Bytes(), &m) == nil {
 					f.mu.Lock()
-					f.counts[idx] = m.Joined
+					f.counts[idx] = [3]int64{m.Joined, m.Busy, m.Other}
 					f.mu.Unlock()
 				}
 			}
@@ -273,13 +329,20 @@ func (f *loadFleet) stop() {
 // waitJoined waits until n devices are in their rooms (bounded).
 func (f *loadFleet) waitJoined(b *testing.B, n int64, within time.Duration) time.Duration {
 	b.Helper()
-	start := time.Now()
+	start, logged := time.Now(), time.Now()
 	for f.joined() < n {
 		if time.Since(start) > within {
 			b.Fatalf("%d of %d devices joined after %v", f.joined(), n, within)
 		}
+		if time.Since(logged) > 10*time.Second {
+			busy, other := f.refusals()
+			b.Logf("%d of %d devices joined after %v (%d busy answers, %d other refusals so far)", f.joined(), n, time.Since(start).Round(time.Second), busy, other)
+			logged = time.Now()
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	busy, other := f.refusals()
+	b.Logf("%d devices joined after %v (%d busy answers, %d other refusals)", n, time.Since(start).Round(time.Millisecond), busy, other)
 	return time.Since(start)
 }
 
