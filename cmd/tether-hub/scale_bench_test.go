@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,9 @@ func runLoadDevice(ctx context.Context, plan loadPlan, d loadDevice, joined *ato
 			node = (node + 1) % len(plan.URLs)
 		}
 		if err != nil && !errors.As(err, &busy) && !errors.Is(err, errGone) {
-			otherErrs.Add(1)
+			if otherErrs.Add(1) <= 5 {
+				fmt.Fprintln(os.Stderr, "load device refused:", err) // the first few, to tell what they are
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -167,7 +170,10 @@ func loadSession(ctx context.Context, plan loadPlan, d loadDevice, base string, 
 	}
 	send := func(s string) error {
 		_ = ws.SetWriteDeadline(time.Now().Add(20 * time.Second))
-		return ws.WriteMessage(websocket.TextMessage, []byte(s))
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+			return fmt.Errorf("%w: %v", errGone, err)
+		}
+		return nil
 	}
 	// expect reads until a message starting with prefix, answering pings.
 	expect := func(prefix string) error {
@@ -502,6 +508,10 @@ func benchStorm(b *testing.B) {
 	b.Logf("kill -9 of a node with %d devices: all %d devices back in their rooms after %v", per, len(devs), storm.Round(time.Millisecond))
 }
 
+// rssSettle is the idle time before RSS is read, the same for both
+// servers: the Go runtime returns a storm's garbage to the OS gradually.
+const rssSettle = 10 * time.Second
+
 // benchRSSvsNode: RSS per idle device socket, one Go hub node against the
 // official Node socket.io server (with the official Redis adapter), the
 // same number of sockets, in the same run.
@@ -513,8 +523,9 @@ func benchRSSvsNode(b *testing.B) {
 	before := testenv.ProcStatusMiB(pid, "VmRSS:")
 	fleet := startLoad(b, dir, "hub", urls, devs)
 	fleet.waitJoined(b, int64(n), 20*time.Minute)
-	time.Sleep(2 * time.Second)
+	time.Sleep(rssSettle)
 	goKiB := (testenv.ProcStatusMiB(pid, "VmRSS:") - before) * 1024 / float64(n)
+	logBreakdown(b, n)
 	fleet.stop()
 	nodes[0].kill()
 
@@ -522,7 +533,7 @@ func benchRSSvsNode(b *testing.B) {
 	before = testenv.ProcStatusMiB(jpid, "VmRSS:")
 	fleet = startLoad(b, dir, "node", []string{jsURL}, devs)
 	fleet.waitJoined(b, int64(n), 20*time.Minute)
-	time.Sleep(2 * time.Second)
+	time.Sleep(rssSettle)
 	nodeKiB := (testenv.ProcStatusMiB(jpid, "VmRSS:") - before) * 1024 / float64(n)
 	b.ReportMetric(goKiB, "go-KiB/socket")
 	b.ReportMetric(nodeKiB, "node-KiB/socket")
@@ -564,4 +575,40 @@ func startNodeCluster(b *testing.B, redisPath string) (int, string) {
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return cmd.Process.Pid, fmt.Sprintf("http://127.0.0.1:%d", m.Port)
+}
+
+// logBreakdown logs where a node's memory per socket goes (heap, goroutine
+// stacks, goroutines per socket) when it serves pprof (TETHER_HUB_PPROF).
+func logBreakdown(b *testing.B, n int) {
+	addr := os.Getenv("TETHER_HUB_PPROF")
+	if addr == "" {
+		return
+	}
+	get := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return string(raw)
+	}
+	stat := func(text, name string) float64 {
+		_, rest, ok := strings.Cut(text, "\n# "+name+" = ")
+		if !ok {
+			return 0
+		}
+		v, _, _ := strings.Cut(rest, "\n")
+		f, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
+		return f
+	}
+	heap := get("/debug/pprof/heap?debug=1")
+	g := 0.0
+	if first, _, ok := strings.Cut(get("/debug/pprof/goroutine?debug=1"), "\n"); ok {
+		g, _ = strconv.ParseFloat(strings.TrimPrefix(first, "goroutine profile: total "), 64)
+	}
+	per := func(v float64) float64 { return v / 1024 / float64(n) }
+	b.Logf("node per socket (%d sockets): heap in use %.1f KiB, stacks %.1f KiB, spans %.2f KiB, goroutines %.2f; process totals: heap %.0f MiB, stacks %.0f MiB, Sys %.0f MiB",
+		n, per(stat(heap, "HeapInuse")), per(stat(heap, "Stack")), per(stat(heap, "MSpan")), g/float64(n),
+		stat(heap, "HeapInuse")/(1<<20), stat(heap, "Stack")/(1<<20), stat(heap, "Sys")/(1<<20))
 }
