@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	_ "net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,11 @@ func TestMain(m *testing.M) {
 		loadChild(path)
 	}
 	if raw := os.Getenv("TETHER_HUB_CHILD"); raw != "" {
+		if addr := os.Getenv("TETHER_HUB_PPROF"); addr != "" {
+			// Profiling a node of the scale bench (go tool pprof
+			// http://ADDR/debug/pprof/heap); off in every test.
+			go func() { _ = http.ListenAndServe(addr, nil) }()
+		}
 		var args []string
 		if err := json.Unmarshal([]byte(raw), &args); err != nil {
 			fmt.Fprintln(os.Stderr, "TETHER_HUB_CHILD:", err)

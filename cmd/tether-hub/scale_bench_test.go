@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,10 +83,11 @@ func loadChild(path string) {
 		time.Sleep(50 * time.Microsecond) // a ramp, not a SYN flood on the backlog
 	}
 	last := int64(-1)
+	var lastBusy, lastOther int64 = -1, -1
 	for ctx.Err() == nil {
-		if n := joined.Load(); n != last {
-			fmt.Printf("{\"joined\":%d}\n", n)
-			last = n
+		if n, b, o := joined.Load(), busyCount.Load(), otherErrs.Load(); n != last || b != lastBusy || o != lastOther {
+			fmt.Printf("{\"joined\":%d,\"busy\":%d,\"other\":%d}\n", n, b, o)
+			last, lastBusy, lastOther = n, b, o
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -95,15 +98,57 @@ func runLoadDevice(ctx context.Context, plan loadPlan, d loadDevice, joined *ato
 	node := d.Node
 	for ctx.Err() == nil {
 		err := loadSession(ctx, plan, d, plan.URLs[node], joined)
-		_ = err
-		// Gone: the next node after a jittered pause (a real client's
-		// randomized backoff, so a storm is spread over a second).
-		node = (node + 1) % len(plan.URLs)
+		pause := time.Duration(200+rand.IntN(1000)) * time.Millisecond
+		var busy errBusy
+		if errors.As(err, &busy) {
+			// The node is there but busy: back to it when it said.
+			pause = busy.after
+			busyCount.Add(1)
+		} else {
+			// Gone: the next node after a jittered pause (a real client's
+			// randomized backoff, so a storm is spread over a second).
+			node = (node + 1) % len(plan.URLs)
+		}
+		if err != nil && !errors.As(err, &busy) && !errors.Is(err, errGone) {
+			if otherErrs.Add(1) <= 5 {
+				fmt.Fprintln(os.Stderr, "load device refused:", err) // the first few, to tell what they are
+			}
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Duration(200+rand.IntN(1000)) * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
+}
+
+// errBusy is the hub's "busy" (CONNECT_ERROR or session:verify) with its
+// retry hint.
+type errBusy struct{ after time.Duration }
+
+func (e errBusy) Error() string { return "busy, retry after " + e.after.String() }
+
+// errGone is a connection the node ended or never accepted.
+var errGone = errors.New("connection gone")
+
+// busyCount and otherErrs count a load child's refusals: busy answers,
+// and refusals other than busy or a lost connection ("internal").
+var busyCount, otherErrs atomic.Int64
+
+// busyAfter reads a busy answer's retry hint (CONNECT_ERROR's
+// data.retryAfterMs or an ack's retryAfterMs).
+func busyAfter(m string) (time.Duration, bool) {
+	if !strings.Contains(m, `"busy"`) {
+		return 0, false
+	}
+	var v struct {
+		RetryAfterMs int64
+		Data         struct{ RetryAfterMs int64 }
+	}
+	raw := strings.TrimLeft(m, "0123456789[")
+	raw = strings.TrimSuffix(raw, "]")
+	_ = json.Unmarshal([]byte(raw), &v)
+	ms := max(v.RetryAfterMs, v.Data.RetryAfterMs, 1000)
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // loadSession runs one Socket.IO session over a raw WebSocket.
@@ -113,7 +158,7 @@ func loadSession(ctx context.Context, plan loadPlan, d loadDevice, base string, 
 	ws, _, err := (&websocket.Dialer{HandshakeTimeout: 20 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}).DialContext(dctx, u, nil)
 	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", errGone, err)
 	}
 	defer ws.Close()
 	stop := context.AfterFunc(ctx, func() { ws.Close() })
@@ -125,14 +170,20 @@ func loadSession(ctx context.Context, plan loadPlan, d loadDevice, base string, 
 	}
 	send := func(s string) error {
 		_ = ws.SetWriteDeadline(time.Now().Add(20 * time.Second))
-		return ws.WriteMessage(websocket.TextMessage, []byte(s))
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+			return fmt.Errorf("%w: %v", errGone, err)
+		}
+		return nil
 	}
 	// expect reads until a message starting with prefix, answering pings.
 	expect := func(prefix string) error {
 		for {
 			m, err := read()
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %v", errGone, err)
+			}
+			if after, ok := busyAfter(m); ok {
+				return errBusy{after}
 			}
 			switch {
 			case m == "2":
@@ -196,7 +247,7 @@ func loadSession(ctx context.Context, plan loadPlan, d loadDevice, base string, 
 // loadFleet is the load child processes of one measurement.
 type loadFleet struct {
 	mu     sync.Mutex
-	counts []int64
+	counts [][3]int64 // per child: joined, busy answers, other refusals
 	procs  []*exec.Cmd
 	stdins []interface{ Close() error }
 	done   []chan struct{}
@@ -207,9 +258,20 @@ func (f *loadFleet) joined() int64 {
 	defer f.mu.Unlock()
 	var n int64
 	for _, c := range f.counts {
-		n += c
+		n += c[0]
 	}
 	return n
+}
+
+// refusals are the busy answers and the other refusals ("internal")
+// the devices have had so far.
+func (f *loadFleet) refusals() (busy, other int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.counts {
+		busy, other = busy+c[1], other+c[2]
+	}
+	return busy, other
 }
 
 // startLoad starts child processes of at most 15,000 devices each.
@@ -234,7 +296,7 @@ func startLoad(b *testing.B, dir, mode string, urls []string, devs []loadDevice)
 			b.Fatal(err)
 		}
 		idx := len(f.counts)
-		f.counts = append(f.counts, 0)
+		f.counts = append(f.counts, [3]int64{})
 		f.procs = append(f.procs, cmd)
 		f.stdins = append(f.stdins, in)
 		done := make(chan struct{})
@@ -243,10 +305,10 @@ func startLoad(b *testing.B, dir, mode string, urls []string, devs []loadDevice)
 			defer close(done)
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				var m struct{ Joined int64 }
+				var m struct{ Joined, Busy, Other int64 }
 				if json.Unmarshal(sc.Bytes(), &m) == nil {
 					f.mu.Lock()
-					f.counts[idx] = m.Joined
+					f.counts[idx] = [3]int64{m.Joined, m.Busy, m.Other}
 					f.mu.Unlock()
 				}
 			}
@@ -273,13 +335,20 @@ func (f *loadFleet) stop() {
 // waitJoined waits until n devices are in their rooms (bounded).
 func (f *loadFleet) waitJoined(b *testing.B, n int64, within time.Duration) time.Duration {
 	b.Helper()
-	start := time.Now()
+	start, logged := time.Now(), time.Now()
 	for f.joined() < n {
 		if time.Since(start) > within {
 			b.Fatalf("%d of %d devices joined after %v", f.joined(), n, within)
 		}
+		if time.Since(logged) > 10*time.Second {
+			busy, other := f.refusals()
+			b.Logf("%d of %d devices joined after %v (%d busy answers, %d other refusals so far)", f.joined(), n, time.Since(start).Round(time.Second), busy, other)
+			logged = time.Now()
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	busy, other := f.refusals()
+	b.Logf("%d devices joined after %v (%d busy answers, %d other refusals)", n, time.Since(start).Round(time.Millisecond), busy, other)
 	return time.Since(start)
 }
 
@@ -439,6 +508,10 @@ func benchStorm(b *testing.B) {
 	b.Logf("kill -9 of a node with %d devices: all %d devices back in their rooms after %v", per, len(devs), storm.Round(time.Millisecond))
 }
 
+// rssSettle is the idle time before RSS is read, the same for both
+// servers: the Go runtime returns a storm's garbage to the OS gradually.
+const rssSettle = 10 * time.Second
+
 // benchRSSvsNode: RSS per idle device socket, one Go hub node against the
 // official Node socket.io server (with the official Redis adapter), the
 // same number of sockets, in the same run.
@@ -450,8 +523,9 @@ func benchRSSvsNode(b *testing.B) {
 	before := testenv.ProcStatusMiB(pid, "VmRSS:")
 	fleet := startLoad(b, dir, "hub", urls, devs)
 	fleet.waitJoined(b, int64(n), 20*time.Minute)
-	time.Sleep(2 * time.Second)
+	time.Sleep(rssSettle)
 	goKiB := (testenv.ProcStatusMiB(pid, "VmRSS:") - before) * 1024 / float64(n)
+	logBreakdown(b, n)
 	fleet.stop()
 	nodes[0].kill()
 
@@ -459,7 +533,7 @@ func benchRSSvsNode(b *testing.B) {
 	before = testenv.ProcStatusMiB(jpid, "VmRSS:")
 	fleet = startLoad(b, dir, "node", []string{jsURL}, devs)
 	fleet.waitJoined(b, int64(n), 20*time.Minute)
-	time.Sleep(2 * time.Second)
+	time.Sleep(rssSettle)
 	nodeKiB := (testenv.ProcStatusMiB(jpid, "VmRSS:") - before) * 1024 / float64(n)
 	b.ReportMetric(goKiB, "go-KiB/socket")
 	b.ReportMetric(nodeKiB, "node-KiB/socket")
@@ -501,4 +575,40 @@ func startNodeCluster(b *testing.B, redisPath string) (int, string) {
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return cmd.Process.Pid, fmt.Sprintf("http://127.0.0.1:%d", m.Port)
+}
+
+// logBreakdown logs where a node's memory per socket goes (heap, goroutine
+// stacks, goroutines per socket) when it serves pprof (TETHER_HUB_PPROF).
+func logBreakdown(b *testing.B, n int) {
+	addr := os.Getenv("TETHER_HUB_PPROF")
+	if addr == "" {
+		return
+	}
+	get := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return string(raw)
+	}
+	stat := func(text, name string) float64 {
+		_, rest, ok := strings.Cut(text, "\n# "+name+" = ")
+		if !ok {
+			return 0
+		}
+		v, _, _ := strings.Cut(rest, "\n")
+		f, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
+		return f
+	}
+	heap := get("/debug/pprof/heap?debug=1")
+	g := 0.0
+	if first, _, ok := strings.Cut(get("/debug/pprof/goroutine?debug=1"), "\n"); ok {
+		g, _ = strconv.ParseFloat(strings.TrimPrefix(first, "goroutine profile: total "), 64)
+	}
+	per := func(v float64) float64 { return v / 1024 / float64(n) }
+	b.Logf("node per socket (%d sockets): heap in use %.1f KiB, stacks %.1f KiB, spans %.2f KiB, goroutines %.2f; process totals: heap %.0f MiB, stacks %.0f MiB, Sys %.0f MiB",
+		n, per(stat(heap, "HeapInuse")), per(stat(heap, "Stack")), per(stat(heap, "MSpan")), g/float64(n),
+		stat(heap, "HeapInuse")/(1<<20), stat(heap, "Stack")/(1<<20), stat(heap, "Sys")/(1<<20))
 }

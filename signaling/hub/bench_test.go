@@ -65,7 +65,9 @@ func BenchmarkIdleDevices(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				for b.Loop() {
-					e := startHub(b, "", nil)
+					// One client address holds every socket here: no
+					// per-address bounds (issue 12's defaults refuse it).
+					e := startHub(b, "", func(c *hub.Config) { c.MaxSessionsPerAddr, c.MaxConnsPerAddr = -1, -1 })
 					tok := e.token("c1")
 					before := heapInuse()
 					g0 := runtime.NumGoroutine()

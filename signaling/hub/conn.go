@@ -67,6 +67,8 @@ type Principal struct {
 type reply struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// RetryAfterMs comes with busy: when to try again.
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 func fail(code string) reply { return reply{Error: code} }

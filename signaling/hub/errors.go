@@ -22,6 +22,7 @@ const (
 	codeRateLimited    = "rate_limited" // POST /api/login after too many wrong passwords; signals above the rate
 	codeInvalidCreds   = "invalid_credentials"
 	codeInternal       = "internal"
+	codeBusy           = "busy"          // the store could not be asked now (admission queue full, store unreachable): retry after retryAfterMs
 	codeRoomFull       = "room_full"     // room:join when the queue, or this invite's or address's share of it, is full
 	codeTooLarge       = "too_large"     // signal above the size bounds
 	codeReceiverSlow   = "receiver_slow" // signal dropped: the receiver's connection is not keeping up

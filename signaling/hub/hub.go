@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -135,6 +136,9 @@ type Hub struct {
 	http  *http.Server
 	sio   socketServer
 	cl    *cluster // nil: one node
+	// gate admits the store look-ups of connects and session:verify
+	// (issue 17: a reconnect storm must get "busy", never "internal").
+	gate *login.Gate
 
 	ops  chan func(*state)
 	done chan struct{} // closed when the loop has stopped
@@ -161,7 +165,8 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{cfg: cfg, clk: cfg.Clock, log: cfg.Logger.With("component", "hub"),
-		ops: make(chan func(*state), 256), done: make(chan struct{})}
+		ops: make(chan func(*state), 256), done: make(chan struct{}),
+		gate: login.NewGate(storeSlots, storeQueue, storeWait)}
 	if err := h.openStore(); err != nil {
 		return nil, err
 	}
@@ -547,13 +552,67 @@ func (h *Hub) connCounts() map[[2]string]int {
 }
 
 // ConnectError is a refused CONNECT; Message is the CONNECT_ERROR message.
-type ConnectError struct{ Message string }
+// A busy refusal carries RetryAfter as CONNECT_ERROR's data.
+type ConnectError struct {
+	Message    string
+	RetryAfter time.Duration
+}
 
 func (e *ConnectError) Error() string { return e.Message }
 
+// ConnectErrorData is CONNECT_ERROR's data: {"retryAfterMs": N} when busy.
+func (e *ConnectError) ConnectErrorData() any {
+	if e.RetryAfter <= 0 {
+		return nil
+	}
+	return map[string]int64{"retryAfterMs": e.RetryAfter.Milliseconds()}
+}
+
+// Admission of store look-ups (issue 17 §4). At 10,000 devices
+// reconnecting to one node, every connect's Verify ran at once: thousands
+// of goroutines queued for go-redis's 64 pooled connections, each with
+// the store's 2 s deadline running while it queued, so under a sustained
+// storm nearly every look-up timed out ("internal"), clients retried at
+// once and the node served almost none (Redis sat idle: the queue, not
+// Redis, was the bottleneck). Now at most storeSlots look-ups run (the
+// Redis pool's size, so none queues for a connection and each has its
+// whole deadline for Redis), up to storeQueue wait at most storeWait, and
+// the rest are answered "busy" with a jittered retryAfterMs at once: a
+// storm costs a bounded queue and is served at the store's own rate.
+const (
+	storeSlots = auth.RedisPoolSize
+	storeQueue = 2048
+	storeWait  = time.Second
+)
+
+// retryAfter is busy's hint: 1–3 s, jittered so a refused storm does not
+// come back as one wave.
+func retryAfter() time.Duration {
+	return time.Second + rand.N(2*time.Second)
+}
+
+// errBusy marks a look-up that was refused or could not reach the store:
+// retryable, as opposed to a damaged record ("internal").
+var errBusy = errors.New("hub: store busy")
+
+// verify is Store.Verify through the admission gate: errBusy when the
+// gate is full or the store is unreachable.
+func (h *Hub) verify(token string, slide bool) (auth.Session, error) {
+	var s auth.Session
+	var err error
+	if h.gate.Do(func() { s, err = h.store.Verify(token, slide) }) != nil {
+		h.m.storeBusy.Inc()
+		return s, errBusy
+	}
+	if errors.Is(err, auth.ErrUnavailable) {
+		return s, fmt.Errorf("%w: %w", errBusy, err)
+	}
+	return s, err
+}
+
 // Authenticate is the Socket.IO auth middleware: it maps the CONNECT
 // payload to a Principal or to a CONNECT_ERROR with the contract's
-// session_expired, unauthorized or invite_invalid.
+// session_expired, unauthorized or invite_invalid, or busy.
 func (h *Hub) Authenticate(raw json.RawMessage) (Principal, error) {
 	p, err := h.authenticate(raw)
 	if err != nil {
@@ -568,37 +627,48 @@ func (h *Hub) Authenticate(raw json.RawMessage) (Principal, error) {
 func (h *Hub) authenticate(raw json.RawMessage) (Principal, error) {
 	var a connectAuth
 	if err := decodeArg(raw, &a); err != nil {
-		return Principal{}, &ConnectError{codeUnauthorized}
+		return Principal{}, &ConnectError{Message: codeUnauthorized}
 	}
 	switch a.Role {
 	case RoleDevice:
 		if a.Token == "" {
-			return Principal{}, &ConnectError{codeUnauthorized}
+			return Principal{}, &ConnectError{Message: codeUnauthorized}
 		}
-		s, err := h.store.Verify(a.Token, false)
+		s, err := h.verify(a.Token, false)
 		if err != nil {
-			if auth.IsSessionExpired(err) {
-				return Principal{}, &ConnectError{codeSessionExpired}
+			switch {
+			case auth.IsSessionExpired(err):
+				return Principal{}, &ConnectError{Message: codeSessionExpired}
+			case errors.Is(err, errBusy):
+				return Principal{}, &ConnectError{Message: codeBusy, RetryAfter: retryAfter()}
 			}
 			h.log.Error("verify at connect", "err", err)
-			return Principal{}, &ConnectError{codeInternal}
+			return Principal{}, &ConnectError{Message: codeInternal}
 		}
 		if s.Role != auth.RoleCounter {
-			return Principal{}, &ConnectError{codeUnauthorized}
+			return Principal{}, &ConnectError{Message: codeUnauthorized}
 		}
 		return Principal{Role: RoleDevice, Account: s.Account, DeviceID: s.DeviceID, RoomID: s.RoomID}, nil
 	case RoleCustomer:
-		inv, err := h.store.CheckInvite(a.Invite)
+		var inv auth.Invite
+		var err error
+		if h.gate.Do(func() { inv, err = h.store.CheckInvite(a.Invite) }) != nil {
+			h.m.storeBusy.Inc()
+			return Principal{}, &ConnectError{Message: codeBusy, RetryAfter: retryAfter()}
+		}
 		if err != nil {
-			if errors.Is(err, auth.ErrInviteInvalid) {
-				return Principal{}, &ConnectError{codeInviteInvalid}
+			switch {
+			case errors.Is(err, auth.ErrInviteInvalid):
+				return Principal{}, &ConnectError{Message: codeInviteInvalid}
+			case errors.Is(err, auth.ErrUnavailable):
+				return Principal{}, &ConnectError{Message: codeBusy, RetryAfter: retryAfter()}
 			}
 			h.log.Error("check invite", "err", err)
-			return Principal{}, &ConnectError{codeInternal}
+			return Principal{}, &ConnectError{Message: codeInternal}
 		}
 		return Principal{Role: RoleCustomer, RoomID: inv.RoomID, Name: displayName(a.Name), InviteID: inv.ID}, nil
 	}
-	return Principal{}, &ConnectError{codeUnauthorized}
+	return Principal{}, &ConnectError{Message: codeUnauthorized}
 }
 
 // displayName keeps a customer's name printable and short (64 bytes).
@@ -741,10 +811,13 @@ func (h *Hub) onVerify(c Conn, p Principal, arg json.RawMessage, ack Ack) {
 		answer(ack, fail(codeUnauthorized))
 		return
 	}
-	s, err := h.store.Verify(req.Token, true)
+	s, err := h.verify(req.Token, true)
 	switch {
 	case auth.IsSessionExpired(err):
 		answer(ack, fail(codeSessionExpired))
+		return
+	case errors.Is(err, errBusy):
+		answer(ack, reply{Error: codeBusy, RetryAfterMs: retryAfter().Milliseconds()})
 		return
 	case err != nil:
 		h.log.Error("session:verify", "err", err)

@@ -24,6 +24,8 @@ type metrics struct {
 	// Issue 12's limits.
 	signalFloods prometheus.Counter
 	queueRefused prometheus.Counter
+	// Issue 17: store look-ups refused by the admission gate.
+	storeBusy prometheus.Counter
 }
 
 func newMetrics(conns func() map[[2]string]int) *metrics {
@@ -54,7 +56,9 @@ func newMetrics(conns func() map[[2]string]int) *metrics {
 		Help: "Sockets disconnected for sending signals past the rate or size bounds too often."})
 	m.queueRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "tether_hub_queue_refused_total",
 		Help: "Queue places refused because the invite or the client address already holds its share."})
-	m.reg.MustRegister(m.signalFloods, m.queueRefused)
+	m.storeBusy = prometheus.NewCounter(prometheus.CounterOpts{Name: "tether_hub_store_busy_total",
+		Help: "Session and invite look-ups (CONNECT, session:verify) answered busy: the admission queue was full or its wait ran out."})
+	m.reg.MustRegister(m.signalFloods, m.queueRefused, m.storeBusy)
 	m.reg.MustRegister(m.rooms, m.calls, m.activeCalls, m.callSeconds, m.queued, m.reconnects, m.signals, m.events, m.logins, m.refused)
 	if conns != nil {
 		m.reg.MustRegister(&connCollector{f: conns, desc: prometheus.NewDesc("tether_hub_connections",

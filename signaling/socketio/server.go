@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -83,7 +84,8 @@ type ServerConfig struct {
 	// when absent) against the handshake request. The data it returns is the
 	// socket's Data; an error refuses the CONNECT with CONNECT_ERROR
 	// {"message": err.Error()} (e.g. "session_expired", "unauthorized",
-	// "invite_invalid"). It runs on the connection's reader goroutine. Nil
+	// "invite_invalid"), with "data" when the error has a
+	// ConnectErrorData() any method (socket.io's err.data). It runs on the connection's reader goroutine. Nil
 	// accepts every CONNECT.
 	Authorize func(auth json.RawMessage, req *http.Request) (data any, err error)
 	// Recovery configures connection state recovery; on by default.
@@ -521,6 +523,13 @@ func (s *Server) restore(auth json.RawMessage) (*session, []*logged) {
 	return s.rec.restore(pid, off, s.clk.Now(), s.cfg.Recovery.Window, s.cfg.Recovery.MaxReplayBytes)
 }
 
+// connectErrorData is an Authorize error that carries CONNECT_ERROR's
+// data (socket.io's err.data, e.g. when to try again).
+type connectErrorData interface {
+	error
+	ConnectErrorData() any
+}
+
 // authorize runs the authorizer for a new socket, or for a recovered one
 // when Reauthorize says so, and returns the socket's data; false after a
 // refusal, which it has answered with CONNECT_ERROR.
@@ -535,7 +544,15 @@ func (c *conn) authorize(auth json.RawMessage, prev *session) (any, bool) {
 	}
 	d, err := s.cfg.Authorize(auth, c.es.Request())
 	if err != nil {
-		msg, _ := json.Marshal(map[string]string{"message": err.Error()})
+		body := map[string]any{"message": err.Error()}
+		var cd connectErrorData
+		if errors.As(err, &cd) {
+			// socket.io's err.data: next(err) with err.data set.
+			if v := cd.ConnectErrorData(); v != nil {
+				body["data"] = v
+			}
+		}
+		msg, _ := json.Marshal(body)
 		_ = c.sendPacket(&Packet{Type: ConnectError, Namespace: "/", ID: NoID, Data: msg})
 		s.log.Debug("connect refused", "sid", c.es.ID(), "err", err)
 		return nil, false

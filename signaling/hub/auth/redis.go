@@ -50,6 +50,10 @@ func (redisLog) Printf(_ context.Context, format string, v ...any) {
 
 var setLogger sync.Once
 
+// RedisPoolSize is the least number of pooled Redis connections of a
+// client (a redis:// URL's pool_size may ask for more).
+const RedisPoolSize = 64
+
 // NewRedisClient is the one way the hub opens Redis connections (its
 // store here, its cluster's adapter): bounded timeouts, one retry, the
 // go-redis log in slog.
@@ -65,9 +69,10 @@ func NewRedisClient(url, name string, timeout time.Duration) (*redis.Client, err
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
 	opt.MaxRetries = 1
 	// A reconnect storm verifies thousands of sessions at once: more
-	// connections than go-redis's default (10 per CPU) before requests
-	// queue for one and time out.
-	opt.PoolSize = max(opt.PoolSize, 64)
+	// connections than go-redis's default (10 per CPU); the hub admits
+	// no more look-ups at once than this (its store gate), so none waits
+	// for a connection with its deadline running.
+	opt.PoolSize = max(opt.PoolSize, RedisPoolSize)
 	opt.ClientName = name
 	return redis.NewClient(opt), nil
 }
@@ -295,14 +300,40 @@ func toAny(s []string) []any {
 	return out
 }
 
+// sessionScript reads a session and its account in one round trip (a
+// connect's only store work; two sequential GETs doubled the time each
+// connect held a pooled connection in a reconnect storm). It returns
+// {session} or {session, account}; nil when there is no session.
+var sessionScript = redis.NewScript(`
+local s = redis.call('GET', KEYS[1])
+if not s then return false end
+local ok, d = pcall(cjson.decode, s)
+if not ok or type(d) ~= 'table' or type(d.account) ~= 'string' then return {s} end
+local a = redis.call('GET', ARGV[1] .. d.account)
+if not a then return {s} end
+return {s, a}`)
+
 func (b *redisBackend) session(key string) (s Session, found bool, a accountRecord, ok bool, err error) {
 	ctx, cancel := b.ctx()
 	defer cancel()
-	if found, err = b.getJSON(ctx, b.p+"session:"+key, &s); err != nil || !found {
-		return s, found, a, false, err
+	k := b.p + "session:" + key
+	vals, err := sessionScript.Run(ctx, b.c, []string{k}, b.p+"account:").StringSlice()
+	if errors.Is(err, redis.Nil) {
+		return s, false, a, false, nil
 	}
-	ok, err = b.getJSON(ctx, b.p+"account:"+s.Account, &a)
-	return s, found, a, ok, err
+	if err != nil {
+		return s, false, a, false, wrap("session", err)
+	}
+	if err := json.Unmarshal([]byte(vals[0]), &s); err != nil {
+		return s, false, a, false, fmt.Errorf("auth: record %q: %w", k, err)
+	}
+	if len(vals) < 2 {
+		return s, true, a, false, nil
+	}
+	if err := json.Unmarshal([]byte(vals[1]), &a); err != nil {
+		return s, true, a, false, fmt.Errorf("auth: record %q: %w", b.p+"account:"+s.Account, err)
+	}
+	return s, true, a, true, nil
 }
 
 func (b *redisBackend) putSession(key string, s Session) error {
