@@ -247,7 +247,12 @@ func (d *Device) verify(ctx context.Context) (VerifyReply, error) {
 		if v.Error == ErrCodeSessionExpired {
 			return VerifyReply{}, fmt.Errorf("session:verify: %w", socketio.ErrSessionExpired)
 		}
-		return VerifyReply{}, fmt.Errorf("session:verify: %w: %s", ErrRefused, v.Error)
+		err := fmt.Errorf("session:verify: %w: %s", ErrRefused, v.Error)
+		if v.Error == ErrCodeBusy && v.RetryAfterMs > 0 {
+			// The socket reconnects no sooner than the hub asked.
+			err = &socketio.RetryAfterError{Delay: time.Duration(min(v.RetryAfterMs, int64(socketio.MaxRetryAfter/time.Millisecond))) * time.Millisecond, Err: err}
+		}
+		return VerifyReply{}, err
 	}
 	return v, nil
 }

@@ -26,6 +26,9 @@ const (
 	ErrCodeSessionExpired = "session_expired"
 	ErrCodeUnauthorized   = "unauthorized"
 	ErrCodeInviteInvalid  = "invite_invalid"
+	// ErrCodeBusy: the server could not look the session up now; try
+	// again after the reply's retryAfterMs (docs/protocol.md §10).
+	ErrCodeBusy = "busy"
 )
 
 // ICEServer is one entry of session:verify's iceServers (the WebRTC
@@ -69,6 +72,8 @@ type VerifyReply struct {
 	RoomID     string      `json:"roomId,omitempty"`
 	ExpiresAt  time.Time   `json:"expiresAt,omitzero"`
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
+	// RetryAfterMs comes with error "busy".
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 // Member is one entry of room:join's members.

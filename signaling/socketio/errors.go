@@ -1,6 +1,10 @@
 package socketio
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Sentinel errors, always wrapped with the operation that failed.
 var (
@@ -26,3 +30,34 @@ var (
 	// ErrServerDisconnect reports a DISCONNECT from the server.
 	ErrServerDisconnect = errors.New("socketio: disconnected by server")
 )
+
+// MaxRetryAfter bounds a server's retry hint: a hostile or broken server
+// cannot park the client for longer than the seed's own worst backoff
+// times a handful.
+const MaxRetryAfter = 30 * time.Second
+
+// RetryAfterError is a refusal that names when to try again: a
+// CONNECT_ERROR whose data carries retryAfterMs, or a connect hook's error
+// built from an ack that does (docs/protocol.md §10, the hub's `busy`).
+// The next attempt waits at least Delay (at most MaxRetryAfter) instead of
+// the backoff alone, so a fleet refused in a storm comes back when the
+// server asked, not all at once on the 1 s step.
+type RetryAfterError struct {
+	Delay time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %v)", e.Err, e.Delay)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// retryAfter is the delay a failure asks for, bounded; 0 if none.
+func retryAfter(err error) time.Duration {
+	var ra *RetryAfterError
+	if !errors.As(err, &ra) || ra.Delay <= 0 {
+		return 0
+	}
+	return min(ra.Delay, MaxRetryAfter)
+}

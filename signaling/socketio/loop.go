@@ -361,6 +361,9 @@ func (l *loop) scheduleReconnect(err error) {
 		return
 	}
 	d := l.backoff.Next()
+	if ra := retryAfter(err); ra > d {
+		d = ra // the server said when (the hub's busy); still counted as an attempt
+	}
 	l.attempt++
 	l.setTimer(d)
 	l.setState(Backoff)
@@ -579,11 +582,17 @@ func (l *loop) onHook(r genErr) {
 func (l *loop) onConnectError(p *Packet) {
 	var d struct {
 		Message string `json:"message"`
+		Data    struct {
+			RetryAfterMs int64 `json:"retryAfterMs"`
+		} `json:"data"`
 	}
 	if json.Unmarshal(p.Data, &d) != nil {
 		_ = json.Unmarshal(p.Data, &d.Message) // v2-style string payload
 	}
 	err := fmt.Errorf("%w: %s", ErrConnectRefused, d.Message)
+	if ms := d.Data.RetryAfterMs; ms > 0 {
+		err = &RetryAfterError{Delay: time.Duration(min(ms, int64(MaxRetryAfter/time.Millisecond))) * time.Millisecond, Err: err}
+	}
 	if d.Message == l.cfg.SessionExpiredMessage {
 		l.sessionExpired(fmt.Errorf("%w: %w", ErrSessionExpired, err))
 		return

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,18 @@ type hubServer struct {
 	expired  bool
 	upgrades int
 	changes  testenv.Changes
+	busyAt   []time.Time // CONNECTs with token "busy-token" (the first is refused busy)
+}
+
+// busyRetry is what the test server's "busy-token" refusal asks for.
+const busyRetry = 700 * time.Millisecond
+
+// busyError is a refusal with CONNECT_ERROR data, as the hub's busy is.
+type busyError struct{}
+
+func (busyError) Error() string { return "busy" }
+func (busyError) ConnectErrorData() any {
+	return map[string]int64{"retryAfterMs": busyRetry.Milliseconds()}
 }
 
 func startHub(t testing.TB, o hubOpts) *hubServer {
@@ -133,6 +146,15 @@ func (h *hubServer) start(addr string) error {
 				return member{UserID: "dev-1", Role: "device"}, nil
 			case a.Role == "device" && a.Token == "expired-token":
 				return nil, errors.New("session_expired")
+			case a.Role == "device" && a.Token == "busy-token":
+				h.mu.Lock()
+				h.busyAt = append(h.busyAt, time.Now())
+				n := len(h.busyAt)
+				h.mu.Unlock()
+				if n == 1 {
+					return nil, busyError{}
+				}
+				return member{UserID: "dev-1", Role: "device"}, nil
 			case a.Role == "customer" && a.Invite == "good-invite":
 				return member{UserID: "cust-" + newTestID(), Role: "customer", Name: a.Name}, nil
 			case a.Role == "customer":
@@ -589,6 +611,30 @@ func TestServerGoClientConnectErrors(t *testing.T) {
 		}
 		_ = ctx
 	})
+}
+
+// A CONNECT_ERROR with data.retryAfterMs (docs/protocol.md §10, the hub's
+// busy) holds the next attempt back at least that long, though the
+// client's own backoff is 10 ms: a refused fleet comes back when the
+// server asked.
+func TestServerGoClientRetryAfter(t *testing.T) {
+	noLeaks(t)
+	hub := startHub(t, hubOpts{})
+	c := startWith(t, hub.URL(), opts{token: "busy-token", persistent: true}, func(cfg *socketio.Config) {
+		cfg.ReconnectionDelay, cfg.ReconnectionDelayMax = 10*time.Millisecond, 20*time.Millisecond
+	})
+	e := c.rec.wait(t, socketio.EventConnectError, 10*time.Second)
+	var ra *socketio.RetryAfterError
+	if !errors.As(e.Err, &ra) || ra.Delay != busyRetry || !errors.Is(e.Err, socketio.ErrConnectRefused) {
+		t.Fatalf("connect_error %v", e.Err)
+	}
+	c.rec.wait(t, socketio.EventConnect, 20*time.Second)
+	hub.mu.Lock()
+	at := slices.Clone(hub.busyAt)
+	hub.mu.Unlock()
+	if len(at) != 2 || at[1].Sub(at[0]) < busyRetry {
+		t.Fatalf("CONNECTs at %v: the retry came before the %v the server asked for", at, busyRetry)
+	}
 }
 
 func TestServerAcksTimeoutAndLeave(t *testing.T) {
