@@ -29,7 +29,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/mic"
 	"tether/media/speaker"
@@ -111,7 +111,7 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	c, err := New(Config{Clock: mock})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	defer c.Close()
 	out := append([]int16(nil), near...)
 	for _, k := range calls {
-		mock.Set(k.at)
+		mock.Advance(k.at.Sub(mock.Now()))
 		switch n := k.n; {
 		case n > chunks:
 			c.Playback(silence, k.fill)
