@@ -1,10 +1,13 @@
 package peer
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"tether/internal/testenv"
 )
 
 // TestHeartbeat: pings every HeartbeatInterval of the injected clock are
@@ -54,10 +57,18 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("GetStats figures missing: %+v", st)
 	}
 
+	// Each tick must reach the Run goroutine before the next: Advance
+	// returns once the ticker's channel holds a tick, and a second tick
+	// while the first is unread is dropped, as with time.Ticker.
+	beat := func(n uint64) {
+		t.Helper()
+		mock.Advance(DefaultHeartbeatInterval)
+		testenv.Eventually(t, waitLimit, fmt.Sprintf("beat %d sent", n), func() bool { return r.peer.Stats().BeatsSent >= n })
+	}
 	c.noEcho.Store(true)
-	mock.Advance(DefaultHeartbeatInterval) // beat 2 was answered; beat 3 goes out
-	mock.Advance(DefaultHeartbeatInterval) // beat 3 missed
-	mock.Advance(DefaultHeartbeatInterval) // beat 4 missed: 2 in a row
+	beat(3) // beat 2 was answered; beat 3 goes out
+	beat(4) // beat 3 missed
+	beat(5) // beat 4 missed: 2 in a row
 	r.waitState(Degraded)
 	if st := r.syncStats(); st.MissedBeats != 2 || st.BeatsLost != 2 {
 		t.Fatalf("missed %d lost %d, want 2 and 2", st.MissedBeats, st.BeatsLost)

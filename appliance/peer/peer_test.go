@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/jonboulle/clockwork"
+
+	"tether/internal/testenv"
 )
 
 // TestConnectAndMedia: a customer joins, gets the prepared offer, and
@@ -161,7 +163,11 @@ func TestEndlessRestartBackoff(t *testing.T) {
 			t.Fatalf("attempt %d: restarted early (%d restarts after %v)", i+1, got-base, d-time.Millisecond)
 		}
 		mock.Advance(time.Millisecond)
-		if got := r.syncStats().Restarts; got != base+uint64(i)+1 {
+		// The timer's callback runs on a goroutine of its own, which
+		// Advance does not wait for: wait for the restart it queues.
+		want := base + uint64(i) + 1
+		testenv.Eventually(t, waitLimit, fmt.Sprintf("attempt %d after the %v backoff", i+1, d), func() bool { return r.peer.Stats().Restarts >= want })
+		if got := r.syncStats().Restarts; got != want {
 			t.Fatalf("attempt %d: %d restarts after the %v backoff, want %d", i+1, got-base, d, i+1)
 		}
 		if r.hub.sent.Load() == sent && !pending {
