@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/webrtc/v4"
 
 	"tether/appliance/health"
@@ -68,7 +68,7 @@ type roomDevice interface {
 // Deps are the parts tests and the demo replace. Zero values build the real
 // ones from the configuration.
 type Deps struct {
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 	// Store, when set, is used instead of opening Config.DataPath.
 	Store *store.Store
@@ -118,7 +118,7 @@ func (f ComponentFunc) Run(ctx context.Context) error { return f(ctx) }
 // extras.go, metrics.go, control.go, config.go, cli.go.
 type App struct {
 	cfg  Config
-	clk  clock.Clock
+	clk  clockwork.Clock
 	log  *slog.Logger
 	deps Deps
 
@@ -183,7 +183,7 @@ type App struct {
 // New builds the appliance from a resolved configuration.
 func New(cfg Config, deps Deps) (*App, error) {
 	if deps.Clock == nil {
-		deps.Clock = clock.New()
+		deps.Clock = clockwork.NewRealClock()
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()

@@ -368,14 +368,14 @@ func faultWatcher(fset *flag.FlagSet) func(*App) Component {
 		}
 		return ComponentFunc(func(ctx context.Context) error {
 			defer signal.Stop(hup)
-			t := a.clk.Ticker(faultRecheck)
+			t := a.clk.NewTicker(faultRecheck)
 			defer t.Stop()
 			for {
 				asked := false
 				select {
 				case <-ctx.Done():
 					return nil
-				case <-t.C:
+				case <-t.Chan():
 				case <-hup:
 					asked = true
 				}

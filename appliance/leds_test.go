@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/appliance/health"
 	"tether/gpio"
@@ -49,7 +49,7 @@ func (r lookRecorder) SetLook(l gpio.Look) { r <- l }
 
 // The LEDs follow the tracker: a session expiry shows login-needed's look.
 func TestShowLEDsFollowsTracker(t *testing.T) {
-	tr, err := health.New(health.Config{Clock: clock.NewMock(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	tr, err := health.New(health.Config{Clock: clockwork.NewFakeClockAt(time.Unix(0, 0)), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

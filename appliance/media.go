@@ -3,7 +3,7 @@ package appliance
 import (
 	"log/slog"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media"
 	"tether/media/swenc"
@@ -17,7 +17,7 @@ import (
 // microphone; preview (nil: none) sees the camera's frames for the
 // display's self view.
 func newPipeline(cfg Config, sw bool, echo media.EchoCanceller, preview func(media.RawFrame), onChange func(media.Status),
-	log *slog.Logger, clk clock.Clock) (Media, error) {
+	log *slog.Logger, clk clockwork.Clock) (Media, error) {
 	mc := media.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Bitrate:       cfg.BitrateKbps * 1000,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/appliance/peer"
 	"tether/store"
@@ -36,8 +36,7 @@ func (c *countingStore) RecordTransport(t store.Transport) error {
 // written at once; a restart of the process does not write again what the
 // file already holds.
 func TestRecorderWritesOnChange(t *testing.T) {
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "tetherd.db")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(path, store.Options{Clock: clk, Logger: log})
@@ -52,7 +51,7 @@ func TestRecorderWritesOnChange(t *testing.T) {
 	for i := 0; i < 300; i++ { // 10 minutes of 2 s feeds
 		rec.icePath(peer.PathSrflx)
 		rec.transportUp("websocket")
-		clk.Add(2 * time.Second)
+		clk.Advance(2 * time.Second)
 	}
 	rec.icePath(peer.PathNone) // between calls: nothing to record
 	if cs.paths != 1 || cs.transports != 1 {
@@ -70,7 +69,7 @@ func TestRecorderWritesOnChange(t *testing.T) {
 	changed := clk.Now()
 	for i := 0; i < 10; i++ {
 		rec.icePath(peer.PathRelay)
-		clk.Add(2 * time.Second)
+		clk.Advance(2 * time.Second)
 	}
 	if cs.paths != 2 {
 		t.Fatalf("%d ICE path writes after a change, want 2", cs.paths)

@@ -171,7 +171,7 @@ func (a *App) startComponents(g *group) {
 // loop is the owner loop: events, the 2 s health feed, the network coming
 // back, a failed component, the supervisor's verdict.
 func (a *App) loop(ctx context.Context, errc <-chan error, supErr <-chan error) error {
-	feed := a.clk.Ticker(2 * time.Second)
+	feed := a.clk.NewTicker(2 * time.Second)
 	defer feed.Stop()
 	a.feedHealth()
 	a.showStatus()
@@ -187,7 +187,7 @@ func (a *App) loop(ctx context.Context, errc <-chan error, supErr <-chan error) 
 				return a.restartNow(ctx, r.why)
 			}
 			return err
-		case <-feed.C:
+		case <-feed.Chan():
 			a.feedHealth()
 		case <-a.netUp:
 			a.feedHealth()

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/webrtc/v4"
 
 	"tether/appliance/peer"
@@ -142,7 +142,7 @@ func newEcho(cfg Config, log *slog.Logger) *aec.Canceller {
 // volume. open, when set, replaces the configured device
 // (Deps.OpenSpeaker); echo may be nil.
 func newPlayer(cfg Config, open func() (media.AudioSink, error), echo *aec.Canceller, onChange func(media.PlayerStatus),
-	log *slog.Logger, clk clock.Clock) (*media.Player, error) {
+	log *slog.Logger, clk clockwork.Clock) (*media.Player, error) {
 	pc := media.PlayerConfig{OpenSpeaker: open, OnChange: onChange, Clock: clk, Logger: log}
 	if open == nil && cfg.Speaker == "test" {
 		// The sim board's sound card: paced like one, the sound discarded

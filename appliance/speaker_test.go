@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media"
 	"tether/media/aec"
@@ -19,7 +19,7 @@ func TestSpeakerFromConfig(t *testing.T) {
 		if e := newEcho(cfg, log); e != nil {
 			t.Fatal("an echo canceller without a speaker")
 		}
-		p, err := newPlayer(cfg, nil, nil, nil, log, clock.New())
+		p, err := newPlayer(cfg, nil, nil, nil, log, clockwork.NewRealClock())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +36,7 @@ func TestSpeakerFromConfig(t *testing.T) {
 		if echo != nil {
 			defer echo.Close()
 		}
-		p, err := newPlayer(cfg, nil, echo, nil, log, clock.New())
+		p, err := newPlayer(cfg, nil, echo, nil, log, clockwork.NewRealClock())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"tether/appliance/health"
 )
 
@@ -38,7 +40,7 @@ func (s *supervisor) run(ctx context.Context) error {
 	if wd := s.notify.WatchdogInterval(); wd > 0 && wd/2 < every {
 		every = wd / 2
 	}
-	t := a.clk.Ticker(every)
+	t := a.clk.NewTicker(every)
 	defer t.Stop()
 	lastOK := a.clk.Now()
 	sub := a.health.Subscribe()
@@ -57,7 +59,7 @@ func (s *supervisor) run(ctx context.Context) error {
 			} else {
 				unreachableSince = time.Time{}
 			}
-		case <-t.C:
+		case <-t.Chan():
 			now := a.clk.Now()
 			if err := s.probe(ctx); err != nil {
 				if now.Sub(lastOK) > s.deadAfter {
@@ -76,16 +78,27 @@ func (s *supervisor) run(ctx context.Context) error {
 
 // probe checks that each owner goroutine still runs its loop.
 func (s *supervisor) probe(ctx context.Context) error {
-	ctx, cancel := s.a.clk.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := clockwork.WithTimeout(ctx, s.a.clk, 5*time.Second)
 	defer cancel()
+	// A probe fails when ctx ran out, asked without blocking: on a fake
+	// clock, clockwork's context blocks in Err until it is done
+	// (jonboulle/clockwork#100).
+	expired := func() bool {
+		select {
+		case <-ctx.Done():
+			return true
+		default:
+			return false
+		}
+	}
 	// Before the first login the socket manager does not run: nothing to
 	// ask, and waiting for a technician is not being stuck.
 	if s.a.deviceRunning.Load() {
-		if err := s.a.device.Client().Ping(ctx); err != nil && ctx.Err() != nil {
+		if err := s.a.device.Client().Ping(ctx); err != nil && expired() {
 			return fmt.Errorf("socket manager")
 		}
 	}
-	if err := s.a.peer.Ping(ctx); err != nil && ctx.Err() != nil {
+	if err := s.a.peer.Ping(ctx); err != nil && expired() {
 		return fmt.Errorf("peer session")
 	}
 	// The appliance's own loop: a probe is an event like any other.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/webrtc/v4"
 
 	"tether/appliance/health"
@@ -96,19 +96,18 @@ func (n *notifySocket) expect(t *testing.T, prefix string) string {
 
 // advance moves the mock clock by total in steps, letting the goroutines
 // woken by each step run, until stop says so; it returns the time moved.
-func advance(mock *clock.Mock, total, step time.Duration, stop func() bool) time.Duration {
+func advance(mock *clockwork.FakeClock, total, step time.Duration, stop func() bool) time.Duration {
 	var moved time.Duration
 	for moved < total && (stop == nil || !stop()) {
-		mock.Add(step)
+		mock.Advance(step)
 		moved += step
 		time.Sleep(2 * time.Millisecond)
 	}
 	return moved
 }
 
-func mockClock() *clock.Mock {
-	m := clock.NewMock()
-	m.Set(time.Now())
+func mockClock() *clockwork.FakeClock {
+	m := clockwork.NewFakeClockAt(time.Now())
 	return m
 }
 

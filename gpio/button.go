@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Button defaults.
@@ -23,7 +23,7 @@ const (
 // ButtonConfig configures a Button.
 type ButtonConfig struct {
 	// Clock times debounce and hold; nil means the real clock.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Debounce and Hold; 0 means the defaults.
@@ -39,7 +39,7 @@ type ButtonConfig struct {
 // called from any goroutine (the chip's event handler); one goroutine (Run)
 // owns the state machine.
 type Button struct {
-	clk            clock.Clock
+	clk            clockwork.Clock
 	log            *slog.Logger
 	debounce, hold time.Duration
 	onPress        func()
@@ -68,7 +68,7 @@ func NewButton(cfg ButtonConfig) (*Button, error) {
 		return nil, fmt.Errorf("gpio: button hold %v must be longer than debounce %v", cfg.Hold, cfg.Debounce)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -112,9 +112,9 @@ func (b *Button) Run(ctx context.Context) error {
 	var (
 		stable   bool // debounced level
 		held     bool // OnHold already fired for this press
-		settle   *clock.Timer
+		settle   clockwork.Timer
 		settleC  <-chan time.Time
-		holdT    *clock.Timer
+		holdT    clockwork.Timer
 		holdC    <-chan time.Time
 		stopHold = func() {
 			if holdT != nil {
@@ -140,8 +140,8 @@ func (b *Button) Run(ctx context.Context) error {
 			if settle != nil {
 				settle.Stop()
 			}
-			settle = b.clk.Timer(b.debounce)
-			settleC = settle.C
+			settle = b.clk.NewTimer(b.debounce)
+			settleC = settle.Chan()
 		case <-settleC:
 			settle, settleC = nil, nil
 			level := b.raw.Load()
@@ -152,8 +152,8 @@ func (b *Button) Run(ctx context.Context) error {
 			if stable {
 				held = false
 				// The press began at the last edge, Debounce ago.
-				holdT = b.clk.Timer(b.hold - b.debounce)
-				holdC = holdT.C
+				holdT = b.clk.NewTimer(b.hold - b.debounce)
+				holdC = holdT.Chan()
 				b.log.Debug("button down")
 				break
 			}

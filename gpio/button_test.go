@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 type buttonRig struct {
-	clk     *clock.Mock
+	clk     *clockwork.FakeClock
 	b       *Button
 	steps   stepper[struct{}]
 	presses chan time.Time
@@ -20,8 +20,7 @@ type buttonRig struct {
 
 func newButtonRig(t *testing.T) *buttonRig {
 	t.Helper()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	r := &buttonRig{clk: clk, steps: newStepper[struct{}](), presses: make(chan time.Time, 16), holds: make(chan time.Time, 16), done: make(chan error, 1)}
 	b, err := NewButton(ButtonConfig{
 		Clock: clk, Logger: quiet,
@@ -56,7 +55,7 @@ func (r *buttonRig) edge(t *testing.T, active bool) {
 // advance moves the clock; fires says whether a timer is due in that span.
 func (r *buttonRig) advance(t *testing.T, d time.Duration, fires bool) {
 	t.Helper()
-	r.clk.Add(d)
+	r.clk.Advance(d)
 	if fires {
 		r.steps.wait(t)
 	} else {

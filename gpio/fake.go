@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/board"
 )
@@ -20,7 +20,7 @@ type Write struct {
 // clock's time, lets tests drive inputs, and can notify a watcher (the sim
 // board's Terminal) of every change. Safe for concurrent use.
 type FakeChip struct {
-	clk clock.Clock
+	clk clockwork.Clock
 
 	mu      sync.Mutex
 	closed  bool
@@ -45,9 +45,9 @@ type fakeInput struct {
 }
 
 // NewFakeChip returns an empty fake chip timestamping with clk (nil: real clock).
-func NewFakeChip(clk clock.Clock) *FakeChip {
+func NewFakeChip(clk clockwork.Clock) *FakeChip {
 	if clk == nil {
-		clk = clock.New()
+		clk = clockwork.NewRealClock()
 	}
 	return &FakeChip{clk: clk, outputs: map[string]*fakeOutput{}, inputs: map[string]*fakeInput{}}
 }

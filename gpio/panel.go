@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/board"
 )
@@ -21,7 +21,7 @@ type PanelConfig struct {
 	// Pins come from the board profile; unfitted pins are skipped.
 	Pins board.GPIO
 	// Clock, Logger: nil means real clock, slog.Default().
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 	// OnPress, OnHold, Debounce, Hold: see ButtonConfig. The button is
 	// requested only if the pin is fitted.
@@ -110,7 +110,7 @@ func (p *Panel) Close() error {
 // OpenBoardChip opens the chip a board profile names: board.SimChip gives a
 // FakeChip drawn by term (which may be nil), "" gives (nil, nil) because the
 // board has no front panel, and anything else is opened with OpenChip.
-func OpenBoardChip(g board.GPIO, clk clock.Clock, term *Terminal) (Chip, error) {
+func OpenBoardChip(g board.GPIO, clk clockwork.Clock, term *Terminal) (Chip, error) {
 	switch g.Chip {
 	case "":
 		return nil, nil

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/board"
 )
@@ -25,7 +25,7 @@ func simPins(t *testing.T) board.GPIO {
 // following the state, the button's press reaching the callback, and every
 // line released when Run ends.
 func TestPanelSim(t *testing.T) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	term := NewTerminal(nil, false)
 	chip := NewSimChip(clk, term)
 	pressed := make(chan struct{}, 1)
@@ -59,11 +59,11 @@ func TestPanelSim(t *testing.T) {
 
 	chip.SetInput(ButtonName, true)
 	bsteps.wait(t)
-	clk.Add(DefaultDebounce)
+	clk.Advance(DefaultDebounce)
 	bsteps.wait(t)
 	chip.SetInput(ButtonName, false)
 	bsteps.wait(t)
-	clk.Add(DefaultDebounce)
+	clk.Advance(DefaultDebounce)
 	bsteps.wait(t)
 	select {
 	case <-pressed:
@@ -85,7 +85,7 @@ func TestPanelSim(t *testing.T) {
 
 func TestPanelNoButtonNoLEDs(t *testing.T) {
 	generic, _ := board.Lookup(board.NameGeneric)
-	chip := NewFakeChip(clock.NewMock())
+	chip := NewFakeChip(clockwork.NewFakeClockAt(time.Unix(0, 0)))
 	panel, err := NewPanel(PanelConfig{Chip: chip, Pins: generic.GPIO, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestPanelRequestFailureReleases(t *testing.T) {
 }
 
 func TestPanelButtonHeldAtBoot(t *testing.T) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	chip := NewFakeChip(clk)
 	chip.SetInput(ButtonName, true) // held while powering up
 	holds := make(chan struct{}, 1)
@@ -136,9 +136,9 @@ func TestPanelButtonHeldAtBoot(t *testing.T) {
 	go func() { done <- panel.Run(ctx) }()
 	bsteps.wait(t) // start
 	bsteps.wait(t) // the pending edge from NewPanel
-	clk.Add(DefaultDebounce)
+	clk.Advance(DefaultDebounce)
 	bsteps.wait(t)
-	clk.Add(DefaultHold - DefaultDebounce)
+	clk.Advance(DefaultHold - DefaultDebounce)
 	bsteps.wait(t)
 	select {
 	case <-holds:
@@ -155,7 +155,7 @@ func TestOpenBoardChip(t *testing.T) {
 		t.Fatalf("generic: %v, %v; want no chip", c, err)
 	}
 	term := NewTerminal(nil, false)
-	c, err := OpenBoardChip(simPins(t), clock.NewMock(), term)
+	c, err := OpenBoardChip(simPins(t), clockwork.NewFakeClockAt(time.Unix(0, 0)), term)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Line is an output the player drives: 1 lights the LED, 0 darkens it
@@ -21,7 +21,7 @@ type PlayerConfig struct {
 	// Link and Status are the two LEDs; nil means not fitted.
 	Link, Status Line
 	// Clock drives the blinking; nil means the real clock.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -32,7 +32,7 @@ type PlayerConfig struct {
 // not the appliance's states (issue 13).
 type Player struct {
 	leds [2]led
-	clk  clock.Clock
+	clk  clockwork.Clock
 	log  *slog.Logger
 
 	mu     sync.Mutex    // guards want
@@ -57,7 +57,7 @@ type led struct {
 // NewPlayer returns a Player showing PowerOn once Run starts.
 func NewPlayer(cfg PlayerConfig) (*Player, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -105,7 +105,7 @@ type playing struct {
 	start     time.Time
 	testing   bool
 	testStart time.Time
-	timer     *clock.Timer
+	timer     clockwork.Timer
 	timerC    <-chan time.Time
 }
 
@@ -176,8 +176,8 @@ func (p *Player) render(s *playing, force bool) {
 	}
 	s.stopTimer()
 	if next > 0 {
-		s.timer = p.clk.Timer(next)
-		s.timerC = s.timer.C
+		s.timer = p.clk.NewTimer(next)
+		s.timerC = s.timer.Chan()
 	}
 	for i := range p.leds {
 		v := 0

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/board"
@@ -49,7 +49,7 @@ func (s stepper[T]) none(t *testing.T) {
 }
 
 type playerRig struct {
-	clk    *clock.Mock
+	clk    *clockwork.FakeClock
 	chip   *FakeChip
 	p      *Player
 	steps  stepper[Look]
@@ -59,8 +59,7 @@ type playerRig struct {
 
 func newPlayerRig(t *testing.T) *playerRig {
 	t.Helper()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	chip := NewFakeChip(clk)
 	link, err := chip.Output(LEDLink, board.Pin{Offset: 0})
 	if err != nil {
@@ -198,11 +197,11 @@ func (r *playerRig) play(t *testing.T, look Look, horizon time.Duration) {
 	sort.Slice(bounds, func(i, j int) bool { return bounds[i] < bounds[j] })
 	var at time.Duration
 	for _, b := range bounds {
-		r.clk.Add(b - at)
+		r.clk.Advance(b - at)
 		at = b
 		r.steps.wait(t)
 	}
-	r.clk.Add(horizon - at)
+	r.clk.Advance(horizon - at)
 	r.steps.none(t)
 }
 
@@ -255,7 +254,7 @@ func TestPlayerSameLookKeepsPhase(t *testing.T) {
 	r.p.SetLook(look)
 	r.steps.wait(t)
 	from := r.mark()
-	r.clk.Add(100 * ms) // link goes dark at 100 ms
+	r.clk.Advance(100 * ms) // link goes dark at 100 ms
 	r.steps.wait(t)
 	r.p.SetLook(Look{Link: Heartbeat, Status: Off})
 	r.steps.wait(t)
@@ -293,7 +292,7 @@ func TestPlayerSelfTest(t *testing.T) {
 	r := newPlayerRig(t)
 	r.p.SetLook(Look{Link: Solid, Status: Off})
 	r.steps.wait(t)
-	r.clk.Add(300 * ms) // steady look: no timer
+	r.clk.Advance(300 * ms) // steady look: no timer
 	r.steps.none(t)
 
 	from := r.mark()
@@ -303,7 +302,7 @@ func TestPlayerSelfTest(t *testing.T) {
 	r.p.SetLook(Look{Link: Off, Status: Solid})
 	r.steps.wait(t)
 	for i := 0; i < 4; i++ { // boundaries at 1, 2, 3 s and the end at 4 s
-		r.clk.Add(time.Second)
+		r.clk.Advance(time.Second)
 		r.steps.wait(t)
 	}
 	r.steps.none(t)
@@ -340,10 +339,10 @@ func TestPlayerWriteErrorsNotFatal(t *testing.T) {
 	r.chip.FailWrites(errors.New("EIO"))
 	r.p.SetLook(Look{Link: FastBlink, Status: Off})
 	r.steps.wait(t)
-	r.clk.Add(125 * ms)
+	r.clk.Advance(125 * ms)
 	r.steps.wait(t)
 	r.chip.FailWrites(nil)
-	r.clk.Add(125 * ms) // link on again; written now the line heals
+	r.clk.Advance(125 * ms) // link on again; written now the line heals
 	r.steps.wait(t)
 	if r.chip.Value(LEDLink) != 1 {
 		t.Fatalf("link %d after recovery, want 1", r.chip.Value(LEDLink))
@@ -351,7 +350,7 @@ func TestPlayerWriteErrorsNotFatal(t *testing.T) {
 }
 
 func TestPlayerUnfittedLEDs(t *testing.T) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	p, err := NewPlayer(PlayerConfig{Clock: clk, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +363,7 @@ func TestPlayerUnfittedLEDs(t *testing.T) {
 	steps.wait(t)
 	p.SetLook(Look{Link: FastBlink, Status: FastBlinkB})
 	steps.wait(t)
-	clk.Add(125 * ms)
+	clk.Advance(125 * ms)
 	steps.wait(t)
 	cancel()
 	if err := <-done; err != nil {

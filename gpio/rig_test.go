@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/warthog618/go-gpiocdev"
 
 	"tether/board"
@@ -128,7 +128,7 @@ func TestRigGPIOSim(t *testing.T) {
 		t.Fatalf("opened %s, want %s", chip.Name(), sim.chipName)
 	}
 
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	pressed := make(chan time.Time, 4)
 	held := make(chan time.Time, 4)
 	panel, err := NewPanel(PanelConfig{
@@ -174,7 +174,7 @@ func TestRigGPIOSim(t *testing.T) {
 				if next == 0 {
 					break
 				}
-				clk.Add(next)
+				clk.Advance(next)
 				el += next
 				psteps.wait(t)
 			}
@@ -184,11 +184,11 @@ func TestRigGPIOSim(t *testing.T) {
 	t.Run("button press", func(t *testing.T) {
 		sim.pull(t, 2, "pull-down") // pressed: line to ground
 		bsteps.wait(t)
-		clk.Add(DefaultDebounce)
+		clk.Advance(DefaultDebounce)
 		bsteps.wait(t)
 		sim.pull(t, 2, "pull-up")
 		bsteps.wait(t)
-		clk.Add(DefaultDebounce)
+		clk.Advance(DefaultDebounce)
 		bsteps.wait(t)
 		select {
 		case <-pressed:
@@ -201,9 +201,9 @@ func TestRigGPIOSim(t *testing.T) {
 		sim.pull(t, 2, "pull-down")
 		bsteps.wait(t)
 		start := clk.Now()
-		clk.Add(DefaultDebounce)
+		clk.Advance(DefaultDebounce)
 		bsteps.wait(t)
-		clk.Add(DefaultHold - DefaultDebounce)
+		clk.Advance(DefaultHold - DefaultDebounce)
 		bsteps.wait(t)
 		select {
 		case at := <-held:
@@ -215,7 +215,7 @@ func TestRigGPIOSim(t *testing.T) {
 		}
 		sim.pull(t, 2, "pull-up")
 		bsteps.wait(t)
-		clk.Add(DefaultDebounce)
+		clk.Advance(DefaultDebounce)
 		bsteps.wait(t)
 		if len(pressed) != 0 {
 			t.Fatal("release after a hold counted as a press")

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Color is an LED's colour, for rendering.
@@ -131,7 +131,7 @@ func (t *Terminal) String() string { return Render(t.LEDs(), false) }
 
 // NewSimChip returns the sim board's chip: a FakeChip whose LED changes are
 // drawn by term.
-func NewSimChip(clk clock.Clock, term *Terminal) *FakeChip {
+func NewSimChip(clk clockwork.Clock, term *Terminal) *FakeChip {
 	c := NewFakeChip(clk)
 	c.Watch(term.Set)
 	return c

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Config describes the pipeline. Zero fields take the defaults noted; the
@@ -73,7 +73,7 @@ type Config struct {
 	// when a source state or the encoder kind changes.
 	OnChange func(Status)
 	// Clock paces the test sources, backoff and stats (default real).
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 }
 
@@ -129,7 +129,7 @@ func (c *Config) setDefaults() {
 		c.NewAudioEncoder = newOpus
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

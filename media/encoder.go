@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/swenc"
 	"tether/media/v4l2"
@@ -50,7 +50,7 @@ type EncoderConfig struct {
 	KeyframeInterval int // frames
 	// Sink receives every access unit, on a goroutine of the encoder.
 	Sink   func(AccessUnit)
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 }
 

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -246,14 +246,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 // runStats computes FPS once a second of the clock.
 func (p *Pipeline) runStats(ctx context.Context) {
-	t := p.cfg.Clock.Ticker(time.Second)
+	t := p.cfg.Clock.NewTicker(time.Second)
 	defer t.Stop()
 	last, lastAt := p.frames.Load(), p.cfg.Clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case now := <-t.Chan():
 			n := p.frames.Load()
 			if d := now.Sub(lastAt); d > 0 {
 				p.fps.Store(math.Float64bits(float64(n-last) / d.Seconds()))
@@ -357,7 +357,7 @@ func (p *Pipeline) openFailed(ctx context.Context, what string, first bool, err 
 // looked for every probe; one that went away is SourceReopening and
 // one that is there but unusable SourceFailed, both retried with backoff.
 // Shared by the capture devices (Pipeline) and the speaker (Player).
-func openFailed(ctx context.Context, log *slog.Logger, clk clock.Clock, probe time.Duration, what string,
+func openFailed(ctx context.Context, log *slog.Logger, clk clockwork.Clock, probe time.Duration, what string,
 	first bool, err error, prev SourceState, set func(SourceState, error), bo *backoff.Backoff) bool {
 	st := SourceFailed
 	if errors.Is(err, ErrNoDevice) {
@@ -389,11 +389,11 @@ const ReopenJitter = 0.2
 
 // waitBackoff sleeps on clk for the next reopen delay; false if ctx ended
 // first.
-func waitBackoff(ctx context.Context, clk clock.Clock, bo *backoff.Backoff) bool {
-	t := clk.Timer(bo.Next())
+func waitBackoff(ctx context.Context, clk clockwork.Clock, bo *backoff.Backoff) bool {
+	t := clk.NewTimer(bo.Next())
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.Chan():
 		return true
 	case <-ctx.Done():
 		return false

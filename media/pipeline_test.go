@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/media/h264"
@@ -25,7 +25,7 @@ const tw, th = 320, 240
 type harness struct {
 	t       *testing.T
 	p       *Pipeline
-	mock    *clock.Mock
+	mock    *clockwork.FakeClock
 	sw, hw  fakeFactory
 	video   *recorder
 	audio   *recorder
@@ -38,10 +38,10 @@ type harness struct {
 
 func newHarness(t *testing.T, mod func(h *harness, c *Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, mock: clock.NewMock(), video: newRecorder(), audio: newRecorder(),
+	h := &harness{t: t, mock: clockwork.NewFakeClockAt(time.Unix(0, 0)), video: newRecorder(), audio: newRecorder(),
 		opens: make(chan any, 16), changes: make(chan Status, 256)}
 	h.start = time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
-	h.mock.Set(h.start)
+	h.mock.Advance(h.start.Sub(h.mock.Now()))
 	cfg := Config{
 		Width: tw, Height: th, FPS: 30, Clock: h.mock,
 		Encoders: []EncoderFactory{h.sw.factory(EncoderSoftware)},
@@ -113,7 +113,7 @@ func (h *harness) waitState(what string, step time.Duration, pred func(Status) b
 		case <-h.changes:
 		case <-time.After(2 * time.Millisecond):
 			if step > 0 {
-				h.mock.Add(step)
+				h.mock.Advance(step)
 			}
 		}
 	}
@@ -157,7 +157,7 @@ func TestCameraToTrack(t *testing.T) {
 	t.Run("RequestKeyframe answers at the next frame", func(t *testing.T) {
 		h.p.RequestKeyframe()
 		h.p.RequestKeyframe() // coalesces
-		h.mock.Add(25 * time.Millisecond)
+		h.mock.Advance(25 * time.Millisecond)
 		cam.frames <- i420(t, 3, h.start.Add(120*time.Millisecond))
 		s := h.video.next(t)
 		if in := h264.Scan(s.Data); !in.IDR || !in.SPS || !in.PPS {
@@ -274,7 +274,7 @@ func TestCameraSelection(t *testing.T) {
 				// Nothing stands in for a missing camera: a second of
 				// the clock passes and no frame reaches the track.
 				for i := 0; i < 30; i++ {
-					h.mock.Add(time.Second / 30)
+					h.mock.Advance(time.Second / 30)
 				}
 				select {
 				case s := <-h.video.ch:
@@ -293,7 +293,7 @@ func TestCameraSelection(t *testing.T) {
 			for i := 0; i < 2; i++ {
 				var got bool
 				for deadline := time.Now().Add(5 * time.Second); !got && time.Now().Before(deadline); {
-					h.mock.Add(time.Second / 30)
+					h.mock.Advance(time.Second / 30)
 					select {
 					case <-h.video.ch:
 						got = true
@@ -327,7 +327,7 @@ func TestHardwareFallsBackToSoftware(t *testing.T) {
 		case cam.frames <- i420(t, 0, h.mock.Now()):
 		default:
 		}
-		h.mock.Add(time.Second)
+		h.mock.Advance(time.Second)
 		time.Sleep(time.Millisecond) // let the video goroutine reach its backoff timer
 	}
 	st := h.p.Status()
@@ -453,7 +453,7 @@ func TestAudio(t *testing.T) {
 		h.waitState("mic test", 0, func(s Status) bool { return s.Mic == SourceTest })
 		var n int
 		for deadline := time.Now().Add(5 * time.Second); n < 5 && time.Now().Before(deadline); {
-			h.mock.Add(20 * time.Millisecond)
+			h.mock.Advance(20 * time.Millisecond)
 			select {
 			case s := <-h.audio.ch:
 				if s.Duration != 20*time.Millisecond || len(s.Data) != 3 || s.Data[2] != 96 {
@@ -494,7 +494,7 @@ func TestAudio(t *testing.T) {
 		h.run()
 		h.waitState("mic missing", 0, func(s Status) bool { return s.Mic == SourceMissing && s.MicError != "" })
 		for i := 0; i < 10; i++ {
-			h.mock.Add(20 * time.Millisecond)
+			h.mock.Advance(20 * time.Millisecond)
 		}
 		if n := h.p.Status().AudioPackets; n != 0 {
 			t.Fatalf("%d audio packets sent without a microphone", n)

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/interceptor/pkg/jitterbuffer"
 	"github.com/pion/rtp"
 
@@ -82,7 +82,7 @@ type PlayerConfig struct {
 	// OnChange is called (from the player's goroutine; it must not block)
 	// when the speaker's state changes.
 	OnChange func(PlayerStatus)
-	Clock    clock.Clock
+	Clock    clockwork.Clock
 	Logger   *slog.Logger
 }
 
@@ -104,7 +104,7 @@ func (c *PlayerConfig) setDefaults() error {
 	}
 	deviceDefaults(&c.DeviceProbe, &c.ReopenMin, &c.ReopenMax)
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

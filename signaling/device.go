@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/signaling/engineio"
 	"tether/signaling/socketio"
@@ -72,7 +72,7 @@ type DeviceConfig struct {
 	Engine engineio.Config
 	Socket socketio.Config
 
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 }
 
@@ -82,7 +82,7 @@ type DeviceConfig struct {
 type Device struct {
 	cfg    DeviceConfig
 	client *socketio.Client
-	clk    clock.Clock
+	clk    clockwork.Clock
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -110,7 +110,7 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 		cfg.StatusInterval = 30 * time.Second
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -204,7 +204,7 @@ func (d *Device) onConnect(ctx context.Context, recovered bool) error {
 	if h := d.cfg.Handlers.Verified; h != nil {
 		h(v)
 	}
-	jctx, cancel2 := d.clk.WithTimeout(ctx, 10*time.Second)
+	jctx, cancel2 := clockwork.WithTimeout(ctx, d.clk, 10*time.Second)
 	defer cancel2()
 	args, err := d.client.EmitWithAck(jctx, EvRoomJoin, map[string]any{"roomId": room})
 	if err != nil {
@@ -233,7 +233,7 @@ func (d *Device) onConnect(ctx context.Context, recovered bool) error {
 
 // verify emits session:verify with the stored token and checks the answer.
 func (d *Device) verify(ctx context.Context) (VerifyReply, error) {
-	vctx, cancel := d.clk.WithTimeout(ctx, 10*time.Second)
+	vctx, cancel := clockwork.WithTimeout(ctx, d.clk, 10*time.Second)
 	defer cancel()
 	args, err := d.client.EmitWithAck(vctx, EvSessionVerify, map[string]any{"token": d.cfg.Token()})
 	if err != nil {
@@ -302,7 +302,7 @@ func (d *Device) scheduleRefresh(v VerifyReply) {
 // socket is down or the hub does not answer. A reconnect verifies anyway
 // and reschedules.
 func (d *Device) refreshLoop(ctx context.Context) {
-	var t *clock.Timer
+	var t clockwork.Timer
 	var due <-chan time.Time
 	defer func() {
 		if t != nil {
@@ -317,13 +317,13 @@ func (d *Device) refreshLoop(ctx context.Context) {
 			if t != nil {
 				t.Stop()
 			}
-			t = d.clk.Timer(d.clk.Until(at))
-			due = t.C
+			t = d.clk.NewTimer(d.clk.Until(at))
+			due = t.Chan()
 		case <-due:
 			due = nil
 			if d.client.Status().State != socketio.Connected {
-				t = d.clk.Timer(30 * time.Second)
-				due = t.C
+				t = d.clk.NewTimer(30 * time.Second)
+				due = t.Chan()
 				continue
 			}
 			v, err := d.verify(ctx)
@@ -340,8 +340,8 @@ func (d *Device) refreshLoop(ctx context.Context) {
 					return
 				}
 				d.log.Warn("ICE credential refresh failed; retrying", "err", err)
-				t = d.clk.Timer(30 * time.Second)
-				due = t.C
+				t = d.clk.NewTimer(30 * time.Second)
+				due = t.Chan()
 				continue
 			}
 			d.log.Info("ICE credentials refreshed", "servers", len(v.ICEServers))
@@ -452,7 +452,7 @@ func (d *Device) StatusChanged() {
 }
 
 func (d *Device) keepalive(ctx context.Context, timeout time.Duration) (time.Duration, error) {
-	kctx, cancel := d.clk.WithTimeout(ctx, timeout)
+	kctx, cancel := clockwork.WithTimeout(ctx, d.clk, timeout)
 	defer cancel()
 	sent := d.clk.Now()
 	args, err := d.client.EmitWithAck(kctx, EvKeepalive, map[string]any{"t": sent.UnixMilli()})
@@ -476,15 +476,15 @@ func (d *Device) keepalive(ctx context.Context, timeout time.Duration) (time.Dur
 // Engine.IO watchdog would notice too, but only after pingInterval +
 // pingTimeout.
 func (d *Device) keepaliveLoop(ctx context.Context) {
-	ka := d.clk.Ticker(d.cfg.KeepaliveInterval)
+	ka := d.clk.NewTicker(d.cfg.KeepaliveInterval)
 	defer ka.Stop()
-	st := d.clk.Ticker(d.cfg.StatusInterval)
+	st := d.clk.NewTicker(d.cfg.StatusInterval)
 	defer st.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ka.C:
+		case <-ka.Chan():
 			if d.client.Status().State != socketio.Connected {
 				continue
 			}
@@ -496,7 +496,7 @@ func (d *Device) keepaliveLoop(ctx context.Context) {
 					d.log.Debug("keep-alive", "err", err)
 				}
 			}
-		case <-st.C:
+		case <-st.Chan():
 			d.sendStatus(ctx, true)
 		case <-d.kick:
 			// A change (or a fresh join) is worth delivering: not

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	bolt "go.etcd.io/bbolt"
 
 	"tether/internal/login"
@@ -49,7 +49,7 @@ type Options struct {
 	Argon2 login.Params
 	// Clock stamps records and names moved-aside files; nil means the wall
 	// clock.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger receives the store's log lines, with component=store added; nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -69,7 +69,7 @@ func (o Options) withDefaults() Options {
 		o.Argon2 = login.DefaultParams
 	}
 	if o.Clock == nil {
-		o.Clock = clock.New()
+		o.Clock = clockwork.NewRealClock()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

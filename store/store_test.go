@@ -15,15 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // testOptions keep argon2 cheap (stored hashes carry their own parameters, so
 // this does not weaken anything the tests check) and the clock fixed.
-func testOptions(t testing.TB) (Options, *clock.Mock) {
+func testOptions(t testing.TB) (Options, *clockwork.FakeClock) {
 	t.Helper()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	return Options{
 		Clock:       clk,
 		Argon2:      testenv.KDF,
@@ -154,7 +153,7 @@ func TestLinkState(t *testing.T) {
 		if err := s.RecordTransport(TransportPolling); err != nil {
 			t.Fatal(err)
 		}
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		if err := s.RecordTransport(TransportWebSocket); err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +219,7 @@ func TestEventsRing(t *testing.T) {
 			t.Fatalf("event without component: %v", err)
 		}
 		for i := 1; i <= 12; i++ {
-			clk.Add(time.Second)
+			clk.Advance(time.Second)
 			if err := s.AppendEvent(Event{Component: "socket", From: fmt.Sprint(i - 1), To: fmt.Sprint(i), Detail: strings.Repeat("x", 5000)}); err != nil {
 				t.Fatal(err)
 			}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/appliance/health"
 	"tether/store"
@@ -81,7 +81,7 @@ type Config struct {
 	// Interval between unchanged status lines; 0 means DefaultInterval.
 	Interval time.Duration
 	// Clock drives the interval and timestamps; nil means the real clock.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger; nil means slog.Default(). component=console is added.
 	Logger *slog.Logger
 }
@@ -91,7 +91,7 @@ type Config struct {
 // written by Run's goroutine, so lines never interleave.
 type Console struct {
 	cfg Config
-	clk clock.Clock
+	clk clockwork.Clock
 	log *slog.Logger
 
 	// mu guards pending; wake has one slot and says pending grew.
@@ -121,7 +121,7 @@ func New(cfg Config) (*Console, error) {
 		cfg.Net = SystemInterfaces
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -162,7 +162,7 @@ func (c *Console) Announce(line string) {
 func (c *Console) Run(ctx context.Context) error {
 	sub := c.cfg.Health.Subscribe()
 	defer sub.Close()
-	timer := c.clk.Timer(c.cfg.Interval)
+	timer := c.clk.NewTimer(c.cfg.Interval)
 	defer timer.Stop()
 	var lastSeq uint64
 	status := func(s health.Snapshot) {
@@ -212,7 +212,7 @@ func (c *Console) Run(ctx context.Context) error {
 			if s.Seq != lastSeq {
 				status(s)
 			}
-		case <-timer.C:
+		case <-timer.Chan():
 			status(c.cfg.Health.Snapshot())
 		case line := <-cmds:
 			c.command(line)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/appliance/health"
@@ -70,7 +70,7 @@ func (w *lineWriter) expect(t *testing.T, want string) string {
 }
 
 type fixture struct {
-	clk     *clock.Mock
+	clk     *clockwork.FakeClock
 	tr      *health.Tracker
 	out     *lineWriter
 	in      *io.PipeWriter
@@ -83,8 +83,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC))
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC))
 	tr, err := health.New(health.Config{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -134,12 +133,12 @@ func TestStatusLines(t *testing.T) {
 	}
 
 	// A change prints at once.
-	r.clk.Add(5 * time.Second)
+	r.clk.Advance(5 * time.Second)
 	r.tr.ReportSocket(health.SocketStatus{State: socketio.Connecting, Attempt: 2, LastError: "dial tcp: refused"})
 	r.out.expect(t, "socket connecting attempt 2")
 
 	// 29 s later nothing is due: the next line is the help answer.
-	r.clk.Add(29 * time.Second)
+	r.clk.Advance(29 * time.Second)
 	r.type_(t, "help")
 	r.out.expect(t, "commands:")
 	for range helpLines[1:] {
@@ -147,12 +146,12 @@ func TestStatusLines(t *testing.T) {
 	}
 	// At 30 s after the last status line the periodic line comes, with
 	// uptime measured now.
-	r.clk.Add(time.Second)
+	r.clk.Advance(time.Second)
 	l := r.out.expect(t, "booting (starting) | socket connecting attempt 2")
 	if !strings.Contains(l, "up 35s") || !strings.Contains(l, "last error: dial tcp: refused") {
 		t.Fatalf("periodic line %q: want uptime 35s and the last error", l)
 	}
-	r.clk.Add(30 * time.Second)
+	r.clk.Advance(30 * time.Second)
 	r.out.expect(t, "up 1m5s")
 }
 
@@ -263,7 +262,7 @@ func TestAnnounceAndLEDs(t *testing.T) {
 }
 
 func TestAnnounceBeforeRun(t *testing.T) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	tr, _ := health.New(health.Config{Clock: clk})
 	out := newLineWriter()
 	c, err := New(Config{Health: tr, Out: out, Clock: clk})
@@ -321,7 +320,7 @@ func TestRunEndsWithBlockedReader(t *testing.T) {
 		{"io.Pipe (close)", ior},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := clock.NewMock()
+			clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 			tr, _ := health.New(health.Config{Clock: clk})
 			out := newLineWriter()
 			c, err := New(Config{Health: tr, Out: out, In: tc.in, Clock: clk})
@@ -346,7 +345,7 @@ func TestRunEndsWithBlockedReader(t *testing.T) {
 }
 
 func TestRunEndsOnInputEOF(t *testing.T) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	tr, _ := health.New(health.Config{Clock: clk})
 	out := newLineWriter()
 	c, _ := New(Config{Health: tr, Out: out, In: strings.NewReader("help\nbogus\n"), Clock: clk})
@@ -368,7 +367,7 @@ func TestRunEndsOnInputEOF(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	tr, _ := health.New(health.Config{Clock: clk})
 	for _, tc := range []struct {
 		name string
@@ -416,7 +415,7 @@ func TestFormatEvent(t *testing.T) {
 }
 
 func BenchmarkStatusLine(b *testing.B) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	tr, _ := health.New(health.Config{Clock: clk})
 	c, _ := New(Config{Health: tr, Out: io.Discard, Clock: clk, LEDs: func() string { return "LED link ● status ○" }})
 	s := tr.Snapshot()
@@ -432,7 +431,7 @@ type fuzzConsole struct {
 }
 
 func newFuzzConsole() fuzzConsole {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	tr, _ := health.New(health.Config{Clock: clk})
 	st := store.NewMem(store.Options{Clock: clk})
 	_ = st.AppendEvent(store.Event{Component: "socket", To: "connected", Detail: "\x1b[31mred\x1b[0m"})

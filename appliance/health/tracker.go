@@ -7,13 +7,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Config configures a Tracker.
 type Config struct {
 	// Clock timestamps changes and measures uptime; nil means the real clock.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger receives one line per overall state change; nil means slog.Default().
 	Logger *slog.Logger
 	// Thresholds for Degraded; zero fields take the defaults.
@@ -46,7 +46,7 @@ type Snapshot struct {
 // unread, is replaced), so a slow subscriber never blocks a reporter.
 // All methods are safe for concurrent use.
 type Tracker struct {
-	clk clock.Clock
+	clk clockwork.Clock
 	log *slog.Logger
 	th  Thresholds
 
@@ -63,7 +63,7 @@ func New(cfg Config) (*Tracker, error) {
 		return nil, err
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

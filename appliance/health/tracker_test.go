@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/appliance/peer"
@@ -17,10 +17,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func newTracker(t testing.TB) (*Tracker, *clock.Mock) {
+func newTracker(t testing.TB) (*Tracker, *clockwork.FakeClock) {
 	t.Helper()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	tr, err := New(Config{Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +103,7 @@ func TestTrackerSequence(t *testing.T) {
 	var lastSeq uint64 = 1
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			clk.Add(st.advance)
+			clk.Advance(st.advance)
 			st.report()
 			s := recv(t, sub)
 			if s.Overall != st.want {
@@ -148,7 +147,7 @@ func TestTrackerSinceAndUptime(t *testing.T) {
 	bringUp(tr)
 	joined := clk.Now()
 
-	clk.Add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	// RTT update: same state, so Socket.Since and OverallSince stay.
 	tr.ReportSocket(SocketStatus{State: socketio.Connected, Transport: "websocket", RTT: 50 * time.Millisecond})
 	s := tr.Snapshot()
@@ -159,14 +158,14 @@ func TestTrackerSinceAndUptime(t *testing.T) {
 		t.Fatalf("RTT %v", s.Socket.RTT)
 	}
 
-	clk.Add(5 * time.Second)
+	clk.Advance(5 * time.Second)
 	tr.ReportPeer(PeerStatus{State: peer.Connected})
 	s = tr.Snapshot()
 	if !s.Peer.Since.Equal(clk.Now()) || !s.OverallSince.Equal(clk.Now()) || s.Overall != StateInCall {
 		t.Fatalf("after customer: %+v", s)
 	}
 
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	if up := tr.Snapshot().Uptime; up != clk.Now().Sub(start) {
 		t.Fatalf("Uptime %v, want %v", up, clk.Now().Sub(start))
 	}
@@ -322,7 +321,7 @@ func BenchmarkReport(b *testing.B) {
 // changing it afterwards changes no snapshot, and reporting the same list
 // again is no change.
 func TestReportMediaCopiesDevices(t *testing.T) {
-	tr, err := New(Config{Clock: clock.NewMock(), Logger: slog.New(slog.DiscardHandler)})
+	tr, err := New(Config{Clock: clockwork.NewFakeClockAt(time.Unix(0, 0)), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
@@ -98,7 +98,7 @@ func cand(s, mid string, idx uint16) Signal {
 // with the reason and counted, and the next customer connects. Each case
 // starts a call answered by Chromium's real answer (testdata/chromium).
 func TestBadInput(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	logs := &syncBuffer{}
 	r := newHarness(t, mock, withSilentMic(t), func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -165,7 +165,7 @@ func TestBadInput(t *testing.T) {
 			pr := chromiumSDP(t, "answer.sdp")
 			r.peer.HandleSignal(id, remote(webrtc.SDPTypePranswer, pr))
 			r.syncStats()
-			mock.Add(DefaultRelayFallbackAfter) // the first restart deadline
+			mock.Advance(DefaultRelayFallbackAfter) // the first restart deadline
 			return []string{"offer"}
 		}, func(t *testing.T, before, after Stats) {
 			if after.Renewed != before.Renewed+1 {

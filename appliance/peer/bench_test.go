@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/testenv"
 )
@@ -69,7 +69,7 @@ func coldChange(b *testing.B, n int) (frame, offer time.Duration) {
 
 func coldChange3(b *testing.B, n int, setup ...func(*harness)) (frame, offer, connect time.Duration) {
 	b.Helper()
-	r := newHarness(b, clock.New(), func(c *Config) { c.disableStandby = true })
+	r := newHarness(b, clockwork.NewRealClock(), func(c *Config) { c.disableStandby = true })
 	defer r.stop()
 	for _, f := range setup {
 		f(r)
@@ -89,7 +89,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // the customer, with the standby offer, against a cold PeerConnection.
 func BenchmarkCustomerChange(b *testing.B) {
 	b.ReportAllocs()
-	r := newHarness(b, clock.New())
+	r := newHarness(b, clockwork.NewRealClock())
 	r.waitStandby()
 	r.changeOnce("warmup")
 	var fs, os, cs []time.Duration
@@ -121,7 +121,7 @@ func BenchmarkCustomerChange(b *testing.B) {
 // -> Restarting (restart offer sent).
 func BenchmarkDeadPathDetection(b *testing.B) {
 	b.ReportAllocs()
-	r := newHarness(b, clock.New())
+	r := newHarness(b, clockwork.NewRealClock())
 	r.waitStandby()
 	c := r.join("cust")
 	defer c.close()
@@ -153,7 +153,7 @@ func BenchmarkDeadPathDetection(b *testing.B) {
 // time until frames are assembled at the customer again.
 func BenchmarkICERestart(b *testing.B) {
 	b.ReportAllocs()
-	r := newHarness(b, clock.New())
+	r := newHarness(b, clockwork.NewRealClock())
 	r.waitStandby()
 	c := r.join("cust")
 	defer c.close()
@@ -191,7 +191,7 @@ func BenchmarkCustomerChangeTURN(b *testing.B) {
 		r.net.dropPeers.Store(true)
 		r.peer.SetICEServers(startTURN(b, r))
 	}
-	r := newHarness(b, clock.New())
+	r := newHarness(b, clockwork.NewRealClock())
 	viaTURN(r)
 	r.waitStandby()
 	r.changeOnce("warmup")

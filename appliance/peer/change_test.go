@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/internal/testenv"
@@ -26,7 +26,7 @@ func TestCustomerChanges(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 
 	kinds := make(chan string, 16)
-	r := newHarness(t, clock.New(), withCustomerTracks(kinds))
+	r := newHarness(t, clockwork.NewRealClock(), withCustomerTracks(kinds))
 	change := func(i int) {
 		id := fmt.Sprintf("cust-%d", i)
 		c := newCustomer(r.tb, id, r.net.custNet, r.hub)

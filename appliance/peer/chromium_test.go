@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/chromedp/cdproto/cdp"
 	cdppage "github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
@@ -317,7 +317,7 @@ func realNetHarness(t testing.TB, n transport.Net, tweak func(*webrtc.SettingEng
 			default:
 			}
 		},
-		Clock:  clock.New(),
+		Clock:  clockwork.NewRealClock(),
 		Logger: testenv.Logger(),
 		Net:    n,
 		tweak:  tweak,

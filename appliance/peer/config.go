@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
@@ -56,7 +56,7 @@ type Config struct {
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 
 	// Clock drives backoff, grace, fallback and heartbeat timers.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger gets component=peer added; nil means slog.Default().
 	Logger *slog.Logger
 	// Net replaces the OS network (pion vnet in tests).
@@ -100,7 +100,7 @@ func (c *Config) setDefaults() {
 		c.HeartbeatMisses = DefaultHeartbeatMisses
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -111,7 +111,7 @@ type conn struct {
 	troubleSince  time.Time // first moment without a path; zero while up
 	restarts      uint64
 
-	restartT, graceT         *clock.Timer
+	restartT, graceT         clockwork.Timer
 	restartTimer, graceTimer uint64 // tokens of the armed timers
 
 	beat beatState

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // TestRepeatedFaultsLeakNothing repeats what a hub restart, link cut or
@@ -20,7 +20,7 @@ func TestRepeatedFaultsLeakNothing(t *testing.T) {
 	if s := os.Getenv("TETHER_LEAK_N"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	r := newHarness(t, clock.New())
+	r := newHarness(t, clockwork.NewRealClock())
 	ice := startTURN(t, r)
 	r.peer.SetICEServers(ice)
 	r.waitStandby()

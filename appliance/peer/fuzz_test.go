@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -44,7 +44,7 @@ func FuzzHandleSignal(f *testing.F) {
 	f.Add(`{"description":{"type":"offer","sdp":` + quote(extraMLinesOffer(f)) + `}}`)
 	f.Add(`{"description":{"type":"answer","sdp":` + quote(rejectedAnswer(f)) + `}}`)
 
-	r := newHarness(f, clock.New(), withSilentMic(f))
+	r := newHarness(f, clockwork.NewRealClock(), withSilentMic(f))
 	r.waitStandby()
 	r.peer.UserJoined("fuzz-1") // nobody answers: the Peer stays negotiating with fuzz-1
 	r.waitState(Negotiating)

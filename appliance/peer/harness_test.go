@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/logging"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/transport/v5/vnet"
@@ -282,7 +282,7 @@ type harness struct {
 	track  *testTrack
 	hub    *hub
 	peer   *Peer
-	clock  clock.Clock
+	clock  clockwork.Clock
 	states chan State
 	keyReq chan struct{}
 	// standbyReady gets a token each time a standby's gathering completes.
@@ -293,7 +293,7 @@ type harness struct {
 
 type harnessOption func(*Config)
 
-func newHarness(tb testing.TB, clk clock.Clock, opts ...harnessOption) *harness {
+func newHarness(tb testing.TB, clk clockwork.Clock, opts ...harnessOption) *harness {
 	tb.Helper()
 	r := &harness{tb: tb, net: newNetwork(tb), track: newTestTrack(tb), hub: newHub(), clock: clk, states: make(chan State, 4096), keyReq: make(chan struct{}, 1)}
 	cfg := Config{

@@ -1,10 +1,13 @@
 package peer
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
+
+	"tether/internal/testenv"
 )
 
 // TestHeartbeat: pings every HeartbeatInterval of the injected clock are
@@ -12,7 +15,7 @@ import (
 // beats make the link Degraded and, after the grace, an ICE restart;
 // answers coming back make it Connected again.
 func TestHeartbeat(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	pongs := make(chan struct{}, 16)
 	r, c := connectedHarness(t, mock)
 	// Frames can flow before the data channel opens (SCTP after DTLS, slow
@@ -41,9 +44,9 @@ func TestHeartbeat(t *testing.T) {
 		}
 	}
 
-	mock.Add(DefaultHeartbeatInterval)
+	mock.Advance(DefaultHeartbeatInterval)
 	waitPong()
-	mock.Add(DefaultHeartbeatInterval)
+	mock.Advance(DefaultHeartbeatInterval)
 	waitPong()
 	st := r.syncStats()
 	if st.BeatsSent != 2 || st.BeatsLost != 0 || st.MissedBeats != 0 {
@@ -54,15 +57,23 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("GetStats figures missing: %+v", st)
 	}
 
+	// Each tick must reach the Run goroutine before the next: Advance
+	// returns once the ticker's channel holds a tick, and a second tick
+	// while the first is unread is dropped, as with time.Ticker.
+	beat := func(n uint64) {
+		t.Helper()
+		mock.Advance(DefaultHeartbeatInterval)
+		testenv.Eventually(t, waitLimit, fmt.Sprintf("beat %d sent", n), func() bool { return r.peer.Stats().BeatsSent >= n })
+	}
 	c.noEcho.Store(true)
-	mock.Add(DefaultHeartbeatInterval) // beat 2 was answered; beat 3 goes out
-	mock.Add(DefaultHeartbeatInterval) // beat 3 missed
-	mock.Add(DefaultHeartbeatInterval) // beat 4 missed: 2 in a row
+	beat(3) // beat 2 was answered; beat 3 goes out
+	beat(4) // beat 3 missed
+	beat(5) // beat 4 missed: 2 in a row
 	r.waitState(Degraded)
 	if st := r.syncStats(); st.MissedBeats != 2 || st.BeatsLost != 2 {
 		t.Fatalf("missed %d lost %d, want 2 and 2", st.MissedBeats, st.BeatsLost)
 	}
-	mock.Add(DefaultDisconnectedGrace)
+	mock.Advance(DefaultDisconnectedGrace)
 	r.waitState(Restarting)
 
 	c.noEcho.Store(false)

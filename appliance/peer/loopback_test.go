@@ -6,7 +6,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/webrtc/v4"
 
 	"tether/internal/testenv"
@@ -38,7 +38,7 @@ func TestCustomerChangesLoopback(t *testing.T) {
 		Tracks:            []webrtc.TrackLocal{track.track},
 		Signaller:         h.signaller(),
 		KeyframeRequester: func() { track.wantKey.Store(true) },
-		Clock:             clock.New(),
+		Clock:             clockwork.NewRealClock(),
 		Logger:            testenv.Logger(),
 		tweak:             loopbackOnly,
 	})

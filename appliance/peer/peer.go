@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -151,9 +151,9 @@ func (p *Peer) Run(ctx context.Context) error {
 		return ErrAlreadyRunning
 	}
 	p.ctx = ctx
-	ticker := p.cfg.Clock.Ticker(p.cfg.HeartbeatInterval)
+	ticker := p.cfg.Clock.NewTicker(p.cfg.HeartbeatInterval)
 	defer ticker.Stop()
-	consent := p.cfg.Clock.Ticker(p.cfg.ICEKeepAliveInterval)
+	consent := p.cfg.Clock.NewTicker(p.cfg.ICEKeepAliveInterval)
 	defer consent.Stop()
 	defer p.shutdown()
 
@@ -167,9 +167,9 @@ func (p *Peer) Run(ctx context.Context) error {
 			for _, ev := range p.drain() {
 				p.handle(ev)
 			}
-		case <-ticker.C:
+		case <-ticker.Chan():
 			p.onTick()
-		case <-consent.C:
+		case <-consent.Chan():
 			p.checkConsent()
 		}
 		p.publish()
@@ -638,7 +638,7 @@ func (p *Peer) send(c *conn, s Signal) bool {
 	return true
 }
 
-func (p *Peer) stopTimer(t **clock.Timer) {
+func (p *Peer) stopTimer(t *clockwork.Timer) {
 	if *t != nil {
 		(*t).Stop()
 		*t = nil

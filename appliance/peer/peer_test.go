@@ -10,13 +10,15 @@ import (
 	"github.com/pion/webrtc/v4"
 	"testing"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
+
+	"tether/internal/testenv"
 )
 
 // TestConnectAndMedia: a customer joins, gets the prepared offer, and
 // assembles keyframes; the path is reported as host; heartbeats give an RTT.
 func TestConnectAndMedia(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r := newHarness(t, mock)
 	r.waitStandby()
 	c := r.join("cust-1")
@@ -61,7 +63,7 @@ func TestConnectAndMedia(t *testing.T) {
 // (signalling may reorder); they wait for the remote description and the
 // call connects.
 func TestEarlyCandidatesQueued(t *testing.T) {
-	r := newHarness(t, clock.NewMock())
+	r := newHarness(t, clockwork.NewFakeClockAt(time.Unix(0, 0)))
 	r.waitStandby()
 	r.hub.mu.Lock()
 	r.hub.holdFromCustomer = true
@@ -83,7 +85,7 @@ func TestEarlyCandidatesQueued(t *testing.T) {
 
 // driveUntil advances the mock clock by step every tick of real time until
 // want is reached: pion's own timers run in real time, ours on the mock.
-func (r *harness) driveUntil(mock *clock.Mock, want State, step time.Duration) {
+func (r *harness) driveUntil(mock *clockwork.FakeClock, want State, step time.Duration) {
 	r.tb.Helper()
 	deadline := time.After(waitLimit)
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -95,14 +97,14 @@ func (r *harness) driveUntil(mock *clock.Mock, want State, step time.Duration) {
 				return
 			}
 		case <-tick.C:
-			mock.Add(step)
+			mock.Advance(step)
 		case <-deadline:
 			r.tb.Fatalf("state %s not reached; now %s; stats %+v", want, r.peer.State(), r.peer.Stats())
 		}
 	}
 }
 
-func connectedHarness(t *testing.T, mock *clock.Mock, opts ...harnessOption) (*harness, *customer) {
+func connectedHarness(t *testing.T, mock *clockwork.FakeClock, opts ...harnessOption) (*harness, *customer) {
 	t.Helper()
 	r := newHarness(t, mock, opts...)
 	r.waitStandby()
@@ -117,13 +119,13 @@ func connectedHarness(t *testing.T, mock *clock.Mock, opts ...harnessOption) (*h
 // disconnected, the grace runs out on the injected clock, the appliance
 // restarts ICE; when the path returns media flows again.
 func TestPathLossAndReturn(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r, c := connectedHarness(t, mock)
 	answers := c.answers.Load()
 
 	r.net.dropAll.Store(true)
 	r.waitState(Degraded) // pion: disconnected after 1.5–2 s of silence
-	mock.Add(DefaultDisconnectedGrace)
+	mock.Advance(DefaultDisconnectedGrace)
 	r.waitState(Restarting)
 	r.net.dropAll.Store(false)
 	r.driveUntil(mock, Connected, time.Second)
@@ -142,11 +144,11 @@ func TestPathLossAndReturn(t *testing.T) {
 // restarts again and again on the 1, 2, 4, 8, 8 s schedule of the
 // injected clock, and never gives up.
 func TestEndlessRestartBackoff(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r, c := connectedHarness(t, mock)
 	r.net.dropAll.Store(true)
 	r.waitState(Degraded)
-	mock.Add(DefaultDisconnectedGrace)
+	mock.Advance(DefaultDisconnectedGrace)
 	r.waitState(Restarting)
 	base := r.syncStats().Restarts
 	for i, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second} {
@@ -156,12 +158,16 @@ func TestEndlessRestartBackoff(t *testing.T) {
 		// jumps; TestNoDuplicateOffer).
 		pending := false
 		r.onLoop(func() { pending = r.peer.active.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer })
-		mock.Add(d - time.Millisecond)
+		mock.Advance(d - time.Millisecond)
 		if got := r.syncStats().Restarts; got != base+uint64(i) {
 			t.Fatalf("attempt %d: restarted early (%d restarts after %v)", i+1, got-base, d-time.Millisecond)
 		}
-		mock.Add(time.Millisecond)
-		if got := r.syncStats().Restarts; got != base+uint64(i)+1 {
+		mock.Advance(time.Millisecond)
+		// The timer's callback runs on a goroutine of its own, which
+		// Advance does not wait for: wait for the restart it queues.
+		want := base + uint64(i) + 1
+		testenv.Eventually(t, waitLimit, fmt.Sprintf("attempt %d after the %v backoff", i+1, d), func() bool { return r.peer.Stats().Restarts >= want })
+		if got := r.syncStats().Restarts; got != want {
 			t.Fatalf("attempt %d: %d restarts after the %v backoff, want %d", i+1, got-base, d, i+1)
 		}
 		if r.hub.sent.Load() == sent && !pending {
@@ -192,7 +198,7 @@ func (r *harness) syncStats() Stats {
 // re-attach): the old path dies, the restart gathers the new address and
 // media flows from it.
 func TestNATRebinding(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r, c := connectedHarness(t, mock)
 	// The standby gathers once the call is up; let it finish: vnet's
 	// Interfaces() hands out the interface it mutates in AddAddress, so
@@ -202,7 +208,7 @@ func TestNATRebinding(t *testing.T) {
 	must(t, r.net.appNet.RemoveAddress("eth0", net.ParseIP(applianceIP)))
 
 	r.waitState(Degraded)
-	mock.Add(DefaultDisconnectedGrace)
+	mock.Advance(DefaultDisconnectedGrace)
 	r.driveUntil(mock, Connected, time.Second)
 	c.waitFrames(10)
 	if st := r.syncStats(); !strings.Contains(st.LocalCandidate, reboundIP) {
@@ -228,7 +234,7 @@ func TestNATRebinding(t *testing.T) {
 // customer's offer, the polite customer rolls back and answers, then
 // offers again; both tracks flow.
 func TestGlare(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	gotAudio := make(chan struct{}, 1)
 	r, c := connectedHarness(t, mock, func(cfg *Config) {
 		cfg.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -284,7 +290,7 @@ func TestGlare(t *testing.T) {
 // connected restarts ICE at once (no timer), and the standby offer is
 // gathered again.
 func TestSocketReconnectRestarts(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r, c := connectedHarness(t, mock)
 	r.waitStandby()
 	before := r.syncStats()
@@ -317,7 +323,7 @@ func TestSocketReconnectRestarts(t *testing.T) {
 // it may not have reached the customer: its send failed, or our socket
 // reconnected since.
 func TestNoDuplicateOffer(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r := newHarness(t, mock, withSilentMic(t))
 	descriptions := func(ch chan Signal) (n int) {
 		for {
@@ -358,7 +364,7 @@ func TestNoDuplicateOffer(t *testing.T) {
 		descriptions(sent) // our offer
 		tc.after(id)
 		r.syncStats()
-		mock.Add(DefaultRelayFallbackAfter)
+		mock.Advance(DefaultRelayFallbackAfter)
 		r.syncStats()
 		if tc.name != "socket reconnected" { // that one restarted at once
 			r.waitState(Restarting)
@@ -385,7 +391,7 @@ func TestNoDuplicateOffer(t *testing.T) {
 // would fail a still-checking agent; then it is, and with the path back
 // the call connects.
 func TestSlowFirstAttempt(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r := newHarness(t, mock)
 	r.waitStandby()
 	r.net.dropToCustomer.Store(true)
@@ -399,16 +405,16 @@ func TestSlowFirstAttempt(t *testing.T) {
 	if !alive {
 		t.Fatal("the appliance never heard the customer's checks")
 	}
-	mock.Add(DefaultRelayFallbackAfter)
+	mock.Advance(DefaultRelayFallbackAfter)
 	r.syncStats()
 	for i := 0; i < 4; i++ { // re-checked every second
-		mock.Add(DefaultICEKeepAlive)
+		mock.Advance(DefaultICEKeepAlive)
 		r.syncStats()
 	}
 	if st := r.syncStats(); st.Restarts != 0 || st.State != Negotiating {
 		t.Fatalf("first attempt, still hearing the customer: %d restarts, state %s; want none, negotiating", st.Restarts, st.State)
 	}
-	mock.Add(DefaultICEDisconnected + DefaultICEFailed) // pion would fail it now
+	mock.Advance(DefaultICEDisconnected + DefaultICEFailed) // pion would fail it now
 	r.waitState(Restarting)
 	r.net.dropToCustomer.Store(false)
 	r.driveUntil(mock, Connected, 250*time.Millisecond)

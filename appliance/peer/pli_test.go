@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -13,7 +13,7 @@ import (
 // request reaches the customer's sender as an RTCP PLI for that SSRC on
 // the call's PeerConnection.
 func TestRequestCustomerKeyframe(t *testing.T) {
-	r, c := connectedHarness(t, clock.NewMock(), withSilentMic(t))
+	r, c := connectedHarness(t, clockwork.NewFakeClockAt(time.Unix(0, 0)), withSilentMic(t))
 	tr := c.addAudio()
 	var sender *webrtc.RTPSender
 	done := make(chan struct{})

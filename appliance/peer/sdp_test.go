@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -154,7 +154,7 @@ func remote(typ webrtc.SDPType, raw string) Signal {
 // uses Chromium's default ids in its offers, and takes the offerer's ids
 // when answering (issue 11).
 func TestHeaderExtensionIDs(t *testing.T) {
-	r := newHarness(t, clock.New(), withSilentMic(t))
+	r := newHarness(t, clockwork.NewRealClock(), withSilentMic(t))
 	flows := []struct{ answer, reoffer string }{
 		{"answer.sdp", "reoffer-reuse.sdp"},
 		{"answer-glare.sdp", "reoffer-new-mlines.sdp"},

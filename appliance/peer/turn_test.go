@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/turn/v5"
@@ -53,7 +53,7 @@ func serveTURN(t testing.TB, n transport.Net, ip string) []webrtc.ICEServer {
 // TURN server is reachable: the call comes up through the relay and the
 // path is reported as relay.
 func TestTURNRelayPath(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r := newHarness(t, mock)
 	r.net.dropPeers.Store(true)
 	r.peer.SetICEServers(startTURN(t, r))
@@ -74,7 +74,7 @@ func TestTURNRelayPath(t *testing.T) {
 // the injected clock the restart gathers relay candidates only, and the
 // call comes up through TURN.
 func TestTURNFallback(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r := newHarness(t, mock)
 	r.net.dropPeers.Store(true)
 	r.waitStandby()
@@ -83,7 +83,7 @@ func TestTURNFallback(t *testing.T) {
 	r.waitState(Negotiating)
 	r.peer.SetICEServers(startTURN(t, r))
 	r.syncStats()
-	mock.Add(DefaultRelayFallbackAfter)
+	mock.Advance(DefaultRelayFallbackAfter)
 	r.waitState(Restarting)
 	// Drive the backoff at about real speed: a relay attempt needs a TURN
 	// allocation and pion's relay acceptance wait, both in real time.

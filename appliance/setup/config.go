@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/appliance/health"
 	"tether/gpio"
@@ -123,7 +123,7 @@ type Config struct {
 	EventPoll time.Duration
 
 	// Clock drives sessions, the rate limiter and polling; nil means real.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger; nil means slog.Default(). component=setup is added. Nothing
 	// the page logs contains a password or a token.
 	Logger *slog.Logger
@@ -180,7 +180,7 @@ func (c *Config) validate() error {
 		c.Addr = DefaultAddr
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Limiter.Clock == nil {
 		c.Limiter.Clock = c.Clock

@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/gpio"
 	"tether/internal/login"
@@ -42,7 +42,7 @@ const (
 // the status loop that feeds the live status.
 type Server struct {
 	cfg Config
-	clk clock.Clock
+	clk clockwork.Clock
 	log *slog.Logger
 
 	key         []byte // CSRF HMAC key; random per process
@@ -698,7 +698,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			offer(c.status, &message{event: "status", data: data})
 		}
 	}
-	ka := s.clk.Ticker(keepAliveEvery)
+	ka := s.clk.NewTicker(keepAliveEvery)
 	defer ka.Stop()
 	send := func(m *message) bool {
 		_, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", m.event, m.data)
@@ -715,7 +715,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case m = <-c.status:
 		case m = <-c.leds:
-		case <-ka.C:
+		case <-ka.Chan():
 			if !s.sessions.valid(id, s.clk.Now()) {
 				send(&message{event: "auth", data: []byte(`{}`)})
 				return

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/appliance/health"
@@ -81,7 +81,7 @@ func (f *fakeHub) login(ctx context.Context, hubURL, user, pass string) (store.S
 
 type fixture struct {
 	t      *testing.T
-	clk    *clock.Mock
+	clk    *clockwork.FakeClock
 	tr     *health.Tracker
 	st     *store.Store
 	hub    *fakeHub
@@ -101,8 +101,7 @@ type fixtureOpt func(*Config)
 
 func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
 	t.Helper()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC))
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tr, err := health.New(health.Config{Clock: clk, Logger: log})
@@ -397,7 +396,7 @@ func TestLoginRateLimit(t *testing.T) {
 		if a := b.post("/api/login", vals("password", fmt.Sprintf("wrong-%d", i))); a.status != 401 || a.str("error") != "wrong password" {
 			t.Fatalf("attempt %d: %d %s", i, a.status, a.raw)
 		}
-		r.clk.Add(time.Minute)
+		r.clk.Advance(time.Minute)
 	}
 	// Past the free attempts each failure doubles the wait: 1 s after the
 	// fifth (it was a minute ago, so the next is due), then 2 s, 4 s.
@@ -414,7 +413,7 @@ func TestLoginRateLimit(t *testing.T) {
 		if ra := a.header.Get("Retry-After"); ra != fmt.Sprint(int(d.Seconds())) {
 			t.Fatalf("Retry-After %q, want %v", ra, d.Seconds())
 		}
-		r.clk.Add(d)
+		r.clk.Advance(d)
 	}
 	if a := b.post("/api/login", vals("password", setupPW)); a.status != 200 {
 		t.Fatalf("login after the delay: %d %s", a.status, a.raw)
@@ -433,11 +432,11 @@ func TestLoginRateLimit(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	r := newFixture(t)
 	b := r.loggedIn()
-	r.clk.Add(DefaultSessionIdle - time.Second)
+	r.clk.Advance(DefaultSessionIdle - time.Second)
 	if a := b.get("/api/status"); a.status != 200 {
 		t.Fatalf("status before idle timeout: %d", a.status)
 	}
-	r.clk.Add(DefaultSessionIdle)
+	r.clk.Advance(DefaultSessionIdle)
 	a := b.post("/api/led-test", nil)
 	if a.status != 401 || a.str("code") != "auth" {
 		t.Fatalf("after idle timeout: %d %s", a.status, a.raw)
@@ -445,7 +444,7 @@ func TestSessionExpiry(t *testing.T) {
 	// The absolute limit holds even for a busy session.
 	b = r.loggedIn()
 	for range int(DefaultSessionMax/(20*time.Minute)) + 1 {
-		r.clk.Add(20 * time.Minute)
+		r.clk.Advance(20 * time.Minute)
 		b.get("/api/status")
 	}
 	if a := b.get("/api/status"); a.status != 401 {
@@ -793,7 +792,7 @@ func TestStream(t *testing.T) {
 	r.mu.Lock()
 	r.leds[0].On = true
 	r.mu.Unlock()
-	r.clk.Add(DefaultLEDPoll)
+	r.clk.Advance(DefaultLEDPoll)
 	var leds []gpio.LEDView
 	if err := json.Unmarshal([]byte(s.next("leds")), &leds); err != nil || !leds[0].On || leds[1].On {
 		t.Fatalf("leds %+v %v", leds, err)
@@ -803,7 +802,7 @@ func TestStream(t *testing.T) {
 	if err := r.st.AppendEvent(store.Event{Component: "socket", From: "connected", To: "session_expired"}); err != nil {
 		t.Fatal(err)
 	}
-	r.clk.Add(DefaultEventPoll)
+	r.clk.Advance(DefaultEventPoll)
 	v = s.status(func(v statusView) bool { return len(v.Events) > 0 && v.Events[0].Component == "socket" })
 	if v.Events[0].To != "session_expired" {
 		t.Fatalf("events %+v", v.Events)
@@ -837,7 +836,7 @@ func TestStreamEndsWhenSessionExpires(t *testing.T) {
 	b := r.loggedIn()
 	s := b.stream()
 	s.next("status") // built directly: no status loop running
-	r.clk.Add(DefaultSessionIdle + keepAliveEvery)
+	r.clk.Advance(DefaultSessionIdle + keepAliveEvery)
 	s.next("auth")
 }
 

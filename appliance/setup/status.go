@@ -303,11 +303,11 @@ func (s *Server) runStatus(ctx context.Context) {
 		ledC     <-chan time.Time
 	)
 	if s.cfg.LEDs != nil {
-		t := s.clk.Ticker(s.cfg.LEDPoll)
+		t := s.clk.NewTicker(s.cfg.LEDPoll)
 		defer t.Stop()
-		ledC = t.C
+		ledC = t.Chan()
 	}
-	evT := s.clk.Ticker(s.cfg.EventPoll)
+	evT := s.clk.NewTicker(s.cfg.EventPoll)
 	defer evT.Stop()
 
 	publish := func() {
@@ -355,7 +355,7 @@ func (s *Server) runStatus(ctx context.Context) {
 			publish()
 		case <-s.kick:
 			publish()
-		case <-evT.C:
+		case <-evT.Chan():
 			evs, err := s.cfg.Store.Events(1)
 			if err == nil && len(evs) == 1 && evs[0].Seq != evCache.top {
 				publish()

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // LimiterConfig bounds password guessing. Zero fields take the defaults.
@@ -27,7 +27,7 @@ type LimiterConfig struct {
 	// When full, the least recently used record with nothing in flight is
 	// evicted.
 	MaxKeys int
-	Clock   clock.Clock
+	Clock   clockwork.Clock
 }
 
 // Limiter defaults.
@@ -91,7 +91,7 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	return &Limiter{cfg: cfg, m: map[string]*list.Element{}, lru: list.New()}
 }

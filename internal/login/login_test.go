@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // cheap are argon2 parameters that cost microseconds, for tests.
@@ -148,7 +148,7 @@ func TestGateWaitRunsOut(t *testing.T) {
 }
 
 func TestLimiterConcurrentReservations(t *testing.T) {
-	l := NewLimiter(LimiterConfig{Free: 5, Clock: clock.NewMock()})
+	l := NewLimiter(LimiterConfig{Free: 5, Clock: clockwork.NewFakeClockAt(time.Unix(0, 0))})
 	var got atomic.Int32
 	var wg sync.WaitGroup
 	var attempts sync.Map
@@ -173,7 +173,7 @@ func TestLimiterConcurrentReservations(t *testing.T) {
 }
 
 func TestLimiterGrowingDelays(t *testing.T) {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	l := NewLimiter(LimiterConfig{Free: 2, Base: time.Second, Max: 8 * time.Second, Clock: clk})
 	fail := func() {
 		t.Helper()
@@ -190,27 +190,27 @@ func TestLimiterGrowingDelays(t *testing.T) {
 		if a, wait := l.Reserve("u", "a"); a != nil || wait != want {
 			t.Fatalf("Reserve = %v, wait %v; want refused, wait %v", a, wait, want)
 		}
-		clk.Add(want - time.Millisecond)
+		clk.Advance(want - time.Millisecond)
 		if a, _ := l.Reserve("u", "a"); a != nil {
 			t.Fatalf("let through %v before the %v delay ended", time.Millisecond, want)
 		}
-		clk.Add(time.Millisecond)
+		clk.Advance(time.Millisecond)
 		fail()
 	}
 	// A right password clears the pair.
-	clk.Add(8 * time.Second)
+	clk.Advance(8 * time.Second)
 	a, _ := l.Reserve("u", "a")
 	a.Succeed()
 	fail()
 	fail()
 	// Forget: a day later the counts start afresh.
-	clk.Add(DefaultForget)
+	clk.Advance(DefaultForget)
 	fail()
 	fail()
 }
 
 func TestLimiterOwnerFromCleanAddress(t *testing.T) {
-	l := NewLimiter(LimiterConfig{Clock: clock.NewMock()})
+	l := NewLimiter(LimiterConfig{Clock: clockwork.NewFakeClockAt(time.Unix(0, 0))})
 	for i := range 5 {
 		addr := fmt.Sprintf("198.51.100.%d", i)
 		for range 100 {
@@ -227,7 +227,7 @@ func TestLimiterOwnerFromCleanAddress(t *testing.T) {
 }
 
 func TestLimiterAddressSpray(t *testing.T) {
-	l := NewLimiter(LimiterConfig{AddrFree: 20, Clock: clock.NewMock()})
+	l := NewLimiter(LimiterConfig{AddrFree: 20, Clock: clockwork.NewFakeClockAt(time.Unix(0, 0))})
 	n := 0
 	for i := range 100 {
 		if a, _ := l.Reserve(fmt.Sprintf("user%d", i), "192.0.2.7"); a != nil {
@@ -241,7 +241,7 @@ func TestLimiterAddressSpray(t *testing.T) {
 }
 
 func TestLimiterBoundedTable(t *testing.T) {
-	l := NewLimiter(LimiterConfig{MaxKeys: 50, Clock: clock.NewMock()})
+	l := NewLimiter(LimiterConfig{MaxKeys: 50, Clock: clockwork.NewFakeClockAt(time.Unix(0, 0))})
 	for i := range 10000 {
 		if a, _ := l.Reserve("u", fmt.Sprintf("10.0.%d.%d", i/256, i%256)); a != nil {
 			a.Fail()
@@ -251,7 +251,7 @@ func TestLimiterBoundedTable(t *testing.T) {
 		t.Errorf("table holds %d records, want ≤ 50", n)
 	}
 	// Released and successful attempts leave nothing behind.
-	l = NewLimiter(LimiterConfig{Clock: clock.NewMock()})
+	l = NewLimiter(LimiterConfig{Clock: clockwork.NewFakeClockAt(time.Unix(0, 0))})
 	for i := range 100 {
 		a, _ := l.Reserve(fmt.Sprint(i), "a")
 		if i%2 == 0 {
@@ -269,7 +269,7 @@ func TestLimiterBoundedTable(t *testing.T) {
 func FuzzLimiter(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		clk := clock.NewMock()
+		clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 		l := NewLimiter(LimiterConfig{Free: 2, AddrFree: 3, MaxKeys: 8, Clock: clk})
 		var held []*Attempt
 		for _, op := range ops {
@@ -287,7 +287,7 @@ func FuzzLimiter(f *testing.F) {
 					[]func(){a.Fail, a.Succeed, a.Release}[int(op>>3)%3]()
 				}
 			case 4:
-				clk.Add(time.Duration(op) * time.Second)
+				clk.Advance(time.Duration(op) * time.Second)
 			}
 			if n := l.Len(); n > 8+2*len(held) {
 				t.Fatalf("%d records with %d in flight, MaxKeys 8", n, len(held))

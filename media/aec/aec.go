@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Rate is the sample rate of both directions (WebRTC's Opus clock).
@@ -49,7 +49,7 @@ type Config struct {
 	// suppressor and the AGC out: the adaptive filter alone (benchmarks).
 	NoPreprocess bool
 	// Clock dates the calls (default real).
-	Clock clock.Clock
+	Clock clockwork.Clock
 }
 
 func (c *Config) setDefaults() error {
@@ -69,7 +69,7 @@ func (c *Config) setDefaults() error {
 		c.NoiseSuppress = -25
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Frame < 64 || c.Frame > 4800 || c.Tail < 10*time.Millisecond || c.Tail > time.Second ||
 		c.Lead < 0 || c.Lead >= c.Tail || c.History < 100*time.Millisecond || c.History > 10*time.Second {

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/testsrc"
 )
@@ -244,7 +244,7 @@ func TestAlignmentFromTiming(t *testing.T) {
 	if !Available {
 		t.Skip("cgo off: no canceller")
 	}
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	c, err := New(Config{Clock: mock})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestAlignmentFromTiming(t *testing.T) {
 	read := 0
 	for step := 0; (step+1)*chunk <= len(far); step++ {
 		s := step*chunk + chunk // card time after this step
-		mock.Set(time.Unix(0, 0).Add(time.Duration(s) * time.Second / Rate))
+		mock.Advance(time.Unix(0, 0).Add(time.Duration(s) * time.Second / Rate).Sub(mock.Now()))
 		w := min(s+ring, len(far)) / chunk * chunk // written: the ring kept full
 		c.Playback(far[max(0, w-chunk):w], time.Duration(w-s)*time.Second/Rate)
 		if step%4 != 3 {

@@ -31,7 +31,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/mic"
 	"tether/media/speaker"
@@ -144,7 +144,7 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	for i, v := range near {
 		near[i] = int16(0.32*float64(v) + r.NormFloat64()*18)
 	}
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	c, err := New(Config{Clock: mock, History: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestRigEchoThroughLoopback(t *testing.T) {
 	defer c.Close()
 	out := append([]int16(nil), near...)
 	for _, k := range calls {
-		mock.Set(k.at)
+		mock.Advance(k.at.Sub(mock.Now()))
 		switch n := k.n; {
 		case n > chunks:
 			c.Playback(silence, k.fill)
@@ -264,7 +264,7 @@ func loopLag(far, near []int16, maxLag int) int64 {
 // is handed over when its last sample's echo played.
 func replayAtLag(t *testing.T, far, near []int16, lag int64) []int16 {
 	t.Helper()
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	c, err := New(Config{Clock: mock, History: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +287,7 @@ func replayAtLag(t *testing.T, far, near []int16, lag int64) []int16 {
 	t0 := time.Unix(1_000_000, 0)
 	out := append([]int16(nil), near...)
 	for _, e := range evs {
-		mock.Set(t0.Add(e.at))
+		mock.Advance(t0.Add(e.at).Sub(mock.Now()))
 		if e.play {
 			c.Playback(far[e.n*960:(e.n+1)*960], (960+ahead)*time.Second/Rate)
 		} else if err := c.Capture(out[e.n*960:(e.n+1)*960], 0); err != nil {

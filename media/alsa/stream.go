@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Errs are a stream package's sentinels, so the open and transfer loop
@@ -91,7 +91,7 @@ type Waiter interface {
 type Loop struct {
 	Errs      *Errs
 	Op        string // the transfer ioctl, for errors
-	Clock     clock.Clock
+	Clock     clockwork.Clock
 	Timeout   time.Duration
 	PollSlice time.Duration // bounds each poll so ctx is noticed
 	// WaitShort: a short transfer waits under poll before the next
@@ -103,7 +103,7 @@ type Loop struct {
 
 // Defaults fills the stream timings left zero: no progress for 1 s is a
 // stall, each poll waits at most 100 ms so ctx is noticed, the real clock.
-func Defaults(timeout, pollSlice *time.Duration, clk *clock.Clock) {
+func Defaults(timeout, pollSlice *time.Duration, clk *clockwork.Clock) {
 	if *timeout == 0 {
 		*timeout = time.Second
 	}
@@ -111,7 +111,7 @@ func Defaults(timeout, pollSlice *time.Duration, clk *clock.Clock) {
 		*pollSlice = 100 * time.Millisecond
 	}
 	if *clk == nil {
-		*clk = clock.New()
+		*clk = clockwork.NewRealClock()
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/v4l2"
 )
@@ -35,7 +35,7 @@ type Config struct {
 	// PollSlice bounds each poll so ctx is noticed (default 100 ms).
 	PollSlice time.Duration
 	// Clock stamps frames and measures FrameTimeout (default real).
-	Clock clock.Clock
+	Clock clockwork.Clock
 }
 
 // Frame is one captured picture.
@@ -116,7 +116,7 @@ func setDefaults(cfg *Config) error {
 		cfg.PollSlice = 100 * time.Millisecond
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.FPS <= 0 || cfg.Buffers < 2 || cfg.Buffers > 32 {
 		return fmt.Errorf("%w: %dx%d@%d, %d buffers", ErrConfig, cfg.Width, cfg.Height, cfg.FPS, cfg.Buffers)

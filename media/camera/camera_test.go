@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/v4l2"
 )
@@ -176,11 +176,11 @@ func TestLossAndStall(t *testing.T) {
 		}
 	})
 	t.Run("no frames is a stall", func(t *testing.T) {
-		mock := clock.NewMock()
+		mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 		f := newFakeCap(v4l2.PixFmtYUYV)
 		c, _ := openFake(t, f, func(c *Config) { c.Clock = mock; c.FrameTimeout = time.Second })
 		defer c.Close()
-		mock.Add(2 * time.Second)
+		mock.Advance(2 * time.Second)
 		if _, err := c.ReadFrame(context.Background()); !errors.Is(err, ErrStalled) {
 			t.Fatalf("err = %v, want ErrStalled", err)
 		}

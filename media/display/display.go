@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/backoff"
 	"tether/media"
@@ -68,7 +68,7 @@ type Config struct {
 	// OnChange is called from Run's goroutine (it must not block) when the
 	// state, the error or the decoder changes.
 	OnChange func(Status)
-	Clock    clock.Clock
+	Clock    clockwork.Clock
 	Logger   *slog.Logger
 }
 
@@ -98,7 +98,7 @@ func (c *Config) setDefaults() {
 		c.ReopenMax = 30 * time.Second
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -298,15 +298,15 @@ func (d *Display) Run(ctx context.Context) error {
 	r := &run{d: d, status: []string{"starting"}}
 	defer r.close()
 	bo := &backoff.Backoff{Min: d.cfg.ReopenMin, Max: d.cfg.ReopenMax, Jitter: media.ReopenJitter}
-	reopen := d.cfg.Clock.Timer(0)
+	reopen := d.cfg.Clock.NewTimer(0)
 	defer reopen.Stop()
-	tick := d.cfg.Clock.Ticker(time.Second)
+	tick := d.cfg.Clock.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-reopen.C:
+		case <-reopen.Chan():
 			if err := r.open(); err != nil {
 				wait := bo.Next()
 				if errors.Is(err, drm.ErrNoDisplay) {
@@ -335,7 +335,7 @@ func (d *Display) Run(ctx context.Context) error {
 			}
 		case reply := <-d.capReq:
 			reply <- r.capture()
-		case <-tick.C:
+		case <-tick.Chan():
 			if r.picture && d.cfg.Clock.Since(r.lastPic) >= d.cfg.Stale {
 				r.picture = false
 				r.drawStatus()
@@ -499,10 +499,10 @@ func (r *run) close() {
 	}
 	done := make(chan struct{})
 	go func() { r.d.readers.Wait(); close(done) }()
-	t := r.d.cfg.Clock.Timer(time.Second)
+	t := r.d.cfg.Clock.NewTimer(time.Second)
 	select {
 	case <-done:
-	case <-t.C:
+	case <-t.Chan():
 		r.d.log.Warn("a customer track reader is still blocked in ReadRTP; it ends with its track")
 	}
 	t.Stop()

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/alsa"
 )
@@ -39,7 +39,7 @@ type Config struct {
 	// PollSlice bounds each poll so ctx is noticed (default 100 ms).
 	PollSlice time.Duration
 	// Clock stamps chunks (default real).
-	Clock clock.Clock
+	Clock clockwork.Clock
 }
 
 // Mic is one open ALSA capture stream, used from one goroutine.

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/alsa"
 	"tether/media/alsa/alsatest"
 )
 
-func openFake(t *testing.T, f *alsatest.PCM, clk clock.Clock) *Mic {
+func openFake(t *testing.T, f *alsatest.PCM, clk clockwork.Clock) *Mic {
 	t.Helper()
 	m, err := Open(Config{Path: "fake", openDevice: func() (device, error) { return f, nil }, Clock: clk})
 	if err != nil {
@@ -114,7 +114,7 @@ func TestReadPCM(t *testing.T) {
 		}
 	})
 	t.Run("stall", func(t *testing.T) {
-		mock := clock.NewMock()
+		mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 		steps := make([]error, 100)
 		for i := range steps {
 			steps[i] = syscall.EAGAIN

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/alsa"
 )
@@ -45,7 +45,7 @@ type Config struct {
 	// PollSlice bounds each poll so ctx is noticed (default 100 ms).
 	PollSlice time.Duration
 	// Clock (default real).
-	Clock clock.Clock
+	Clock clockwork.Clock
 }
 
 // Speaker is one open ALSA playback stream, used from one goroutine.

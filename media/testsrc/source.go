@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // VideoConfig configures a paced pattern source.
@@ -14,7 +14,7 @@ type VideoConfig struct {
 	// FPS is the frame rate (default 30).
 	FPS int
 	// Clock paces frames and stamps them (default the real clock).
-	Clock clock.Clock
+	Clock clockwork.Clock
 }
 
 // Video is a live test-pattern source: ReadFrame returns one frame per
@@ -22,7 +22,7 @@ type VideoConfig struct {
 type Video struct {
 	cfg    VideoConfig
 	pat    *Pattern
-	ticker *clock.Ticker // created on the first ReadFrame
+	ticker clockwork.Ticker // created on the first ReadFrame
 	n      uint64
 }
 
@@ -35,7 +35,7 @@ func NewVideo(cfg VideoConfig) (*Video, error) {
 		return nil, fmt.Errorf("%w: %d fps", ErrSize, cfg.FPS)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	p, err := NewPattern(cfg.Width, cfg.Height)
 	if err != nil {
@@ -52,10 +52,10 @@ func (v *Video) Interval() time.Duration { return time.Second / time.Duration(v.
 // it does not allocate.
 func (v *Video) ReadFrame(ctx context.Context) (data []byte, at time.Time, err error) {
 	if v.ticker == nil {
-		v.ticker = v.cfg.Clock.Ticker(v.Interval())
+		v.ticker = v.cfg.Clock.NewTicker(v.Interval())
 	} else {
 		select {
-		case <-v.ticker.C:
+		case <-v.ticker.Chan():
 		case <-ctx.Done():
 			return nil, time.Time{}, ctx.Err()
 		}
@@ -81,14 +81,14 @@ type AudioConfig struct {
 	// Chunk is the duration of one ReadPCM (default 20 ms, one Opus frame).
 	Chunk time.Duration
 	// Clock paces chunks (default the real clock).
-	Clock clock.Clock
+	Clock clockwork.Clock
 }
 
 // Audio is a live test-tone source at 48 kHz mono.
 type Audio struct {
 	cfg    AudioConfig
 	tone   *Tone
-	ticker *clock.Ticker
+	ticker clockwork.Ticker
 }
 
 // NewAudio returns a paced tone source.
@@ -100,7 +100,7 @@ func NewAudio(cfg AudioConfig) (*Audio, error) {
 		return nil, fmt.Errorf("%w: audio chunk %v", ErrSize, cfg.Chunk)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	return &Audio{cfg: cfg}, nil
 }
@@ -112,11 +112,11 @@ func (a *Audio) ChunkSamples() int { return int(a.cfg.Chunk * SampleRate / time.
 // with tone samples, returning the time of the first. It does not allocate.
 func (a *Audio) ReadPCM(ctx context.Context, buf []int16) (time.Time, error) {
 	if a.ticker == nil {
-		a.ticker = a.cfg.Clock.Ticker(a.cfg.Chunk)
+		a.ticker = a.cfg.Clock.NewTicker(a.cfg.Chunk)
 		a.tone = NewTone(a.cfg.Freq, a.cfg.Clock.Now())
 	} else {
 		select {
-		case <-a.ticker.C:
+		case <-a.ticker.Chan():
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
 		}

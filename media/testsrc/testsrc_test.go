@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 func TestStampRoundTrip(t *testing.T) {
@@ -174,8 +174,7 @@ func TestToneBeepsAt440(t *testing.T) {
 }
 
 func TestPacedSources(t *testing.T) {
-	mock := clock.NewMock()
-	mock.Set(time.Unix(1_700_000_000, 0))
+	mock := clockwork.NewFakeClockAt(time.Unix(1_700_000_000, 0))
 	v, err := NewVideo(VideoConfig{Width: 320, Height: 240, FPS: 25, Clock: mock})
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +199,7 @@ func TestPacedSources(t *testing.T) {
 	}()
 	// Drive the mock clock until the goroutine gets its frame; the ticker is
 	// registered already, so one interval suffices.
-	mock.Add(40 * time.Millisecond)
+	mock.Advance(40 * time.Millisecond)
 	at := <-got
 	if want := time.Unix(1_700_000_000, 40e6); !at.Equal(want) {
 		t.Fatalf("second frame at %v, want %v", at, want)
@@ -223,7 +222,7 @@ func TestPacedSources(t *testing.T) {
 	t0, _ := a.ReadPCM(ctx, buf)
 	done := make(chan time.Time)
 	go func() { t1, _ := a.ReadPCM(ctx, buf); done <- t1 }()
-	mock.Add(20 * time.Millisecond)
+	mock.Advance(20 * time.Millisecond)
 	if t1 := <-done; t1.Sub(t0) != 20*time.Millisecond {
 		t.Fatalf("chunks %v apart, want 20ms", t1.Sub(t0))
 	}

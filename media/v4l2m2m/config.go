@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/v4l2"
 )
@@ -84,7 +84,7 @@ type Config struct {
 	Sink func(AccessUnit)
 
 	// Clock for the stall and drain deadlines (default the real clock).
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger (default slog.Default()); records get component=v4l2m2m.
 	Logger *slog.Logger
 }
@@ -135,7 +135,7 @@ func (c *Config) setDefaults() {
 		c.DrainTimeout = time.Second
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -584,7 +584,7 @@ func (s *session) stopPoller() {
 // loop is the encode loop: the single owner of the device while streaming.
 func (s *session) loop(ctx context.Context) error {
 	s.startPoller()
-	watchdog := s.cfg.Clock.Ticker(s.cfg.StallTimeout / 2)
+	watchdog := s.cfg.Clock.NewTicker(s.cfg.StallTimeout / 2)
 	defer watchdog.Stop()
 	errStreak := 0
 	for {
@@ -625,7 +625,7 @@ func (s *session) loop(ctx context.Context) error {
 			if err := s.applyControls(); err != nil {
 				return err
 			}
-		case <-watchdog.C:
+		case <-watchdog.Chan():
 			if s.queuedOut > 0 && s.cfg.Clock.Since(s.progress) >= s.cfg.StallTimeout {
 				return fmt.Errorf("%w: %d frames queued, nothing out for %v", ErrStalled, s.queuedOut, s.cfg.StallTimeout)
 			}
@@ -839,7 +839,7 @@ func (s *session) drain() error {
 		s.log.Warn("encoder has no STOP command; stopping without drain", "err", err)
 		return nil
 	}
-	timer := s.cfg.Clock.Timer(s.cfg.DrainTimeout)
+	timer := s.cfg.Clock.NewTimer(s.cfg.DrainTimeout)
 	defer timer.Stop()
 	for !s.lastSeen {
 		select {
@@ -849,7 +849,7 @@ func (s *session) drain() error {
 			if err != nil {
 				return err
 			}
-		case <-timer.C:
+		case <-timer.Chan():
 			return fmt.Errorf("%w after %v", ErrDrainTimeout, s.cfg.DrainTimeout)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/internal/testenv"
@@ -63,7 +63,7 @@ type harness struct {
 	enc   *Encoder
 	sink  *sink
 	logs  *testenv.SyncBuffer
-	clk   *clock.Mock
+	clk   *clockwork.FakeClock
 	run   *runState
 	stop  context.CancelFunc
 	frame []byte
@@ -72,7 +72,7 @@ type harness struct {
 
 func newHarness(t *testing.T, fake *v4l2fake.Fake, mod func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: fake, sink: newSink(), logs: &testenv.SyncBuffer{}, clk: clock.NewMock()}
+	h := &harness{t: t, fake: fake, sink: newSink(), logs: &testenv.SyncBuffer{}, clk: clockwork.NewFakeClockAt(time.Unix(0, 0))}
 	cfg := Config{
 		Open:        func() (v4l2.Device, error) { return h.fake, nil },
 		Width:       testW,
@@ -623,7 +623,7 @@ func TestDrain(t *testing.T) {
 		// The drain timer is armed right after ENCODER_CMD returns; step
 		// the clock until Run gives up.
 		for i := 0; ; i++ {
-			h.clk.Add(h.enc.cfg.DrainTimeout)
+			h.clk.Advance(h.enc.cfg.DrainTimeout)
 			select {
 			case <-h.run.done:
 				if err := h.run.err; !errors.Is(err, ErrDrainTimeout) {
@@ -647,7 +647,7 @@ func TestStall(t *testing.T) {
 	fake.Pause()
 	h.mustEncode(1)
 	for i := 0; ; i++ {
-		h.clk.Add(h.enc.cfg.StallTimeout / 2)
+		h.clk.Advance(h.enc.cfg.StallTimeout / 2)
 		select {
 		case <-h.run.done:
 			if err := h.run.err; !errors.Is(err, ErrStalled) {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Transport names as used in the Engine.IO query string and handshake.
@@ -64,7 +64,7 @@ type Config struct {
 	OnUpgrade func()
 
 	// Clock drives the ping watchdog; default the real clock.
-	Clock clock.Clock
+	Clock clockwork.Clock
 	// Logger receives debug logs; default slog.Default().
 	Logger *slog.Logger
 }
@@ -111,7 +111,7 @@ func (c Config) WithDefaults() (Config, error) {
 		c.Proxy = http.ProxyFromEnvironment
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/gorilla/websocket"
+	"github.com/jonboulle/clockwork"
 )
 
 // Conn is one Engine.IO v4 client session over WebSocket or HTTP
@@ -32,7 +32,7 @@ import (
 type Conn struct {
 	cfg  Config
 	hs   Handshake
-	clk  clock.Clock
+	clk  clockwork.Clock
 	log  *slog.Logger
 	http *http.Client
 
@@ -246,23 +246,23 @@ func (c *Conn) watchdog() {
 	period := time.Duration(c.hs.PingInterval+c.hs.PingTimeout) * time.Millisecond
 	wall := func() time.Time { return c.clk.Now().Round(0) }
 	deadline := wall().Add(period)
-	t := c.clk.Timer(period)
+	t := c.clk.NewTimer(period)
 	defer t.Stop()
-	tick := c.clk.Ticker(time.Second)
+	tick := c.clk.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-c.pinged:
 			deadline = wall().Add(period)
 			t.Reset(period)
-		case <-t.C:
+		case <-t.Chan():
 			if now := wall(); now.Before(deadline) {
 				t.Reset(deadline.Sub(now))
 				continue
 			}
 			c.fail(fmt.Errorf("engineio: no ping for %v: %w", period, ErrPingTimeout))
 			return
-		case <-tick.C:
+		case <-tick.Chan():
 			if wall().After(deadline) {
 				c.fail(fmt.Errorf("engineio: no ping for %v (wall clock): %w", period, ErrPingTimeout))
 				return

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/gorilla/websocket"
+	"github.com/jonboulle/clockwork"
 )
 
 // CloseReason says why a server session ended. The values are the reasons
@@ -106,7 +106,7 @@ type ServerConfig struct {
 
 	// Clock drives heartbeats and rate limits; default the real clock.
 	// Socket deadlines always use the real time.
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 }
 
@@ -171,7 +171,7 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 		c.ClientAddr = remoteHost
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -215,7 +215,7 @@ type ServerStats struct {
 type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
-	clk clock.Clock
+	clk clockwork.Clock
 	up  websocket.Upgrader
 
 	mu       sync.Mutex // guards the fields below

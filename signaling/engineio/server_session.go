@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/benbjohnson/clock"
 	"github.com/gorilla/websocket"
+	"github.com/jonboulle/clockwork"
 	"golang.org/x/time/rate"
 )
 
@@ -77,7 +77,7 @@ type Session struct {
 	getWaiting   bool            // a polling GET is held
 	postActive   bool            // a polling POST is being read
 	wake         chan struct{}   // wakes the held GET (capacity 1)
-	hb           *clock.Timer    // the heartbeat timer
+	hb           clockwork.Timer // the heartbeat timer
 	hbSeq        uint64          // drops a stale heartbeat callback
 	awaitingPong bool
 	closeFrame   bool // graceful close: the flusher sends a close frame after the queue
@@ -398,10 +398,10 @@ func (ss *Session) limit() error {
 		ss.closeWith(ReasonRateLimited, false)
 		return fmt.Errorf("engineio: session %s: %w", ss.id, ErrRateLimited)
 	}
-	t := ss.srv.clk.Timer(d)
+	t := ss.srv.clk.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.Chan():
 		return nil
 	case <-ss.done:
 		return ErrClosed

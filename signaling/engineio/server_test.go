@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/gorilla/websocket"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 
 	"tether/internal/testenv"
@@ -29,7 +29,7 @@ type recorder struct {
 	t   testing.TB
 	srv *engineio.Server
 	hs  *httptest.Server
-	clk *clock.Mock
+	clk *clockwork.FakeClock
 
 	mu      sync.Mutex
 	msgs    []engineio.Packet
@@ -42,7 +42,7 @@ type recorder struct {
 
 func newRecorder(t testing.TB, cfg engineio.ServerConfig) *recorder {
 	t.Helper()
-	r := &recorder{t: t, clk: clock.NewMock(), closed: map[string]engineio.CloseReason{}, bySID: map[string][]engineio.Packet{}}
+	r := &recorder{t: t, clk: clockwork.NewFakeClockAt(time.Unix(0, 0)), closed: map[string]engineio.CloseReason{}, bySID: map[string][]engineio.Packet{}}
 	if cfg.Clock == nil {
 		cfg.Clock = r.clk
 	}
@@ -331,7 +331,7 @@ func TestServerHeartbeat(t *testing.T) {
 				_, b, _ := r.do("GET", "transport=polling&sid="+sid, "", nil)
 				got <- b
 			}()
-			r.clk.Add(time.Second)
+			r.clk.Advance(time.Second)
 			if b := <-got; b != "2" {
 				t.Fatalf("held GET %q, want a ping", b)
 			}
@@ -340,7 +340,7 @@ func TestServerHeartbeat(t *testing.T) {
 					t.Fatalf("pong POST %d", c)
 				}
 			}
-			r.clk.Add(600 * time.Millisecond)
+			r.clk.Advance(600 * time.Millisecond)
 			if !answer {
 				if reason := r.waitClosed(sid); reason != engineio.ReasonPingTimeout {
 					t.Fatalf("reason %q", reason)
@@ -402,7 +402,7 @@ func TestServerWebSocket(t *testing.T) {
 		t.Fatalf("got %q %q", a, b)
 	}
 	// Heartbeat on the injected clock.
-	r.clk.Add(time.Second)
+	r.clk.Advance(time.Second)
 	if p := readText(t, ws); p != "2" {
 		t.Fatalf("want ping, got %q", p)
 	}
@@ -555,7 +555,7 @@ func TestServerRateLimit(t *testing.T) {
 	if c, _, _ := r.do("POST", "transport=polling&sid="+sid, ten, nil); c != 200 {
 		t.Fatal(c)
 	}
-	r.clk.Add(time.Second)
+	r.clk.Advance(time.Second)
 	if c, _, _ := r.do("POST", "transport=polling&sid="+sid, ten, nil); c != 200 {
 		t.Fatalf("after a second: %d", c)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/testenv"
 	"tether/signaling/hub"
@@ -19,8 +19,7 @@ import (
 // store and its rooms in Redis).
 func startNode(t *testing.T, r *testenv.Redis, mut func(*hub.Config)) *env {
 	t.Helper()
-	clk := clock.NewMock()
-	clk.Set(time.Now())
+	clk := clockwork.NewFakeClockAt(time.Now())
 	st, err := auth.Open(auth.Config{Redis: r.URL(), KDF: testenv.KDF, Clock: clk, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func TestHubHTTP(t *testing.T) {
 	}
 	code := e.invite("r1", time.Hour)
 	expired := e.invite("r1", time.Minute)
-	e.clk.Add(2 * time.Minute)
+	e.clk.Advance(2 * time.Minute)
 
 	t.Run("invite info", func(t *testing.T) {
 		st, body, _ := get(t, e.h.URL()+"/api/invites/"+code, "")

@@ -18,7 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/login"
 	"tether/internal/netlimit"
@@ -118,14 +118,14 @@ type Config struct {
 	// DataPath + ".sock"; "-" disables it).
 	AdminSocket string
 
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 }
 
 // Hub is the signalling hub. Build it with New, start it with Run.
 type Hub struct {
 	cfg   Config
-	clk   clock.Clock
+	clk   clockwork.Clock
 	log   *slog.Logger
 	store *auth.Store
 	lim   *login.Limiter
@@ -193,7 +193,7 @@ func New(cfg Config) (*Hub, error) {
 // and rejects what cannot work.
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -523,7 +523,7 @@ func (h *Hub) after(d time.Duration, f func(*state)) {
 
 // janitor prunes expired sessions hourly.
 func (h *Hub) janitor(ctx context.Context) {
-	t := h.clk.Ticker(time.Hour)
+	t := h.clk.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if n, err := h.store.PruneSessions(); err != nil {
@@ -534,7 +534,7 @@ func (h *Hub) janitor(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }

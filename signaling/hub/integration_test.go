@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/login"
 	"tether/internal/testenv"
@@ -38,7 +38,7 @@ type env struct {
 	t     testing.TB
 	h     *hub.Hub
 	store *auth.Store
-	clk   *clock.Mock // the store's clock (sessions, invites)
+	clk   *clockwork.FakeClock // the store's clock (sessions, invites)
 	path  string
 	stop  func()
 }
@@ -51,8 +51,7 @@ func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 	if fresh {
 		path = filepath.Join(t.TempDir(), "hub.db")
 	}
-	clk := clock.NewMock()
-	clk.Set(time.Now())
+	clk := clockwork.NewFakeClockAt(time.Now())
 	st, err := auth.Open(auth.Config{Path: path, KDF: testenv.KDF, Clock: clk, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +71,7 @@ func startHub(t testing.TB, path string, mut func(*hub.Config)) *env {
 }
 
 // runHub builds and runs a hub over st until the test ends.
-func runHub(t testing.TB, cfg hub.Config, st *auth.Store, clk *clock.Mock, path string) *env {
+func runHub(t testing.TB, cfg hub.Config, st *auth.Store, clk *clockwork.FakeClock, path string) *env {
 	t.Helper()
 	h := testhub.Start(t, cfg)
 	e := &env{t: t, h: h.Hub, store: st, clk: clk, path: path}
@@ -521,7 +520,7 @@ func TestHubWrongRoomSignal(t *testing.T) {
 func TestHubConnectRefused(t *testing.T) {
 	e := startHub(t, "", nil)
 	expired := e.invite("r1", time.Minute)
-	e.clk.Add(2 * time.Minute)
+	e.clk.Advance(2 * time.Minute)
 	valid := e.invite("r1", time.Hour)
 	tests := []struct {
 		name string
@@ -742,7 +741,7 @@ func TestHubOfficialClientCustomers(t *testing.T) {
 		t.Fatalf("device: %s", got)
 	}
 	// An expired invite is refused with the contract's message.
-	e.clk.Add(2 * time.Hour)
+	e.clk.Advance(2 * time.Hour)
 	c := siotest.StartClient(t, e.h.URL(), opts("Late"))
 	ce, err := c.Next(ctx, "connect_error")
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"golang.org/x/time/rate"
 
 	"tether/signaling"
@@ -85,7 +85,7 @@ type deviceRecord struct {
 
 // state is everything the loop owns.
 type state struct {
-	clk     clock.Clock
+	clk     clockwork.Clock
 	log     *slog.Logger
 	metrics *metrics
 	// ice returns the ICE servers for a user (TURN credentials are per user).
@@ -115,7 +115,7 @@ type state struct {
 	gen     uint64
 }
 
-func newState(clk clock.Clock, log *slog.Logger, m *metrics) *state {
+func newState(clk clockwork.Clock, log *slog.Logger, m *metrics) *state {
 	return &state{
 		clk: clk, log: log, metrics: m, recovery: 2 * time.Minute,
 		ice:     func(string) []signaling.ICEServer { return nil },

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/signaling"
 )
@@ -89,7 +89,7 @@ func eq(t *testing.T, what string, got []string, want ...string) {
 // timers is a fake of the loop's timer plumbing driven by a mock clock.
 type testState struct {
 	*state
-	clk    *clock.Mock
+	clk    *clockwork.FakeClock
 	timers []timer
 }
 
@@ -99,7 +99,7 @@ type timer struct {
 }
 
 func newTestState() *testState {
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	ts := &testState{clk: clk}
 	ts.state = newState(clk, slog.New(slog.DiscardHandler), newMetrics(nil))
 	ts.state.after = func(d time.Duration, f func(*state)) {
@@ -110,7 +110,7 @@ func newTestState() *testState {
 
 // advance moves the clock and runs what came due, as the loop would.
 func (ts *testState) advance(d time.Duration) {
-	ts.clk.Add(d)
+	ts.clk.Advance(d)
 	var keep []timer
 	var due []func(*state)
 	for _, t := range ts.timers {

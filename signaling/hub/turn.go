@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/transport/v5"
 	"github.com/pion/turn/v5"
 
@@ -115,7 +115,7 @@ type turnServer struct {
 	udpAddr, tcpAddr net.Addr
 	cfg              TURNConfig
 	secret           []byte
-	clk              clock.Clock
+	clk              clockwork.Clock
 	log              *slog.Logger
 	allow            []netip.Prefix // AllowPeers
 	own              map[netip.Addr]bool
@@ -259,7 +259,7 @@ func (t *turnServer) deallocated(src, dst net.Addr, proto, user, _ string) {
 	dec(t.byAddr, hostOf(src))
 }
 
-func newTURNServer(cfg TURNConfig, secret []byte, clk clock.Clock, log *slog.Logger) (*turnServer, error) {
+func newTURNServer(cfg TURNConfig, secret []byte, clk clockwork.Clock, log *slog.Logger) (*turnServer, error) {
 	ip := net.ParseIP(cfg.PublicIP)
 	if ip == nil {
 		return nil, fmt.Errorf("hub: TURN needs a public IP (got %q): %w", cfg.PublicIP, ErrConfig)

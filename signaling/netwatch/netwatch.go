@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Watcher coalesces kernel network events into a channel of "something
@@ -20,7 +20,7 @@ type Watcher struct {
 	// reporting (a link coming up brings several messages: link, address,
 	// routes); default 50 ms.
 	Settle time.Duration
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 
 	c    chan struct{}
@@ -31,7 +31,7 @@ type Watcher struct {
 // New returns a Watcher; Run starts it.
 func New() *Watcher {
 	c := make(chan struct{}, 1)
-	return &Watcher{Settle: 50 * time.Millisecond, Clock: clock.New(), Logger: slog.Default(), c: c, subs: []chan struct{}{c}}
+	return &Watcher{Settle: 50 * time.Millisecond, Clock: clockwork.NewRealClock(), Logger: slog.Default(), c: c, subs: []chan struct{}{c}}
 }
 
 // C delivers one tick per settled burst of changes that can restore
@@ -67,7 +67,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	events := make(chan struct{}, 1)
 	errc := make(chan error, 1)
 	go func() { errc <- listen(ctx, events) }()
-	var settle *clock.Timer
+	var settle clockwork.Timer
 	var settleC <-chan time.Time
 	defer func() {
 		if settle != nil {
@@ -86,8 +86,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 			return err
 		case <-events:
 			if settleC == nil {
-				settle = w.Clock.Timer(w.Settle)
-				settleC = settle.C
+				settle = w.Clock.NewTimer(w.Settle)
+				settleC = settle.Chan()
 			}
 		case <-settleC:
 			settleC = nil

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/signaling/engineio"
 )
@@ -161,7 +161,7 @@ type Config struct {
 	// Default 250 ms; negative disables.
 	ProbeInterval time.Duration
 
-	Clock  clock.Clock
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 	Rand   func() float64 // default math/rand/v2.Float64
 }
@@ -211,7 +211,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ProbeInterval = 250 * time.Millisecond
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -247,7 +247,7 @@ type Handler func(args Args, ack func(args ...any))
 type Client struct {
 	cfg  Config
 	log  *slog.Logger
-	clk  clock.Clock
+	clk  clockwork.Clock
 	http *http.Client
 
 	handlersMu sync.RWMutex
@@ -340,7 +340,7 @@ func (c *Client) EmitVolatile(ctx context.Context, event string, args ...any) er
 func (c *Client) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = c.clk.WithTimeout(ctx, c.cfg.AckTimeout)
+		ctx, cancel = clockwork.WithTimeout(ctx, c.clk, c.cfg.AckTimeout)
 		defer cancel()
 	}
 	ch := make(chan ackResult, 1)

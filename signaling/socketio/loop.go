@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/backoff"
 	"tether/signaling/engineio"
@@ -51,9 +51,9 @@ type loop struct {
 	probeBusy     bool
 	liveBusy      bool
 
-	timer  *clock.Timer
+	timer  clockwork.Timer
 	timerC <-chan time.Time
-	probeT *clock.Ticker
+	probeT clockwork.Ticker
 	probeC <-chan time.Time
 
 	nextID int64
@@ -192,8 +192,8 @@ func (l *loop) event(e ManagerEvent) {
 
 func (l *loop) setTimer(d time.Duration) {
 	l.stopTimer()
-	l.timer = l.c.clk.Timer(d)
-	l.timerC = l.timer.C
+	l.timer = l.c.clk.NewTimer(d)
+	l.timerC = l.timer.Chan()
 }
 
 func (l *loop) stopTimer() {
@@ -369,8 +369,8 @@ func (l *loop) scheduleReconnect(err error) {
 	l.setState(Backoff)
 	if l.cfg.ProbeInterval > 0 && refused(err) && l.probeAddr() != "" {
 		l.probing = true
-		l.probeT = l.c.clk.Ticker(l.cfg.ProbeInterval)
-		l.probeC = l.probeT.C
+		l.probeT = l.c.clk.NewTicker(l.cfg.ProbeInterval)
+		l.probeC = l.probeT.Chan()
 	}
 	l.c.log.Debug("backoff", "delay", d, "attempt", l.attempt, "probing", l.probing)
 }

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/signaling/engineio"
 )
@@ -107,7 +107,7 @@ type ServerConfig struct {
 	// OnDisconnect runs after the socket left its rooms.
 	OnDisconnect func(s *Socket, reason DisconnectReason)
 
-	Clock  clock.Clock // default Engine.Clock, else the real clock
+	Clock  clockwork.Clock // default Engine.Clock, else the real clock
 	Logger *slog.Logger
 }
 
@@ -119,7 +119,7 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 		c.Clock = c.Engine.Clock
 	}
 	if c.Clock == nil {
-		c.Clock = clock.New()
+		c.Clock = clockwork.NewRealClock()
 	}
 	if c.Engine.Clock == nil {
 		c.Engine.Clock = c.Clock
@@ -179,7 +179,7 @@ type EventHandler func(s *Socket, args Args, ack func(args ...any))
 type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
-	clk clock.Clock
+	clk clockwork.Clock
 	eng *engineio.Server
 
 	hmu      sync.RWMutex // guards handlers
@@ -238,13 +238,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eng.Serve
 // Run sweeps expired recovery state until ctx ends, then closes every
 // connection (reason "server shutting down") and returns nil.
 func (s *Server) Run(ctx context.Context) error {
-	t := s.clk.Ticker(max(s.cfg.Recovery.Window/4, time.Second))
+	t := s.clk.NewTicker(max(s.cfg.Recovery.Window/4, time.Second))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return s.Close()
-		case <-t.C:
+		case <-t.Chan():
 			s.mu.Lock()
 			s.rec.sweep(s.clk.Now(), s.cfg.Recovery.Window)
 			s.mu.Unlock()
@@ -314,7 +314,7 @@ type conn struct {
 
 	mu    sync.Mutex
 	sock  *Socket
-	timer *clock.Timer
+	timer clockwork.Timer
 }
 
 func (s *Server) onOpen(es *engineio.Session) {

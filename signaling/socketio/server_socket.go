@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 )
 
 // Socket is one client connected to the server's namespace. Its methods
@@ -36,7 +36,7 @@ type Socket struct {
 
 type pendingAck struct {
 	fn    func(Args, error)
-	timer *clock.Timer
+	timer clockwork.Timer
 }
 
 // ID is the socket id; it survives a recovered reconnection.

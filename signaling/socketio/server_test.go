@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/testenv"
 	"tether/signaling/engineio"
@@ -686,7 +686,7 @@ func TestServerAcksTimeoutAndLeave(t *testing.T) {
 
 func TestServerConnectTimeoutAndRecoveryWindow(t *testing.T) {
 	noLeaks(t)
-	clk := clock.NewMock()
+	clk := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	srv, err := socketio.NewServer(socketio.ServerConfig{Clock: clk, Logger: testenv.Logger(), ConnectTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -725,7 +725,7 @@ func TestServerConnectTimeoutAndRecoveryWindow(t *testing.T) {
 		t.Fatalf("CONNECT to /admin: %q", got)
 	}
 	// No CONNECT in time: socket.io's connectTimeout closes the session.
-	clk.Add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if got := get("&sid=" + hsk.SID); got != "1" {
 		t.Fatalf("after the connect timeout: %q, want a close packet", got)
 	}
@@ -760,7 +760,7 @@ func TestServerConnectTimeoutAndRecoveryWindow(t *testing.T) {
 		t.Fatalf("not recovered: %s/%s → %s/%s", id, pid, id2, pid2)
 	}
 	srv.Socket(id).CloseTransport()
-	clk.Add(2*time.Minute + time.Second)
+	clk.Advance(2*time.Minute + time.Second)
 	_, id3, _ := connect(string(auth))
 	if id3 == id {
 		t.Fatal("recovered after the window")

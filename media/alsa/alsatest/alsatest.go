@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/media/alsa"
 )
@@ -27,7 +27,7 @@ type PCM struct {
 	Closed   bool
 	// Clock, when set, moves on 300 ms at every Poll, as time passes
 	// while the device stays silent.
-	Clock *clock.Mock
+	Clock *clockwork.FakeClock
 }
 
 // HWParams accepts only Channels.
@@ -87,7 +87,7 @@ func (f *PCM) Delay() (int, error) { return f.Frames, nil }
 // Poll returns at once (after moving Clock, when set).
 func (f *PCM) Poll(time.Duration) (bool, error) {
 	if f.Clock != nil {
-		f.Clock.Add(300 * time.Millisecond)
+		f.Clock.Advance(300 * time.Millisecond)
 		return false, nil
 	}
 	return true, nil

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/testenv"
 )
 
-func openTest(t *testing.T, path string, clk clock.Clock) *Store {
+func openTest(t *testing.T, path string, clk clockwork.Clock) *Store {
 	t.Helper()
 	s, err := Open(Config{Path: path, KDF: testenv.KDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -22,9 +22,8 @@ func openTest(t *testing.T, path string, clk clock.Clock) *Store {
 	return s
 }
 
-func newMock() *clock.Mock {
-	m := clock.NewMock()
-	m.Set(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+func newMock() *clockwork.FakeClock {
+	m := clockwork.NewFakeClockAt(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	return m
 }
 
@@ -90,17 +89,17 @@ func testLoginVerifySlideRevoke(t *testing.T, b testBackend) {
 		t.Fatalf("session %+v token %q", sess, token)
 	}
 	// Sliding: 20 days later a verify moves the expiry to 50 days from login.
-	clk.Add(20 * 24 * time.Hour)
+	clk.Advance(20 * 24 * time.Hour)
 	v, err := s.Verify(token, true)
 	if err != nil || !v.ExpiresAt.Equal(clk.Now().Add(30*24*time.Hour)) {
 		t.Fatalf("verify %+v %v", v, err)
 	}
 	// A check without slide leaves it.
-	clk.Add(29 * 24 * time.Hour)
+	clk.Advance(29 * 24 * time.Hour)
 	if _, err := s.Verify(token, false); err != nil {
 		t.Fatalf("verify before expiry: %v", err)
 	}
-	clk.Add(2 * 24 * time.Hour)
+	clk.Advance(2 * 24 * time.Hour)
 	if _, err := s.Verify(token, true); !errors.Is(err, ErrSessionExpired) {
 		t.Fatalf("verify after expiry: %v", err)
 	}
@@ -166,9 +165,9 @@ func testPrune(t *testing.T, b testBackend) {
 	defer s.Close()
 	s.AddAccount("c1", "password-1", RoleCounter, "")
 	s.Login("c1", "password-1")
-	clk.Add(10 * 24 * time.Hour)
+	clk.Advance(10 * 24 * time.Hour)
 	_, live, _ := s.Login("c1", "password-1")
-	clk.Add(25 * 24 * time.Hour)
+	clk.Advance(25 * 24 * time.Hour)
 	if n, err := s.PruneSessions(); err != nil || n != 1 {
 		t.Fatalf("pruned %d %v", n, err)
 	}
@@ -227,7 +226,7 @@ func testInvites(t *testing.T, b testBackend) {
 	if _, err := s.CheckInvite(inv.Code); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	if _, err := s.CheckInvite(inv.Code); !errors.Is(err, ErrInviteInvalid) {
 		t.Fatalf("expired: %v", err)
 	}
@@ -295,12 +294,12 @@ func testVerifySlideGranularity(t *testing.T, b testBackend) {
 	defer s.Close()
 	s.AddAccount("c1", "password-1", RoleCounter, "")
 	sess, tok, _ := s.Login("c1", "password-1")
-	clk.Add(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	v, err := s.Verify(tok, true)
 	if err != nil || !v.ExpiresAt.Equal(sess.ExpiresAt) {
 		t.Fatalf("within an hour: %v %v (was %v)", v.ExpiresAt, err, sess.ExpiresAt)
 	}
-	clk.Add(31 * time.Minute)
+	clk.Advance(31 * time.Minute)
 	v, err = s.Verify(tok, true)
 	if err != nil || !v.ExpiresAt.Equal(clk.Now().Add(30*24*time.Hour)) {
 		t.Fatalf("after an hour: %v %v", v.ExpiresAt, err)
@@ -331,7 +330,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("write", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			clk.Add(2 * time.Hour) // every verify slides: one commit each
+			clk.Advance(2 * time.Hour) // every verify slides: one commit each
 			if _, err := s.Verify(tok, true); err != nil {
 				b.Fatal(err)
 			}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 	"github.com/redis/go-redis/v9"
 
 	"tether/internal/testenv"
@@ -21,7 +21,7 @@ import (
 // on disk or in Redis, for "no token in clear" checks.
 type testBackend struct {
 	kind string
-	cfg  func(name string, clk clock.Clock) Config
+	cfg  func(name string, clk clockwork.Clock) Config
 	dump func(name string) []byte
 }
 
@@ -33,7 +33,7 @@ func forBackends(t *testing.T, f func(t *testing.T, b testBackend)) {
 		dir := t.TempDir()
 		path := func(name string) string { return filepath.Join(dir, name+".db") }
 		f(t, testBackend{kind: "bolt",
-			cfg: func(name string, clk clock.Clock) Config {
+			cfg: func(name string, clk clockwork.Clock) Config {
 				return Config{Path: path(name), KDF: testenv.KDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)}
 			},
 			dump: func(name string) []byte { b, _ := os.ReadFile(path(name)); return b },
@@ -42,7 +42,7 @@ func forBackends(t *testing.T, f func(t *testing.T, b testBackend)) {
 	t.Run("redis", func(t *testing.T) {
 		r := testenv.StartRedis(t, testenv.RedisOptions{})
 		f(t, testBackend{kind: "redis",
-			cfg: func(name string, clk clock.Clock) Config {
+			cfg: func(name string, clk clockwork.Clock) Config {
 				return Config{Redis: r.URL(), RedisPrefix: name + ":", KDF: testenv.KDF, SessionTTL: 30 * 24 * time.Hour, Clock: clk, Logger: slog.New(slog.DiscardHandler)}
 			},
 			dump: func(name string) []byte { return redisDump(t, r.URL(), name+":") },
@@ -80,7 +80,7 @@ func redisDump(t *testing.T, url, prefix string) []byte {
 	return []byte(sb.String())
 }
 
-func (b testBackend) open(t *testing.T, name string, clk clock.Clock) *Store {
+func (b testBackend) open(t *testing.T, name string, clk clockwork.Clock) *Store {
 	t.Helper()
 	s, err := Open(b.cfg(name, clk))
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/jonboulle/clockwork"
 
 	"tether/internal/login"
 )
@@ -43,7 +43,7 @@ type Config struct {
 	OperatorTTL time.Duration
 	// LockTimeout bounds the wait for the file lock (ErrLocked after it).
 	LockTimeout time.Duration
-	Clock       clock.Clock
+	Clock       clockwork.Clock
 	Logger      *slog.Logger
 }
 
@@ -51,7 +51,7 @@ type Config struct {
 type Store struct {
 	db  backend
 	cfg Config
-	clk clock.Clock
+	clk clockwork.Clock
 	log *slog.Logger
 	// dummy is a hash checked for unknown usernames so a login takes the
 	// same time whether or not the account exists.
@@ -77,7 +77,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg.LockTimeout = DefaultLockTimeout
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
