@@ -179,8 +179,14 @@ func TestAttackSignalFlood(t *testing.T) {
 		}
 	}
 	acks, closed = countAcks(c2, 10*time.Second)
-	if !closed || acks["rate_limited"] == 0 || acks["ok"] == 0 || acks["ok"] > 100 {
+	if !closed || acks["ok"] == 0 || acks["ok"] > 100 {
 		t.Fatalf("rate flood: acks %v, sender closed %v", acks, closed)
+	}
+	// The rate_limited answers are sent, but on a loaded box the strike
+	// that closes the flooder can come before they are written (seen with
+	// acks map[ok:59]): the hub's count is the proof.
+	if v := metric(t, e, `tether_hub_signals_total{result="rate_limited"}`); v < 1 {
+		t.Errorf("no signal answered rate_limited (acks %v)", acks)
 	}
 	got := 0
 	for done := false; !done; {
