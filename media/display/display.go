@@ -336,8 +336,14 @@ func (d *Display) Run(ctx context.Context) error {
 		case reply := <-d.capReq:
 			reply <- r.capture()
 		case <-tick.Chan():
-			if r.picture && d.cfg.Clock.Since(r.lastPic) >= d.cfg.Stale {
+			switch {
+			case r.picture && d.cfg.Clock.Since(r.lastPic) >= d.cfg.Stale:
 				r.picture = false
+				r.drawStatus()
+			case !r.picture && r.flipErr > 0:
+				// The status's flip timed out (a late vblank on a busy
+				// board): present it again, or the screen could keep the
+				// last customer's picture until the next status change.
 				r.drawStatus()
 			}
 		}
