@@ -18,6 +18,11 @@
 //	RTPReader -> jitter buffer -> Opus decode (FEC, PLC) -> volume -> speaker
 //	                                                      \-> echo reference
 //
+// The jitter buffer holds JitterPackets (2) before a customer starts and
+// is kept there: when a burst leaves it deeper for a whole 500 ms window,
+// half the excess is decoded and not played (playout.shrink), as NetEq's
+// accelerate does, so the voice's delay does not grow with every stall.
+//
 // and Config.Echo cancels that reference's echo from the microphone before
 // the Opus encoder.
 //
