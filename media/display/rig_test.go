@@ -13,6 +13,7 @@ package display
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"log/slog"
 	"os"
@@ -207,14 +208,24 @@ func TestRigVKMSCustomer(t *testing.T) {
 
 	// Customer gone: the status screen again, on the same open card.
 	d.SetCustomer(nil)
-	testenv.Eventually(t, 20*time.Second, "status screen after the call", func() bool {
+	var last string // what the read-back said, for the failure message
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		b, err := d.Capture(context.Background())
-		if err != nil {
-			return false
+		if err == nil {
+			r, g, bl := pixel(b, 2, 2)
+			if r == 0x10 && g == 0x24 && bl == 0x3a {
+				break
+			}
+			last = fmt.Sprintf("pixel %02x%02x%02x", r, g, bl)
+		} else {
+			last = "capture: " + err.Error()
 		}
-		r, g, bl := pixel(b, 2, 2)
-		return r == 0x10 && g == 0x24 && bl == 0x3a
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("no status screen 30 s after the call: last read-back %s; status %+v", last, d.Status())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if n := opens.Load(); n != 1 {
 		t.Errorf("card opened %d times", n)
 	}
