@@ -163,11 +163,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.Lost = true
 		}
 	}
-	if rep.Lost {
-		// The logs are what tells a bench artefact from a product bug
-		// (the 10-60 s link cuts of 2026-12-03): keep them whenever
-		// something did not recover.
+	// The logs are what tells a bench artefact from a product bug (the
+	// 10-60 s link cuts of 2026-12-03): keep them whenever something did
+	// not recover, and always with -v.
+	if rep.Lost || o.Verbose {
 		w.keepLogs()
+	}
+	if rep.Lost {
 		return rep, ErrLost
 	}
 	return rep, nil
@@ -424,7 +426,7 @@ func (w *world) faultMatrix(ctx context.Context, rep *Report, o Options, rng *ra
 		if !row.Recovered {
 			rep.Lost = true
 			if o.Verbose {
-				w.keepLogs()
+				w.keepLogs() // this tetherd's: a later fault may restart it
 			}
 		}
 	}
