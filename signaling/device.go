@@ -130,6 +130,7 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	sc.Persistent = true
 	sc.Auth = func() map[string]any { return map[string]any{"role": "device", "token": cfg.Token()} }
 	sc.OnConnect = d.onConnect
+	sc.OnRecovered = d.onRecovered
 	sc.OnStatus = cfg.OnSocketStatus
 	sc.OnEvent = cfg.OnSocketEvent
 	sc.NetworkChanged = cfg.NetworkChanged
@@ -229,6 +230,27 @@ func (d *Device) onConnect(ctx context.Context, recovered bool) error {
 	}
 	d.StatusChanged()
 	return nil
+}
+
+// onRecovered follows a reconnect that recovered the session: the hub
+// kept the socket in its room (no verify, no join), but the signals this
+// side emitted into the dead connection before it was noticed are lost
+// (recovery replays the server's packets only). Without this call the
+// WebRTC layer never learned the socket came back: its ICE-restart offer,
+// sent during a 30 s link cut, stayed unanswered for good while every
+// backoff attempt declined to re-send it (tether-bench link cuts,
+// 2026-12-03).
+func (d *Device) onRecovered() {
+	d.mu.Lock()
+	room := d.roomID
+	d.mu.Unlock()
+	// The same line as a join's, so that "back in the room" is one thing
+	// to look for in the log (the bench does); no room:join was sent.
+	d.log.Info("joined room", "room", room, "recovered", true, "via", "session recovery")
+	if h := d.cfg.Handlers.Reconnected; h != nil {
+		h(true)
+	}
+	d.StatusChanged()
 }
 
 // verify emits session:verify with the stored token and checks the answer.

@@ -198,3 +198,89 @@ func TestDeviceAgainstNode(t *testing.T) {
 		t.Fatalf("invalid signal sent: %v", err)
 	}
 }
+
+// TestDeviceRecoveredReconnect: a reconnect that recovers the session runs
+// no verify and no join, but the WebRTC layer must still hear of it
+// (Handlers.Reconnected): what it emitted into the dead connection is
+// lost, recovery replays only the server's packets. Without it an
+// ICE-restart offer sent during a 30 s link cut was never re-sent and the
+// call never came back (tether-bench, 2026-12-03).
+func TestDeviceRecoveredReconnect(t *testing.T) {
+	srv := siotest.StartServer(t, siotest.ServerOptions{Recovery: true, Welcome: true})
+	joined := make(chan JoinReply, 4)
+	reconnected := make(chan bool, 4)
+	d, err := NewDevice(DeviceConfig{
+		HubURL:            srv.URL(),
+		Token:             func() string { return "good-token" },
+		KeepaliveInterval: time.Hour,
+		StatusInterval:    time.Hour,
+		Handlers: Handlers{
+			Joined:      func(j JoinReply) { joined <- j },
+			Reconnected: func(recovered bool) { reconnected <- recovered },
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	welcomed := make(chan struct{}, 4)
+	d.Client().On("welcome", func(socketio.Args, func(...any)) { welcomed <- struct{}{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	recv := func(what string, ch any) any {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		switch c := ch.(type) {
+		case chan JoinReply:
+			select {
+			case v := <-c:
+				return v
+			case <-timeout:
+			}
+		case chan bool:
+			select {
+			case v := <-c:
+				return v
+			case <-timeout:
+			}
+		case chan struct{}:
+			select {
+			case v := <-c:
+				return v
+			case <-timeout:
+			}
+		}
+		t.Fatalf("no %s within 20 s", what)
+		return nil
+	}
+	recv("join", joined)
+	if r := recv("first connect's Reconnected", reconnected); r != false {
+		t.Fatalf("first connect: recovered=%v", r)
+	}
+	// A broadcast gives the socket a recovery offset (siotest's doc).
+	if err := srv.Emit("welcome", "again"); err != nil {
+		t.Fatal(err)
+	}
+	recv("welcome", welcomed)
+	// The transport dies under the socket (as after a link cut): the
+	// session is recovered on the reconnect.
+	if n, err := srv.CloseTransports(true); err != nil || n != 1 {
+		t.Fatalf("closeTransports %d %v", n, err)
+	}
+	if r := recv("Reconnected after the recovered reconnect", reconnected); r != true {
+		t.Fatalf("Reconnected(recovered=%v), want a recovered session", r)
+	}
+	if st := d.Client().Status(); !st.Recovered {
+		t.Fatalf("status %+v: not recovered", st)
+	}
+	select {
+	case j := <-joined:
+		t.Fatalf("a recovered session joined again: %+v", j)
+	default:
+	}
+}

@@ -101,6 +101,11 @@ type conn struct {
 	// rejoined), so a restart sends it again (restart.go). Otherwise it
 	// is on its way and the polite page answers every offer it gets.
 	offerUnsure bool
+	// resent: the pending offer went again (restart.go); it may have
+	// been made while the path was down (no usable candidates, or
+	// relay-only with TURN unreachable), so once it is answered the call
+	// gets a fresh attempt soon rather than at the next backoff slot.
+	resent bool
 
 	pcUp          bool
 	connectedOnce bool

@@ -187,6 +187,9 @@ type hub struct {
 	heldOffers chan struct{}
 	// failSends makes the appliance's sends fail (its socket is down).
 	failSends atomic.Bool
+	// loseSends takes the appliance's sends and drops them: a socket
+	// that has not yet noticed its dead path.
+	loseSends atomic.Bool
 }
 
 func newHub() *hub {
@@ -201,6 +204,9 @@ func (h *hub) signaller() Signaller {
 		h.sent.Add(1)
 		if s.Description != nil && s.Description.Type == webrtc.SDPTypeOffer {
 			h.lastOffer.Store(time.Now().UnixNano())
+		}
+		if h.loseSends.Load() {
+			return nil
 		}
 		h.deliver(s, func() {
 			h.mu.Lock()

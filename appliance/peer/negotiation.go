@@ -65,6 +65,18 @@ func (p *Peer) onRemoteDescription(c *conn, d webrtc.SessionDescription) {
 	}
 	p.flushPending(c)
 	if d.Type != webrtc.SDPTypeOffer {
+		if c.resent && p.state == Restarting {
+			// The answer to an offer re-sent after our socket came back
+			// (or the customer rejoined). That offer was made during the
+			// outage: after a link cut it carried no candidate that
+			// works now (the address was gone, TURN unreachable), and
+			// the next backoff slot was up to 8 s away: frames 8.2 s
+			// after a 30 s cut (tether-bench, 2026-12-03). Look again in
+			// one check interval, as for a slow first attempt; a restart
+			// from stable then gathers on the path that is back.
+			p.armRestartTimer(c, p.cfg.ICEKeepAliveInterval)
+		}
+		c.resent = false
 		return
 	}
 	answer, err := c.pc.CreateAnswer(nil)
@@ -237,6 +249,7 @@ func (p *Peer) makeOffer(c *conn, iceRestart bool) {
 // surely left (restart.go re-sends it only if not). Run goroutine only.
 func (p *Peer) sendOffer(c *conn, offer *webrtc.SessionDescription) {
 	c.offerSentAt = p.cfg.Clock.Now()
+	c.resent = false // restart.go sets it again for a re-send
 	c.offerUnsure = !p.send(c, Signal{Description: offer})
 }
 

@@ -113,6 +113,7 @@ func (p *Peer) restart(c *conn, reason string) {
 		// 11; TestNoDuplicateOffer).
 		if pend := c.pc.PendingLocalDescription(); pend != nil && c.offerUnsure {
 			p.sendOffer(c, pend)
+			c.resent = true
 		}
 	default:
 		// have-remote-offer never lasts past one event (we answer at

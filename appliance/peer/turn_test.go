@@ -94,3 +94,71 @@ func TestTURNFallback(t *testing.T) {
 		t.Fatalf("relay only %v, path %q (%s -> %s)", st.RelayOnly, st.Path, st.LocalCandidate, st.RemoteCandidate)
 	}
 }
+
+// TestResentOfferAfterCut: a relay call loses its whole path; the restart
+// offers of the outage (TURN unreachable: no candidate that works) go
+// into a socket that has not noticed yet and are lost. When the socket is
+// back the pending offer is re-sent and answered, but it can never
+// connect: the call must try afresh within a check interval, not at the
+// next backoff slot 8 s on (tether-bench's 30 s and 60 s cuts, frames
+// 8.2 s after the link came back, 2026-12-03).
+func TestResentOfferAfterCut(t *testing.T) {
+	mock := clock.NewMock()
+	r := newHarness(t, mock)
+	r.net.dropPeers.Store(true) // the relay path only, as behind a strict NAT
+	r.peer.SetICEServers(startTURN(t, r))
+	r.waitStandby()
+	c := r.join("cut-1")
+	defer c.close()
+	r.waitState(Negotiating)
+	r.driveUntil(mock, Connected, 250*time.Millisecond)
+	c.waitFrames(5)
+	if st := r.syncStats(); st.Path != PathRelay {
+		t.Fatalf("path %q: the test needs a relay call", st.Path)
+	}
+
+	// The cut: nothing passes, and what the appliance signals is lost.
+	r.net.dropAll.Store(true)
+	r.hub.loseSends.Store(true)
+	r.waitStateFor(Degraded, waitLimit)
+	// Through the backoff to its 8 s slots; only the first attempt makes
+	// an offer (the later ones find it unanswered and sure to have left).
+	for i := 0; i < 6; i++ {
+		mock.Add(8 * time.Second)
+		r.syncStats()
+	}
+	if st := r.syncStats(); st.State != Restarting {
+		t.Fatalf("during the cut: state %s, want restarting", st.State)
+	}
+	// The outage outlasts the attempt's gathering (the TURN allocation
+	// gives up), as a 30 s cut does.
+	gathered := false
+	for deadline := time.Now().Add(waitLimit); !gathered && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r.onLoop(func() { gathered = r.peer.active.pc.ICEGatheringState() == webrtc.ICEGatheringStateComplete })
+	}
+	if !gathered {
+		t.Fatal("the outage's gathering never ended")
+	}
+
+	// The path and the socket are back (a recovered session).
+	r.net.dropAll.Store(false)
+	r.hub.loseSends.Store(false)
+	r.peer.SocketReconnected()
+	answered := false
+	for deadline := time.Now().Add(waitLimit); !answered && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		r.onLoop(func() {
+			a := r.peer.active
+			answered = a != nil && a.pc.SignalingState() == webrtc.SignalingStateStable
+		})
+	}
+	if !answered {
+		t.Fatal("the re-sent offer was not answered")
+	}
+	// One check interval on the peer's clock, then real time only: the
+	// next backoff slot (8 s) never comes.
+	mock.Add(DefaultICEKeepAlive)
+	if !r.waitStateFor(Connected, waitLimit) {
+		t.Fatalf("not connected again one check interval after the answer; stats %+v", r.peer.Stats())
+	}
+	c.waitFrames(5)
+}

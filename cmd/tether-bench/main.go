@@ -27,7 +27,7 @@ func main() {
 	fs.IntVar(&o.Soak, "soak", 0, "random faults in a row after the rest (0: no soak)")
 	fs.IntVar(&o.Reps, "n", 0, "repetitions per metric (default 3 with -short, else 10)")
 	baselines := fs.Bool("baselines", true, "also run the repository benchmarks holding baselines in test code (go test -bench; not with -short)")
-	fs.BoolVar(&o.Verbose, "v", false, "log the shared test environment's lines too")
+	fs.BoolVar(&o.Verbose, "v", false, "log the shared test environment's lines too, and keep tetherd's and the hub's logs in the temp dir")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "bound the whole run (default 15m with -short, 3h otherwise)")
 	fs.StringVar(&o.Only, "only", "", "with -faults: only the faults whose name contains one of these comma-separated words")
 	fs.BoolVar(&o.NoMetrics, "no-metrics", false, "skip the metrics (with -faults or -soak)")

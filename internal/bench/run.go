@@ -163,10 +163,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.Lost = true
 		}
 	}
+	// The logs are what tells a bench artefact from a product bug (the
+	// 10-60 s link cuts of 2026-12-03): keep them whenever something did
+	// not recover, and always with -v.
+	if rep.Lost || o.Verbose {
+		w.keepLogs()
+	}
 	if rep.Lost {
 		return rep, ErrLost
 	}
 	return rep, nil
+}
+
+// keepLogs writes the current tetherd's and the hub's logs to the
+// temporary directory (they go with the world's clean-up otherwise).
+func (w *world) keepLogs() {
+	for name, text := range map[string]string{
+		"tetherd": strings.Join(w.sup.current().LogLines(""), "\n"),
+		"hub":     w.hub.log.String(),
+	} {
+		path := filepath.Join(os.TempDir(), "tether-bench-"+name+".log")
+		_ = os.WriteFile(path, []byte(text), 0o644)
+		w.t.printf("%s's log: %s\n", name, path)
+	}
 }
 
 // measureCall: glass-to-glass, heartbeat RTT and tetherd's CPU and RSS,
@@ -407,9 +426,7 @@ func (w *world) faultMatrix(ctx context.Context, rep *Report, o Options, rng *ra
 		if !row.Recovered {
 			rep.Lost = true
 			if o.Verbose {
-				path := filepath.Join(os.TempDir(), "tether-bench-tetherd.log")
-				_ = os.WriteFile(path, []byte(strings.Join(w.sup.current().LogLines(""), "\n")), 0o644)
-				w.t.printf("tetherd's log: %s\n", path)
+				w.keepLogs() // this tetherd's: a later fault may restart it
 			}
 		}
 	}

@@ -143,6 +143,14 @@ type Config struct {
 	// bypass the buffer. An error that wraps ErrSessionExpired stops
 	// retries; any other error drops the connection and retries.
 	OnConnect func(ctx context.Context, recovered bool) error
+	// OnRecovered runs, on the handlers' goroutine and before the
+	// server's replay of missed packets, after a connect that recovered
+	// the previous session (OnConnect does not run then). Recovery
+	// replays only what the server sent: what this client emitted into
+	// the dead connection before it was noticed is lost, so a user that
+	// must re-send (an unanswered WebRTC offer) learns of the reconnect
+	// here.
+	OnRecovered func()
 	// OnEvent receives manager events; it must not block.
 	OnEvent func(ManagerEvent)
 	// OnStatus receives a snapshot on every change; it must not block.

@@ -548,6 +548,9 @@ func (l *loop) onConnect(p *Packet) {
 	}
 	l.event(ManagerEvent{Kind: EventConnect, Transport: l.transport, Recovered: recovered})
 	if recovered || l.cfg.OnConnect == nil {
+		if recovered && l.cfg.OnRecovered != nil {
+			l.disp.push(l.cfg.OnRecovered)
+		}
 		l.flush()
 		return
 	}
