@@ -103,7 +103,7 @@ func TestTURNFallback(t *testing.T) {
 // next backoff slot 8 s on (tether-bench's 30 s and 60 s cuts, frames
 // 8.2 s after the link came back, 2026-12-03).
 func TestResentOfferAfterCut(t *testing.T) {
-	mock := clock.NewMock()
+	mock := clockwork.NewFakeClockAt(time.Unix(0, 0))
 	r := newHarness(t, mock)
 	r.net.dropPeers.Store(true) // the relay path only, as behind a strict NAT
 	r.peer.SetICEServers(startTURN(t, r))
@@ -124,7 +124,7 @@ func TestResentOfferAfterCut(t *testing.T) {
 	// Through the backoff to its 8 s slots; only the first attempt makes
 	// an offer (the later ones find it unanswered and sure to have left).
 	for i := 0; i < 6; i++ {
-		mock.Add(8 * time.Second)
+		mock.Advance(8 * time.Second)
 		r.syncStats()
 	}
 	if st := r.syncStats(); st.State != Restarting {
@@ -156,7 +156,7 @@ func TestResentOfferAfterCut(t *testing.T) {
 	}
 	// One check interval on the peer's clock, then real time only: the
 	// next backoff slot (8 s) never comes.
-	mock.Add(DefaultICEKeepAlive)
+	mock.Advance(DefaultICEKeepAlive)
 	if !r.waitStateFor(Connected, waitLimit) {
 		t.Fatalf("not connected again one check interval after the answer; stats %+v", r.peer.Stats())
 	}
