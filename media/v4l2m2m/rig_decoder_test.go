@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,11 +32,16 @@ type fwhtUnit struct {
 func fwhtUnits(t *testing.T, enc string, w, h, n int, base uint64) []fwhtUnit {
 	t.Helper()
 	var units []fwhtUnit
+	// The Sink runs on Run's goroutine while this one still adds stamps
+	// (a concurrent map read and write crashed the arm64 guest).
+	var mu sync.Mutex
 	stamps := map[time.Duration]uint64{}
 	e, err := New(Config{
 		Open: OpenPath(enc), Width: w, Height: h, PixelFormat: v4l2.PixFmtYUV420, CodedFormat: v4l2.PixFmtFWHT,
 		Sink: func(au AccessUnit) {
+			mu.Lock()
 			units = append(units, fwhtUnit{data: append([]byte(nil), au.Data...), stamp: stamps[au.Timestamp]})
+			mu.Unlock()
 		},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -51,7 +57,9 @@ func fwhtUnits(t *testing.T, enc string, w, h, n int, base uint64) []fwhtUnit {
 	}
 	for i := 0; i < n; i++ {
 		ts := time.Duration(i+1) * time.Millisecond
+		mu.Lock()
 		stamps[ts] = base + uint64(i)
+		mu.Unlock()
 		ectx, ecancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := e.Encode(ectx, Frame{Data: p.Render(uint64(i), time.UnixMilli(int64(base)+int64(i))), Timestamp: ts})
 		ecancel()
@@ -68,6 +76,8 @@ func fwhtUnits(t *testing.T, enc string, w, h, n int, base uint64) []fwhtUnit {
 	case <-time.After(20 * time.Second):
 		t.Fatal("encoder did not drain")
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(units) != n {
 		t.Fatalf("%d FWHT units for %d frames", len(units), n)
 	}
