@@ -270,9 +270,9 @@ func (d *Device) verify(ctx context.Context) (VerifyReply, error) {
 			return VerifyReply{}, fmt.Errorf("session:verify: %w", socketio.ErrSessionExpired)
 		}
 		err := fmt.Errorf("session:verify: %w: %s", ErrRefused, v.Error)
-		if v.Error == ErrCodeBusy && v.RetryAfterMs > 0 {
+		if v.Error == ErrCodeBusy {
 			// The socket reconnects no sooner than the hub asked.
-			err = &socketio.RetryAfterError{Delay: time.Duration(min(v.RetryAfterMs, int64(socketio.MaxRetryAfter/time.Millisecond))) * time.Millisecond, Err: err}
+			err = socketio.RetryAfterMs(v.RetryAfterMs, err)
 		}
 		return VerifyReply{}, err
 	}

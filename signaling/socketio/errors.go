@@ -53,6 +53,16 @@ func (e *RetryAfterError) Error() string {
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
+// RetryAfterMs wraps err with a server's retryAfterMs hint, bounded by
+// MaxRetryAfter (a huge or hostile value neither overflows nor parks the
+// client); err itself when ms is not positive.
+func RetryAfterMs(ms int64, err error) error {
+	if ms <= 0 {
+		return err
+	}
+	return &RetryAfterError{Delay: time.Duration(min(ms, MaxRetryAfter.Milliseconds())) * time.Millisecond, Err: err}
+}
+
 // retryAfter is the delay a failure asks for, bounded; 0 if none.
 func retryAfter(err error) time.Duration {
 	var ra *RetryAfterError

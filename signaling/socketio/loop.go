@@ -592,10 +592,7 @@ func (l *loop) onConnectError(p *Packet) {
 	if json.Unmarshal(p.Data, &d) != nil {
 		_ = json.Unmarshal(p.Data, &d.Message) // v2-style string payload
 	}
-	err := fmt.Errorf("%w: %s", ErrConnectRefused, d.Message)
-	if ms := d.Data.RetryAfterMs; ms > 0 {
-		err = &RetryAfterError{Delay: time.Duration(min(ms, int64(MaxRetryAfter/time.Millisecond))) * time.Millisecond, Err: err}
-	}
+	err := RetryAfterMs(d.Data.RetryAfterMs, fmt.Errorf("%w: %s", ErrConnectRefused, d.Message))
 	if d.Message == l.cfg.SessionExpiredMessage {
 		l.sessionExpired(fmt.Errorf("%w: %w", ErrSessionExpired, err))
 		return
