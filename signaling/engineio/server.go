@@ -15,8 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/jonboulle/clockwork"
+
+	"tether/signaling/internal/netpoll"
 )
 
 // CloseReason says why a server session ended. The values are the reasons
@@ -86,10 +87,6 @@ type ServerConfig struct {
 	// (default: the host of RemoteAddr; behind a trusted proxy the caller
 	// passes its own).
 	ClientAddr func(r *http.Request) string
-	// ReadBufferSize is the websocket read buffer per connection (default
-	// 1024 bytes; larger messages are read through it). Write buffers come
-	// from a shared pool and are held only while writing.
-	ReadBufferSize int
 
 	// OnOpen is called for every new session before any of its messages is
 	// delivered and before the open packet is sent; set the session's Data
@@ -161,9 +158,6 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 	if c.MaxRateDelay <= 0 {
 		c.MaxRateDelay = time.Second
 	}
-	if c.ReadBufferSize <= 0 {
-		c.ReadBufferSize = 1024
-	}
 	if c.MaxSessions < 0 || c.MaxSessionsPerAddr < 0 {
 		return c, fmt.Errorf("engineio: server config: negative session bound")
 	}
@@ -216,7 +210,9 @@ type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
 	clk clockwork.Clock
-	up  websocket.Upgrader
+	// poll tells when an idle websocket has bytes (nil: every websocket
+	// is read by a goroutine of its own).
+	poll *netpoll.Poller
 
 	mu       sync.Mutex // guards the fields below
 	sessions map[string]*Session
@@ -244,14 +240,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		sessions: make(map[string]*Session),
 		reserved: make(map[string]int),
 	}
-	s.up = websocket.Upgrader{
-		HandshakeTimeout: cfg.UpgradeTimeout,
-		ReadBufferSize:   cfg.ReadBufferSize,
-		WriteBufferPool:  &sync.Pool{},
-		CheckOrigin:      func(r *http.Request) bool { return s.originAllowed(r) },
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			writeError(w, status, codeBadRequest, reason.Error())
-		},
+	if p, err := netpoll.New(); err != nil {
+		s.log.Warn("no poller; each websocket gets a reader goroutine", "err", err)
+	} else {
+		s.poll = p
 	}
 	return s, nil
 }
@@ -312,6 +304,9 @@ func (s *Server) Close() error {
 		ss.closeWith(ReasonServerShutdown, true)
 	}
 	s.wg.Wait()
+	if s.poll != nil {
+		_ = s.poll.Close()
+	}
 	return nil
 }
 
@@ -467,7 +462,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		writeError(w, http.StatusBadRequest, codeBadHandshake, "Bad handshake method")
 		return
 	}
-	if transport == TransportWebSocket && !websocket.IsWebSocketUpgrade(r) {
+	if transport == TransportWebSocket && !isWebSocketUpgrade(r) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: not a websocket handshake")
 		return
 	}
@@ -479,17 +474,18 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		return
 	}
 	if transport == TransportWebSocket {
-		ws, err := s.up.Upgrade(w, r, nil)
+		ws, err := s.upgradeWS(w, r)
 		if err != nil {
 			s.mu.Lock()
 			s.releaseLocked(addr)
 			s.mu.Unlock()
-			return // the Upgrader answered
+			s.log.Debug("websocket handshake refused", "err", err)
+			return // upgradeWS answered
 		}
 		ss, ok := s.newSession(r, addr, TransportWebSocket, ws)
 		if !ok {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-			_ = ws.Close()
+			_ = ws.writeClose(1001, "server shutting down") // going away
+			_ = ws.close()
 			return
 		}
 		s.readInBackground(ss, ws)
@@ -523,7 +519,7 @@ func (s *Server) openPacket(sid string, transport string) Packet {
 
 // newSession registers a session reserved for addr and queues its open
 // packet; false (the reservation released) when the server is closed.
-func (s *Server) newSession(r *http.Request, addr, transport string, ws *websocket.Conn) (*Session, bool) {
+func (s *Server) newSession(r *http.Request, addr, transport string, ws *wsConn) (*Session, bool) {
 	ss := newSession(s, r, transport, ws)
 	ss.addr = addr
 	s.mu.Lock()
@@ -584,12 +580,13 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, ss *Sessio
 		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: "+refuse)
 		return
 	}
-	if !websocket.IsWebSocketUpgrade(r) {
+	if !isWebSocketUpgrade(r) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request: not a websocket handshake")
 		return
 	}
-	ws, err := s.up.Upgrade(w, r, nil)
+	ws, err := s.upgradeWS(w, r)
 	if err != nil {
+		s.log.Debug("websocket handshake refused", "err", err)
 		return
 	}
 	s.wg.Add(1)
@@ -597,7 +594,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, ss *Sessio
 	ss.mu.Lock()
 	if ss.probe != nil || ss.state != stateOpen || ss.transport != TransportPolling {
 		ss.mu.Unlock()
-		_ = ws.Close()
+		_ = ws.close()
 		return
 	}
 	ss.probe = ws
@@ -609,7 +606,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, ss *Sessio
 			ss.probe = nil
 		}
 		ss.mu.Unlock()
-		_ = ws.Close()
+		_ = ws.close()
 		return
 	}
 	if s.cfg.OnUpgrade != nil {
@@ -618,25 +615,61 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, ss *Sessio
 	s.readInBackground(ss, ws)
 }
 
-// readInBackground reads ws on a new goroutine and lets the HTTP handler
-// return: net/http then drops its per-connection state (request, 4 KiB
-// read and write buffers, a grown stack), which an idle websocket held by
-// the handler goroutine would keep for its whole life (~17 KiB measured).
-func (s *Server) readInBackground(ss *Session, ws *websocket.Conn) {
+// readInBackground reads ws after the HTTP handler returns, so net/http
+// drops its per-connection state (request, 4 KiB read and write buffers, a
+// grown stack; ~17 KiB measured). A plain TCP websocket then waits in the
+// poller and is read by a short-lived goroutine per message (readReady);
+// one that cannot be polled (TLS: crypto/tls keeps decrypted bytes epoll
+// cannot see) gets a reader goroutine for its life.
+func (s *Server) readInBackground(ss *Session, ws *wsConn) {
+	if ws.poll(s.poll, func() { s.readReady(ss, ws) }) {
+		if err := ws.arm(); err != nil {
+			ss.closeWith(ReasonTransportError, false)
+			_ = ws.close()
+		}
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		// A bug in a message handler must cost one connection, not the
-		// hub: net/http would have contained it in the handler goroutine.
-		defer func() {
-			if v := recover(); v != nil {
-				s.log.Error("panic reading a websocket session; closing it", "sid", ss.id, "panic", v, "stack", string(debug.Stack()))
-				ss.closeWith(ReasonTransportError, false)
-				_ = ws.Close()
-			}
-		}()
+		defer s.recoverReader(ss, ws)
 		ss.readWebSocket(ws)
 	}()
+}
+
+// readReady takes one message from a polled websocket that became readable
+// and arms it again. Messages are taken one at a time, so they reach the
+// session in order.
+func (s *Server) readReady(ss *Session, ws *wsConn) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return // Close is waiting for the readers; the session is closing
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	defer s.recoverReader(ss, ws)
+	// A peer that starts a message must finish it within a heartbeat; the
+	// goroutine waits no longer than an idle peer is tolerated.
+	ws.setReadDeadline(time.Now().Add(s.cfg.PingInterval + s.cfg.PingTimeout)) // the network's clock, not the injected one
+	if !ss.readOneWS(ws) {
+		return
+	}
+	if err := ws.arm(); err != nil {
+		ss.closeWith(ReasonTransportError, false)
+		_ = ws.close()
+	}
+}
+
+// recoverReader contains a bug in a message handler to its connection:
+// net/http would have contained it in the handler goroutine.
+func (s *Server) recoverReader(ss *Session, ws *wsConn) {
+	if v := recover(); v != nil {
+		s.log.Error("panic reading a websocket session; closing it", "sid", ss.id, "panic", v, "stack", string(debug.Stack()))
+		ss.closeWith(ReasonTransportError, false)
+		_ = ws.close()
+	}
 }
 
 // errUpgradeProtocol reports a probe websocket that broke the sequence.

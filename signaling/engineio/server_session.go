@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gorilla/websocket"
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/time/rate"
 )
@@ -68,8 +67,8 @@ type Session struct {
 	state        sessionState
 	reason       CloseReason
 	transport    string
-	ws           *websocket.Conn // the session's websocket once on it
-	probe        *websocket.Conn // an upgrade probe in progress
+	ws           *wsConn         // the session's websocket once on it
+	probe        *wsConn         // an upgrade probe in progress
 	upgrading    bool            // the probe was answered; the client pauses polling
 	queue        []Packet        // packets the peer has not taken yet
 	queued       int64           // their encoded size
@@ -83,7 +82,7 @@ type Session struct {
 	closeFrame   bool // graceful close: the flusher sends a close frame after the queue
 }
 
-func newSession(s *Server, r *http.Request, transport string, ws *websocket.Conn) *Session {
+func newSession(s *Server, r *http.Request, transport string, ws *wsConn) *Session {
 	req := r.WithContext(context.Background())
 	req.Body = http.NoBody
 	ss := &Session{
@@ -256,7 +255,7 @@ func (ss *Session) closeWith(reason CloseReason, graceful bool) {
 	}
 	probe := ss.probe
 	ss.probe = nil
-	var drop *websocket.Conn
+	var drop *wsConn
 	if ss.transport == TransportWebSocket {
 		if graceful {
 			ss.closeFrame = true
@@ -281,10 +280,10 @@ func (ss *Session) closeWith(reason CloseReason, graceful bool) {
 	linger := graceful && ss.transport == TransportPolling && !ss.getWaiting
 	ss.mu.Unlock()
 	if probe != nil {
-		_ = probe.Close()
+		_ = probe.close()
 	}
 	if drop != nil {
-		_ = drop.Close()
+		_ = drop.close()
 	}
 	if linger {
 		ss.srv.clk.AfterFunc(closeLinger, func() { ss.srv.remove(ss) })
@@ -326,7 +325,7 @@ func (ss *Session) onHeartbeat(seq uint64) {
 	ss.queued += 2
 	// The timer already runs this on a goroutine of its own: write the
 	// ping from here rather than starting a flusher goroutine.
-	var ws *websocket.Conn
+	var ws *wsConn
 	if ss.transport == TransportWebSocket && ss.ws != nil && !ss.flushing {
 		ss.flushing = true
 		ss.srv.wg.Add(1)
@@ -410,45 +409,40 @@ func (ss *Session) limit() error {
 
 // ---- websocket ----
 
-// readWebSocket reads the session's websocket until it fails. A text frame
-// is one packet; a binary frame is a binary message (Engine.IO v4 over
-// WebSocket). Runs on the session's reader goroutine.
-func (ss *Session) readWebSocket(ws *websocket.Conn) {
-	ws.SetReadLimit(ss.srv.cfg.MaxPayload)
-	for {
-		mt, data, err := ws.ReadMessage()
-		if err != nil {
-			ss.readFailed(ws, err)
-			return
-		}
-		if !ss.readOne(ws, mt, data) {
-			return
-		}
+// readWebSocket reads the session's websocket until it fails: the reader
+// goroutine of a websocket that cannot be polled (server.go,
+// readInBackground).
+func (ss *Session) readWebSocket(ws *wsConn) {
+	for ss.readOneWS(ws) {
 	}
 }
 
-// readOne handles one frame; false when the session ended. Kept out of
-// readWebSocket so that the frame parked in the read while idle stays
-// small (the idle stack is most of an idle device's memory).
-func (ss *Session) readOne(ws *websocket.Conn, mt int, data []byte) bool {
+// readOneWS reads and handles one message; false when the session ended.
+// A text frame is one packet; a binary frame is a binary message
+// (Engine.IO v4 over WebSocket).
+func (ss *Session) readOneWS(ws *wsConn) bool {
+	binary, data, err := ws.readMessage()
+	if err != nil {
+		ss.readFailed(ws, err)
+		return false
+	}
 	var p Packet
-	if mt == websocket.BinaryMessage {
+	if binary {
 		p = Packet{Type: Message, Data: data, Binary: true}
 	} else {
 		if !utf8.Valid(data) {
 			ss.invalidUTF8(ws)
 			return false
 		}
-		var err error
 		if p, err = DecodeText(data); err != nil {
 			ss.srv.log.Debug("bad packet; closing", "sid", ss.id, "err", err)
 			ss.closeWith(ReasonParseError, false)
-			_ = ws.Close()
+			_ = ws.close()
 			return false
 		}
 	}
 	if err := ss.receive(p); err != nil {
-		_ = ws.Close()
+		_ = ws.close()
 		return false
 	}
 	return true
@@ -457,31 +451,31 @@ func (ss *Session) readOne(ws *websocket.Conn, mt int, data []byte) bool {
 // invalidUTF8 fails the websocket as RFC 6455 section 8.1 requires for a
 // text frame that is not UTF-8: close code 1007 (invalid frame payload
 // data), then the session ends with a parse error.
-func (ss *Session) invalidUTF8(ws *websocket.Conn) {
+func (ss *Session) invalidUTF8(ws *wsConn) {
 	ss.srv.log.Debug("websocket text frame is not UTF-8; closing with 1007", "sid", ss.id)
-	_ = ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8"), time.Now().Add(time.Second))
+	_ = ws.writeClose(1007, "invalid UTF-8")
 	ss.closeWith(ReasonParseError, false)
-	_ = ws.Close()
+	_ = ws.close()
 }
 
-func (ss *Session) readFailed(ws *websocket.Conn, err error) {
+func (ss *Session) readFailed(ws *wsConn, err error) {
 	reason := ReasonTransportError
+	var ce *wsCloseError
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
+	case errors.Is(err, errWSReadLimit):
 		ss.srv.log.Info("websocket message above maxPayload; closing", "sid", ss.id, "max", ss.srv.cfg.MaxPayload)
-	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived),
+	case errors.As(err, &ce) && (ce.code == 1000 || ce.code == 1001 || ce.code == 1005), // normal, going away, no status
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		reason = ReasonTransportClose
 	}
 	ss.closeWith(reason, false)
-	_ = ws.Close()
+	_ = ws.close()
 }
 
 // flushWebSocket writes the queue until it is empty and then exits, so an
 // idle session has no writer goroutine. On a graceful close it ends with a
 // close frame.
-func (ss *Session) flushWebSocket(ws *websocket.Conn) {
+func (ss *Session) flushWebSocket(ws *wsConn) {
 	defer ss.srv.wg.Done()
 	var batch []Packet
 	var buf []byte
@@ -495,23 +489,22 @@ func (ss *Session) flushWebSocket(ws *websocket.Conn) {
 			}
 			ss.mu.Unlock()
 			if closing {
-				_ = ws.WriteControl(websocket.CloseMessage,
-					websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-				_ = ws.Close()
+				_ = ws.writeClose(1000, "") // normal closure
+				_ = ws.close()
 			}
 			return
 		}
 		batch, ss.queue = ss.queue, batch[:0]
 		ss.queued = 0
 		ss.mu.Unlock()
-		_ = ws.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+		deadline := time.Now().Add(ss.srv.cfg.WriteTimeout)
 		for i, p := range batch {
 			var err error
 			if p.Binary {
-				err = ws.WriteMessage(websocket.BinaryMessage, p.Data)
+				err = ws.writeMessage(true, p.Data, deadline)
 			} else {
 				buf = p.AppendText(buf[:0])
-				err = ws.WriteMessage(websocket.TextMessage, buf)
+				err = ws.writeMessage(false, buf, deadline)
 			}
 			batch[i] = Packet{}
 			if err != nil {
@@ -520,7 +513,7 @@ func (ss *Session) flushWebSocket(ws *websocket.Conn) {
 				ss.flushing = false
 				ss.mu.Unlock()
 				ss.closeWith(ReasonTransportError, false)
-				_ = ws.Close()
+				_ = ws.close()
 				return
 			}
 		}
@@ -532,20 +525,18 @@ func (ss *Session) flushWebSocket(ws *websocket.Conn) {
 
 // runProbe runs the server side of the upgrade on a probe websocket until
 // the upgrade packet switched the session to it.
-func (ss *Session) runProbe(ws *websocket.Conn) error {
-	_ = ws.SetReadDeadline(time.Now().Add(ss.srv.cfg.UpgradeTimeout))
-	ws.SetReadLimit(ss.srv.cfg.MaxPayload)
+func (ss *Session) runProbe(ws *wsConn) error {
+	ws.setReadDeadline(time.Now().Add(ss.srv.cfg.UpgradeTimeout))
 	for {
-		mt, data, err := ws.ReadMessage()
+		binary, data, err := ws.readMessage()
 		if err != nil {
 			return fmt.Errorf("engineio: upgrade probe: %w", err)
 		}
-		if mt != websocket.TextMessage {
+		if binary {
 			return fmt.Errorf("engineio: binary frame during upgrade: %w", errUpgradeProtocol)
 		}
 		if !utf8.Valid(data) {
-			_ = ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8"), time.Now().Add(time.Second))
+			_ = ws.writeClose(1007, "invalid UTF-8")
 			return fmt.Errorf("engineio: upgrade probe: text frame is not UTF-8: %w", ErrMalformed)
 		}
 		p, err := DecodeText(data)
@@ -554,8 +545,7 @@ func (ss *Session) runProbe(ws *websocket.Conn) error {
 		}
 		switch {
 		case p.Type == Ping && string(p.Data) == "probe":
-			_ = ws.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-			if err := ws.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
+			if err := ws.writeMessage(false, []byte("3probe"), time.Now().Add(ss.srv.cfg.WriteTimeout)); err != nil {
 				return fmt.Errorf("engineio: upgrade probe answer: %w", err)
 			}
 			ss.mu.Lock()
@@ -573,7 +563,7 @@ func (ss *Session) runProbe(ws *websocket.Conn) error {
 			ss.transport, ss.ws, ss.probe, ss.upgrading = TransportWebSocket, ws, nil, false
 			ss.kick()
 			ss.mu.Unlock()
-			_ = ws.SetReadDeadline(time.Time{})
+			ws.setReadDeadline(time.Time{})
 			return nil
 		case p.Type == Noop:
 		default:
