@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,9 @@ func TestMain(m *testing.M) {
 			// Profiling a node of the scale bench (go tool pprof
 			// http://ADDR/debug/pprof/heap); off in every test.
 			go func() { _ = http.ListenAndServe(addr, nil) }()
+			if os.Getenv("TETHER_HUB_HEAPPROF") != "" {
+				runtime.MemProfileRate = 2048
+			}
 		}
 		var args []string
 		if err := json.Unmarshal([]byte(raw), &args); err != nil {

@@ -40,6 +40,9 @@ import (
 // (default 19000) for RSS per socket against the official Node server.
 // Devices are raw WebSocket Socket.IO clients (verify, join, answer pings)
 // spread over child processes of at most 15,000 sockets each.
+// TETHER_HUB_PPROF=ADDR serves pprof from the nodes and logs where a
+// node's memory per socket goes; TETHER_HUB_HEAPPROF=FILE adds a finely
+// sampled heap profile taken after a GC (go tool pprof FILE).
 
 // loadPlan is what a load child process runs (a JSON file).
 type loadPlan struct {
@@ -603,6 +606,11 @@ func logBreakdown(b *testing.B, n int) {
 		return f
 	}
 	heap := get("/debug/pprof/heap?debug=1")
+	if path := os.Getenv("TETHER_HUB_HEAPPROF"); path != "" {
+		_ = os.WriteFile(path, []byte(get("/debug/pprof/heap?gc=1")), 0o644)
+		live := get("/debug/pprof/heap?debug=1")
+		b.Logf("after a GC: heap in use %.1f KiB per socket", stat(live, "HeapInuse")/1024/float64(n))
+	}
 	g := 0.0
 	if first, _, ok := strings.Cut(get("/debug/pprof/goroutine?debug=1"), "\n"); ok {
 		g, _ = strconv.ParseFloat(strings.TrimPrefix(first, "goroutine profile: total "), 64)

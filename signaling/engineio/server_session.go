@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -82,9 +81,36 @@ type Session struct {
 	closeFrame   bool // graceful close: the flusher sends a close frame after the queue
 }
 
+// keptHeaders are the handshake headers a Session keeps for Request(): who
+// the client is (origin, user agent, credentials) and where it came from
+// through a proxy. The transport's own (Sec-WebSocket-*, Upgrade,
+// Connection, Accept-*) are dropped.
+var keptHeaders = []string{"Origin", "User-Agent", "Cookie", "Authorization",
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip"}
+
+// keptRequest is what a session keeps of its handshake request: method,
+// URL, protocol, host, remote address and keptHeaders, without body or
+// context. An idle device socket lives for days, and the whole request
+// (every header, a copied context) was a quarter of its heap (issue 17 §4).
+func keptRequest(r *http.Request) *http.Request {
+	var h http.Header
+	for _, k := range keptHeaders {
+		if v := r.Header[k]; len(v) > 0 {
+			if h == nil {
+				h = make(http.Header, 2)
+			}
+			h[k] = v
+		}
+	}
+	u := *r.URL
+	return &http.Request{
+		Method: r.Method, URL: &u, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
+		Header: h, Body: http.NoBody, Host: r.Host, RemoteAddr: r.RemoteAddr,
+	}
+}
+
 func newSession(s *Server, r *http.Request, transport string, ws *wsConn) *Session {
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
+	req := keptRequest(r)
 	ss := &Session{
 		srv:       s,
 		id:        newSID(),
@@ -103,8 +129,10 @@ func newSession(s *Server, r *http.Request, transport string, ws *wsConn) *Sessi
 // ID is the Engine.IO session id (sid).
 func (ss *Session) ID() string { return ss.id }
 
-// Request is the handshake request: headers, URL with query, RemoteAddr.
-// Its body and context are gone; treat it as read-only.
+// Request is what the session kept of its handshake request: method, URL
+// with query, host, RemoteAddr and the headers in keptHeaders (origin, user
+// agent, cookies, authorization, proxy headers). Its body, context and
+// other headers are gone; treat it as read-only.
 func (ss *Session) Request() *http.Request { return ss.req }
 
 // RemoteAddr is the peer address of the handshake request.

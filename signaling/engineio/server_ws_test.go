@@ -220,3 +220,31 @@ func TestServerIdleWebSocketsHaveNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// A session keeps of its handshake what an application reads later (the
+// client's address through a proxy, origin, user agent, query), not the
+// transport's headers (issue 17 §4: the whole request was a quarter of an
+// idle socket's heap).
+func TestServerSessionKeepsTheHandshakeItNeeds(t *testing.T) {
+	r := newRecorder(t, engineio.ServerConfig{})
+	u := "ws" + strings.TrimPrefix(r.url("transport=websocket&device=7"), "http")
+	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP{"X-Forwarded-For": {"203.0.113.9"}, "User-Agent": {"tetherd/1"}, "Accept-Language": {"tr"}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, _, err := d.Dial(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r.wait("the session", func() bool { return len(r.opened) == 1 })
+	req := r.opened[0].Request()
+	if req.Header.Get("X-Forwarded-For") != "203.0.113.9" || req.Header.Get("User-Agent") != "tetherd/1" ||
+		req.URL.Query().Get("device") != "7" || req.RemoteAddr == "" || req.Method != "GET" {
+		t.Fatalf("kept %+v", req)
+	}
+	for _, h := range []string{"Sec-Websocket-Key", "Accept-Language", "Upgrade"} {
+		if v := req.Header.Get(h); v != "" {
+			t.Fatalf("kept %s: %q", h, v)
+		}
+	}
+}

@@ -54,6 +54,10 @@ var setLogger sync.Once
 // client (a redis:// URL's pool_size may ask for more).
 const RedisPoolSize = 64
 
+// redisBufferSize is the read and the write buffer of each pooled
+// connection.
+const redisBufferSize = 4096
+
 // NewRedisClient is the one way the hub opens Redis connections (its
 // store here, its cluster's adapter): bounded timeouts, one retry, the
 // go-redis log in slog.
@@ -73,6 +77,16 @@ func NewRedisClient(url, name string, timeout time.Duration) (*redis.Client, err
 	// no more look-ups at once than this (its store gate), so none waits
 	// for a connection with its deadline running.
 	opt.PoolSize = max(opt.PoolSize, RedisPoolSize)
+	// The hub's commands and replies are small (a session, an account, an
+	// adapter message of a few KiB; larger ones are read through the
+	// buffer): go-redis's 32 KiB each way was 8 MiB for two full pools,
+	// as much as 2000 idle devices (issue 17 §4).
+	if opt.ReadBufferSize == 0 {
+		opt.ReadBufferSize = redisBufferSize
+	}
+	if opt.WriteBufferSize == 0 {
+		opt.WriteBufferSize = redisBufferSize
+	}
 	opt.ClientName = name
 	return redis.NewClient(opt), nil
 }
