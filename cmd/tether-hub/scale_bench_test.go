@@ -49,6 +49,9 @@ type loadPlan struct {
 	URLs    []string     `json:"urls"`
 	Mode    string       `json:"mode"` // "hub": device auth, verify, join; "node": cluster.js join
 	Devices []loadDevice `json:"devices"`
+	// Ramp is this child's devices started per second (0: one every
+	// 50 µs, a storm).
+	Ramp float64 `json:"ramp"`
 }
 
 type loadDevice struct {
@@ -81,9 +84,13 @@ func loadChild(path string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _, _ = bufio.NewReader(os.Stdin).ReadString('\n'); cancel() }()
 	var joined atomic.Int64
+	gap := 50 * time.Microsecond // a storm, but not a SYN flood on the backlog
+	if plan.Ramp > 0 {
+		gap = time.Duration(float64(time.Second) / plan.Ramp)
+	}
 	for _, d := range plan.Devices {
 		go runLoadDevice(ctx, plan, d, &joined)
-		time.Sleep(50 * time.Microsecond) // a ramp, not a SYN flood on the backlog
+		time.Sleep(gap)
 	}
 	last := int64(-1)
 	var lastBusy, lastOther int64 = -1, -1
@@ -279,12 +286,18 @@ func (f *loadFleet) refusals() (busy, other int64) {
 
 // startLoad starts child processes of at most 15,000 devices each.
 func startLoad(b *testing.B, dir, mode string, urls []string, devs []loadDevice) *loadFleet {
+	return startLoadRamp(b, dir, mode, urls, devs, 0)
+}
+
+// startLoadRamp is startLoad with the fleet's devices started at ramp per
+// second (0: a storm).
+func startLoadRamp(b *testing.B, dir, mode string, urls []string, devs []loadDevice, ramp float64) *loadFleet {
 	b.Helper()
 	const perProc = 15000
 	f := &loadFleet{}
 	for i := 0; i*perProc < len(devs); i++ {
 		part := devs[i*perProc : min((i+1)*perProc, len(devs))]
-		raw, _ := json.Marshal(loadPlan{URLs: urls, Mode: mode, Devices: part})
+		raw, _ := json.Marshal(loadPlan{URLs: urls, Mode: mode, Devices: part, Ramp: ramp * float64(len(part)) / float64(len(devs))})
 		path := filepath.Join(dir, fmt.Sprintf("plan-%s-%d.json", mode, i))
 		if err := os.WriteFile(path, raw, 0o600); err != nil {
 			b.Fatal(err)
@@ -520,11 +533,15 @@ const rssSettle = 10 * time.Second
 // same number of sockets, in the same run.
 func benchRSSvsNode(b *testing.B) {
 	n := envInt("TETHER_RSS_SOCKETS", 19000)
+	// Both servers get the same ramp, below what a node verifies per
+	// second here: this measures what an idle socket costs, not a
+	// refused storm's garbage (benchStorm does storms).
+	ramp := float64(envInt("TETHER_RSS_RAMP", 500))
 	r, dir, devs := scaleSetup(b, n)
 	nodes, urls := hubNodes(b, r, dir, 1)
 	pid := nodes[0].cmd.Process.Pid
 	before := testenv.ProcStatusMiB(pid, "VmRSS:")
-	fleet := startLoad(b, dir, "hub", urls, devs)
+	fleet := startLoadRamp(b, dir, "hub", urls, devs, ramp)
 	fleet.waitJoined(b, int64(n), 20*time.Minute)
 	time.Sleep(rssSettle)
 	goKiB := (testenv.ProcStatusMiB(pid, "VmRSS:") - before) * 1024 / float64(n)
@@ -534,7 +551,7 @@ func benchRSSvsNode(b *testing.B) {
 
 	jpid, jsURL := startNodeCluster(b, r.Socket())
 	before = testenv.ProcStatusMiB(jpid, "VmRSS:")
-	fleet = startLoad(b, dir, "node", []string{jsURL}, devs)
+	fleet = startLoadRamp(b, dir, "node", []string{jsURL}, devs, ramp)
 	fleet.waitJoined(b, int64(n), 20*time.Minute)
 	time.Sleep(rssSettle)
 	nodeKiB := (testenv.ProcStatusMiB(jpid, "VmRSS:") - before) * 1024 / float64(n)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -56,7 +57,7 @@ type Session struct {
 	srv    *Server
 	id     string
 	addr   string        // the client address the session is counted under
-	req    *http.Request // the handshake request, without body or context
+	hs     handshake     // what is kept of the handshake request
 	lim    *rate.Limiter // nil without a rate limit; used by the reader only
 	recvMu sync.Mutex    // serializes OnMessage calls (websocket reader, POSTs)
 	done   chan struct{}
@@ -88,33 +89,52 @@ type Session struct {
 var keptHeaders = []string{"Origin", "User-Agent", "Cookie", "Authorization",
 	"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip"}
 
-// keptRequest is what a session keeps of its handshake request: method,
-// URL, protocol, host, remote address and keptHeaders, without body or
-// context. An idle device socket lives for days, and the whole request
-// (every header, a copied context) was a quarter of its heap (issue 17 §4).
-func keptRequest(r *http.Request) *http.Request {
-	var h http.Header
+// handshake is what a session keeps of its handshake request, flat: an
+// idle device socket lives for days, and the whole request (every header,
+// a copied context) was a quarter of its heap; even a trimmed
+// *http.Request with its URL was ~800 bytes (issue 17 §4). Request()
+// builds a request from it when asked (at CONNECT).
+type handshake struct {
+	method, uri, proto, host, remoteAddr string
+	hdr                                  []string // keptHeaders present: name, value, name, value…
+}
+
+func keepHandshake(r *http.Request) handshake {
+	h := handshake{method: r.Method, uri: r.RequestURI, proto: r.Proto, host: r.Host, remoteAddr: r.RemoteAddr}
+	if h.uri == "" {
+		h.uri = r.URL.RequestURI()
+	}
 	for _, k := range keptHeaders {
-		if v := r.Header[k]; len(v) > 0 {
-			if h == nil {
-				h = make(http.Header, 2)
-			}
-			h[k] = v
+		for _, v := range r.Header[k] {
+			h.hdr = append(h.hdr, k, v)
 		}
 	}
-	u := *r.URL
-	return &http.Request{
-		Method: r.Method, URL: &u, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
-		Header: h, Body: http.NoBody, Host: r.Host, RemoteAddr: r.RemoteAddr,
+	return h
+}
+
+// request rebuilds the kept request: a new value on every call.
+func (h *handshake) request() *http.Request {
+	u, err := url.ParseRequestURI(h.uri)
+	if err != nil {
+		u = &url.URL{}
 	}
+	var hdr http.Header
+	if len(h.hdr) > 0 {
+		hdr = make(http.Header, len(h.hdr)/2)
+		for i := 0; i+1 < len(h.hdr); i += 2 {
+			hdr[h.hdr[i]] = append(hdr[h.hdr[i]], h.hdr[i+1])
+		}
+	}
+	maj, min, _ := http.ParseHTTPVersion(h.proto)
+	return &http.Request{Method: h.method, URL: u, Proto: h.proto, ProtoMajor: maj, ProtoMinor: min,
+		Header: hdr, Body: http.NoBody, Host: h.host, RemoteAddr: h.remoteAddr, RequestURI: h.uri}
 }
 
 func newSession(s *Server, r *http.Request, transport string, ws *wsConn) *Session {
-	req := keptRequest(r)
 	ss := &Session{
 		srv:       s,
 		id:        newSID(),
-		req:       req,
+		hs:        keepHandshake(r),
 		done:      make(chan struct{}),
 		transport: transport,
 		ws:        ws,
@@ -131,12 +151,12 @@ func (ss *Session) ID() string { return ss.id }
 
 // Request is what the session kept of its handshake request: method, URL
 // with query, host, RemoteAddr and the headers in keptHeaders (origin, user
-// agent, cookies, authorization, proxy headers). Its body, context and
-// other headers are gone; treat it as read-only.
-func (ss *Session) Request() *http.Request { return ss.req }
+// agent, cookies, authorization, proxy headers), built afresh on each
+// call. Its body, context and other headers are gone.
+func (ss *Session) Request() *http.Request { return ss.hs.request() }
 
 // RemoteAddr is the peer address of the handshake request.
-func (ss *Session) RemoteAddr() string { return ss.req.RemoteAddr }
+func (ss *Session) RemoteAddr() string { return ss.hs.remoteAddr }
 
 // Transport is the transport in use now: "polling" or "websocket".
 func (ss *Session) Transport() string {
@@ -421,7 +441,7 @@ func (ss *Session) limit() error {
 	}
 	if !r.OK() || d > ss.srv.cfg.MaxRateDelay {
 		r.CancelAt(now)
-		ss.srv.log.Warn("rate limit exceeded; closing", "sid", ss.id, "remote", ss.req.RemoteAddr)
+		ss.srv.log.Warn("rate limit exceeded; closing", "sid", ss.id, "remote", ss.hs.remoteAddr)
 		ss.closeWith(ReasonRateLimited, false)
 		return fmt.Errorf("engineio: session %s: %w", ss.id, ErrRateLimited)
 	}

@@ -812,6 +812,11 @@ func (h *Hub) onVerify(c Conn, p Principal, arg json.RawMessage, ack Ack) {
 		return
 	}
 	s, err := h.verify(req.Token, true)
+	if err != nil || s.DeviceID != p.DeviceID {
+		// Refused: the device reconnects afresh (later, or after a
+		// login), so its socket leaves no recovery session behind.
+		forgetOnLeave(c)
+	}
 	switch {
 	case auth.IsSessionExpired(err):
 		answer(ack, fail(codeSessionExpired))
@@ -835,6 +840,14 @@ func (h *Hub) onVerify(c Conn, p Principal, arg json.RawMessage, ack Ack) {
 		answer(ack, signaling.VerifyReply{OK: true, DeviceID: s.DeviceID, RoomID: s.RoomID,
 			ExpiresAt: s.ExpiresAt, ICEServers: h.iceServers(s.DeviceID)})
 	})
+}
+
+// forgetOnLeave tells a Socket.IO connection to keep no recovery session
+// when it leaves (sioConn.ForgetOnLeave; test connections have none).
+func forgetOnLeave(c Conn) {
+	if f, ok := c.(interface{ ForgetOnLeave() }); ok {
+		f.ForgetOnLeave()
+	}
 }
 
 // RevokeAccount ends the account's sessions, pushes session:expired to its

@@ -54,6 +54,14 @@ func (c sioConn) Abandon() {
 	}
 }
 
+// ForgetOnLeave keeps no recovery session when the socket leaves (a
+// refused device connects afresh).
+func (c sioConn) ForgetOnLeave() {
+	if s := c.srv.Socket(c.id); s != nil {
+		s.ForgetOnLeave()
+	}
+}
+
 func (c sioConn) disconnect(closeTransport bool) {
 	s := c.srv.Socket(c.id)
 	if s == nil {

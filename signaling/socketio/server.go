@@ -475,7 +475,7 @@ func (c *conn) onConnect(p *Packet) {
 	if !ok {
 		return
 	}
-	sock := &Socket{srv: s, c: c, auth: auth, data: data, rooms: make(map[string]struct{}, 2)}
+	sock := &Socket{srv: s, c: c, auth: auth, data: data}
 	if prev != nil {
 		sock.id, sock.pid, sock.recovered = prev.sid, prev.pid, true
 	} else {
@@ -577,7 +577,6 @@ func (s *Server) register(sock *Socket, prev *session) {
 	}
 	s.sockets[sock.id] = sock
 	sock.connected.Store(true)
-	s.joinLocked(sock, sock.id)
 	if prev != nil {
 		for _, r := range prev.rooms {
 			s.joinLocked(sock, r)
@@ -608,8 +607,11 @@ func (c *conn) replyConnect(sock *Socket, missed []*logged) bool {
 
 // joinLocked adds sock to room; s.mu is held.
 func (s *Server) joinLocked(sock *Socket, room string) {
-	if _, ok := sock.rooms[room]; ok {
-		return
+	if sock.inLocked(room) {
+		return // already in it, or its own id (implicit, inLocked)
+	}
+	if sock.rooms == nil {
+		sock.rooms = make(map[string]struct{}, 1)
 	}
 	sock.rooms[room] = struct{}{}
 	m := s.rooms[room]

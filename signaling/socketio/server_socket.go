@@ -23,7 +23,8 @@ type Socket struct {
 	auth      json.RawMessage
 	recovered bool
 	connected atomic.Bool
-	// abandoned: leaving keeps no session for recovery (Abandon).
+	// abandoned: leaving keeps no session for recovery (Abandon,
+	// ForgetOnLeave).
 	abandoned atomic.Bool
 
 	rooms map[string]struct{} // guarded by srv.mu
@@ -100,7 +101,8 @@ func (s *Socket) Leave(rooms ...string) {
 // Rooms lists the socket's rooms, sorted; its own id is one of them.
 func (s *Socket) Rooms() []string {
 	s.srv.mu.Lock()
-	out := make([]string, 0, len(s.rooms))
+	out := make([]string, 0, len(s.rooms)+1)
+	out = append(out, s.id)
 	for r := range s.rooms {
 		out = append(out, r)
 	}
@@ -113,6 +115,16 @@ func (s *Socket) Rooms() []string {
 func (s *Socket) In(room string) bool {
 	s.srv.mu.Lock()
 	defer s.srv.mu.Unlock()
+	return s.inLocked(room)
+}
+
+// inLocked reports whether the socket is in room; srv.mu is held. Its own
+// id is a room it is always in, kept implicit: a map for a room of one per
+// socket was ~120 bytes of every idle device (issue 17 §4).
+func (s *Socket) inLocked(room string) bool {
+	if room == s.id {
+		return true
+	}
 	_, ok := s.rooms[room]
 	return ok
 }
@@ -263,9 +275,16 @@ func (s *Socket) CloseTransport() { _ = s.c.es.Close() }
 // its connect-time work (room:join) done again. A hub node uses it when
 // the room behind the socket has moved to another node (issue 17).
 func (s *Socket) Abandon() {
-	s.abandoned.Store(true)
+	s.ForgetOnLeave()
 	_ = s.c.es.Close()
 }
+
+// ForgetOnLeave keeps no session for recovery when the socket leaves, for
+// a socket with nothing worth restoring: a device the hub refused (busy,
+// expired or foreign session) connects afresh anyway. A refused reconnect
+// storm otherwise left a recovery session per refusal for the whole window,
+// most of a hub's memory after the storm (issue 17 §4).
+func (s *Socket) ForgetOnLeave() { s.abandoned.Store(true) }
 
 // send queues p on this socket's connection.
 func (s *Socket) send(p *Packet) error {
@@ -348,7 +367,8 @@ func (s *Socket) leave(reason DisconnectReason) {
 	data := s.Data()
 	srv.mu.Lock()
 	if !srv.cfg.Recovery.Disabled && reason.Recoverable() && !s.abandoned.Load() {
-		rooms := make([]string, 0, len(s.rooms))
+		rooms := make([]string, 0, len(s.rooms)+1)
+		rooms = append(rooms, s.id)
 		for r := range s.rooms {
 			rooms = append(rooms, r)
 		}
@@ -402,7 +422,7 @@ func (b Broadcast) targetsLocked() []*Socket {
 	var out []*Socket
 	excluded := func(s *Socket) bool {
 		for _, r := range b.except {
-			if _, ok := s.rooms[r]; ok {
+			if s.inLocked(r) {
 				return true
 			}
 		}
@@ -421,17 +441,23 @@ func (b Broadcast) targetsLocked() []*Socket {
 	if len(b.rooms) > 1 {
 		seen = make(map[*Socket]struct{})
 	}
+	add := func(s *Socket) {
+		if seen != nil {
+			if _, dup := seen[s]; dup {
+				return
+			}
+			seen[s] = struct{}{}
+		}
+		if !excluded(s) {
+			out = append(out, s)
+		}
+	}
 	for _, r := range b.rooms {
+		if s := srv.sockets[r]; s != nil {
+			add(s) // a socket id: the socket's implicit room
+		}
 		for s := range srv.rooms[r] {
-			if seen != nil {
-				if _, dup := seen[s]; dup {
-					continue
-				}
-				seen[s] = struct{}{}
-			}
-			if !excluded(s) {
-				out = append(out, s)
-			}
+			add(s)
 		}
 	}
 	return out

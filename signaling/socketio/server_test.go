@@ -549,6 +549,30 @@ func TestServerGoClientRecovery(t *testing.T) {
 	}
 }
 
+// A socket told to ForgetOnLeave is not recovered: its client comes back
+// as a new session and runs its connect-time work again.
+func TestServerForgetOnLeave(t *testing.T) {
+	noLeaks(t)
+	hub := startHub(t, hubOpts{})
+	c := start(t, hub.URL(), opts{join: true, persistent: true})
+	c.waitJoins(t, 1)
+	sid := c.Status().SID
+	socks := hub.Server().Sockets()
+	if len(socks) != 1 {
+		t.Fatalf("%d sockets", len(socks))
+	}
+	socks[0].ForgetOnLeave()
+	socks[0].CloseTransport()
+	e := c.rec.wait(t, socketio.EventReconnect, 15*time.Second)
+	if e.Recovered {
+		t.Fatal("a forgotten session was recovered")
+	}
+	c.waitJoins(t, 2)
+	if st := c.Status(); st.SID == sid || st.Recovered {
+		t.Fatalf("sid %q → %q recovered=%v", sid, st.SID, st.Recovered)
+	}
+}
+
 func TestServerGoClientRestartRejoins(t *testing.T) {
 	noLeaks(t)
 	hub := startHub(t, hubOpts{})
