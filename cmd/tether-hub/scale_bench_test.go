@@ -37,7 +37,9 @@ import (
 // for Redis operations per device per minute, TETHER_STORM_PER_NODE
 // (default 12000: the survivors must stay under the 20,000 open files a
 // process may have here) for the reconnect storm, TETHER_RSS_SOCKETS
-// (default 19000) for RSS per socket against the official Node server.
+// (default 19000) for RSS per socket against the official Node server,
+// TETHER_RSS_RAMP and TETHER_SCALE_RAMP (default 500 and 1000 devices a
+// second) the arrival rate of the RSS and cluster fleets.
 // Devices are raw WebSocket Socket.IO clients (verify, join, answer pings)
 // spread over child processes of at most 15,000 sockets each.
 // TETHER_HUB_PPROF=ADDR serves pprof from the nodes and logs where a
@@ -474,9 +476,12 @@ func benchCluster(b *testing.B) {
 		}
 		before[i] = testenv.ProcStatusMiB(n.cmd.Process.Pid, "VmRSS:")
 	}
-	fleet := startLoad(b, dir, "hub", urls, devs)
+	// Held, not stormed: the fleet arrives at TETHER_SCALE_RAMP devices a
+	// second (default 1000, what three nodes verify here without
+	// refusing); benchStorm measures a storm.
+	fleet := startLoadRamp(b, dir, "hub", urls, devs, float64(envInt("TETHER_SCALE_RAMP", 1000)))
 	took := fleet.waitJoined(b, int64(len(devs)), 20*time.Minute)
-	time.Sleep(2 * time.Second) // settle
+	time.Sleep(rssSettle)
 	var perSock float64
 	for i, n := range nodes {
 		after := testenv.ProcStatusMiB(n.cmd.Process.Pid, "VmRSS:")
