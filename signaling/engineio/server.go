@@ -199,13 +199,15 @@ type ServerStats struct {
 // upgrades polling sessions, pings them and enforces the payload and rate
 // limits.
 //
-// Goroutines: a websocket session is read by one goroutine of its own,
-// started when the HTTP request that opened (or upgraded) it returns; a
+// Goroutines: an idle websocket session has none. Once the HTTP request
+// that opened (or upgraded) it returns, it waits in the server's poller
+// (signaling/internal/netpoll: one epoll instance and one goroutine), and a
+// short-lived goroutine takes each message when one arrives; a websocket
+// the poller cannot watch (TLS) is read by a goroutine of its own. A
 // polling session has no goroutine of its own (its GET and POST requests
-// do the work). Writes to a websocket
-// are made by a flusher goroutine that exists only while packets are
-// queued. Heartbeats are clock timers. Close ends every session and waits
-// for all of them.
+// do the work). Writes to a websocket are made by a flusher goroutine that
+// exists only while packets are queued. Heartbeats are clock timers. Close
+// ends every session and waits for all of them.
 type Server struct {
 	cfg ServerConfig
 	log *slog.Logger

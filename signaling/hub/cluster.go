@@ -609,6 +609,31 @@ func (r remoteConn) emit(event string, arg any, volatile bool) bool {
 	}
 }
 
+// JoinRoom and LeaveRoom reach the socket on its node through the
+// adapter's REMOTE_JOIN and REMOTE_LEAVE (conn.go, roomMember).
+func (r remoteConn) JoinRoom(room string) {
+	r.c.enqueue(func(ctx context.Context) { _ = r.c.ad.SocketsJoin(ctx, []string{r.id}, room) })
+}
+
+func (r remoteConn) LeaveRoom(room string) {
+	r.c.enqueue(func(ctx context.Context) { _ = r.c.ad.SocketsLeave(ctx, []string{r.id}, room) })
+}
+
+// roomcast sends an event to the sockets of the Socket.IO room on every
+// server but the hub's own members (except), which get theirs one by one:
+// a Node socket.io server's sockets in the room (issue 17 §2).
+func (c *cluster) roomcast(room string, except []string, event string, arg any) {
+	raw, err := json.Marshal(arg)
+	if err != nil {
+		return
+	}
+	c.enqueue(func(ctx context.Context) {
+		if err := c.ad.Emit(ctx, []string{room}, except, false, event, json.RawMessage(raw)); err != nil {
+			c.log.Debug("room broadcast failed", "room", room, "event", event, "err", err)
+		}
+	})
+}
+
 func (r remoteConn) Disconnect() { r.disconnect(false) }
 func (r remoteConn) Close()      { r.disconnect(true) }
 

@@ -2,8 +2,11 @@ package hub_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,8 @@ import (
 	"tether/internal/testenv"
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
+	"tether/signaling/internal/siotest"
+	"tether/signaling/socketio"
 )
 
 // startNode runs one hub node of a cluster on the redis-server r (its
@@ -236,4 +241,76 @@ func (ev *events) nextSlow(t *testing.T) string { return ev.nextWithin(t, cluste
 
 func (ev *events) expectSlow(t *testing.T, prefix string) string {
 	return ev.expectWithin(t, prefix, clusterWait)
+}
+
+// A hub node and the official Node socket.io server with the official
+// Redis adapter, on one redis-server, serve the same rooms (issue 17 §2): a
+// hub room is the Socket.IO room of its id on every server. Hub → Node: the
+// hub's room:device:status for r1 reaches a socket the Node server put in
+// r1. Node → hub: io.to("r1").emit on the Node server reaches the hub's
+// device and customer in r1, and not the customer in r2.
+func TestClusterHubNodeAndNodeServerShareRooms(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	a := startNode(t, r, nil)
+	clusterAccounts(t, a.store)
+	js := siotest.StartClusterServer(t, siotest.ClusterOptions{RedisPath: r.Socket()})
+	obs := siotest.StartClient(t, js.URL(), siotest.ClientOptions{Auth: map[string]any{}, NoVerify: true, NoJoin: true})
+	ctx := ctxT(t)
+	if _, err := obs.EmitWithAck(ctx, "join", "r1"); err != nil {
+		t.Fatal(err)
+	}
+
+	d := a.device(a.token("c1"))
+	if got := d.ev.nextSlow(t); got != "joined device:dev-c1" {
+		t.Fatalf("device: %s", got)
+	}
+	ev, err := obs.NextEvent(ctx, "room:device:status")
+	if err != nil || len(ev.Args) != 1 || !sameJSON(string(ev.Args[0]), `{"roomId":"r1","online":true}`) {
+		t.Fatalf("Node socket in r1: %v %v, want room:device:status online", ev.Args, err)
+	}
+
+	notices := func(c *socketio.Client) chan string {
+		ch := make(chan string, 4)
+		c.On("notice", func(args socketio.Args, _ func(...any)) {
+			var m struct{ N int }
+			_ = args.Decode(0, &m)
+			ch <- fmt.Sprint(m.N)
+		})
+		return ch
+	}
+	ann := a.customer(a.invite("r1", time.Hour), "r1", "Ann")
+	ann.ev.expectSlow(t, "joined 0")
+	annGot := notices(ann.Client)
+	bob := a.customer(a.invite("r2", time.Hour), "r2", "Bob")
+	bob.ev.expectSlow(t, "joined 0")
+	bobGot := notices(bob.Client)
+	devGot := make(chan string, 4)
+	d.Client().On("notice", func(args socketio.Args, _ func(...any)) { devGot <- "notice" })
+
+	if err := obs.Emit("say", map[string]any{"room": "r1", "event": "notice", "data": map[string]any{"n": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.Emit("say", map[string]any{"room": "r2", "event": "notice", "data": map[string]any{"n": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	for what, ch := range map[string]chan string{"Ann (r1)": annGot, "the device (r1)": devGot, "Bob (r2)": bobGot} {
+		select {
+		case got := <-ch:
+			if what == "Bob (r2)" && got != "2" || what == "Ann (r1)" && got != "1" {
+				t.Fatalf("%s got notice %s first", what, got)
+			}
+		case <-time.After(clusterWait):
+			t.Fatalf("%s got no notice from the Node server", what)
+		}
+	}
+}
+
+// sameJSON compares two JSON texts as values (a Go map reaches Node, and
+// Node's objects reach Go, in no fixed key order).
+func sameJSON(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }

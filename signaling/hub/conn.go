@@ -26,6 +26,29 @@ type Conn interface {
 	Close()
 }
 
+// roomMember is a Conn on a Socket.IO server: a member of a hub room is
+// also in the Socket.IO room of that name, on whichever node holds its
+// socket, so a room is one Socket.IO room across a cluster and any server
+// on the official Redis adapter (a Node socket.io server too) reaches its
+// members with io.to(roomId) (issue 17 §2). Test connections are not.
+type roomMember interface {
+	JoinRoom(room string)
+	LeaveRoom(room string)
+}
+
+// joinRoom and leaveRoom put c in or out of a room's Socket.IO room.
+func joinRoom(c Conn, room string) {
+	if m, ok := c.(roomMember); ok {
+		m.JoinRoom(room)
+	}
+}
+
+func leaveRoom(c Conn, room string) {
+	if m, ok := c.(roomMember); ok {
+		m.LeaveRoom(room)
+	}
+}
+
 // Ack answers an event that was emitted with an acknowledgement; nil when
 // the client asked for none.
 type Ack func(reply any)

@@ -352,6 +352,7 @@ func (h *Hub) startSocketServer() error {
 		if h.cl, err = newCluster(h, h.cfg.Redis, h.cfg.Cluster); err != nil {
 			return err
 		}
+		h.st.roomcast = h.cl.roomcast // before Run: the loop owns st after
 	}
 	h.m.registerLimits(h)
 	return nil

@@ -54,6 +54,20 @@ func (c sioConn) Abandon() {
 	}
 }
 
+// JoinRoom puts the socket in the Socket.IO room (conn.go, roomMember).
+func (c sioConn) JoinRoom(room string) {
+	if s := c.srv.Socket(c.id); s != nil {
+		s.Join(room)
+	}
+}
+
+// LeaveRoom takes the socket out of the Socket.IO room.
+func (c sioConn) LeaveRoom(room string) {
+	if s := c.srv.Socket(c.id); s != nil {
+		s.Leave(room)
+	}
+}
+
 // ForgetOnLeave keeps no recovery session when the socket leaves (a
 // refused device connects afresh).
 func (c sioConn) ForgetOnLeave() {

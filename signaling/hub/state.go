@@ -108,6 +108,10 @@ type state struct {
 	entitle func(user string, ok bool)
 	// after schedules f on the loop after d (the hub's timer plumbing).
 	after func(d time.Duration, f func(*state))
+	// roomcast sends an event to the room's Socket.IO room on every server
+	// but to the sockets in except (the hub's members, served one by
+	// one); nil on one node, where nobody else can be in it.
+	roomcast func(room string, except []string, event string, arg any)
 
 	members map[string]*member // by socket id
 	rooms   map[string]*room
@@ -264,6 +268,7 @@ func (st *state) remove(m *member, reason string) {
 		st.dequeue(r, m)
 	}
 	m.joined = false
+	leaveRoom(m.conn, r.id)
 	st.gcRoom(r)
 	st.updateQueueMetric()
 }
@@ -272,11 +277,22 @@ func (st *state) remove(m *member, reason string) {
 // reachable (room:device:status, the hub's event; docs/protocol.md).
 func (st *state) deviceOnline(r *room, online bool) {
 	ev := deviceStatusEvent{RoomID: r.id, Online: online}
+	except := make([]string, 0, 2+len(r.queue))
+	if r.device != nil {
+		except = append(except, r.device.conn.ID())
+	}
 	if r.active != nil {
 		r.active.conn.Emit(evDeviceStatus, ev)
+		except = append(except, r.active.conn.ID())
 	}
 	for _, q := range r.queue {
 		q.conn.Emit(evDeviceStatus, ev)
+		except = append(except, q.conn.ID())
+	}
+	if st.roomcast != nil {
+		// Whoever else is in the room's Socket.IO room: a Node socket.io
+		// server's sockets on the same adapter (issue 17 §2).
+		st.roomcast(r.id, except, evDeviceStatus, ev)
 	}
 }
 
@@ -328,6 +344,7 @@ func (st *state) join(id, roomID string, ack Ack) {
 		}
 		wasOnline := r.device != nil && !r.device.away
 		r.device, m.joined, m.state = m, true, stateActive
+		joinRoom(m.conn, r.id)
 		d := st.device(m.p)
 		d.Online, d.Transport, d.ConnectedAt, d.LastSeen = true, m.conn.Transport(), m.connectedAt, st.clk.Now()
 		members := []signaling.Member{m.info()}
@@ -351,6 +368,7 @@ func (st *state) join(id, roomID string, ack Ack) {
 				return
 			}
 			m.joined = true
+			joinRoom(m.conn, r.id)
 			if r.active == nil {
 				st.activate(r, m, false)
 			} else {
@@ -500,6 +518,7 @@ func (st *state) endCall(r *room, reason string, notify bool) {
 	r.active = nil
 	c.state = stateEnded
 	c.joined = false
+	leaveRoom(c.conn, r.id)
 	c.iceGen++
 	st.entitle(c.userID, false)
 	st.metrics.activeCalls.Dec()
@@ -541,6 +560,7 @@ func (st *state) callEnded(id string, ev signaling.RoomEvent, ack Ack) {
 	default: // a waiting customer gives up
 		st.dequeue(r, m)
 		m.joined, m.state = false, stateEnded
+		leaveRoom(m.conn, r.id)
 		answer(ack, reply{OK: true})
 		st.updateQueueMetric()
 		st.gcRoom(r)

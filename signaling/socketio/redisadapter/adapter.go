@@ -395,12 +395,16 @@ func (a *Adapter) onRequest(ctx context.Context, raw []byte) {
 		} else if s := a.srv.Socket(r.SID); s != nil {
 			socks = []*socketio.Socket{s}
 		}
+		rooms := r.Rooms // addSockets/delSockets name rooms; remoteJoin/Leave one room
+		if r.Room != "" {
+			rooms = append(rooms, r.Room)
+		}
 		for _, s := range socks {
 			switch r.Type {
 			case reqRemoteJoin:
-				s.Join(append(r.Rooms, r.Room)...)
+				s.Join(rooms...)
 			case reqRemoteLeave:
-				s.Leave(append(r.Rooms, r.Room)...)
+				s.Leave(rooms...)
 			default:
 				// Disconnect calls the server's handlers, which may publish.
 				go s.Disconnect(r.Close)
@@ -504,6 +508,30 @@ func (a *Adapter) DisconnectSockets(ctx context.Context, rooms []string, close b
 	err := a.publishRequest(ctx, request{Type: reqRemoteDisconnect, Opts: &wireOpts{Rooms: nonNil(rooms), Except: []string{}}, Close: close})
 	for _, s := range a.srv.To(rooms...).Sockets() {
 		go s.Disconnect(close)
+	}
+	return err
+}
+
+// SocketsJoin makes the sockets in any of rooms, on every server, join
+// join (io.in(rooms).socketsJoin(join): the adapter's REMOTE_JOIN).
+func (a *Adapter) SocketsJoin(ctx context.Context, rooms []string, join ...string) error {
+	return a.remoteRooms(ctx, reqRemoteJoin, rooms, join)
+}
+
+// SocketsLeave makes the sockets in any of rooms, on every server, leave
+// leave (io.in(rooms).socketsLeave(leave): REMOTE_LEAVE).
+func (a *Adapter) SocketsLeave(ctx context.Context, rooms []string, leave ...string) error {
+	return a.remoteRooms(ctx, reqRemoteLeave, rooms, leave)
+}
+
+func (a *Adapter) remoteRooms(ctx context.Context, typ int, rooms, change []string) error {
+	err := a.publishRequest(ctx, request{Type: typ, Opts: &wireOpts{Rooms: nonNil(rooms), Except: []string{}}, Rooms: nonNil(change)})
+	for _, s := range a.srv.To(rooms...).Sockets() {
+		if typ == reqRemoteJoin {
+			s.Join(change...)
+		} else {
+			s.Leave(change...)
+		}
 	}
 	return err
 }
