@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"tether/signaling/hub"
 	"tether/signaling/hub/auth"
 )
@@ -187,6 +189,27 @@ func TestHubServesTLS(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode == 200 {
 			t.Fatal("plain HTTP served")
+		}
+	}
+	// A websocket over TLS is read by a goroutine of its own (crypto/tls
+	// keeps decrypted bytes the poller cannot see): a CONNECT with a
+	// bogus invite is read and refused, and a second one after it too.
+	ws, _, err := (&websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: wait}).Dial(
+		"wss://"+strings.TrimPrefix(e.h.URL(), "https://")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(wait))
+	if _, m, err := ws.ReadMessage(); err != nil || !bytes.HasPrefix(m, []byte("0{")) {
+		t.Fatalf("wss open: %q %v", m, err)
+	}
+	for range 2 {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`40{"role":"customer","invite":"nope","name":"x"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, m, err := ws.ReadMessage(); err != nil || !bytes.HasPrefix(m, []byte("44")) {
+			t.Fatalf("wss CONNECT with a bogus invite: %q %v, want CONNECT_ERROR", m, err)
 		}
 	}
 	if _, err := hub.New(hub.Config{Listen: "127.0.0.1:0", Store: e.store, AdminSocket: "-", TLSCert: cert}); err == nil {
